@@ -1,0 +1,38 @@
+# Two commands on a fresh machine (Python 3.11+ and make): `make demo` and `make test`.
+VENV    ?= .venv
+PYTHON  ?= python3
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+# Tests create and drop their own databases on this server; set it empty for an embedded one.
+export ADINSIGHTS_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
+
+.PHONY: install demo test lint unit bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+## Run the product: embedded PostgreSQL (unless ADINSIGHTS_DATABASE_URL is set), the Meta
+## simulator, Dagster webserver + daemon and the API, with demo tenants materialized once.
+demo: install
+	$(BIN)/adinsights demo
+
+## The whole suite: lint, types, then tests against real PostgreSQL, dbt and Dagster.
+test: install lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy adinsights_pipelines api
+
+## Every benchmark script; each prints its figures, the last line as name=value pairs.
+bench: install
+	@set -e; for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script; done
+
+clean:
+	rm -rf $(VENV) .adinsights dbt_project/target dbt_project/logs

@@ -1,0 +1,112 @@
+"""API keys: shown once at creation, stored as a SHA-256 hash.
+
+A key looks like ``adi_<prefix>_<secret>``; the prefix finds the row, the hash is compared in
+constant time. Keys carry 256 bits of randomness, so a fast hash is appropriate (no password
+stretching needed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from adinsights_pipelines.errors import AdinsightsError
+from adinsights_pipelines.tenants import require_tenant
+
+KEY_PREFIX = "adi"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a tenant's key, or an operator's key (all tenants)."""
+
+    key_prefix: str
+    role: str
+    tenant_id: str | None
+
+    @property
+    def is_operator(self) -> bool:
+        return self.role == "operator"
+
+
+@dataclass(frozen=True)
+class ApiKeyInfo:
+    prefix: str
+    role: str
+    tenant_id: str | None
+    label: str
+    created_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+def _hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_api_key(
+    conn: Connection, *, tenant_id: str | None, operator: bool = False, label: str = ""
+) -> str:
+    """Create a key and return it in full; only its hash is stored."""
+    if operator == (tenant_id is not None):
+        raise AdinsightsError("an API key is either for one tenant (--tenant) or --operator")
+    if tenant_id is not None:
+        require_tenant(conn, tenant_id)
+    prefix = secrets.token_hex(4)
+    key = f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
+    conn.execute(
+        sa.text(
+            "insert into app.api_keys (prefix, key_hash, role, tenant_id, label) "
+            "values (:p, :h, :r, :t, :l)"
+        ),
+        {
+            "p": prefix,
+            "h": _hash(key),
+            "r": "operator" if operator else "tenant",
+            "t": tenant_id,
+            "l": label,
+        },
+    )
+    return key
+
+
+def verify_api_key(conn: Connection, key: str) -> Principal | None:
+    parts = key.split("_", 2)
+    if len(parts) != 3 or parts[0] != KEY_PREFIX:
+        return None
+    row = conn.execute(
+        sa.text(
+            "select prefix, key_hash, role, tenant_id from app.api_keys "
+            "where prefix = :p and revoked_at is null"
+        ),
+        {"p": parts[1]},
+    ).one_or_none()
+    if row is None or not hmac.compare_digest(row.key_hash, _hash(key)):
+        return None
+    return Principal(key_prefix=row.prefix, role=row.role, tenant_id=row.tenant_id)
+
+
+def revoke_api_key(conn: Connection, prefix: str) -> bool:
+    result = conn.execute(
+        sa.text(
+            "update app.api_keys set revoked_at = now() where prefix = :p and revoked_at is null"
+        ),
+        {"p": prefix},
+    )
+    return bool(result.rowcount)
+
+
+def list_api_keys(conn: Connection) -> list[ApiKeyInfo]:
+    rows = conn.execute(
+        sa.text(
+            "select prefix, role, tenant_id, label, created_at, revoked_at, last_used_at "
+            "from app.api_keys order by created_at"
+        )
+    ).all()
+    return [ApiKeyInfo(*r) for r in rows]

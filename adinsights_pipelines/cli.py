@@ -1,0 +1,229 @@
+"""``adinsights``: the operator's command line."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import click
+import sqlalchemy.exc
+
+from adinsights_pipelines.errors import AdinsightsError
+
+_started = time.monotonic()
+
+
+def progress(message: str) -> None:
+    click.echo(f"[{time.monotonic() - _started:6.1f}s] {message}", err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """ADinsights Pipelines: ad-analytics data platform on Dagster."""
+
+
+@cli.command()
+def migrate() -> None:
+    """Bring the warehouse schema to the newest migration (a no-op when current)."""
+    from adinsights_pipelines.bootstrap import bootstrap
+
+    bootstrap(progress)
+
+
+@cli.group()
+def tenants() -> None:
+    """Manage tenants (agency clients)."""
+
+
+@tenants.command("add")
+@click.argument("tenant_id")
+@click.option("--name", required=True, help="Display name.")
+def tenants_add(tenant_id: str, name: str) -> None:
+    """Create (or reactivate) TENANT_ID and its Dagster partition."""
+    from adinsights_pipelines.audit import record_audit
+    from adinsights_pipelines.bootstrap import bootstrap
+    from adinsights_pipelines.defs.resources import WarehouseResource
+    from adinsights_pipelines.defs.tenants.sensors import sync_tenant_partitions
+    from adinsights_pipelines.instance import get_instance
+    from adinsights_pipelines.tenants import add_tenant
+    from adinsights_pipelines.warehouse.database import engine
+
+    rt = bootstrap(progress)
+    with engine(rt.db).begin() as conn:
+        created = add_tenant(conn, tenant_id, name)
+        record_audit(
+            conn,
+            tenant_id=tenant_id,
+            actor="cli",
+            action="tenant_created" if created else "tenant_reactivated",
+            resource_type="tenant",
+            resource_id=tenant_id,
+        )
+    sync_tenant_partitions(get_instance(), WarehouseResource(database_url=rt.db.plain_url))
+    click.echo(f"tenant {tenant_id} {'created' if created else 'updated'}")
+
+
+@tenants.command("list")
+def tenants_list() -> None:
+    """List tenants."""
+    from adinsights_pipelines.bootstrap import bootstrap
+    from adinsights_pipelines.tenants import list_tenants
+    from adinsights_pipelines.warehouse.database import engine
+
+    rt = bootstrap()
+    with engine(rt.db).connect() as conn:
+        rows = list_tenants(conn)
+    click.echo(f"{'TENANT':<24} {'STATUS':<9} {'CREATED':<20} NAME")
+    for t in rows:
+        click.echo(f"{t.id:<24} {t.status:<9} {t.created_at:%Y-%m-%d %H:%M:%S} {t.name}")
+
+
+@cli.group()
+def credentials() -> None:
+    """Manage tenants' platform credentials."""
+
+
+@credentials.command("set")
+@click.option("--tenant", "tenant_id", required=True)
+@click.option(
+    "--provider", type=click.Choice(["meta", "google_ads", "ga4", "search_console"]), required=True
+)
+@click.option(
+    "--token",
+    prompt=True,
+    hide_input=True,
+    envvar="ADINSIGHTS_CREDENTIAL_TOKEN",
+    help="Read from a hidden prompt or ADINSIGHTS_CREDENTIAL_TOKEN, never echoed.",
+)
+def credentials_set(tenant_id: str, provider: str, token: str) -> None:
+    """Store a tenant's access token for a provider."""
+    from adinsights_pipelines.audit import record_audit
+    from adinsights_pipelines.bootstrap import bootstrap
+    from adinsights_pipelines.tenants import set_credential
+    from adinsights_pipelines.warehouse.database import engine
+
+    rt = bootstrap()
+    with engine(rt.db).begin() as conn:
+        set_credential(conn, tenant_id, provider, token)
+        record_audit(
+            conn,
+            tenant_id=tenant_id,
+            actor="cli",
+            action="credential_updated",
+            resource_type="platform_credential",
+            resource_id=provider,
+        )
+    click.echo(f"{provider} credential stored for {tenant_id}")
+
+
+@cli.group("api-keys")
+def api_keys() -> None:
+    """Manage API keys (stored hashed; shown once)."""
+
+
+@api_keys.command("create")
+@click.option("--tenant", "tenant_id", help="The tenant this key may read.")
+@click.option("--operator", is_flag=True, help="A key that may read every tenant.")
+@click.option("--label", default="")
+def api_keys_create(tenant_id: str | None, operator: bool, label: str) -> None:
+    """Create a key and print it (it cannot be shown again)."""
+    from adinsights_pipelines.api_keys import create_api_key
+    from adinsights_pipelines.bootstrap import bootstrap
+    from adinsights_pipelines.warehouse.database import engine
+
+    rt = bootstrap()
+    with engine(rt.db).begin() as conn:
+        key = create_api_key(conn, tenant_id=tenant_id, operator=operator, label=label)
+    click.echo(key)
+
+
+@api_keys.command("list")
+def api_keys_list() -> None:
+    """List keys (prefix, role, tenant; never the key)."""
+    from adinsights_pipelines.api_keys import list_api_keys
+    from adinsights_pipelines.bootstrap import bootstrap
+    from adinsights_pipelines.warehouse.database import engine
+
+    rt = bootstrap()
+    with engine(rt.db).connect() as conn:
+        keys = list_api_keys(conn)
+    click.echo(f"{'PREFIX':<10} {'ROLE':<9} {'TENANT':<24} {'STATE':<8} LABEL")
+    for k in keys:
+        state = "revoked" if k.revoked_at else "active"
+        click.echo(f"{k.prefix:<10} {k.role:<9} {k.tenant_id or '*':<24} {state:<8} {k.label}")
+
+
+@api_keys.command("revoke")
+@click.argument("prefix")
+def api_keys_revoke(prefix: str) -> None:
+    """Revoke the key with PREFIX (the part after adi_)."""
+    from adinsights_pipelines.api_keys import revoke_api_key
+    from adinsights_pipelines.bootstrap import bootstrap
+    from adinsights_pipelines.warehouse.database import engine
+
+    rt = bootstrap()
+    with engine(rt.db).begin() as conn:
+        if not revoke_api_key(conn, prefix):
+            raise AdinsightsError(f"no active API key with prefix {prefix!r}")
+    click.echo(f"revoked {prefix}")
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="Do the demo's work, check the API, exit (no serving).")
+def demo(once: bool) -> None:
+    """Run the whole product on demo tenants fed by the Meta simulator."""
+    from adinsights_pipelines.demo import run_demo
+
+    run_demo(once=once, progress=progress)
+
+
+@cli.command("serve-api")
+def serve_api() -> None:
+    """Serve the JSON API with uvicorn."""
+    import uvicorn
+
+    from adinsights_pipelines.bootstrap import bootstrap
+    from api.app import create_app
+
+    rt = bootstrap(progress)
+    uvicorn.run(create_app(rt.db), host=rt.settings.api_host, port=rt.settings.api_port)
+
+
+@cli.group()
+def simulate() -> None:
+    """Loopback simulators of the outside APIs."""
+
+
+@simulate.command("meta")
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", default=8010, type=click.IntRange(0, 65535))
+def simulate_meta(host: str, port: int) -> None:
+    """Serve the Meta Graph API simulator."""
+    from adinsights_pipelines.simulators.meta_graph import main as serve
+
+    serve(host, port)
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("adinsights: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except AdinsightsError as exc:
+        click.echo(f"adinsights: error: {exc}", err=True)
+        sys.exit(2)
+    except sqlalchemy.exc.OperationalError as exc:
+        # A database that went away mid-command: the driver's first line, never the URL.
+        reason = str(exc.orig or exc).strip().splitlines()[0]
+        click.echo(f"adinsights: error: database error: {reason}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

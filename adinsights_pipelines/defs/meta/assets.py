@@ -1,0 +1,235 @@
+"""Meta Marketing API direct sync: tenant-partitioned assets that land rows in ``raw.meta_*``."""
+
+
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+from itertools import islice
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue, asset
+from sqlalchemy.engine import Engine
+
+from adinsights_pipelines.defs.meta.client import (
+    ApiCallFailure,
+    MetaApiError,
+    MetaGraphClient,
+    TokenInvalidError,
+)
+from adinsights_pipelines.defs.meta.rows import account_row, insight_row
+from adinsights_pipelines.defs.resources import MetaGraphResource, WarehouseResource
+from adinsights_pipelines.defs.tenants.partitions import tenant_partitions
+from adinsights_pipelines.tenants import get_credential, mark_credential
+from adinsights_pipelines.warehouse.upsert import upsert_rows
+
+JAMAICA = ZoneInfo("America/Jamaica")
+INSIGHTS_KEY = ("tenant_id", "ad_id", "date_start", "region")
+BATCH_ROWS = 1000
+
+
+def insights_window(today: date, lookback_days: int) -> tuple[date, date]:
+    """The attribution lookback: re-read the last ``lookback_days`` days, today included."""
+    return today - timedelta(days=lookback_days - 1), today
+
+
+def _batches(rows: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    while batch := list(islice(rows, size)):
+        yield batch
+
+
+def _error_logger(engine: Engine, tenant_id: str):  # type: ignore[no-untyped-def]
+    """Every failed Graph call goes to ``app.api_error_log`` in its own transaction."""
+
+    def log_failure(failure: ApiCallFailure) -> None:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    """
+                    insert into app.api_error_log (provider, tenant_id, endpoint, http_status,
+                        error_code, error_subcode, message, is_retryable, occurred_at)
+                    values (:provider, :tenant_id, :endpoint, :http_status, :code, :subcode,
+                        :message, :is_retryable, :occurred_at)
+                    """
+                ),
+                {
+                    "provider": failure.provider,
+                    "tenant_id": tenant_id,
+                    "endpoint": failure.endpoint,
+                    "http_status": failure.http_status,
+                    "code": failure.code,
+                    "subcode": failure.subcode,
+                    "message": failure.message,
+                    "is_retryable": failure.is_retryable,
+                    "occurred_at": failure.occurred_at,
+                },
+            )
+
+    return log_failure
+
+
+def _client(engine: Engine, meta: MetaGraphResource, tenant_id: str) -> MetaGraphClient:
+    with engine.connect() as conn:
+        credential = get_credential(conn, tenant_id, "meta")
+    if credential is None:
+        raise Failure(f"tenant {tenant_id} has no Meta credential")
+    if credential.token_status in ("invalid", "reauth_required"):
+        raise Failure(
+            f"tenant {tenant_id}: Meta credential needs re-authorisation "
+            f"(token_status={credential.token_status}); reconnect Meta, then re-run"
+        )
+    base_url, api_version, _ = meta.resolved()
+    return MetaGraphClient(
+        credential.access_token,
+        base_url=base_url,
+        api_version=api_version,
+        on_error=_error_logger(engine, tenant_id),
+    )
+
+
+def _token_rejected(engine: Engine, tenant_id: str, exc: TokenInvalidError) -> Failure:
+    status = "reauth_required" if exc.subcode in (458, 459, 460, 463, 464, 467) else "invalid"
+    with engine.begin() as conn:
+        mark_credential(conn, tenant_id, "meta", status, "credential_reauth_required")
+    return Failure(
+        f"tenant {tenant_id}: Meta rejected the access token (code {exc.code}, "
+        f"subcode {exc.subcode}); credential marked {status}, no data deleted"
+    )
+
+
+@asset(
+    partitions_def=tenant_partitions,
+    group_name="meta",
+    kinds={"python", "postgres"},
+    description="The tenant's Meta ad accounts (raw.meta_ad_accounts).",
+)
+def meta_ad_accounts(
+    context: AssetExecutionContext, warehouse: WarehouseResource, meta: MetaGraphResource
+) -> MaterializeResult:
+    tenant_id = context.partition_key
+    engine = warehouse.engine()
+    client = _client(engine, meta, tenant_id)
+    try:
+        accounts = client.list_ad_accounts()
+    except TokenInvalidError as exc:
+        raise _token_rejected(engine, tenant_id, exc) from None
+    rows = [account_row(tenant_id, a) for a in accounts]
+    with engine.begin() as conn:
+        upsert_rows(conn, "raw.meta_ad_accounts", rows, ("tenant_id", "account_id"))
+    context.log.info("tenant %s: %d Meta ad accounts", tenant_id, len(rows))
+    return MaterializeResult(
+        metadata={
+            "tenant_id": tenant_id,
+            "accounts": len(rows),
+            "account_ids": MetadataValue.text(", ".join(r["account_id"] for r in rows)),
+        }
+    )
+
+
+def _set_state(engine: Engine, tenant_id: str, account_id: str, status: str, **kw: Any) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                """
+                insert into app.meta_sync_state as s
+                    (tenant_id, account_id, last_job_status, last_job_error, last_synced_at,
+                     last_success_at, synced_through)
+                values (:t, :a, :status, :error, now(),
+                        case when :status = 'succeeded' then now() end, :through)
+                on conflict (tenant_id, account_id) do update set
+                    last_job_status = excluded.last_job_status,
+                    last_job_error = excluded.last_job_error,
+                    last_synced_at = now(),
+                    last_success_at = coalesce(excluded.last_success_at, s.last_success_at),
+                    synced_through = coalesce(excluded.synced_through, s.synced_through),
+                    updated_at = now()
+                """
+            ),
+            {
+                "t": tenant_id,
+                "a": account_id,
+                "status": status,
+                "error": kw.get("error"),
+                "through": kw.get("through"),
+            },
+        )
+
+
+@asset(
+    partitions_def=tenant_partitions,
+    group_name="meta",
+    deps=[meta_ad_accounts],
+    kinds={"python", "postgres"},
+    description=(
+        "Daily ad-level Meta insights with the region breakdown (raw.meta_insights), re-reading "
+        "the attribution lookback window on every run and upserting by natural key."
+    ),
+)
+def meta_insights(
+    context: AssetExecutionContext, warehouse: WarehouseResource, meta: MetaGraphResource
+) -> MaterializeResult:
+    tenant_id = context.partition_key
+    engine = warehouse.engine()
+    client = _client(engine, meta, tenant_id)
+    _, _, lookback_days = meta.resolved()
+    since, until = insights_window(datetime.now(JAMAICA).date(), lookback_days)
+    with engine.connect() as conn:
+        accounts = conn.execute(
+            sa.text(
+                "select account_id, currency from raw.meta_ad_accounts "
+                "where tenant_id = :t order by account_id"
+            ),
+            {"t": tenant_id},
+        ).all()
+    if not accounts:
+        raise Failure(f"tenant {tenant_id} has no Meta ad accounts; materialize meta_ad_accounts")
+
+    written, failed = 0, {}
+    for account_id, currency in accounts:
+        _set_state(engine, tenant_id, account_id, "running")
+        account_rows = 0
+        try:
+            rows = (
+                insight_row(tenant_id, currency, r)
+                for r in client.iter_insights(account_id, since, until)
+            )
+            with engine.begin() as conn:
+                for batch in _batches(rows, BATCH_ROWS):
+                    account_rows += upsert_rows(
+                        conn, "raw.meta_insights", batch, INSIGHTS_KEY, json_columns=("actions",)
+                    )
+        except TokenInvalidError as exc:
+            _set_state(engine, tenant_id, account_id, "failed", error="token rejected")
+            raise _token_rejected(engine, tenant_id, exc) from None
+        except MetaApiError as exc:
+            # One account failing (access denied, retries exhausted) must not stop the others.
+            _set_state(engine, tenant_id, account_id, "failed", error=str(exc))
+            failed[account_id] = str(exc)
+            context.log.warning("tenant %s account %s failed: %s", tenant_id, account_id, exc)
+            continue
+        _set_state(engine, tenant_id, account_id, "succeeded", through=until)
+        written += account_rows
+        context.log.info(
+            "tenant %s account %s: %d insight rows %s..%s",
+            tenant_id,
+            account_id,
+            account_rows,
+            since,
+            until,
+        )
+
+    if len(failed) == len(accounts):
+        raise Failure(
+            f"tenant {tenant_id}: every Meta account failed",
+            metadata={"failed_accounts": MetadataValue.json(failed)},
+        )
+    return MaterializeResult(
+        metadata={
+            "tenant_id": tenant_id,
+            "rows_upserted": written,
+            "window_since": since.isoformat(),
+            "window_until": until.isoformat(),
+            "accounts_succeeded": len(accounts) - len(failed),
+            "accounts_failed": MetadataValue.json(failed),
+        }
+    )

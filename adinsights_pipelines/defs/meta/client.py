@@ -1,0 +1,465 @@
+"""Client for the Meta Graph / Marketing API used by the Meta assets.
+
+The same code talks to ``https://graph.facebook.com`` and to the loopback simulator
+(:mod:`adinsights_pipelines.simulators.meta_graph`); only ``base_url`` differs.
+
+* Cursor paging follows ``paging.next`` to the end.
+* Retryable failures (HTTP 429 / 5xx, Graph codes 1, 2, 4, 17, 32, 341, 613, 80000-80014,
+  ``is_transient`` and network errors) are retried with tenacity: base-2 exponential backoff
+  with full jitter, at most ``max_attempts`` attempts in total.
+* ``on_error`` receives an :class:`ApiCallFailure` for every failed HTTP call, retried or not.
+* The usage headers (``x-app-usage``, ``x-ad-account-usage``, ``x-business-use-case-usage``)
+  are parsed into :attr:`MetaGraphClient.last_usage`; at 75 % or more the client slows down.
+* The access token never appears in exception messages, failures or logs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+__all__ = [
+    "ACCOUNT_FIELDS",
+    "ADSET_FIELDS",
+    "AD_FIELDS",
+    "CAMPAIGN_FIELDS",
+    "INSIGHT_FIELDS",
+    "ApiCallFailure",
+    "MetaApiError",
+    "MetaGraphClient",
+    "PermissionDeniedError",
+    "RateLimitedError",
+    "TokenInvalidError",
+    "is_retryable",
+    "throttle_delay",
+]
+
+log = logging.getLogger(__name__)
+
+ACCOUNT_FIELDS = ("id", "account_id", "name", "currency", "timezone_name", "account_status")
+CAMPAIGN_FIELDS = (
+    "id", "account_id", "name", "status", "effective_status", "objective", "daily_budget",
+    "created_time", "updated_time",
+)  # fmt: skip
+ADSET_FIELDS = (
+    "id", "account_id", "campaign_id", "name", "status", "effective_status", "daily_budget",
+    "created_time", "updated_time",
+)  # fmt: skip
+AD_FIELDS = (
+    "id", "account_id", "campaign_id", "adset_id", "name", "status", "effective_status",
+    "created_time", "updated_time",
+)  # fmt: skip
+INSIGHT_FIELDS = (
+    "account_id", "account_currency", "campaign_id", "campaign_name", "adset_id", "adset_name",
+    "ad_id", "ad_name", "spend", "impressions", "clicks", "reach", "actions",
+)  # fmt: skip
+
+RETRYABLE_CODES = frozenset({1, 2, 4, 17, 32, 341, 613})
+RATE_LIMIT_CODES = frozenset({4, 17, 32, 613})
+BUC_THROTTLE_CODES = range(80000, 80015)  # business-use-case throttles, 80000-80014
+THROTTLE_THRESHOLD_PCT = 75.0
+THROTTLE_MAX_DELAY_S = 120.0
+BACKOFF_MAX_S = 60.0
+PAGE_LIMIT = 500
+
+_NETWORK_ERRORS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+)
+_TOKEN_PARAM_RE = re.compile(r"(access_token=)[^&\s'\"]+", re.IGNORECASE)
+
+
+def is_retryable(http_status: int | None, code: int | None, is_transient: bool) -> bool:
+    """Whether a failed call is worth repeating.
+
+    True for HTTP 429 and 5xx, Graph codes 1, 2, 4, 17, 32, 341, 613 and 80000-80014, and
+    anything Graph flags ``is_transient``; False otherwise (190, 10, 200-299, 100, ...).
+    """
+    if is_transient:
+        return True
+    if http_status is not None and (http_status == 429 or 500 <= http_status <= 599):
+        return True
+    return code is not None and (code in RETRYABLE_CODES or code in BUC_THROTTLE_CODES)
+
+
+def throttle_delay(usage_pct: float) -> float:
+    """Seconds to pause before the next call when Meta reports ``usage_pct`` % utilisation.
+
+    0 below 75 %; from there 2 s per point above 74 % (75 % -> 2 s, 90 % -> 32 s,
+    100 % -> 52 s), capped at 120 s.
+    """
+    if usage_pct < THROTTLE_THRESHOLD_PCT:
+        return 0.0
+    return min(THROTTLE_MAX_DELAY_S, 2.0 * (usage_pct - (THROTTLE_THRESHOLD_PCT - 1)))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApiCallFailure:
+    """One failed HTTP call to an ad platform (``endpoint`` is a path, never a token)."""
+
+    provider: str = "meta"
+    endpoint: str
+    http_status: int | None
+    code: int | None
+    subcode: int | None
+    message: str
+    is_retryable: bool
+    occurred_at: datetime
+
+
+class MetaApiError(Exception):
+    """A failed Graph API call (after retries, when it was retryable)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        http_status: int | None,
+        code: int | None = None,
+        subcode: int | None = None,
+        is_transient: bool = False,
+        fbtrace_id: str | None = None,
+        endpoint: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.http_status = http_status
+        self.code = code
+        self.subcode = subcode
+        self.is_transient = is_transient
+        self.fbtrace_id = fbtrace_id
+        self.endpoint = endpoint
+
+    @property
+    def is_retryable(self) -> bool:
+        return is_retryable(self.http_status, self.code, self.is_transient)
+
+    def __str__(self) -> str:
+        parts = [f"HTTP {self.http_status}" if self.http_status else "network error"]
+        if self.code is not None:
+            parts.append(f"code {self.code}" + (f"/{self.subcode}" if self.subcode else ""))
+        if self.fbtrace_id:
+            parts.append(f"fbtrace_id {self.fbtrace_id}")
+        return f"Meta API {self.endpoint or 'call'} failed ({', '.join(parts)}): {self.message}"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self)!r})"
+
+
+class TokenInvalidError(MetaApiError):
+    """The access token is invalid, expired or revoked (code 190 or 102): re-authorise."""
+
+
+class PermissionDeniedError(MetaApiError):
+    """The token lacks a permission or access to the object (code 10 or 200-299)."""
+
+
+class RateLimitedError(MetaApiError):
+    """Meta throttled the call (codes 4, 17, 32, 613, 80000-80014 or HTTP 429)."""
+
+
+def _error_class(http_status: int | None, code: int | None) -> type[MetaApiError]:
+    if code in (190, 102):
+        return TokenInvalidError
+    if code is not None and (code == 10 or 200 <= code <= 299):
+        return PermissionDeniedError
+    if http_status == 429 or code in RATE_LIMIT_CODES or code in BUC_THROTTLE_CODES:
+        return RateLimitedError
+    return MetaApiError
+
+
+def _max_pct(values: Iterable[Any]) -> float:
+    numbers = [float(v) for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+    return max(numbers, default=0.0)
+
+
+def parse_usage(headers: Mapping[str, str]) -> dict[str, float]:
+    """The highest utilisation percentage of each usage header present in ``headers``."""
+    usage: dict[str, float] = {}
+    for name in ("x-app-usage", "x-ad-account-usage", "x-business-use-case-usage"):
+        raw = headers.get(name)
+        if not raw:
+            continue
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            continue
+        if not isinstance(data, dict):
+            continue
+        if name == "x-business-use-case-usage":
+            pcts = [
+                _max_pct(v for k, v in entry.items() if k != "estimated_time_to_regain_access")
+                for entries in data.values()
+                if isinstance(entries, list)
+                for entry in entries
+                if isinstance(entry, dict)
+            ]
+            usage[name] = max(pcts, default=0.0)
+        elif name == "x-ad-account-usage":
+            usage[name] = _max_pct([data.get("acc_id_util_pct")])
+        else:
+            usage[name] = _max_pct(
+                data.get(k) for k in ("call_count", "total_cputime", "total_time")
+            )
+    return usage
+
+
+def _param(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return ",".join(_param(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, separators=(",", ":"), default=str)
+    return str(value)
+
+
+def _act(account_id: str) -> str:
+    return account_id if account_id.startswith("act_") else f"act_{account_id}"
+
+
+class MetaGraphClient:
+    """Small, retrying, paging client for the Graph API endpoints the pipelines need."""
+
+    def __init__(
+        self,
+        access_token: str,
+        *,
+        base_url: str = "https://graph.facebook.com",
+        api_version: str = "v21.0",
+        session: requests.Session | None = None,
+        on_error: Callable[[ApiCallFailure], None] | None = None,
+        max_attempts: int = 5,
+        timeout: float = 30.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        self._token = access_token
+        self.base_url = base_url.rstrip("/")
+        self.api_version = api_version
+        self.session = session or requests.Session()
+        self.on_error = on_error
+        self.max_attempts = max_attempts
+        self.timeout = timeout
+        self._sleep = sleep
+        #: Highest utilisation percentage per usage header of the last response that had any.
+        self.last_usage: dict[str, float] = {}
+
+    def __repr__(self) -> str:
+        return f"MetaGraphClient(base_url={self.base_url!r}, api_version={self.api_version!r})"
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> MetaGraphClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def usage_pct(self) -> float:
+        """The highest utilisation percentage in :attr:`last_usage` (0 when none seen)."""
+        return max(self.last_usage.values(), default=0.0)
+
+    # --- endpoints -------------------------------------------------------------------------
+
+    def list_ad_accounts(self, fields: Iterable[str] = ACCOUNT_FIELDS) -> list[dict[str, Any]]:
+        return list(self.iter_pages("me/adaccounts", {"fields": tuple(fields), "limit": 100}))
+
+    def iter_campaigns(
+        self, account_id: str, fields: Iterable[str] = CAMPAIGN_FIELDS
+    ) -> Iterator[dict[str, Any]]:
+        return self._iter_edge(account_id, "campaigns", fields)
+
+    def iter_adsets(
+        self, account_id: str, fields: Iterable[str] = ADSET_FIELDS
+    ) -> Iterator[dict[str, Any]]:
+        return self._iter_edge(account_id, "adsets", fields)
+
+    def iter_ads(
+        self, account_id: str, fields: Iterable[str] = AD_FIELDS
+    ) -> Iterator[dict[str, Any]]:
+        return self._iter_edge(account_id, "ads", fields)
+
+    def iter_insights(
+        self,
+        account_id: str,
+        since: date,
+        until: date,
+        *,
+        level: str = "ad",
+        breakdowns: Iterable[str] = ("region",),
+        fields: Iterable[str] = INSIGHT_FIELDS,
+        limit: int = PAGE_LIMIT,
+    ) -> Iterator[dict[str, Any]]:
+        """Daily (``time_increment=1``) insight rows of an ad account, ``since``..``until``."""
+        params: dict[str, Any] = {
+            "level": level,
+            "time_increment": 1,
+            "time_range": {"since": since.isoformat(), "until": until.isoformat()},
+            "fields": tuple(fields),
+            "limit": limit,
+        }
+        if breakdowns := tuple(breakdowns):
+            params["breakdowns"] = breakdowns
+        return self.iter_pages(f"{_act(account_id)}/insights", params)
+
+    def _iter_edge(
+        self, account_id: str, edge: str, fields: Iterable[str]
+    ) -> Iterator[dict[str, Any]]:
+        params = {"fields": tuple(fields), "limit": PAGE_LIMIT}
+        return self.iter_pages(f"{_act(account_id)}/{edge}", params)
+
+    # --- paging and transport ---------------------------------------------------------------
+
+    def iter_pages(
+        self, path: str, params: Mapping[str, Any] | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Every row of a Graph edge, following ``paging.next`` to the last page.
+
+        ``path`` is relative to the API version (``"act_123/campaigns"``).
+        """
+        url: str | None = f"{self.base_url}/{self.api_version}/{path.lstrip('/')}"
+        query: dict[str, str] | None = {
+            **{k: _param(v) for k, v in (params or {}).items()},
+            "access_token": self._token,
+        }
+        seen: set[str] = set()
+        while url is not None:
+            body = self.get(url, query)
+            yield from body.get("data", [])
+            next_url = (body.get("paging") or {}).get("next")
+            if not next_url or next_url in seen:
+                break
+            seen.add(next_url)
+            url = next_url
+            # ``paging.next`` already carries every parameter, the token included.
+            has_token = "access_token" in parse_qs(urlsplit(url).query)
+            query = None if has_token else {"access_token": self._token}
+
+    def get(self, url: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """GET an absolute URL with retries; returns the decoded JSON object."""
+        endpoint = urlsplit(url).path
+        retrying = Retrying(
+            retry=retry_if_exception(lambda e: isinstance(e, MetaApiError) and e.is_retryable),
+            stop=stop_after_attempt(self.max_attempts),
+            wait=wait_random_exponential(multiplier=1, exp_base=2, max=BACKOFF_MAX_S),
+            sleep=self._sleep,
+            before_sleep=self._log_retry,
+            reraise=True,
+        )
+        result: dict[str, Any] = retrying(self._get_once, url, params, endpoint)
+        return result
+
+    def _get_once(
+        self, url: str, params: Mapping[str, str] | None, endpoint: str
+    ) -> dict[str, Any]:
+        delay = throttle_delay(self.usage_pct)
+        if delay > 0:
+            log.info(
+                "Meta usage at %.0f%%; pausing %.1fs before %s", self.usage_pct, delay, endpoint
+            )
+            self._sleep(delay)
+        error: MetaApiError | None = None
+        try:
+            response = self.session.get(url, params=params, timeout=self.timeout)
+        except requests.RequestException as exc:
+            # Only the exception type: its text can hold the URL and with it the token.
+            error = MetaApiError(
+                f"{type(exc).__name__} talking to the Graph API",
+                http_status=None,
+                is_transient=isinstance(exc, _NETWORK_ERRORS),
+                endpoint=endpoint,
+            )
+        else:
+            if usage := parse_usage(response.headers):
+                self.last_usage = usage
+            error = self._error_from(response, endpoint)
+            if error is None:
+                try:
+                    body = response.json()
+                except ValueError:
+                    body = None
+                if isinstance(body, dict):
+                    return body
+                error = MetaApiError(
+                    "the Graph API answered with a body that is not a JSON object",
+                    http_status=response.status_code,
+                    is_transient=True,
+                    endpoint=endpoint,
+                )
+        self._report(error)
+        raise error
+
+    def _error_from(self, response: requests.Response, endpoint: str) -> MetaApiError | None:
+        if response.ok:
+            return None
+        try:
+            err = response.json().get("error")
+        except (ValueError, AttributeError):
+            err = None
+        if not isinstance(err, dict):
+            return MetaApiError(
+                f"HTTP {response.status_code} {response.reason} without a Graph error body",
+                http_status=response.status_code,
+                endpoint=endpoint,
+            )
+        code = err.get("code")
+        subcode = err.get("error_subcode")
+        code = code if isinstance(code, int) else None
+        cls = _error_class(response.status_code, code)
+        return cls(
+            self._redact(str(err.get("message") or "unknown Graph error")),
+            http_status=response.status_code,
+            code=code,
+            subcode=subcode if isinstance(subcode, int) else None,
+            is_transient=bool(err.get("is_transient")),
+            fbtrace_id=err.get("fbtrace_id"),
+            endpoint=endpoint,
+        )
+
+    def _redact(self, text: str) -> str:
+        text = _TOKEN_PARAM_RE.sub(r"\1<redacted>", text)
+        return text.replace(self._token, "<redacted>") if self._token else text
+
+    def _report(self, error: MetaApiError) -> None:
+        log.warning("%s", error)
+        if self.on_error is not None:
+            self.on_error(
+                ApiCallFailure(
+                    provider="meta",
+                    endpoint=error.endpoint,
+                    http_status=error.http_status,
+                    code=error.code,
+                    subcode=error.subcode,
+                    message=error.message,
+                    is_retryable=error.is_retryable,
+                    occurred_at=datetime.now(UTC),
+                )
+            )
+
+    @staticmethod
+    def _log_retry(state: RetryCallState) -> None:
+        wait = state.next_action.sleep if state.next_action else 0.0
+        log.info("retrying Meta call (attempt %d) in %.2fs", state.attempt_number + 1, wait)

@@ -1,0 +1,270 @@
+"""``adinsights demo``: the whole product on demo tenants, fed by the Meta Graph API simulator."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+import uvicorn
+
+from adinsights_pipelines.bootstrap import Runtime, bootstrap
+from adinsights_pipelines.errors import AdinsightsError, ConfigError
+from adinsights_pipelines.settings import PROJECT_ROOT
+
+Progress = Callable[[str], None]
+
+# Simulator tokens: any "sim_" token is valid there, and its data derives from the token.
+DEMO_TENANTS = (
+    ("acme-jamaica", "Acme Jamaica Ltd", "sim_demo_acme_jamaica"),
+    ("blue-mountain-coffee", "Blue Mountain Coffee Co", "sim_demo_blue_mountain"),
+)
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    tenant_id: str
+    api_key: str
+    snapshot: dict[str, object]
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def check_ports(ports: dict[str, int], host: str = "127.0.0.1") -> None:
+    for name, port in ports.items():
+        if not _port_free(host, port):
+            raise ConfigError(f"port {port} ({name}) is already in use; free it or set {name}")
+
+
+def seed_demo_tenants(rt: Runtime, progress: Progress) -> None:
+    from adinsights_pipelines.audit import record_audit
+    from adinsights_pipelines.tenants import add_tenant, set_credential
+    from adinsights_pipelines.warehouse.database import engine
+
+    with engine(rt.db).begin() as conn:
+        for tenant_id, name, token in DEMO_TENANTS:
+            created = add_tenant(conn, tenant_id, name)
+            set_credential(conn, tenant_id, "meta", token)
+            if created:
+                record_audit(
+                    conn,
+                    tenant_id=tenant_id,
+                    actor="demo",
+                    action="tenant_created",
+                    resource_type="tenant",
+                    resource_id=tenant_id,
+                )
+    progress(f"demo tenants: {', '.join(t[0] for t in DEMO_TENANTS)}")
+
+
+def materialize_all(rt: Runtime, progress: Progress) -> None:
+    """Ingestion per tenant -> dbt -> snapshot per tenant, recorded in the Dagster instance."""
+    from adinsights_pipelines.definitions import defs
+    from adinsights_pipelines.defs.resources import WarehouseResource
+    from adinsights_pipelines.defs.tenants.sensors import sync_tenant_partitions
+    from adinsights_pipelines.instance import get_instance
+
+    instance = get_instance()
+    sync_tenant_partitions(instance, WarehouseResource(database_url=rt.db.plain_url))
+    tenant_ids = [t[0] for t in DEMO_TENANTS]
+    steps: list[tuple[str, str | None]] = [("meta_sync", t) for t in tenant_ids]
+    steps += [("dbt_build", None)] + [("metrics_snapshots", t) for t in tenant_ids]
+    for number, (job_name, partition) in enumerate(steps, 1):
+        started = time.monotonic()
+        label = f"{job_name}" + (f" [{partition}]" if partition else "")
+        progress(f"materializing {number}/{len(steps)}: {label}")
+        result = defs.resolve_job_def(job_name).execute_in_process(
+            instance=instance,
+            partition_key=partition,
+            raise_on_error=False,
+            tags={"tenant_id": partition} if partition else None,
+        )
+        if not result.success:
+            failure = next(
+                (e.message for e in result.all_events if e.is_failure), "see the run in Dagster"
+            )
+            raise AdinsightsError(f"{label} failed (run {result.run_id}): {failure}")
+        progress(f"  done in {time.monotonic() - started:.1f}s (run {result.run_id[:8]})")
+
+
+def create_demo_key(rt: Runtime, tenant_id: str) -> str:
+    from adinsights_pipelines.api_keys import create_api_key
+    from adinsights_pipelines.warehouse.database import engine
+
+    with engine(rt.db).begin() as conn:
+        return create_api_key(conn, tenant_id=tenant_id, label="demo")
+
+
+@contextmanager
+def serve_in_thread(app: object, host: str, port: int) -> Iterator[str]:
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))  # type: ignore[arg-type]
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise AdinsightsError(f"could not serve on {host}:{port}")
+        time.sleep(0.05)
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def _spawn(args: list[str], log_path: Path) -> subprocess.Popen[bytes]:
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = log_path.open("ab")
+    return subprocess.Popen(  # noqa: S603 - our own executables, no shell
+        args, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy()
+    )
+
+
+def _wait_http(url: str, what: str, timeout_s: float, progress: Progress) -> None:
+    deadline, last_note = time.monotonic() + timeout_s, 0.0
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url, timeout=2).status_code < 500:
+                return
+        except requests.RequestException:
+            pass
+        if time.monotonic() - last_note > 10:
+            progress(f"  waiting for {what}…")
+            last_note = time.monotonic()
+        time.sleep(0.5)
+    raise AdinsightsError(f"{what} did not answer at {url} within {timeout_s:.0f}s")
+
+
+def run_demo(*, once: bool, progress: Progress) -> DemoResult:
+    from adinsights_pipelines.defs.dbt.project import prepare_manifest
+    from adinsights_pipelines.settings import load_settings
+    from adinsights_pipelines.simulators.meta_graph import MetaSimulator
+    from api.app import create_app
+
+    settings = load_settings()
+    ports = (
+        {}
+        if once
+        else {
+            "ADINSIGHTS_API_PORT": settings.api_port,
+            "ADINSIGHTS_DAGSTER_PORT": settings.dagster_port,
+            "ADINSIGHTS_META_SIM_PORT": settings.meta_sim_port,
+        }
+    )
+    check_ports(ports, settings.api_host)
+    rt = bootstrap(progress)
+    progress("preparing the dbt manifest")
+    prepare_manifest(force=True)
+
+    sim_port = 0 if once else settings.meta_sim_port
+    with MetaSimulator(port=sim_port) as sim:
+        os.environ["ADINSIGHTS_META_GRAPH_URL"] = sim.url
+        progress(f"Meta Graph API simulator at {sim.url}")
+        seed_demo_tenants(rt, progress)
+        materialize_all(rt, progress)
+        tenant_id = DEMO_TENANTS[0][0]
+        key = create_demo_key(rt, tenant_id)
+
+        if once:
+            app = create_app(rt.db)
+            with serve_in_thread(app, "127.0.0.1", _free_port()) as api_url:
+                answer = requests.get(
+                    f"{api_url}/api/metrics/combined/?source=warehouse",
+                    headers={"Authorization": f"Bearer {key}"},
+                    timeout=30,
+                )
+            if answer.status_code != 200:
+                raise AdinsightsError(f"API check failed: HTTP {answer.status_code}")
+            snapshot = answer.json()
+            totals = snapshot["payload"].get("totals", [])
+            progress(
+                "API check: /api/metrics/combined/ -> "
+                + ", ".join(f"{t['currency']} {t['spend']:,.2f} spend" for t in totals)
+                + f", snapshot_generated_at {snapshot['snapshot_generated_at']}"
+            )
+            progress("demo complete")
+            return DemoResult(tenant_id, key, snapshot)
+
+        return _serve(rt, key, progress)
+
+
+def _serve(rt: Runtime, key: str, progress: Progress) -> DemoResult:
+    from api.app import create_app
+
+    settings, bin_dir = rt.settings, Path(sys.executable).parent
+    logs = settings.data_dir / "logs"
+    workspace = str(PROJECT_ROOT / "workspace.yaml")
+    children = [
+        _spawn(
+            [
+                str(bin_dir / "dagster-webserver"),
+                "-w",
+                workspace,
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(settings.dagster_port),
+            ],
+            logs / "dagster-webserver.log",
+        ),
+        _spawn(
+            [str(bin_dir / "dagster-daemon"), "run", "-w", workspace], logs / "dagster-daemon.log"
+        ),
+    ]
+    try:
+        progress(f"starting the Dagster webserver and daemon (logs in {logs})")
+        dagster_url = f"http://127.0.0.1:{settings.dagster_port}"
+        _wait_http(f"{dagster_url}/server_info", "the Dagster webserver", 180, progress)
+        api_url = f"http://{settings.api_host}:{settings.api_port}"
+        server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(rt.db),
+                host=settings.api_host,
+                port=settings.api_port,
+                log_level="warning",
+            )
+        )
+        progress("ready")
+        print(
+            f"\n  Dagster UI   {dagster_url}\n"
+            f"  API          {api_url}/api/health/\n"
+            f"  Demo API key {key}\n\n"
+            f"  curl -H 'Authorization: Bearer {key}' "
+            f"'{api_url}/api/metrics/combined/?source=warehouse'\n\n"
+            "  Ctrl-C stops everything.\n",
+            flush=True,
+        )
+        server.run()  # returns on Ctrl-C
+    finally:
+        progress("stopping")
+        for child in children:
+            child.terminate()
+        for child in children:
+            try:
+                child.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                child.kill()
+    return DemoResult(DEMO_TENANTS[0][0], key, {})

@@ -1,0 +1,132 @@
+"""Tenants (agency clients) and their platform credentials in ``app.tenants``."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from adinsights_pipelines.errors import AdinsightsError
+
+TENANT_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+PROVIDERS = ("meta", "google_ads", "ga4", "search_console")
+
+
+class TenantNotFound(AdinsightsError):
+    pass
+
+
+@dataclass(frozen=True)
+class Tenant:
+    id: str
+    name: str
+    status: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Credential:
+    tenant_id: str
+    provider: str
+    access_token: str
+    token_status: str
+
+    def __repr__(self) -> str:  # keep the token out of logs and tracebacks
+        return f"Credential(tenant_id={self.tenant_id!r}, provider={self.provider!r}, token=***)"
+
+
+def validate_tenant_id(tenant_id: str) -> str:
+    if not TENANT_ID_PATTERN.match(tenant_id):
+        raise AdinsightsError(
+            f"invalid tenant id {tenant_id!r}: use 2-63 lowercase letters, digits and dashes"
+        )
+    return tenant_id
+
+
+def add_tenant(conn: Connection, tenant_id: str, name: str) -> bool:
+    """Create the tenant (or reactivate it). Returns True when it was new."""
+    validate_tenant_id(tenant_id)
+    row = conn.execute(
+        sa.text(
+            """
+            insert into app.tenants (id, name) values (:id, :name)
+            on conflict (id) do update
+               set name = excluded.name, status = 'active', updated_at = now()
+            returning (xmax = 0) as inserted
+            """
+        ),
+        {"id": tenant_id, "name": name},
+    ).one()
+    return bool(row.inserted)
+
+
+def list_tenants(conn: Connection) -> list[Tenant]:
+    rows = conn.execute(
+        sa.text("select id, name, status, created_at from app.tenants order by id")
+    ).all()
+    return [Tenant(r.id, r.name, r.status, r.created_at) for r in rows]
+
+
+def active_tenant_ids(conn: Connection) -> list[str]:
+    return list(
+        conn.execute(
+            sa.text("select id from app.tenants where status = 'active' order by id")
+        ).scalars()
+    )
+
+
+def require_tenant(conn: Connection, tenant_id: str) -> None:
+    found = conn.execute(
+        sa.text("select 1 from app.tenants where id = :id"), {"id": tenant_id}
+    ).scalar()
+    if not found:
+        raise TenantNotFound(f"tenant {tenant_id!r} does not exist (adinsights tenants list)")
+
+
+def set_credential(conn: Connection, tenant_id: str, provider: str, access_token: str) -> None:
+    if provider not in PROVIDERS:
+        raise AdinsightsError(f"unknown provider {provider!r}; one of {', '.join(PROVIDERS)}")
+    require_tenant(conn, tenant_id)
+    conn.execute(
+        sa.text(
+            """
+            insert into app.platform_credentials (tenant_id, provider, access_token)
+            values (:t, :p, :tok)
+            on conflict (tenant_id, provider) do update
+               set access_token = excluded.access_token, token_status = 'valid',
+                   status_reason = null, updated_at = now()
+            """
+        ),
+        {"t": tenant_id, "p": provider, "tok": access_token},
+    )
+
+
+def get_credential(conn: Connection, tenant_id: str, provider: str) -> Credential | None:
+    row = conn.execute(
+        sa.text(
+            """
+            select tenant_id, provider, access_token, token_status
+              from app.platform_credentials where tenant_id = :t and provider = :p
+            """
+        ),
+        {"t": tenant_id, "p": provider},
+    ).one_or_none()
+    return Credential(*row) if row else None
+
+
+def mark_credential(
+    conn: Connection, tenant_id: str, provider: str, token_status: str, reason: str
+) -> None:
+    conn.execute(
+        sa.text(
+            """
+            update app.platform_credentials
+               set token_status = :s, status_reason = :r, updated_at = now()
+             where tenant_id = :t and provider = :p
+            """
+        ),
+        {"t": tenant_id, "p": provider, "s": token_status, "r": reason},
+    )

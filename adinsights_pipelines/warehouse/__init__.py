@@ -1,0 +1,1 @@
+"""The warehouse: connection targets, the embedded server, and versioned migrations."""

@@ -1,0 +1,30 @@
+"""The Starlette application: routes declared in one list."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.routing import Route
+
+from adinsights_pipelines.warehouse.database import Database
+from api.problems import http_exception_handler, unhandled_exception_handler
+from api.routes.health import health
+from api.routes.metrics import combined_metrics
+from api.state import AppState
+
+routes = [
+    Route("/api/health/", health, methods=["GET"]),
+    Route("/api/metrics/combined/", combined_metrics, methods=["GET"]),
+]
+
+
+def create_app(db: Database) -> Starlette:
+    app = Starlette(
+        routes=routes,
+        exception_handlers={
+            HTTPException: http_exception_handler,
+            Exception: unhandled_exception_handler,
+        },
+    )
+    app.state.adinsights = AppState(db=db)
+    return app

@@ -1,0 +1,128 @@
+"""Fixtures: a real PostgreSQL per test, a real Dagster instance on it, the Meta simulator.
+
+The server is ``ADINSIGHTS_TEST_DATABASE_URL`` (the Makefile points it at 127.0.0.1:5432) or,
+when that is unset, an embedded PostgreSQL started for the session. Each test gets its own
+database cloned from a migrated template, dropped afterwards: nothing leaks between tests.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from dagster import DagsterInstance
+
+from adinsights_pipelines.defs.dbt.project import prepare_manifest
+from adinsights_pipelines.demo import DemoResult, run_demo
+from adinsights_pipelines.instance import dagster_environment, prepare_dagster_home
+from adinsights_pipelines.settings import Settings
+from adinsights_pipelines.simulators.meta_graph import MetaSimulator
+from adinsights_pipelines.warehouse import migrate
+from adinsights_pipelines.warehouse.database import Database, engine_for, start_embedded
+
+
+def _admin_execute(admin: Database, *statements: str) -> None:
+    eng = sa.create_engine(
+        admin.sqlalchemy_url, poolclass=sa.pool.NullPool, isolation_level="AUTOCOMMIT"
+    )
+    try:
+        with eng.connect() as conn:
+            for statement in statements:
+                conn.execute(sa.text(statement))
+    finally:
+        eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_admin(tmp_path_factory: pytest.TempPathFactory) -> Database:
+    url = os.environ.get("ADINSIGHTS_TEST_DATABASE_URL")
+    if url:
+        return Database.from_url(url)
+    return start_embedded(tmp_path_factory.mktemp("pg")).with_database("postgres")
+
+
+@pytest.fixture(scope="session")
+def template_database(pg_admin: Database) -> Iterator[str]:
+    name = f"adi_tpl_{uuid.uuid4().hex[:10]}"
+    _admin_execute(pg_admin, f'create database "{name}"')
+    template = pg_admin.with_database(name)
+    migrate.upgrade(template)
+    engine_for(template.sqlalchemy_url).dispose()
+    yield name
+    _admin_execute(pg_admin, f'drop database if exists "{name}" with (force)')
+
+
+@contextmanager
+def cloned_database(pg_admin: Database, template: str) -> Iterator[Database]:
+    name = f"adi_t_{uuid.uuid4().hex[:12]}"
+    _admin_execute(pg_admin, f'create database "{name}" template "{template}"')
+    db = pg_admin.with_database(name)
+    try:
+        yield db
+    finally:
+        engine_for(db.sqlalchemy_url).dispose()
+        _admin_execute(pg_admin, f'drop database if exists "{name}" with (force)')
+
+
+@pytest.fixture
+def database(pg_admin: Database, template_database: str) -> Iterator[Database]:
+    """A migrated warehouse database of this test's own."""
+    with cloned_database(pg_admin, template_database) as db:
+        yield db
+
+
+def point_environment_at(
+    monkeypatch: pytest.MonkeyPatch, db: Database, workdir: Path, meta_url: str
+) -> None:
+    """The environment our commands and the code location see, pointed at ``db``."""
+    monkeypatch.setenv("ADINSIGHTS_DATABASE_URL", db.plain_url)
+    monkeypatch.setenv("ADINSIGHTS_DATA_DIR", str(workdir / "data"))
+    monkeypatch.setenv("DAGSTER_HOME", str(workdir / "dagster_home"))
+    monkeypatch.setenv("ADINSIGHTS_META_GRAPH_URL", meta_url)
+    # prepare_dagster_home() exports these; registering them here restores them afterwards.
+    for name in dagster_environment(Settings(), db):
+        monkeypatch.setenv(name, os.environ.get(name, ""))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def dbt_manifest() -> None:
+    prepare_manifest(force=True)
+
+
+@pytest.fixture(scope="session")
+def meta_sim() -> Iterator[MetaSimulator]:
+    with MetaSimulator(port=0) as sim:
+        yield sim
+
+
+@pytest.fixture
+def product_env(
+    database: Database, tmp_path: Path, meta_sim: MetaSimulator, monkeypatch: pytest.MonkeyPatch
+) -> Database:
+    """The environment our commands and the code location see, pointed at this test's database."""
+    point_environment_at(monkeypatch, database, tmp_path, meta_sim.url)
+    return database
+
+
+@pytest.fixture
+def instance(product_env: Database) -> Iterator[DagsterInstance]:
+    """A real Dagster instance storing runs and events in this test's PostgreSQL database."""
+    prepare_dagster_home(Settings(), product_env)
+    with DagsterInstance.get() as inst:
+        yield inst
+
+
+@pytest.fixture(scope="module")
+def demo_run(
+    pg_admin: Database, template_database: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Database, DemoResult]]:
+    """One whole demo pass (simulator -> raw -> dbt -> snapshots -> API) for a test module."""
+    with cloned_database(pg_admin, template_database) as db, pytest.MonkeyPatch.context() as mp:
+        point_environment_at(mp, db, tmp_path_factory.mktemp("demo"), "http://unused.invalid")
+        result = run_demo(once=True, progress=lambda message: None)
+        yield db, result

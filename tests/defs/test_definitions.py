@@ -1,0 +1,43 @@
+from dagster import AssetKey, Definitions
+
+from adinsights_pipelines.definitions import defs
+
+
+def test_definitions_load_and_validate() -> None:
+    Definitions.validate_loadable(defs)
+
+
+def test_asset_graph_runs_ingestion_to_dbt_to_snapshot() -> None:
+    graph = defs.resolve_asset_graph()
+    stg = AssetKey("stg_meta__insights")
+    fct = AssetKey("fct_ad_performance_daily")
+    snapshot = AssetKey("metrics_snapshot")
+    assert AssetKey("meta_insights") in graph.get(stg).parent_keys
+    assert stg in graph.get(fct).parent_keys
+    assert fct in graph.get(snapshot).parent_keys
+    assert AssetKey("meta_ad_accounts") in graph.get(AssetKey("meta_insights")).parent_keys
+
+
+def test_ingestion_and_snapshots_are_partitioned_by_tenant() -> None:
+    graph = defs.resolve_asset_graph()
+    for key in ("meta_ad_accounts", "meta_insights", "metrics_snapshot"):
+        partitions = graph.get(AssetKey(key)).partitions_def
+        assert partitions is not None and getattr(partitions, "name", None) == "tenant"
+
+
+def test_dbt_tests_are_asset_checks_on_the_mart() -> None:
+    graph = defs.resolve_asset_graph()
+    checks = {
+        k.name
+        for k in graph.asset_check_keys
+        if k.asset_key == AssetKey("fct_ad_performance_daily")
+    }
+    assert any(name.startswith("not_null") for name in checks)
+    assert any("non_negative" in name for name in checks)
+
+
+def test_schedules_run_in_jamaica_time() -> None:
+    schedules = {s.name: s for s in defs.schedules or []}
+    assert schedules["meta_sync_hourly"].cron_schedule == "0 6-22 * * *"
+    assert schedules["metrics_snapshots_every_30_minutes"].cron_schedule == "*/30 * * * *"
+    assert {s.execution_timezone for s in schedules.values()} == {"America/Jamaica"}
