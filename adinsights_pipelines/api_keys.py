@@ -109,4 +109,4 @@ def list_api_keys(conn: Connection) -> list[ApiKeyInfo]:
             "from app.api_keys order by created_at"
         )
     ).all()
-    return [ApiKeyInfo(*r) for r in rows]
+    return [ApiKeyInfo(**r._mapping) for r in rows]

@@ -114,7 +114,7 @@ def get_credential(conn: Connection, tenant_id: str, provider: str) -> Credentia
         ),
         {"t": tenant_id, "p": provider},
     ).one_or_none()
-    return Credential(*row) if row else None
+    return Credential(**row._mapping) if row else None
 
 
 def mark_credential(

@@ -14,7 +14,7 @@ from adinsights_pipelines.settings import load_settings
 from adinsights_pipelines.warehouse.database import Database, engine
 
 
-class WarehouseResource(ConfigurableResource):  # type: ignore[misc]
+class WarehouseResource(ConfigurableResource):
     """The warehouse PostgreSQL database."""
 
     database_url: str | None = None
@@ -32,7 +32,7 @@ class WarehouseResource(ConfigurableResource):  # type: ignore[misc]
         return engine(self.database())
 
 
-class MetaGraphResource(ConfigurableResource):  # type: ignore[misc]
+class MetaGraphResource(ConfigurableResource):
     """Where the Meta Graph API is (the real one, or the loopback simulator)."""
 
     base_url: str | None = None

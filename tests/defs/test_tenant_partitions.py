@@ -1,5 +1,10 @@
 import sqlalchemy as sa
-from dagster import DagsterInstance, SensorResult, build_sensor_context
+from dagster import (
+    AddDynamicPartitionsRequest,
+    DagsterInstance,
+    SensorResult,
+    build_sensor_context,
+)
 
 from adinsights_pipelines.defs.resources import WarehouseResource
 from adinsights_pipelines.defs.tenants.partitions import partition_changes
@@ -28,7 +33,7 @@ def test_sensor_keeps_partitions_equal_to_active_tenants(
         result = tenant_partitions_sensor(context)
         if isinstance(result, SensorResult):
             for request in result.dynamic_partitions_requests or []:
-                if type(request).__name__.startswith("Add"):
+                if isinstance(request, AddDynamicPartitionsRequest):
                     instance.add_dynamic_partitions(
                         request.partitions_def_name, list(request.partition_keys)
                     )

@@ -1,7 +1,6 @@
 """Meta Marketing API direct sync: tenant-partitioned assets that land rows in ``raw.meta_*``."""
 
-
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from itertools import islice
 from typing import Any
@@ -38,7 +37,7 @@ def _batches(rows: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[st
         yield batch
 
 
-def _error_logger(engine: Engine, tenant_id: str):  # type: ignore[no-untyped-def]
+def _error_logger(engine: Engine, tenant_id: str) -> Callable[[ApiCallFailure], None]:
     """Every failed Graph call goes to ``app.api_error_log`` in its own transaction."""
 
     def log_failure(failure: ApiCallFailure) -> None:
@@ -174,17 +173,20 @@ def meta_insights(
     _, _, lookback_days = meta.resolved()
     since, until = insights_window(datetime.now(JAMAICA).date(), lookback_days)
     with engine.connect() as conn:
-        accounts = conn.execute(
-            sa.text(
-                "select account_id, currency from raw.meta_ad_accounts "
-                "where tenant_id = :t order by account_id"
-            ),
-            {"t": tenant_id},
-        ).all()
+        accounts: list[tuple[str, str]] = [
+            (row.account_id, row.currency)
+            for row in conn.execute(
+                sa.text(
+                    "select account_id, currency from raw.meta_ad_accounts "
+                    "where tenant_id = :t order by account_id"
+                ),
+                {"t": tenant_id},
+            )
+        ]
     if not accounts:
         raise Failure(f"tenant {tenant_id} has no Meta ad accounts; materialize meta_ad_accounts")
 
-    written, failed = 0, {}
+    written, failed = 0, dict[str, str]()
     for account_id, currency in accounts:
         _set_state(engine, tenant_id, account_id, "running")
         account_rows = 0

@@ -2,6 +2,7 @@ from dagster import (
     AssetSelection,
     DefaultScheduleStatus,
     Definitions,
+    RunRequest,
     ScheduleEvaluationContext,
     define_asset_job,
     schedule,
@@ -24,7 +25,7 @@ meta_sync_job = define_asset_job(
     execution_timezone="America/Jamaica",
     default_status=DefaultScheduleStatus.RUNNING,
 )
-def meta_sync_hourly(context: ScheduleEvaluationContext):  # type: ignore[no-untyped-def]
+def meta_sync_hourly(context: ScheduleEvaluationContext) -> list[RunRequest]:
     return tenant_run_requests(context.instance)
 
 

@@ -1,6 +1,5 @@
 """Per-tenant metrics snapshots built from the dbt marts."""
 
-
 import time
 
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset

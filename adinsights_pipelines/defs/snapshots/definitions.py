@@ -2,6 +2,7 @@ from dagster import (
     AssetSelection,
     DefaultScheduleStatus,
     Definitions,
+    RunRequest,
     ScheduleEvaluationContext,
     define_asset_job,
     schedule,
@@ -24,7 +25,7 @@ metrics_snapshot_job = define_asset_job(
     execution_timezone="America/Jamaica",
     default_status=DefaultScheduleStatus.RUNNING,
 )
-def metrics_snapshots_every_30_minutes(context: ScheduleEvaluationContext):  # type: ignore[no-untyped-def]
+def metrics_snapshots_every_30_minutes(context: ScheduleEvaluationContext) -> list[RunRequest]:
     return tenant_run_requests(context.instance)
 
 

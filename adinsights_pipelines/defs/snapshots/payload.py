@@ -42,7 +42,8 @@ class StoredSnapshot:
 
 
 def _where(tenant_id: str, filters: SnapshotFilters) -> tuple[str, dict[str, Any]]:
-    clauses, params = ["tenant_id = :tenant_id"], {"tenant_id": tenant_id}
+    clauses = ["tenant_id = :tenant_id"]
+    params: dict[str, Any] = {"tenant_id": tenant_id}
     if filters.start_date:
         clauses.append("date_day >= :start_date")
         params["start_date"] = filters.start_date
@@ -78,13 +79,15 @@ def compute_payload(
     where, params = _where(tenant_id, filters)
 
     def grouped(columns: str, order: str) -> list[Any]:
-        return conn.execute(
-            sa.text(
-                f"select {columns}, {MEASURES} from {MART} where {where} "
-                f"group by {columns} order by {order}"
-            ),
-            params,
-        ).all()
+        return list(
+            conn.execute(
+                sa.text(
+                    f"select {columns}, {MEASURES} from {MART} where {where} "
+                    f"group by {columns} order by {order}"
+                ),
+                params,
+            ).all()
+        )
 
     by_currency = grouped("currency", "currency")
     span = conn.execute(
@@ -170,4 +173,4 @@ def load_snapshot(conn: Connection, tenant_id: str) -> StoredSnapshot | None:
         ),
         {"t": tenant_id},
     ).one_or_none()
-    return StoredSnapshot(*row) if row else None
+    return StoredSnapshot(**row._mapping) if row else None

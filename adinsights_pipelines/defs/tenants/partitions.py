@@ -2,7 +2,8 @@
 
 from dagster import DagsterInstance, DynamicPartitionsDefinition, RunRequest
 
-tenant_partitions = DynamicPartitionsDefinition(name="tenant")
+TENANT_PARTITIONS = "tenant"
+tenant_partitions = DynamicPartitionsDefinition(name=TENANT_PARTITIONS)
 
 
 def partition_changes(
@@ -19,5 +20,5 @@ def tenant_run_requests(
     """One run per tenant partition: how tenant-partitioned schedules fan out."""
     return [
         RunRequest(partition_key=key, tags={"tenant_id": key, **(tags or {})})
-        for key in instance.get_dynamic_partitions(tenant_partitions.name)
+        for key in instance.get_dynamic_partitions(TENANT_PARTITIONS)
     ]

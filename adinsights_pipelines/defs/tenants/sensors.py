@@ -1,6 +1,5 @@
 """Keeps the ``tenant`` partitions equal to the active rows of ``app.tenants``."""
 
-
 from dagster import (
     DagsterInstance,
     DefaultSensorStatus,
@@ -11,7 +10,11 @@ from dagster import (
 )
 
 from adinsights_pipelines.defs.resources import WarehouseResource
-from adinsights_pipelines.defs.tenants.partitions import partition_changes, tenant_partitions
+from adinsights_pipelines.defs.tenants.partitions import (
+    TENANT_PARTITIONS,
+    partition_changes,
+    tenant_partitions,
+)
 from adinsights_pipelines.tenants import active_tenant_ids
 
 
@@ -21,7 +24,7 @@ def pending_partition_changes(
     """(tenant ids to add, partition keys to delete)."""
     with warehouse.engine().connect() as conn:
         active = active_tenant_ids(conn)
-    return partition_changes(active, list(instance.get_dynamic_partitions(tenant_partitions.name)))
+    return partition_changes(active, list(instance.get_dynamic_partitions(TENANT_PARTITIONS)))
 
 
 def sync_tenant_partitions(
@@ -30,9 +33,9 @@ def sync_tenant_partitions(
     """Apply the changes at once (the CLI does this where no daemon may be running yet)."""
     added, removed = pending_partition_changes(instance, warehouse)
     if added:
-        instance.add_dynamic_partitions(tenant_partitions.name, added)
+        instance.add_dynamic_partitions(TENANT_PARTITIONS, added)
     for key in removed:
-        instance.delete_dynamic_partition(tenant_partitions.name, key)
+        instance.delete_dynamic_partition(TENANT_PARTITIONS, key)
     return added, removed
 
 

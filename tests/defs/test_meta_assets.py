@@ -1,0 +1,157 @@
+"""The Meta sync assets against the Graph API simulator, through a real Dagster instance."""
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from dagster import DagsterInstance, ExecuteInProcessResult
+
+from adinsights_pipelines.definitions import defs
+from adinsights_pipelines.defs.meta.assets import JAMAICA
+from adinsights_pipelines.simulators.meta_graph import MetaSimulator
+from adinsights_pipelines.tenants import add_tenant, set_credential
+from adinsights_pipelines.warehouse.database import Database, engine
+
+LOOKBACK_DAYS = 5
+
+
+@pytest.fixture
+def tenants(
+    instance: DagsterInstance, product_env: Database, meta_sim: MetaSimulator, monkeypatch
+) -> Iterator[list[str]]:
+    monkeypatch.setenv("ADINSIGHTS_META_INSIGHTS_LOOKBACK_DAYS", str(LOOKBACK_DAYS))
+    ids = ["acme", "globex"]
+    with engine(product_env).begin() as conn:
+        for tenant_id in ids:
+            add_tenant(conn, tenant_id, tenant_id.title())
+            set_credential(conn, tenant_id, "meta", f"sim_test_{tenant_id}")
+    instance.add_dynamic_partitions("tenant", ids)
+    yield ids
+    meta_sim.state.clear_faults()
+
+
+def sync(instance: DagsterInstance, tenant_id: str) -> ExecuteInProcessResult:
+    return defs.resolve_job_def("meta_sync").execute_in_process(
+        instance=instance, partition_key=tenant_id, raise_on_error=False
+    )
+
+
+def scalar(db: Database, sql: str, **params):
+    with engine(db).connect() as conn:
+        return conn.execute(sa.text(sql), params).scalar()
+
+
+def test_sync_lands_the_lookback_window_of_daily_ad_insights(
+    instance: DagsterInstance, product_env: Database, tenants: list[str]
+) -> None:
+    assert sync(instance, "acme").success
+    with engine(product_env).connect() as conn:
+        span = conn.execute(
+            sa.text(
+                "select min(date_start), max(date_start), count(distinct account_id), "
+                "count(*) from raw.meta_insights where tenant_id = 'acme'"
+            )
+        ).one()
+        states = (
+            conn.execute(
+                sa.text("select last_job_status from app.meta_sync_state where tenant_id = 'acme'")
+            )
+            .scalars()
+            .all()
+        )
+    today = datetime.now(JAMAICA).date()
+    assert span[0] == today - timedelta(days=LOOKBACK_DAYS - 1)
+    assert span[1] <= today
+    assert span[2] == 2 and span[3] > 0
+    assert states == ["succeeded", "succeeded"]
+    assert (
+        scalar(product_env, "select count(*) from raw.meta_insights where tenant_id='globex'") == 0
+    )
+
+
+def test_rerun_upserts_by_natural_key_without_duplicates(
+    instance: DagsterInstance, product_env: Database, tenants: list[str]
+) -> None:
+    assert sync(instance, "acme").success
+    first = scalar(product_env, "select count(*) from raw.meta_insights")
+    spend = scalar(product_env, "select sum(spend) from raw.meta_insights")
+    assert sync(instance, "acme").success
+    assert scalar(product_env, "select count(*) from raw.meta_insights") == first
+    assert scalar(product_env, "select sum(spend) from raw.meta_insights") == spend
+
+
+def test_expired_token_marks_credential_and_deletes_nothing(
+    instance: DagsterInstance, product_env: Database, tenants: list[str]
+) -> None:
+    assert sync(instance, "acme").success
+    rows_before = scalar(product_env, "select count(*) from raw.meta_insights")
+    with engine(product_env).begin() as conn:
+        set_credential(conn, "acme", "meta", "sim_expired_acme")
+
+    assert not sync(instance, "acme").success
+
+    with engine(product_env).connect() as conn:
+        credential = conn.execute(
+            sa.text(
+                "select token_status, status_reason from app.platform_credentials "
+                "where tenant_id = 'acme'"
+            )
+        ).one()
+        error = conn.execute(
+            sa.text(
+                "select endpoint, error_code, error_subcode, is_retryable "
+                "from app.api_error_log where tenant_id = 'acme'"
+            )
+        ).one()
+    assert tuple(credential) == ("reauth_required", "credential_reauth_required")
+    assert scalar(product_env, "select count(*) from raw.meta_insights") == rows_before
+    assert error.error_code == 190 and error.error_subcode == 463 and not error.is_retryable
+    assert "sim_expired" not in error.endpoint and "access_token" not in error.endpoint
+    assert sync(instance, "globex").success  # other tenants are unaffected
+
+
+def test_denied_account_fails_alone_while_the_others_sync(
+    instance: DagsterInstance, product_env: Database, tenants: list[str], meta_sim: MetaSimulator
+) -> None:
+    assert sync(instance, "acme").success
+    denied = scalar(
+        product_env, "select min(account_id) from raw.meta_ad_accounts where tenant_id = 'acme'"
+    )
+    meta_sim.state.inject(
+        f"{denied}/insights",
+        count=1,
+        http_status=403,
+        code=200,
+        is_transient=False,
+        message="Permissions error",
+    )
+    assert sync(instance, "acme").success
+    with engine(product_env).connect() as conn:
+        states = dict(
+            conn.execute(
+                sa.text(
+                    "select account_id, last_job_status from app.meta_sync_state where tenant_id='acme'"
+                )
+            ).all()
+        )
+    assert states[denied] == "failed"
+    assert [s for a, s in states.items() if a != denied] == ["succeeded"]
+
+
+def test_transient_errors_are_retried_and_logged(
+    instance: DagsterInstance, product_env: Database, tenants: list[str], meta_sim: MetaSimulator
+) -> None:
+    meta_sim.state.inject("/insights", count=2, http_status=500, code=2, is_transient=True)
+    assert sync(instance, "globex").success
+    logged = scalar(
+        product_env,
+        "select count(*) from app.api_error_log where tenant_id = 'globex' and is_retryable",
+    )
+    assert logged == 2
+    states = scalar(
+        product_env,
+        "select count(*) from app.meta_sync_state where tenant_id='globex' "
+        "and last_job_status = 'succeeded'",
+    )
+    assert states == 2
