@@ -131,7 +131,8 @@ def test_denied_account_fails_alone_while_the_others_sync(
         states = dict(
             conn.execute(
                 sa.text(
-                    "select account_id, last_job_status from app.meta_sync_state where tenant_id='acme'"
+                    "select account_id, last_job_status from app.meta_sync_state "
+                    "where tenant_id = 'acme'"
                 )
             ).all()
         )
