@@ -93,7 +93,8 @@ def main() -> None:
     print(f"dbt build:             {dbt_s:6.2f} s")
     print(f"snapshot per tenant:   {snapshot_s:6.2f} s")
     print(
-        f"/api/metrics/combined/ cached, {API_REQUESTS} sequential: p50 {p50:.1f} ms, p95 {p95:.1f} ms"
+        f"/api/metrics/combined/ cached, {API_REQUESTS} sequential: "
+        f"p50 {p50:.1f} ms, p95 {p95:.1f} ms"
     )
     print(
         f"insight_rows={rows} meta_sync_rows_per_s={rows / first:.0f} "
