@@ -1,17 +1,21 @@
-"""The Dagster code location: assembles each concern's definitions and the shared resources."""
+"""The Dagster code location: assembles each concern's definitions and the shared resources.
+
+Each concern's module is imported, not its ``defs`` object: Dagster refuses a code-location
+module with more than one ``Definitions`` at module scope.
+"""
 
 from dagster import Definitions
 
-from adinsights_pipelines.defs.dbt.definitions import defs as dbt_defs
-from adinsights_pipelines.defs.meta.definitions import defs as meta_defs
+from adinsights_pipelines.defs.dbt import definitions as dbt
+from adinsights_pipelines.defs.meta import definitions as meta
 from adinsights_pipelines.defs.resources import MetaGraphResource, WarehouseResource
-from adinsights_pipelines.defs.snapshots.definitions import defs as snapshot_defs
-from adinsights_pipelines.defs.tenants.definitions import defs as tenant_defs
+from adinsights_pipelines.defs.snapshots import definitions as snapshots
+from adinsights_pipelines.defs.tenants import definitions as tenants
 
 defs = Definitions.merge(
-    tenant_defs,
-    meta_defs,
-    dbt_defs,
-    snapshot_defs,
+    tenants.defs,
+    meta.defs,
+    dbt.defs,
+    snapshots.defs,
     Definitions(resources={"warehouse": WarehouseResource(), "meta": MetaGraphResource()}),
 )

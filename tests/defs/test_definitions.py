@@ -41,3 +41,23 @@ def test_schedules_run_in_jamaica_time() -> None:
     assert schedules["meta_sync_hourly"].cron_schedule == "0 6-22 * * *"
     assert schedules["metrics_snapshots_every_30_minutes"].cron_schedule == "*/30 * * * *"
     assert {s.execution_timezone for s in schedules.values()} == {"America/Jamaica"}
+
+
+def test_code_location_loads_as_dagster_loads_it(tmp_path) -> None:
+    """`dagster definitions validate` on the workspace: what the webserver and daemon do."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=root,
+        env={**os.environ, "DAGSTER_HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "Validation successful" in result.stdout + result.stderr
