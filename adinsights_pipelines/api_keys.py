@@ -16,6 +16,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from adinsights_pipelines.audit import record_audit
 from adinsights_pipelines.errors import AdinsightsError
 from adinsights_pipelines.tenants import require_tenant
 
@@ -51,7 +52,12 @@ def _hash(key: str) -> str:
 
 
 def create_api_key(
-    conn: Connection, *, tenant_id: str | None, operator: bool = False, label: str = ""
+    conn: Connection,
+    *,
+    tenant_id: str | None,
+    operator: bool = False,
+    label: str = "",
+    actor: str = "cli",
 ) -> str:
     """Create a key and return it in full; only its hash is stored."""
     if operator == (tenant_id is not None):
@@ -73,6 +79,15 @@ def create_api_key(
             "l": label,
         },
     )
+    record_audit(
+        conn,
+        tenant_id=tenant_id,
+        actor=actor,
+        action="api_key_created",
+        resource_type="api_key",
+        resource_id=prefix,
+        metadata={"role": "operator" if operator else "tenant", "label": label},
+    )
     return key
 
 
@@ -92,14 +107,25 @@ def verify_api_key(conn: Connection, key: str) -> Principal | None:
     return Principal(key_prefix=row.prefix, role=row.role, tenant_id=row.tenant_id)
 
 
-def revoke_api_key(conn: Connection, prefix: str) -> bool:
-    result = conn.execute(
+def revoke_api_key(conn: Connection, prefix: str, actor: str = "cli") -> bool:
+    revoked = conn.execute(
         sa.text(
-            "update app.api_keys set revoked_at = now() where prefix = :p and revoked_at is null"
+            "update app.api_keys set revoked_at = now() "
+            "where prefix = :p and revoked_at is null returning tenant_id"
         ),
         {"p": prefix},
+    ).one_or_none()
+    if revoked is None:
+        return False
+    record_audit(
+        conn,
+        tenant_id=revoked.tenant_id,
+        actor=actor,
+        action="api_key_revoked",
+        resource_type="api_key",
+        resource_id=prefix,
     )
-    return bool(result.rowcount)
+    return True
 
 
 def list_api_keys(conn: Connection) -> list[ApiKeyInfo]:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
+from adinsights_pipelines.encryption import LocalKeyring, keyring_from_settings
 from adinsights_pipelines.instance import prepare_dagster_home
 from adinsights_pipelines.settings import Settings, load_settings
 from adinsights_pipelines.warehouse import migrate
@@ -15,6 +17,10 @@ from adinsights_pipelines.warehouse.database import Database, resolve
 class Runtime:
     settings: Settings
     db: Database
+
+    @cached_property
+    def keyring(self) -> LocalKeyring:
+        return keyring_from_settings(self.settings)
 
 
 def bootstrap(progress: Callable[[str], None] = lambda _: None) -> Runtime:

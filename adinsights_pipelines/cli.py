@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from typing import TextIO
 
 import click
 import sqlalchemy.exc
@@ -89,14 +90,17 @@ def credentials() -> None:
     "--provider", type=click.Choice(["meta", "google_ads", "ga4", "search_console"]), required=True
 )
 @click.option(
-    "--token",
-    prompt=True,
-    hide_input=True,
-    envvar="ADINSIGHTS_CREDENTIAL_TOKEN",
-    help="Read from a hidden prompt or ADINSIGHTS_CREDENTIAL_TOKEN, never echoed.",
+    "--token-file",
+    type=click.File("r"),
+    default="-",
+    show_default=True,
+    help="Where to read the token: a file, or - for standard input (never the command line).",
 )
-def credentials_set(tenant_id: str, provider: str, token: str) -> None:
-    """Store a tenant's access token for a provider."""
+def credentials_set(tenant_id: str, provider: str, token_file: TextIO) -> None:
+    """Store a tenant's access token, encrypted under the tenant's data key."""
+    token = token_file.readline().strip()
+    if not token:
+        raise AdinsightsError("no token given: pipe it on standard input or pass --token-file")
     from adinsights_pipelines.audit import record_audit
     from adinsights_pipelines.bootstrap import bootstrap
     from adinsights_pipelines.tenants import set_credential
@@ -104,7 +108,7 @@ def credentials_set(tenant_id: str, provider: str, token: str) -> None:
 
     rt = bootstrap()
     with engine(rt.db).begin() as conn:
-        set_credential(conn, tenant_id, provider, token)
+        set_credential(conn, rt.keyring, tenant_id, provider, token)
         record_audit(
             conn,
             tenant_id=tenant_id,
@@ -168,6 +172,61 @@ def api_keys_revoke(prefix: str) -> None:
     click.echo(f"revoked {prefix}")
 
 
+@cli.command("rotate-deks")
+@click.option("--dry-run", is_flag=True, help="Count what would be rotated; change nothing.")
+@click.option("--tenant-id", help="Rotate one tenant only.")
+def rotate_deks_command(dry_run: bool, tenant_id: str | None) -> None:
+    """Give tenants new data keys (wrapped by the current master key); re-encrypt credentials."""
+    from adinsights_pipelines.bootstrap import bootstrap
+    from adinsights_pipelines.encryption import rotate_deks
+    from adinsights_pipelines.tenants import require_tenant
+    from adinsights_pipelines.warehouse.database import engine
+
+    rt = bootstrap()
+    if tenant_id:
+        with engine(rt.db).connect() as conn:
+            require_tenant(conn, tenant_id)
+    report = rotate_deks(
+        engine(rt.db),
+        rt.keyring,
+        tenant_id=tenant_id,
+        dry_run=dry_run,
+        on_tenant_done=lambda tenant, count: progress(
+            f"{'would rotate' if dry_run else 'rotated'} {tenant}: {count} credentials"
+        ),
+    )
+    verb = "would rotate" if dry_run else "rotated"
+    click.echo(f"{verb} {len(report.tenants)} tenants, {report.credentials} credentials")
+
+
+@cli.command()
+@click.option("--dry-run", is_flag=True, help="Count what would be exported and deleted.")
+def retention(dry_run: bool) -> None:
+    """Export audit-log rows older than the retention window, verify, then delete them."""
+    from adinsights_pipelines.retention import run_retention
+
+    report = run_retention(dry_run=dry_run)
+    if dry_run:
+        click.echo(
+            f"would export and delete {report.exported} audit rows older than "
+            f"{report.cutoff:%Y-%m-%d}"
+        )
+    else:
+        where = f" to {report.destination}" if report.destination else ""
+        click.echo(
+            f"exported {report.exported} and deleted {report.deleted} audit rows older "
+            f"than {report.cutoff:%Y-%m-%d}{where}"
+        )
+
+
+@cli.command("generate-master-key")
+def generate_master_key_command() -> None:
+    """Print a new random master key for ADINSIGHTS_MASTER_KEY."""
+    from adinsights_pipelines.encryption import generate_master_key
+
+    click.echo(generate_master_key())
+
+
 @cli.command()
 @click.option("--once", is_flag=True, help="Do the demo's work, check the API, exit (no serving).")
 def demo(once: bool) -> None:
@@ -183,10 +242,14 @@ def serve_api() -> None:
     import uvicorn
 
     from adinsights_pipelines.bootstrap import bootstrap
+    from adinsights_pipelines.logs import configure_logging
     from api.app import create_app
 
     rt = bootstrap(progress)
-    uvicorn.run(create_app(rt.db), host=rt.settings.api_host, port=rt.settings.api_port)
+    configure_logging("INFO")
+    uvicorn.run(
+        create_app(rt.db), host=rt.settings.api_host, port=rt.settings.api_port, log_config=None
+    )
 
 
 @cli.group()
@@ -205,6 +268,11 @@ def simulate_meta(host: str, port: int) -> None:
 
 
 def main() -> None:
+    from adinsights_pipelines.logs import configure_logging
+
+    # Library log lines as JSON on stderr (warnings and up); the operator's progress lines are
+    # plain text from progress().
+    configure_logging("WARNING")
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:

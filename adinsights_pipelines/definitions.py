@@ -8,7 +8,13 @@ from dagster import Definitions
 
 from adinsights_pipelines.defs.dbt import definitions as dbt
 from adinsights_pipelines.defs.meta import definitions as meta
-from adinsights_pipelines.defs.resources import MetaGraphResource, WarehouseResource
+from adinsights_pipelines.defs.resources import (
+    KeyringResource,
+    MetaGraphResource,
+    WarehouseResource,
+)
+from adinsights_pipelines.defs.retention import definitions as retention
+from adinsights_pipelines.defs.security import definitions as security
 from adinsights_pipelines.defs.snapshots import definitions as snapshots
 from adinsights_pipelines.defs.tenants import definitions as tenants
 
@@ -17,5 +23,13 @@ defs = Definitions.merge(
     meta.defs,
     dbt.defs,
     snapshots.defs,
-    Definitions(resources={"warehouse": WarehouseResource(), "meta": MetaGraphResource()}),
+    security.defs,
+    retention.defs,
+    Definitions(
+        resources={
+            "warehouse": WarehouseResource(),
+            "meta": MetaGraphResource(),
+            "keyring": KeyringResource(),
+        }
+    ),
 )

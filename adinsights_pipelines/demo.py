@@ -68,7 +68,7 @@ def seed_demo_tenants(rt: Runtime, progress: Progress) -> None:
     with engine(rt.db).begin() as conn:
         for tenant_id, name, token in DEMO_TENANTS:
             created = add_tenant(conn, tenant_id, name)
-            set_credential(conn, tenant_id, "meta", token)
+            set_credential(conn, rt.keyring, tenant_id, "meta", token)
             if created:
                 record_audit(
                     conn,
@@ -123,7 +123,7 @@ def create_demo_key(rt: Runtime, tenant_id: str) -> str:
     from adinsights_pipelines.warehouse.database import engine
 
     with engine(rt.db).begin() as conn:
-        return create_api_key(conn, tenant_id=tenant_id, label="demo")
+        return create_api_key(conn, tenant_id=tenant_id, label="demo", actor="demo")
 
 
 @contextmanager

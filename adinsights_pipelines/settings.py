@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from adinsights_pipelines.errors import ConfigError
@@ -39,9 +39,19 @@ class Settings(BaseSettings):
     dagster_port: int = Field(default=3000, ge=1, le=65535)
     meta_sim_port: int = Field(default=8010, ge=0, le=65535)
 
+    master_key: SecretStr | None = Field(
+        default=None, description="32 random bytes, base64: wraps every tenant's data key."
+    )
+    master_key_previous: SecretStr | None = Field(
+        default=None, description="Comma-separated earlier master keys, during a rotation."
+    )
+
     meta_graph_url: str = "https://graph.facebook.com"
     meta_api_version: str = "v21.0"
     meta_insights_lookback_days: int = Field(default=28, ge=1, le=395)
+
+    audit_retention_days: int = Field(default=365, ge=1)
+    audit_export_url: str | None = None
 
     @field_validator("meta_api_version")
     @classmethod

@@ -9,7 +9,9 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from adinsights_pipelines.encryption import Keyring, decrypt_token, encrypt_token
 from adinsights_pipelines.errors import AdinsightsError
+from adinsights_pipelines.logs import register_secret
 
 TENANT_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 PROVIDERS = ("meta", "google_ads", "ga4", "search_console")
@@ -86,35 +88,49 @@ def require_tenant(conn: Connection, tenant_id: str) -> None:
         raise TenantNotFound(f"tenant {tenant_id!r} does not exist (adinsights tenants list)")
 
 
-def set_credential(conn: Connection, tenant_id: str, provider: str, access_token: str) -> None:
+def set_credential(
+    conn: Connection, keyring: Keyring, tenant_id: str, provider: str, access_token: str
+) -> None:
+    """Store the token encrypted under the tenant's data key; reset its status to valid."""
     if provider not in PROVIDERS:
         raise AdinsightsError(f"unknown provider {provider!r}; one of {', '.join(PROVIDERS)}")
     require_tenant(conn, tenant_id)
+    version, ciphertext = encrypt_token(conn, keyring, tenant_id, provider, access_token)
     conn.execute(
         sa.text(
             """
-            insert into app.platform_credentials (tenant_id, provider, access_token)
-            values (:t, :p, :tok)
+            insert into app.platform_credentials (tenant_id, provider, token_ciphertext,
+                                                  dek_version)
+            values (:t, :p, :c, :v)
             on conflict (tenant_id, provider) do update
-               set access_token = excluded.access_token, token_status = 'valid',
+               set token_ciphertext = excluded.token_ciphertext,
+                   dek_version = excluded.dek_version, token_status = 'valid',
                    status_reason = null, updated_at = now()
             """
         ),
-        {"t": tenant_id, "p": provider, "tok": access_token},
+        {"t": tenant_id, "p": provider, "c": ciphertext, "v": version},
     )
 
 
-def get_credential(conn: Connection, tenant_id: str, provider: str) -> Credential | None:
+def get_credential(
+    conn: Connection, keyring: Keyring, tenant_id: str, provider: str
+) -> Credential | None:
     row = conn.execute(
         sa.text(
             """
-            select tenant_id, provider, access_token, token_status
+            select tenant_id, provider, token_status, dek_version, token_ciphertext
               from app.platform_credentials where tenant_id = :t and provider = :p
             """
         ),
         {"t": tenant_id, "p": provider},
     ).one_or_none()
-    return Credential(**row._mapping) if row else None
+    if row is None:
+        return None
+    token = decrypt_token(
+        conn, keyring, tenant_id, provider, row.dek_version, bytes(row.token_ciphertext)
+    )
+    register_secret(token)
+    return Credential(tenant_id, provider, token, row.token_status)
 
 
 def mark_credential(

@@ -8,6 +8,7 @@ from starlette.routing import Route
 
 from adinsights_pipelines.warehouse.database import Database
 from api.problems import http_exception_handler, unhandled_exception_handler
+from api.routes.audit import audit_logs
 from api.routes.health import health
 from api.routes.metrics import combined_metrics
 from api.state import AppState
@@ -15,6 +16,7 @@ from api.state import AppState
 routes = [
     Route("/api/health/", health, methods=["GET"]),
     Route("/api/metrics/combined/", combined_metrics, methods=["GET"]),
+    Route("/api/audit-logs/", audit_logs, methods=["GET"]),
 ]
 
 

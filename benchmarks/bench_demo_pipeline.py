@@ -56,7 +56,7 @@ def main() -> None:
         with eng.begin() as conn:
             for tenant in TENANTS:
                 add_tenant(conn, tenant, tenant)
-                set_credential(conn, tenant, "meta", f"sim_{tenant}")
+                set_credential(conn, rt.keyring, tenant, "meta", f"sim_{tenant}")
             key = create_api_key(conn, tenant_id=TENANTS[0])
         instance.add_dynamic_partitions("tenant", list(TENANTS))
 

@@ -19,6 +19,7 @@ from dagster import DagsterInstance
 
 from adinsights_pipelines.defs.dbt.project import prepare_manifest
 from adinsights_pipelines.demo import DemoResult, run_demo
+from adinsights_pipelines.encryption import LocalKeyring, keyring_from_settings
 from adinsights_pipelines.instance import dagster_environment, prepare_dagster_home
 from adinsights_pipelines.settings import Settings
 from adinsights_pipelines.simulators.meta_graph import MetaSimulator
@@ -126,3 +127,9 @@ def demo_run(
         point_environment_at(mp, db, tmp_path_factory.mktemp("demo"), "http://unused.invalid")
         result = run_demo(once=True, progress=lambda message: None)
         yield db, result
+
+
+@pytest.fixture
+def keyring(product_env: Database) -> LocalKeyring:
+    """The keyring our commands and assets use in this environment (a local master key)."""
+    return keyring_from_settings(Settings())

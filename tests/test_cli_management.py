@@ -61,6 +61,17 @@ def test_api_key_is_shown_once_and_stored_hashed(product_env: Database) -> None:
     listing = adinsights("api-keys", "list")
     assert stored.prefix in listing.stdout and key not in listing.stdout
     assert adinsights("api-keys", "revoke", stored.prefix).returncode == 0
+    with engine(product_env).connect() as conn:
+        actions = (
+            conn.execute(
+                sa.text(
+                    "select action from app.audit_log where resource_type = 'api_key' order by id"
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert actions == ["api_key_created", "api_key_revoked"]
     again = adinsights("api-keys", "revoke", stored.prefix)
     assert again.returncode == 2 and "no active API key" in again.stderr
 
@@ -74,7 +85,7 @@ def test_credential_token_is_read_without_echo(product_env: Database) -> None:
         "island-grill",
         "--provider",
         "meta",
-        stdin="sim_secret_token\nsim_secret_token\n",
+        stdin="sim_secret_token\n",
     )
     assert done.returncode == 0, done.stderr
     assert "sim_secret_token" not in done.stdout + done.stderr
@@ -85,3 +96,65 @@ def test_credential_token_is_read_without_echo(product_env: Database) -> None:
             )
         ).scalar_one()
     assert status == "valid"
+
+
+def test_rotate_deks_dry_run_then_rotation(product_env: Database) -> None:
+    assert adinsights("tenants", "add", "island-grill", "--name", "Island Grill").returncode == 0
+    assert (
+        adinsights(
+            "credentials",
+            "set",
+            "--tenant",
+            "island-grill",
+            "--provider",
+            "meta",
+            stdin="sim_secret_token\n",
+        ).returncode
+        == 0
+    )
+
+    def versions() -> list[int]:
+        with engine(product_env).connect() as conn:
+            return list(conn.execute(sa.text("select version from app.tenant_data_keys")).scalars())
+
+    dry = adinsights("rotate-deks", "--dry-run")
+    assert dry.returncode == 0 and "would rotate 1 tenants, 1 credentials" in dry.stdout
+    assert versions() == [1]
+    done = adinsights("rotate-deks", "--tenant-id", "island-grill")
+    assert done.returncode == 0 and "rotated 1 tenants, 1 credentials" in done.stdout
+    assert versions() == [2]
+    unknown = adinsights("rotate-deks", "--tenant-id", "nobody-here")
+    assert unknown.returncode == 2 and "does not exist" in unknown.stderr
+
+
+def test_generate_master_key_prints_a_usable_key() -> None:
+    from adinsights_pipelines.encryption import parse_master_key
+
+    done = adinsights("generate-master-key")
+    assert done.returncode == 0
+    assert len(parse_master_key(done.stdout.strip())) == 32
+
+
+def test_retention_command_reports_counts(product_env: Database, tmp_path) -> None:
+    with engine(product_env).begin() as conn:
+        conn.execute(
+            sa.text(
+                "insert into app.audit_log (actor, action, resource_type, created_at) values "
+                "('cli', 'old_event', 'tenant', now() - interval '400 days'), "
+                "('cli', 'new_event', 'tenant', now())"
+            )
+        )
+    os.environ["ADINSIGHTS_AUDIT_EXPORT_URL"] = str(tmp_path / "exports")
+    try:
+        dry = adinsights("retention", "--dry-run")
+        assert dry.returncode == 0, dry.stderr
+        assert "would export and delete 1 audit rows" in dry.stdout
+        done = adinsights("retention")
+    finally:
+        del os.environ["ADINSIGHTS_AUDIT_EXPORT_URL"]
+    assert done.returncode == 0, done.stderr
+    assert "exported 1 and deleted 1 audit rows" in done.stdout
+    with engine(product_env).connect() as conn:
+        left = conn.execute(sa.text("select action from app.audit_log")).scalars().all()
+    assert sorted(left) == ["audit_log_purged", "new_event"]  # the purge is itself audited
+    assert len(list((tmp_path / "exports").rglob("*.jsonl"))) == 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dagster import ConfigurableResource
 from sqlalchemy.engine import Engine
 
+from adinsights_pipelines.encryption import Keyring, keyring_from_settings
 from adinsights_pipelines.errors import ConfigError
 from adinsights_pipelines.settings import load_settings
 from adinsights_pipelines.warehouse.database import Database, engine
@@ -30,6 +31,13 @@ class WarehouseResource(ConfigurableResource):
 
     def engine(self) -> Engine:
         return engine(self.database())
+
+
+class KeyringResource(ConfigurableResource):
+    """The master key that unwraps tenants' data keys (credentials are stored encrypted)."""
+
+    def keyring(self) -> Keyring:
+        return keyring_from_settings(load_settings())
 
 
 class MetaGraphResource(ConfigurableResource):

@@ -9,6 +9,7 @@ from dagster import DagsterInstance, ExecuteInProcessResult
 
 from adinsights_pipelines.definitions import defs
 from adinsights_pipelines.defs.meta.assets import JAMAICA
+from adinsights_pipelines.encryption import LocalKeyring
 from adinsights_pipelines.simulators.meta_graph import MetaSimulator
 from adinsights_pipelines.tenants import add_tenant, set_credential
 from adinsights_pipelines.warehouse.database import Database, engine
@@ -18,14 +19,18 @@ LOOKBACK_DAYS = 5
 
 @pytest.fixture
 def tenants(
-    instance: DagsterInstance, product_env: Database, meta_sim: MetaSimulator, monkeypatch
+    instance: DagsterInstance,
+    product_env: Database,
+    meta_sim: MetaSimulator,
+    keyring: LocalKeyring,
+    monkeypatch,
 ) -> Iterator[list[str]]:
     monkeypatch.setenv("ADINSIGHTS_META_INSIGHTS_LOOKBACK_DAYS", str(LOOKBACK_DAYS))
     ids = ["acme", "globex"]
     with engine(product_env).begin() as conn:
         for tenant_id in ids:
             add_tenant(conn, tenant_id, tenant_id.title())
-            set_credential(conn, tenant_id, "meta", f"sim_test_{tenant_id}")
+            set_credential(conn, keyring, tenant_id, "meta", f"sim_test_{tenant_id}")
     instance.add_dynamic_partitions("tenant", ids)
     yield ids
     meta_sim.state.clear_faults()
@@ -82,12 +87,12 @@ def test_rerun_upserts_by_natural_key_without_duplicates(
 
 
 def test_expired_token_marks_credential_and_deletes_nothing(
-    instance: DagsterInstance, product_env: Database, tenants: list[str]
+    instance: DagsterInstance, product_env: Database, tenants: list[str], keyring: LocalKeyring
 ) -> None:
     assert sync(instance, "acme").success
     rows_before = scalar(product_env, "select count(*) from raw.meta_insights")
     with engine(product_env).begin() as conn:
-        set_credential(conn, "acme", "meta", "sim_expired_acme")
+        set_credential(conn, keyring, "acme", "meta", "sim_expired_acme")
 
     assert not sync(instance, "acme").success
 

@@ -17,7 +17,11 @@ from adinsights_pipelines.defs.meta.client import (
     TokenInvalidError,
 )
 from adinsights_pipelines.defs.meta.rows import account_row, insight_row
-from adinsights_pipelines.defs.resources import MetaGraphResource, WarehouseResource
+from adinsights_pipelines.defs.resources import (
+    KeyringResource,
+    MetaGraphResource,
+    WarehouseResource,
+)
 from adinsights_pipelines.defs.tenants.partitions import tenant_partitions
 from adinsights_pipelines.tenants import get_credential, mark_credential
 from adinsights_pipelines.warehouse.upsert import upsert_rows
@@ -67,9 +71,11 @@ def _error_logger(engine: Engine, tenant_id: str) -> Callable[[ApiCallFailure], 
     return log_failure
 
 
-def _client(engine: Engine, meta: MetaGraphResource, tenant_id: str) -> MetaGraphClient:
+def _client(
+    engine: Engine, meta: MetaGraphResource, keyring: KeyringResource, tenant_id: str
+) -> MetaGraphClient:
     with engine.connect() as conn:
-        credential = get_credential(conn, tenant_id, "meta")
+        credential = get_credential(conn, keyring.keyring(), tenant_id, "meta")
     if credential is None:
         raise Failure(f"tenant {tenant_id} has no Meta credential")
     if credential.token_status in ("invalid", "reauth_required"):
@@ -103,11 +109,14 @@ def _token_rejected(engine: Engine, tenant_id: str, exc: TokenInvalidError) -> F
     description="The tenant's Meta ad accounts (raw.meta_ad_accounts).",
 )
 def meta_ad_accounts(
-    context: AssetExecutionContext, warehouse: WarehouseResource, meta: MetaGraphResource
+    context: AssetExecutionContext,
+    warehouse: WarehouseResource,
+    meta: MetaGraphResource,
+    keyring: KeyringResource,
 ) -> MaterializeResult:
     tenant_id = context.partition_key
     engine = warehouse.engine()
-    client = _client(engine, meta, tenant_id)
+    client = _client(engine, meta, keyring, tenant_id)
     try:
         accounts = client.list_ad_accounts()
     except TokenInvalidError as exc:
@@ -165,11 +174,14 @@ def _set_state(engine: Engine, tenant_id: str, account_id: str, status: str, **k
     ),
 )
 def meta_insights(
-    context: AssetExecutionContext, warehouse: WarehouseResource, meta: MetaGraphResource
+    context: AssetExecutionContext,
+    warehouse: WarehouseResource,
+    meta: MetaGraphResource,
+    keyring: KeyringResource,
 ) -> MaterializeResult:
     tenant_id = context.partition_key
     engine = warehouse.engine()
-    client = _client(engine, meta, tenant_id)
+    client = _client(engine, meta, keyring, tenant_id)
     _, _, lookback_days = meta.resolved()
     since, until = insights_window(datetime.now(JAMAICA).date(), lookback_days)
     with engine.connect() as conn:

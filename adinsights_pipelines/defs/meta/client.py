@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
 from tenacity import (
@@ -237,6 +237,14 @@ def _act(account_id: str) -> str:
     return account_id if account_id.startswith("act_") else f"act_{account_id}"
 
 
+def _without_token(url: str) -> str:
+    parts = urlsplit(url)
+    query = [
+        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "access_token"
+    ]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
 class MetaGraphClient:
     """Small, retrying, paging client for the Graph API endpoints the pipelines need."""
 
@@ -341,10 +349,7 @@ class MetaGraphClient:
         ``path`` is relative to the API version (``"act_123/campaigns"``).
         """
         url: str | None = f"{self.base_url}/{self.api_version}/{path.lstrip('/')}"
-        query: dict[str, str] | None = {
-            **{k: _param(v) for k, v in (params or {}).items()},
-            "access_token": self._token,
-        }
+        query: dict[str, str] | None = {k: _param(v) for k, v in (params or {}).items()}
         seen: set[str] = set()
         while url is not None:
             body = self.get(url, query)
@@ -353,10 +358,9 @@ class MetaGraphClient:
             if not next_url or next_url in seen:
                 break
             seen.add(next_url)
-            url = next_url
-            # ``paging.next`` already carries every parameter, the token included.
-            has_token = "access_token" in parse_qs(urlsplit(url).query)
-            query = None if has_token else {"access_token": self._token}
+            # ``paging.next`` carries every parameter; a token in it is dropped, since the
+            # token travels only in the Authorization header (URLs end up in logs).
+            url, query = _without_token(next_url), None
 
     def get(self, url: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:
         """GET an absolute URL with retries; returns the decoded JSON object."""
@@ -383,7 +387,12 @@ class MetaGraphClient:
             self._sleep(delay)
         error: MetaApiError | None = None
         try:
-            response = self.session.get(url, params=params, timeout=self.timeout)
+            response = self.session.get(
+                url,
+                params=params,
+                headers={"Authorization": f"Bearer {self._token}"},
+                timeout=self.timeout,
+            )
         except requests.RequestException as exc:
             # Only the exception type: its text can hold the URL and with it the token.
             error = MetaApiError(

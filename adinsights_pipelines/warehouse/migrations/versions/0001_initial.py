@@ -26,12 +26,23 @@ create table app.tenants (
     updated_at  timestamptz not null default now()
 );
 
+-- Per-tenant data-encryption keys (DEKs), stored wrapped by the master key (envelope encryption).
+create table app.tenant_data_keys (
+    tenant_id      text not null references app.tenants (id) on delete cascade,
+    version        integer not null check (version > 0),
+    wrapped_key    bytea not null,
+    master_key_id  text not null,
+    created_at     timestamptz not null default now(),
+    primary key (tenant_id, version)
+);
+
 create table app.platform_credentials (
     id                   bigserial primary key,
     tenant_id            text not null references app.tenants (id) on delete cascade,
     provider             text not null check (provider in {PROVIDERS}),
-    -- Plain text until per-tenant envelope encryption lands; never logged or returned by the API.
-    access_token         text not null,
+    -- AES-256-GCM under the tenant's DEK, (tenant, provider) as associated data. Never plaintext.
+    token_ciphertext     bytea not null,
+    dek_version          integer not null,
     token_status         text not null default 'valid'
                          check (token_status in
                              ('valid', 'expiring', 'invalid', 'reauth_required')),
@@ -40,7 +51,8 @@ create table app.platform_credentials (
     status_reason        text,
     created_at           timestamptz not null default now(),
     updated_at           timestamptz not null default now(),
-    unique (tenant_id, provider)
+    unique (tenant_id, provider),
+    foreign key (tenant_id, dek_version) references app.tenant_data_keys (tenant_id, version)
 );
 
 create table app.api_keys (
@@ -66,7 +78,8 @@ create table app.audit_log (
     metadata       jsonb not null default '{{}}',
     created_at     timestamptz not null default now()
 );
-create index audit_log_tenant_created on app.audit_log (tenant_id, created_at desc);
+-- Serves /api/audit-logs/ keyset paging (newest first, id breaks ties).
+create index audit_log_tenant_created on app.audit_log (tenant_id, created_at desc, id desc);
 
 create table app.api_error_log (
     id            bigserial primary key,
@@ -175,6 +188,6 @@ def downgrade() -> None:
         drop table if exists raw.meta_insights, raw.meta_ad_accounts;
         drop table if exists app.metrics_snapshots, app.airbyte_jobs, app.airbyte_connections,
             app.meta_sync_state, app.api_error_log, app.audit_log, app.api_keys,
-            app.platform_credentials, app.tenants;
+            app.platform_credentials, app.tenant_data_keys, app.tenants;
         """
     )

@@ -1,0 +1,305 @@
+"""Envelope encryption of platform credentials.
+
+Each tenant has a data-encryption key (DEK) in ``app.tenant_data_keys``, stored only wrapped by
+the master key. Tokens are AES-256-GCM ciphertext under the tenant's DEK with
+``(tenant_id, provider)`` as associated data, so a ciphertext copied to another tenant's row does
+not decrypt. The master key sits behind :class:`Keyring`, so a KMS can replace the local
+implementation without touching callers.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import sqlalchemy as sa
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy.engine import Connection, Engine
+
+from adinsights_pipelines.audit import record_audit
+from adinsights_pipelines.errors import AdinsightsError, ConfigError
+from adinsights_pipelines.settings import Settings
+
+log = logging.getLogger(__name__)
+
+NONCE_BYTES = 12
+KEY_BYTES = 32
+
+
+class DecryptionError(AdinsightsError):
+    """A ciphertext that does not decrypt here (wrong tenant, wrong key, or tampered)."""
+
+
+class Keyring(Protocol):
+    """Wraps and unwraps DEKs under a master key (a local key, or a KMS)."""
+
+    @property
+    def current_key_id(self) -> str: ...
+
+    def wrap(self, dek: bytes) -> tuple[str, bytes]: ...
+
+    def unwrap(self, key_id: str, wrapped: bytes) -> bytes: ...
+
+
+def _key_id(key: bytes) -> str:
+    return hashlib.sha256(b"adinsights-master-key-id" + key).hexdigest()[:16]
+
+
+class LocalKeyring:
+    """AES-256-GCM key wrapping under a master key held in this process.
+
+    ``previous`` master keys can still unwrap, so ``rotate-deks`` can move every DEK to the
+    current master key (master-key rotation).
+    """
+
+    def __init__(self, current: bytes, previous: Sequence[bytes] = ()) -> None:
+        self._keys = {_key_id(k): k for k in (*previous, current)}
+        self._current = _key_id(current)
+
+    @property
+    def current_key_id(self) -> str:
+        return self._current
+
+    def wrap(self, dek: bytes) -> tuple[str, bytes]:
+        nonce = os.urandom(NONCE_BYTES)
+        aad = b"adinsights:dek:" + self._current.encode()
+        return self._current, nonce + AESGCM(self._keys[self._current]).encrypt(nonce, dek, aad)
+
+    def unwrap(self, key_id: str, wrapped: bytes) -> bytes:
+        key = self._keys.get(key_id)
+        if key is None:
+            raise DecryptionError(
+                f"data key is wrapped by master key {key_id}, which this process does not have "
+                "(set ADINSIGHTS_MASTER_KEY_PREVIOUS during a master-key rotation)"
+            )
+        try:
+            return AESGCM(key).decrypt(
+                wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], b"adinsights:dek:" + key_id.encode()
+            )
+        except InvalidTag:
+            raise DecryptionError(f"data key does not unwrap under master key {key_id}") from None
+
+
+def parse_master_key(raw: str, name: str = "ADINSIGHTS_MASTER_KEY") -> bytes:
+    try:
+        key = base64.urlsafe_b64decode(raw.strip() + "=" * (-len(raw.strip()) % 4))
+    except (binascii.Error, ValueError):
+        key = b""
+    if len(key) != KEY_BYTES:
+        raise ConfigError(
+            f"{name} must be {KEY_BYTES} random bytes, base64-encoded "
+            "(make one with `adinsights generate-master-key`)"
+        )
+    return key
+
+
+def generate_master_key() -> str:
+    return base64.urlsafe_b64encode(os.urandom(KEY_BYTES)).decode()
+
+
+def keyring_from_settings(settings: Settings) -> LocalKeyring:
+    """The master key from ``ADINSIGHTS_MASTER_KEY``; for local use, a key file in data_dir."""
+    previous = [
+        parse_master_key(raw, "ADINSIGHTS_MASTER_KEY_PREVIOUS")
+        for raw in (
+            settings.master_key_previous.get_secret_value().split(",")
+            if settings.master_key_previous
+            else []
+        )
+        if raw.strip()
+    ]
+    if settings.master_key is not None:
+        return LocalKeyring(parse_master_key(settings.master_key.get_secret_value()), previous)
+    return LocalKeyring(_local_key_file(settings.data_dir), previous)
+
+
+def _local_key_file(data_dir: Path) -> bytes:
+    path = data_dir / "master.key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(generate_master_key())
+        log.warning(
+            "ADINSIGHTS_MASTER_KEY is not set: created a local master key in %s "
+            "(development only; production sets ADINSIGHTS_MASTER_KEY)",
+            path,
+        )
+    return parse_master_key(path.read_text(), f"master key file {path}")
+
+
+def _aad(tenant_id: str, provider: str) -> bytes:
+    return f"adinsights:credential:{tenant_id}:{provider}".encode()
+
+
+def _new_dek(conn: Connection, keyring: Keyring, tenant_id: str, version: int) -> bytes:
+    dek = AESGCM.generate_key(bit_length=256)
+    key_id, wrapped = keyring.wrap(dek)
+    conn.execute(
+        sa.text(
+            "insert into app.tenant_data_keys (tenant_id, version, wrapped_key, master_key_id) "
+            "values (:t, :v, :w, :k)"
+        ),
+        {"t": tenant_id, "v": version, "w": wrapped, "k": key_id},
+    )
+    return dek
+
+
+def _dek(conn: Connection, keyring: Keyring, tenant_id: str, version: int) -> bytes:
+    row = conn.execute(
+        sa.text(
+            "select wrapped_key, master_key_id from app.tenant_data_keys "
+            "where tenant_id = :t and version = :v"
+        ),
+        {"t": tenant_id, "v": version},
+    ).one_or_none()
+    if row is None:
+        raise DecryptionError(f"tenant {tenant_id} has no data key version {version}")
+    return keyring.unwrap(row.master_key_id, bytes(row.wrapped_key))
+
+
+def current_dek(conn: Connection, keyring: Keyring, tenant_id: str) -> tuple[int, bytes]:
+    """The tenant's newest DEK, created on first use."""
+    version = conn.execute(
+        sa.text("select max(version) from app.tenant_data_keys where tenant_id = :t"),
+        {"t": tenant_id},
+    ).scalar()
+    if version is None:
+        return 1, _new_dek(conn, keyring, tenant_id, 1)
+    return version, _dek(conn, keyring, tenant_id, version)
+
+
+def seal(dek: bytes, tenant_id: str, provider: str, token: str) -> bytes:
+    nonce = os.urandom(NONCE_BYTES)
+    return nonce + AESGCM(dek).encrypt(nonce, token.encode(), _aad(tenant_id, provider))
+
+
+def open_sealed(dek: bytes, tenant_id: str, provider: str, ciphertext: bytes) -> str:
+    try:
+        plain = AESGCM(dek).decrypt(
+            ciphertext[:NONCE_BYTES], ciphertext[NONCE_BYTES:], _aad(tenant_id, provider)
+        )
+    except InvalidTag:
+        raise DecryptionError(
+            f"the {provider} credential of tenant {tenant_id} does not decrypt"
+        ) from None
+    return plain.decode()
+
+
+def encrypt_token(
+    conn: Connection, keyring: Keyring, tenant_id: str, provider: str, token: str
+) -> tuple[int, bytes]:
+    """(dek_version, ciphertext) for storing ``token``."""
+    version, dek = current_dek(conn, keyring, tenant_id)
+    return version, seal(dek, tenant_id, provider, token)
+
+
+def decrypt_token(
+    conn: Connection,
+    keyring: Keyring,
+    tenant_id: str,
+    provider: str,
+    dek_version: int,
+    ciphertext: bytes,
+) -> str:
+    return open_sealed(_dek(conn, keyring, tenant_id, dek_version), tenant_id, provider, ciphertext)
+
+
+@dataclass
+class RotationReport:
+    dry_run: bool
+    tenants: list[str] = field(default_factory=list)
+    credentials: int = 0
+
+
+def rotate_deks(
+    engine: Engine,
+    keyring: Keyring,
+    *,
+    tenant_id: str | None = None,
+    dry_run: bool = False,
+    on_tenant_done: Callable[[str, int], None] = lambda tenant, count: None,
+) -> RotationReport:
+    """Give each tenant a new DEK (wrapped by the current master key) and re-encrypt its tokens.
+
+    One transaction per tenant: a crash leaves each tenant either wholly on its old key or
+    wholly on its new one, so every credential stays readable and a re-run completes the rest.
+    """
+    report = RotationReport(dry_run=dry_run)
+    with engine.connect() as conn:
+        tenant_ids: list[str] = list(
+            conn.execute(
+                sa.text(
+                    "select distinct tenant_id from app.tenant_data_keys "
+                    "where cast(:t as text) is null or tenant_id = :t order by tenant_id"
+                ),
+                {"t": tenant_id},
+            ).scalars()
+        )
+    for tenant in tenant_ids:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text("select 1 from app.tenant_data_keys where tenant_id = :t for update"),
+                {"t": tenant},
+            )
+            rows = conn.execute(
+                sa.text(
+                    "select id, provider, dek_version, token_ciphertext "
+                    "from app.platform_credentials where tenant_id = :t"
+                ),
+                {"t": tenant},
+            ).all()
+            if not dry_run:
+                newest: int = conn.execute(
+                    sa.text("select max(version) from app.tenant_data_keys where tenant_id = :t"),
+                    {"t": tenant},
+                ).scalar_one()
+                new_version = newest + 1
+                new_dek = _new_dek(conn, keyring, tenant, new_version)
+                for row in rows:
+                    token = decrypt_token(
+                        conn,
+                        keyring,
+                        tenant,
+                        row.provider,
+                        row.dek_version,
+                        bytes(row.token_ciphertext),
+                    )
+                    conn.execute(
+                        sa.text(
+                            "update app.platform_credentials set token_ciphertext = :c, "
+                            "dek_version = :v, updated_at = now() where id = :id"
+                        ),
+                        {
+                            "c": seal(new_dek, tenant, row.provider, token),
+                            "v": new_version,
+                            "id": row.id,
+                        },
+                    )
+                conn.execute(
+                    sa.text(
+                        "delete from app.tenant_data_keys where tenant_id = :t and version < :v"
+                    ),
+                    {"t": tenant, "v": new_version},
+                )
+                record_audit(
+                    conn,
+                    tenant_id=tenant,
+                    actor="system",
+                    action="dek_rotated",
+                    resource_type="tenant_data_key",
+                    resource_id=str(new_version),
+                    metadata={"credentials": len(rows), "master_key_id": keyring.current_key_id},
+                )
+        report.tenants.append(tenant)
+        report.credentials += len(rows)
+        on_tenant_done(tenant, len(rows))
+    return report
