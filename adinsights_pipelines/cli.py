@@ -84,10 +84,10 @@ def credentials() -> None:
     """Manage tenants' platform credentials."""
 
 
-@credentials.command("set")
+@credentials.command("add")
 @click.option("--tenant", "tenant_id", required=True)
 @click.option(
-    "--provider", type=click.Choice(["meta", "google_ads", "ga4", "search_console"]), required=True
+    "--platform", type=click.Choice(["meta", "google_ads", "ga4", "search_console"]), required=True
 )
 @click.option(
     "--token-file",
@@ -96,28 +96,53 @@ def credentials() -> None:
     show_default=True,
     help="Where to read the token: a file, or - for standard input (never the command line).",
 )
-def credentials_set(tenant_id: str, provider: str, token_file: TextIO) -> None:
-    """Store a tenant's access token, encrypted under the tenant's data key."""
+def credentials_add(tenant_id: str, platform: str, token_file: TextIO) -> None:
+    """Store a tenant's access token, encrypted under the tenant's data key.
+
+    Meta tokens are checked first (debug_token: valid, and the scopes the contract requires) and
+    exchanged for a long-lived token, which is what is stored.
+    """
+    from adinsights_pipelines.audit import record_audit
+    from adinsights_pipelines.bootstrap import bootstrap
+    from adinsights_pipelines.defs.meta.client import MetaApiError
+    from adinsights_pipelines.defs.meta.onboarding import MetaApp, TokenInfo
+    from adinsights_pipelines.tenants import require_tenant, set_credential
+    from adinsights_pipelines.warehouse.database import engine
+
     token = token_file.readline().strip()
     if not token:
         raise AdinsightsError("no token given: pipe it on standard input or pass --token-file")
-    from adinsights_pipelines.audit import record_audit
-    from adinsights_pipelines.bootstrap import bootstrap
-    from adinsights_pipelines.tenants import set_credential
-    from adinsights_pipelines.warehouse.database import engine
-
     rt = bootstrap()
+    with engine(rt.db).connect() as conn:
+        require_tenant(conn, tenant_id)
+    info = TokenInfo(is_valid=True, scopes=(), expires_at=None)
+    if platform == "meta":
+        progress("checking the token's scopes with Meta and exchanging it for a long-lived one")
+        try:
+            token, info = MetaApp.from_settings(rt.settings).onboard(token)
+        except MetaApiError as exc:
+            raise AdinsightsError(f"Meta refused the token check: {exc}") from None
     with engine(rt.db).begin() as conn:
-        set_credential(conn, rt.keyring, tenant_id, provider, token)
+        set_credential(
+            conn,
+            rt.keyring,
+            tenant_id,
+            platform,
+            token,
+            scopes=info.scopes,
+            expires_at=info.expires_at,
+        )
         record_audit(
             conn,
             tenant_id=tenant_id,
             actor="cli",
             action="credential_updated",
             resource_type="platform_credential",
-            resource_id=provider,
+            resource_id=platform,
+            metadata={"scopes": list(info.scopes)},
         )
-    click.echo(f"{provider} credential stored for {tenant_id}")
+    expiry = f", expires {info.expires_at:%Y-%m-%d}" if info.expires_at else ""
+    click.echo(f"{platform} credential stored for {tenant_id} (encrypted{expiry})")
 
 
 @cli.group("api-keys")

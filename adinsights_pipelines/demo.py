@@ -61,14 +61,22 @@ def check_ports(ports: dict[str, int], host: str = "127.0.0.1") -> None:
 
 
 def seed_demo_tenants(rt: Runtime, progress: Progress) -> None:
+    """Demo tenants whose Meta tokens are onboarded as an operator's would be."""
     from adinsights_pipelines.audit import record_audit
+    from adinsights_pipelines.defs.meta.onboarding import MetaApp
+    from adinsights_pipelines.settings import load_settings
     from adinsights_pipelines.tenants import add_tenant, set_credential
     from adinsights_pipelines.warehouse.database import engine
 
+    app = MetaApp.from_settings(load_settings())
     with engine(rt.db).begin() as conn:
         for tenant_id, name, token in DEMO_TENANTS:
             created = add_tenant(conn, tenant_id, name)
-            set_credential(conn, rt.keyring, tenant_id, "meta", token)
+            long_lived, info = app.onboard(token)
+            set_credential(
+                conn, rt.keyring, tenant_id, "meta", long_lived,
+                scopes=info.scopes, expires_at=info.expires_at,
+            )
             if created:
                 record_audit(
                     conn,
@@ -190,6 +198,9 @@ def run_demo(*, once: bool, progress: Progress) -> DemoResult:
     sim_port = 0 if once else settings.meta_sim_port
     with MetaSimulator(port=sim_port) as sim:
         os.environ["ADINSIGHTS_META_GRAPH_URL"] = sim.url
+        # The simulator accepts any app; a real app's id and secret are never needed here.
+        os.environ.setdefault("ADINSIGHTS_META_APP_ID", "adinsights-demo-app")
+        os.environ.setdefault("ADINSIGHTS_META_APP_SECRET", "simulator-only-app-secret")
         progress(f"Meta Graph API simulator at {sim.url}")
         seed_demo_tenants(rt, progress)
         materialize_all(rt, progress)

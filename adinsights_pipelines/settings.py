@@ -46,6 +46,10 @@ class Settings(BaseSettings):
         default=None, description="Comma-separated earlier master keys, during a rotation."
     )
 
+    meta_app_id: str | None = Field(
+        default=None, description="Meta app id: checks (debug_token) and exchanges tokens."
+    )
+    meta_app_secret: SecretStr | None = None
     meta_graph_url: str = "https://graph.facebook.com"
     meta_api_version: str = "v21.0"
     meta_insights_lookback_days: int = Field(default=28, ge=1, le=395)

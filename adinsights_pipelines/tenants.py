@@ -89,7 +89,14 @@ def require_tenant(conn: Connection, tenant_id: str) -> None:
 
 
 def set_credential(
-    conn: Connection, keyring: Keyring, tenant_id: str, provider: str, access_token: str
+    conn: Connection,
+    keyring: Keyring,
+    tenant_id: str,
+    provider: str,
+    access_token: str,
+    *,
+    scopes: tuple[str, ...] = (),
+    expires_at: datetime | None = None,
 ) -> None:
     """Store the token encrypted under the tenant's data key; reset its status to valid."""
     if provider not in PROVIDERS:
@@ -100,15 +107,23 @@ def set_credential(
         sa.text(
             """
             insert into app.platform_credentials (tenant_id, provider, token_ciphertext,
-                                                  dek_version)
-            values (:t, :p, :c, :v)
+                                                  dek_version, scopes, token_expires_at)
+            values (:t, :p, :c, :v, :scopes, :expires)
             on conflict (tenant_id, provider) do update
                set token_ciphertext = excluded.token_ciphertext,
-                   dek_version = excluded.dek_version, token_status = 'valid',
+                   dek_version = excluded.dek_version, scopes = excluded.scopes,
+                   token_expires_at = excluded.token_expires_at, token_status = 'valid',
                    status_reason = null, updated_at = now()
             """
         ),
-        {"t": tenant_id, "p": provider, "c": ciphertext, "v": version},
+        {
+            "t": tenant_id,
+            "p": provider,
+            "c": ciphertext,
+            "v": version,
+            "scopes": list(scopes),
+            "expires": expires_at,
+        },
     )
 
 

@@ -7,6 +7,7 @@ import sys
 import sqlalchemy as sa
 from dagster import DagsterInstance
 
+from adinsights_pipelines.tenants import get_credential
 from adinsights_pipelines.warehouse.database import Database, engine
 
 
@@ -76,42 +77,61 @@ def test_api_key_is_shown_once_and_stored_hashed(product_env: Database) -> None:
     assert again.returncode == 2 and "no active API key" in again.stderr
 
 
-def test_credential_token_is_read_without_echo(product_env: Database) -> None:
-    assert adinsights("tenants", "add", "island-grill", "--name", "Island Grill").returncode == 0
-    done = adinsights(
-        "credentials",
-        "set",
-        "--tenant",
-        "island-grill",
-        "--provider",
-        "meta",
-        stdin="sim_secret_token\n",
+def add_meta_token(token: str, tenant: str = "island-grill") -> subprocess.CompletedProcess[str]:
+    return adinsights(
+        "credentials", "add", "--tenant", tenant, "--platform", "meta", stdin=f"{token}\n"
     )
+
+
+def test_meta_token_is_checked_exchanged_and_stored_encrypted(
+    product_env: Database, keyring
+) -> None:
+    assert adinsights("tenants", "add", "island-grill", "--name", "Island Grill").returncode == 0
+    done = add_meta_token("sim_secret_token")
     assert done.returncode == 0, done.stderr
     assert "sim_secret_token" not in done.stdout + done.stderr
     with engine(product_env).connect() as conn:
-        status = conn.execute(
+        row = conn.execute(
             sa.text(
-                "select token_status from app.platform_credentials where tenant_id = 'island-grill'"
+                "select token_status, scopes, token_expires_at from app.platform_credentials "
+                "where tenant_id = 'island-grill'"
             )
-        ).scalar_one()
-    assert status == "valid"
+        ).one()
+        stored = get_credential(conn, keyring, "island-grill", "meta")
+    assert row.token_status == "valid"
+    assert {"ads_read", "business_management", "pages_show_list"} <= set(row.scopes)
+    assert row.token_expires_at is not None
+    assert stored.access_token == "sim_ll_secret_token"  # the long-lived exchange
+
+
+def test_meta_token_without_required_scopes_is_refused_and_not_stored(
+    product_env: Database,
+) -> None:
+    assert adinsights("tenants", "add", "island-grill", "--name", "Island Grill").returncode == 0
+    done = add_meta_token("sim_noscope_token")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1] == (
+        "adinsights: error: missing_required_permissions: the token lacks "
+        "business_management, pages_read_engagement"
+    )
+    with engine(product_env).connect() as conn:
+        count = conn.execute(sa.text("select count(*) from app.platform_credentials")).scalar()
+    assert count == 0
+
+
+def test_token_must_come_from_stdin_or_a_file(product_env: Database) -> None:
+    assert adinsights("tenants", "add", "island-grill", "--name", "Island Grill").returncode == 0
+    empty = add_meta_token("")
+    assert empty.returncode == 2 and "no token given" in empty.stderr
+    argv = adinsights(
+        "credentials", "add", "--tenant", "island-grill", "--platform", "meta", "--token", "sim_x"
+    )
+    assert argv.returncode == 2 and "No such option" in argv.stderr
 
 
 def test_rotate_deks_dry_run_then_rotation(product_env: Database) -> None:
     assert adinsights("tenants", "add", "island-grill", "--name", "Island Grill").returncode == 0
-    assert (
-        adinsights(
-            "credentials",
-            "set",
-            "--tenant",
-            "island-grill",
-            "--provider",
-            "meta",
-            stdin="sim_secret_token\n",
-        ).returncode
-        == 0
-    )
+    assert add_meta_token("sim_secret_token").returncode == 0
 
     def versions() -> list[int]:
         with engine(product_env).connect() as conn:

@@ -344,8 +344,13 @@ def _graph_time(moment: datetime) -> str:
 
 
 @lru_cache(maxsize=256)
+def _canonical(token: str) -> str:
+    """A long-lived token sees the same data as the short-lived one it was exchanged from."""
+    return "sim_" + token.removeprefix("sim_ll_") if token.startswith("sim_ll_") else token
+
+
 def _universe(token: str) -> tuple[_Account, ...]:
-    seed = int.from_bytes(hashlib.sha256(token.encode()).digest()[:8], "big")
+    seed = int.from_bytes(hashlib.sha256(_canonical(token).encode()).digest()[:8], "big")
     rng = random.Random(seed)
     used: set[int] = set()
 
@@ -536,6 +541,79 @@ def _check_token(token: str | None) -> str:
     if not token or not token.startswith("sim_"):
         raise GraphError(190, "Invalid OAuth access token - Cannot parse access token")
     return token
+
+
+FULL_SCOPES = (
+    "ads_read",
+    "ads_management",
+    "business_management",
+    "pages_read_engagement",
+    "pages_show_list",
+    "read_insights",
+    "public_profile",
+)
+NARROW_SCOPES = ("ads_read", "pages_show_list", "public_profile")
+LONG_LIVED_S = 60 * 24 * 3600
+
+
+def _app_token(request: Request) -> tuple[str, str]:
+    token = _token(request) or ""
+    app_id, _, secret = token.partition("|")
+    if not app_id or not secret:
+        raise GraphError(190, "Invalid OAuth access token - Cannot parse access token")
+    return app_id, secret
+
+
+def _debug_token(request: Request, sim: MetaSimState) -> Response:
+    """``GET /debug_token?input_token=`` with an app token: validity, expiry and scopes.
+
+    Token names steer the answer: ``_noscope_`` lacks business_management and the page scopes,
+    ``_expiring_`` expires in three days, ``sim_ll_`` is long-lived (60 days), other ``sim_``
+    tokens are short-lived (two hours), ``sim_expired_`` and non-``sim_`` tokens are invalid.
+    """
+    app_id, _ = _app_token(request)
+    token = request.query_params.get("input_token", "")
+    now = int(datetime.now(UTC).timestamp())
+    data: dict[str, Any] = {"app_id": app_id, "type": "USER", "application": "ADinsights Sim"}
+    try:
+        _check_token(token)
+    except GraphError as exc:
+        data.update(
+            is_valid=False,
+            scopes=[],
+            error={"code": exc.code, "message": exc.message, "subcode": exc.subcode},
+        )
+        return JSONResponse({"data": data})
+    if "_expiring_" in token:
+        expires = now + 3 * 24 * 3600
+    elif token.startswith("sim_ll_"):
+        expires = now + LONG_LIVED_S
+    else:
+        expires = now + 2 * 3600
+    data.update(
+        is_valid=True,
+        expires_at=expires,
+        data_access_expires_at=now + 90 * 24 * 3600,
+        scopes=list(NARROW_SCOPES if "_noscope_" in token else FULL_SCOPES),
+        user_id=str(int(hashlib.sha256(_canonical(token).encode()).hexdigest()[:15], 16)),
+    )
+    return JSONResponse({"data": data})
+
+
+def _exchange_token(request: Request) -> Response:
+    """``GET /oauth/access_token?grant_type=fb_exchange_token``: a long-lived user token."""
+    if request.path_params.get("edge") != "access_token":
+        raise GraphError(2500, "Unknown path components: /oauth")
+    params = request.query_params
+    if params.get("grant_type") != "fb_exchange_token":
+        raise GraphError(100, "Invalid parameter: grant_type must be fb_exchange_token")
+    if not params.get("client_id") or not params.get("client_secret"):
+        raise GraphError(101, "Error validating client secret.")
+    short = _check_token(params.get("fb_exchange_token"))
+    long_lived = short if short.startswith("sim_ll_") else "sim_ll_" + short.removeprefix("sim_")
+    return JSONResponse(
+        {"access_token": long_lived, "token_type": "bearer", "expires_in": LONG_LIVED_S}
+    )
 
 
 def _encode_cursor(index: int) -> str:
@@ -739,6 +817,10 @@ def create_app(state: MetaSimState | None = None) -> Starlette:
         fault = sim._take_fault(path)
         if fault is not None:
             raise fault.to_error()
+        if request.path_params["node"] == "debug_token":
+            return _debug_token(request, sim)
+        if request.path_params["node"] == "oauth":
+            return _exchange_token(request)
         token = _check_token(_token(request))
         version = request.path_params["version"]
         node = request.path_params["node"]

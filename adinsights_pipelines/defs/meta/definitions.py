@@ -3,12 +3,15 @@ from dagster import (
     DefaultScheduleStatus,
     Definitions,
     RunRequest,
+    ScheduleDefinition,
     ScheduleEvaluationContext,
     define_asset_job,
+    job,
     schedule,
 )
 
 from adinsights_pipelines.defs.meta.assets import meta_ad_accounts, meta_insights
+from adinsights_pipelines.defs.meta.token_refresh import refresh_meta_tokens
 from adinsights_pipelines.defs.tenants.partitions import tenant_partitions, tenant_run_requests
 
 meta_sync_job = define_asset_job(
@@ -29,6 +32,21 @@ def meta_sync_hourly(context: ScheduleEvaluationContext) -> list[RunRequest]:
     return tenant_run_requests(context.instance)
 
 
+@job(description="Check every tenant's Meta token; refresh long-lived tokens before expiry.")
+def meta_token_refresh() -> None:
+    refresh_meta_tokens()
+
+
+meta_token_refresh_hourly = ScheduleDefinition(
+    name="meta_token_refresh_hourly",
+    job=meta_token_refresh,
+    cron_schedule="0 6-22 * * *",
+    execution_timezone="America/Jamaica",
+    default_status=DefaultScheduleStatus.RUNNING,
+)
+
 defs = Definitions(
-    assets=[meta_ad_accounts, meta_insights], jobs=[meta_sync_job], schedules=[meta_sync_hourly]
+    assets=[meta_ad_accounts, meta_insights],
+    jobs=[meta_sync_job, meta_token_refresh],
+    schedules=[meta_sync_hourly, meta_token_refresh_hourly],
 )
