@@ -64,6 +64,33 @@ def tenants_add(tenant_id: str, name: str) -> None:
     click.echo(f"tenant {tenant_id} {'created' if created else 'updated'}")
 
 
+@tenants.command("deactivate")
+@click.argument("tenant_id")
+def tenants_deactivate(tenant_id: str) -> None:
+    """Stop syncing TENANT_ID (its data is kept) and remove its Dagster partition."""
+    from adinsights_pipelines.audit import record_audit
+    from adinsights_pipelines.bootstrap import bootstrap
+    from adinsights_pipelines.defs.resources import WarehouseResource
+    from adinsights_pipelines.defs.tenants.sensors import sync_tenant_partitions
+    from adinsights_pipelines.instance import get_instance
+    from adinsights_pipelines.tenants import deactivate_tenant
+    from adinsights_pipelines.warehouse.database import engine
+
+    rt = bootstrap()
+    with engine(rt.db).begin() as conn:
+        deactivate_tenant(conn, tenant_id)
+        record_audit(
+            conn,
+            tenant_id=tenant_id,
+            actor="cli",
+            action="tenant_deactivated",
+            resource_type="tenant",
+            resource_id=tenant_id,
+        )
+    sync_tenant_partitions(get_instance(), WarehouseResource(database_url=rt.db.plain_url))
+    click.echo(f"tenant {tenant_id} deactivated")
+
+
 @tenants.command("list")
 def tenants_list() -> None:
     """List tenants."""
@@ -143,6 +170,33 @@ def credentials_add(tenant_id: str, platform: str, token_file: TextIO) -> None:
         )
     expiry = f", expires {info.expires_at:%Y-%m-%d}" if info.expires_at else ""
     click.echo(f"{platform} credential stored for {tenant_id} (encrypted{expiry})")
+
+
+@credentials.command("remove")
+@click.option("--tenant", "tenant_id", required=True)
+@click.option(
+    "--platform", type=click.Choice(["meta", "google_ads", "ga4", "search_console"]), required=True
+)
+def credentials_remove(tenant_id: str, platform: str) -> None:
+    """Delete a tenant's stored token for a platform (synced data is kept)."""
+    from adinsights_pipelines.audit import record_audit
+    from adinsights_pipelines.bootstrap import bootstrap
+    from adinsights_pipelines.tenants import remove_credential
+    from adinsights_pipelines.warehouse.database import engine
+
+    rt = bootstrap()
+    with engine(rt.db).begin() as conn:
+        if not remove_credential(conn, tenant_id, platform):
+            raise AdinsightsError(f"tenant {tenant_id!r} has no {platform} credential")
+        record_audit(
+            conn,
+            tenant_id=tenant_id,
+            actor="cli",
+            action="credential_deleted",
+            resource_type="platform_credential",
+            resource_id=platform,
+        )
+    click.echo(f"{platform} credential removed for {tenant_id}")
 
 
 @cli.group("api-keys")

@@ -74,8 +74,13 @@ def seed_demo_tenants(rt: Runtime, progress: Progress) -> None:
             created = add_tenant(conn, tenant_id, name)
             long_lived, info = app.onboard(token)
             set_credential(
-                conn, rt.keyring, tenant_id, "meta", long_lived,
-                scopes=info.scopes, expires_at=info.expires_at,
+                conn,
+                rt.keyring,
+                tenant_id,
+                "meta",
+                long_lived,
+                scopes=info.scopes,
+                expires_at=info.expires_at,
             )
             if created:
                 record_audit(

@@ -7,10 +7,13 @@ created is registered and masked wherever it appears, message or traceback.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import re
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from pythonjsonlogger.json import JsonFormatter
 
@@ -46,6 +49,31 @@ def redact(text: str) -> str:
     return text
 
 
+_context: contextvars.ContextVar[tuple[tuple[str, str], ...]] = contextvars.ContextVar(
+    "adinsights_log_context", default=()
+)
+
+
+@contextmanager
+def log_context(**fields: str | None) -> Iterator[None]:
+    """Attach ``tenant_id``, ``run_id``, ``correlation_id``… to every log line in this block."""
+    merged = {**dict(_context.get()), **{k: v for k, v in fields.items() if v}}
+    token = _context.set(tuple(merged.items()))
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+class ContextFilter(logging.Filter):
+    """Copies the current :func:`log_context` fields onto each record (JSON output shows them)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for key, value in _context.get():
+            setattr(record, key, value)
+        return True
+
+
 class RedactingFilter(logging.Filter):
     """Masks secrets in the formatted message and in any traceback text."""
 
@@ -72,6 +100,7 @@ def json_handler(stream: object = None) -> logging.Handler:
             datefmt="%Y-%m-%dT%H:%M:%S%z",
         )
     )
+    handler.addFilter(ContextFilter())
     handler.addFilter(RedactingFilter())
     return handler
 

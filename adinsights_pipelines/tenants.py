@@ -65,6 +65,15 @@ def add_tenant(conn: Connection, tenant_id: str, name: str) -> bool:
     return bool(row.inserted)
 
 
+def deactivate_tenant(conn: Connection, tenant_id: str) -> None:
+    """Stop syncing a tenant (its data stays); its Dagster partition is removed."""
+    require_tenant(conn, tenant_id)
+    conn.execute(
+        sa.text("update app.tenants set status = 'inactive', updated_at = now() where id = :id"),
+        {"id": tenant_id},
+    )
+
+
 def list_tenants(conn: Connection) -> list[Tenant]:
     rows = conn.execute(
         sa.text("select id, name, status, created_at from app.tenants order by id")
@@ -146,6 +155,17 @@ def get_credential(
     )
     register_secret(token)
     return Credential(tenant_id, provider, token, row.token_status)
+
+
+def remove_credential(conn: Connection, tenant_id: str, provider: str) -> bool:
+    removed = conn.execute(
+        sa.text(
+            "delete from app.platform_credentials where tenant_id = :t and provider = :p "
+            "returning id"
+        ),
+        {"t": tenant_id, "p": provider},
+    ).first()
+    return removed is not None
 
 
 def mark_credential(

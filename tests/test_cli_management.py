@@ -178,3 +178,33 @@ def test_retention_command_reports_counts(product_env: Database, tmp_path) -> No
         left = conn.execute(sa.text("select action from app.audit_log")).scalars().all()
     assert sorted(left) == ["audit_log_purged", "new_event"]  # the purge is itself audited
     assert len(list((tmp_path / "exports").rglob("*.jsonl"))) == 1
+
+
+def test_deactivate_and_credential_removal_are_audited(
+    instance: DagsterInstance, product_env: Database
+) -> None:
+    assert adinsights("tenants", "add", "island-grill", "--name", "Island Grill").returncode == 0
+    assert add_meta_token("sim_secret_token").returncode == 0
+    removed = adinsights("credentials", "remove", "--tenant", "island-grill", "--platform", "meta")
+    assert removed.returncode == 0, removed.stderr
+    again = adinsights("credentials", "remove", "--tenant", "island-grill", "--platform", "meta")
+    assert again.returncode == 2 and "has no meta credential" in again.stderr
+    done = adinsights("tenants", "deactivate", "island-grill")
+    assert done.returncode == 0, done.stderr
+    assert "island-grill" not in instance.get_dynamic_partitions("tenant")
+    with engine(product_env).connect() as conn:
+        actions = (
+            conn.execute(
+                sa.text(
+                    "select action from app.audit_log where tenant_id = 'island-grill' order by id"
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert actions == [
+        "tenant_created",
+        "credential_updated",
+        "credential_deleted",
+        "tenant_deactivated",
+    ]

@@ -66,3 +66,27 @@ def test_redaction_masks_known_shapes_and_registered_values() -> None:
     assert "EAABwz" not in cleaned and "adi_0a1b2c3d" not in cleaned
     assert "s3cr3t-value-42" not in cleaned
     assert "access_token=***" in cleaned and "limit=5" in cleaned
+
+
+def test_json_log_lines_carry_context_and_mask_secrets() -> None:
+    import io
+    import json
+    import logging
+
+    from adinsights_pipelines.logs import json_handler, log_context
+
+    stream = io.StringIO()
+    logger = logging.getLogger("adinsights.test.json")
+    logger.addHandler(json_handler(stream))
+    logger.setLevel(logging.INFO)
+    try:
+        with log_context(tenant_id="acme", run_id="run-123"):
+            logger.info("calling %s", "https://graph/me?access_token=sim_plain_token_value")
+        logger.info("outside")
+    finally:
+        logger.handlers.clear()
+    first, second = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert first["tenant_id"] == "acme" and first["run_id"] == "run-123"
+    assert first["level"] == "INFO" and first["logger"] == "adinsights.test.json"
+    assert "sim_plain_token_value" not in first["message"]
+    assert "tenant_id" not in second

@@ -23,6 +23,7 @@ from adinsights_pipelines.defs.resources import (
     WarehouseResource,
 )
 from adinsights_pipelines.defs.tenants.partitions import tenant_partitions
+from adinsights_pipelines.logs import log_context
 from adinsights_pipelines.tenants import get_credential, mark_credential
 from adinsights_pipelines.warehouse.upsert import upsert_rows
 
@@ -114,6 +115,16 @@ def meta_ad_accounts(
     meta: MetaGraphResource,
     keyring: KeyringResource,
 ) -> MaterializeResult:
+    with log_context(tenant_id=context.partition_key, run_id=context.run_id):
+        return _sync_accounts(context, warehouse, meta, keyring)
+
+
+def _sync_accounts(
+    context: AssetExecutionContext,
+    warehouse: WarehouseResource,
+    meta: MetaGraphResource,
+    keyring: KeyringResource,
+) -> MaterializeResult:
     tenant_id = context.partition_key
     engine = warehouse.engine()
     client = _client(engine, meta, keyring, tenant_id)
@@ -174,6 +185,16 @@ def _set_state(engine: Engine, tenant_id: str, account_id: str, status: str, **k
     ),
 )
 def meta_insights(
+    context: AssetExecutionContext,
+    warehouse: WarehouseResource,
+    meta: MetaGraphResource,
+    keyring: KeyringResource,
+) -> MaterializeResult:
+    with log_context(tenant_id=context.partition_key, run_id=context.run_id):
+        return _sync_insights(context, warehouse, meta, keyring)
+
+
+def _sync_insights(
     context: AssetExecutionContext,
     warehouse: WarehouseResource,
     meta: MetaGraphResource,
