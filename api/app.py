@@ -8,15 +8,23 @@ from starlette.routing import Route
 
 from adinsights_pipelines.warehouse.database import Database
 from api.problems import http_exception_handler, unhandled_exception_handler
+from api.routes import meta
 from api.routes.audit import audit_logs
 from api.routes.health import health
 from api.routes.metrics import combined_metrics
+from api.routes.social import social_status
 from api.state import AppState
 
 routes = [
     Route("/api/health/", health, methods=["GET"]),
     Route("/api/metrics/combined/", combined_metrics, methods=["GET"]),
     Route("/api/audit-logs/", audit_logs, methods=["GET"]),
+    Route("/api/meta/accounts/", meta.accounts, methods=["GET"]),
+    Route("/api/meta/campaigns/", meta.campaigns, methods=["GET"]),
+    Route("/api/meta/adsets/", meta.adsets, methods=["GET"]),
+    Route("/api/meta/ads/", meta.ads, methods=["GET"]),
+    Route("/api/meta/insights/", meta.insights, methods=["GET"]),
+    Route("/api/integrations/social/status/", social_status, methods=["GET"]),
 ]
 
 

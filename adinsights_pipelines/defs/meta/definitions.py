@@ -11,6 +11,7 @@ from dagster import (
 )
 
 from adinsights_pipelines.defs.meta.assets import meta_ad_accounts, meta_insights
+from adinsights_pipelines.defs.meta.hierarchy import meta_hierarchy
 from adinsights_pipelines.defs.meta.token_refresh import refresh_meta_tokens
 from adinsights_pipelines.defs.tenants.partitions import tenant_partitions, tenant_run_requests
 
@@ -32,6 +33,24 @@ def meta_sync_hourly(context: ScheduleEvaluationContext) -> list[RunRequest]:
     return tenant_run_requests(context.instance)
 
 
+meta_hierarchy_job = define_asset_job(
+    "meta_hierarchy",
+    selection=AssetSelection.assets(meta_hierarchy),
+    partitions_def=tenant_partitions,
+    description="Campaigns, ad sets and ads, one run per tenant.",
+)
+
+
+@schedule(
+    job=meta_hierarchy_job,
+    cron_schedule="15 2 * * *",
+    execution_timezone="America/Jamaica",
+    default_status=DefaultScheduleStatus.RUNNING,
+)
+def meta_hierarchy_daily(context: ScheduleEvaluationContext) -> list[RunRequest]:
+    return tenant_run_requests(context.instance)
+
+
 @job(description="Check every tenant's Meta token; refresh long-lived tokens before expiry.")
 def meta_token_refresh() -> None:
     refresh_meta_tokens()
@@ -46,7 +65,7 @@ meta_token_refresh_hourly = ScheduleDefinition(
 )
 
 defs = Definitions(
-    assets=[meta_ad_accounts, meta_insights],
-    jobs=[meta_sync_job, meta_token_refresh],
-    schedules=[meta_sync_hourly, meta_token_refresh_hourly],
+    assets=[meta_ad_accounts, meta_insights, meta_hierarchy],
+    jobs=[meta_sync_job, meta_hierarchy_job, meta_token_refresh],
+    schedules=[meta_sync_hourly, meta_hierarchy_daily, meta_token_refresh_hourly],
 )

@@ -175,6 +175,96 @@ create table raw.meta_insights (
     primary key (tenant_id, ad_id, date_start, region)
 );
 create index meta_insights_tenant_date on raw.meta_insights (tenant_id, date_start);
+
+-- Hierarchy: budgets are in the account currency's minor units, as Meta sends them.
+create table raw.meta_campaigns (
+    tenant_id         text not null,
+    campaign_id       text not null,
+    account_id        text not null,
+    name              text,
+    status            text,
+    effective_status  text,
+    objective         text,
+    daily_budget      numeric(18, 0),
+    created_time      timestamptz,
+    updated_time      timestamptz,
+    _loaded_at        timestamptz not null default now(),
+    primary key (tenant_id, campaign_id)
+);
+create index meta_campaigns_account on raw.meta_campaigns (tenant_id, account_id);
+
+create table raw.meta_adsets (
+    tenant_id         text not null,
+    adset_id          text not null,
+    campaign_id       text not null,
+    account_id        text not null,
+    name              text,
+    status            text,
+    effective_status  text,
+    daily_budget      numeric(18, 0),
+    created_time      timestamptz,
+    updated_time      timestamptz,
+    _loaded_at        timestamptz not null default now(),
+    primary key (tenant_id, adset_id)
+);
+create index meta_adsets_campaign on raw.meta_adsets (tenant_id, campaign_id);
+
+create table raw.meta_ads (
+    tenant_id         text not null,
+    ad_id             text not null,
+    adset_id          text not null,
+    campaign_id       text not null,
+    account_id        text not null,
+    name              text,
+    status            text,
+    effective_status  text,
+    created_time      timestamptz,
+    updated_time      timestamptz,
+    _loaded_at        timestamptz not null default now(),
+    primary key (tenant_id, ad_id)
+);
+create index meta_ads_adset on raw.meta_ads (tenant_id, adset_id);
+
+create table raw.meta_pages (
+    tenant_id   text not null,
+    page_id     text not null,
+    name        text,
+    category    text,
+    _loaded_at  timestamptz not null default now(),
+    primary key (tenant_id, page_id)
+);
+
+create table raw.meta_page_insights (
+    tenant_id   text not null,
+    page_id     text not null,
+    metric      text not null,
+    period      text not null,
+    end_time    timestamptz not null,
+    value       numeric(20, 4),
+    _loaded_at  timestamptz not null default now(),
+    primary key (tenant_id, page_id, metric, period, end_time)
+);
+
+create table raw.meta_posts (
+    tenant_id      text not null,
+    post_id        text not null,
+    page_id        text not null,
+    message        text,
+    permalink_url  text,
+    created_time   timestamptz,
+    _loaded_at     timestamptz not null default now(),
+    primary key (tenant_id, post_id)
+);
+
+create table raw.meta_post_insights (
+    tenant_id   text not null,
+    post_id     text not null,
+    metric      text not null,
+    period      text not null,
+    value       jsonb not null,
+    _loaded_at  timestamptz not null default now(),
+    primary key (tenant_id, post_id, metric, period)
+);
 """
 
 
@@ -185,7 +275,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute(
         """
-        drop table if exists raw.meta_insights, raw.meta_ad_accounts;
+        drop table if exists raw.meta_insights, raw.meta_ad_accounts, raw.meta_campaigns,
+            raw.meta_adsets, raw.meta_ads, raw.meta_pages, raw.meta_page_insights, raw.meta_posts,
+            raw.meta_post_insights;
         drop table if exists app.metrics_snapshots, app.airbyte_jobs, app.airbyte_connections,
             app.meta_sync_state, app.api_error_log, app.audit_log, app.api_keys,
             app.platform_credentials, app.tenant_data_keys, app.tenants;

@@ -1,0 +1,150 @@
+"""Meta campaigns, ad sets and ads (``raw.meta_campaigns|adsets|ads``), daily at 02:15."""
+
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue, asset
+
+from adinsights_pipelines.defs.meta.assets import (
+    _client,
+    _set_state,
+    _token_rejected,
+    meta_ad_accounts,
+)
+from adinsights_pipelines.defs.meta.client import MetaApiError, TokenInvalidError
+from adinsights_pipelines.defs.resources import (
+    KeyringResource,
+    MetaGraphResource,
+    WarehouseResource,
+)
+from adinsights_pipelines.defs.tenants.partitions import tenant_partitions
+from adinsights_pipelines.logs import log_context
+from adinsights_pipelines.warehouse.upsert import upsert_rows
+
+BATCH = 1000
+
+
+def graph_time(value: str | None) -> datetime | None:
+    """Graph datetimes look like ``2024-03-12T15:02:47-0700``."""
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S%z") if value else None
+
+
+def _budget(value: Any) -> int | None:
+    return None if value in (None, "") else int(value)
+
+
+def _common(tenant_id: str, account_id: str, obj: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "tenant_id": tenant_id,
+        "account_id": account_id,
+        "name": obj.get("name"),
+        "status": obj.get("status"),
+        "effective_status": obj.get("effective_status"),
+        "created_time": graph_time(obj.get("created_time")),
+        "updated_time": graph_time(obj.get("updated_time")),
+    }
+
+
+def campaign_row(tenant_id: str, account_id: str, obj: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "campaign_id": obj["id"],
+        **_common(tenant_id, account_id, obj),
+        "objective": obj.get("objective"),
+        "daily_budget": _budget(obj.get("daily_budget")),
+    }
+
+
+def adset_row(tenant_id: str, account_id: str, obj: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "adset_id": obj["id"],
+        "campaign_id": obj["campaign_id"],
+        **_common(tenant_id, account_id, obj),
+        "daily_budget": _budget(obj.get("daily_budget")),
+    }
+
+
+def ad_row(tenant_id: str, account_id: str, obj: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "ad_id": obj["id"],
+        "adset_id": obj["adset_id"],
+        "campaign_id": obj["campaign_id"],
+        **_common(tenant_id, account_id, obj),
+    }
+
+
+def _chunks(rows: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    batch: list[dict[str, Any]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+@asset(
+    partitions_def=tenant_partitions,
+    group_name="meta",
+    deps=[meta_ad_accounts],
+    kinds={"python", "postgres"},
+    description="Campaigns, ad sets and ads of the tenant's Meta accounts (raw.meta_*).",
+)
+def meta_hierarchy(
+    context: AssetExecutionContext,
+    warehouse: WarehouseResource,
+    meta: MetaGraphResource,
+    keyring: KeyringResource,
+) -> MaterializeResult:
+    tenant_id = context.partition_key
+    with log_context(tenant_id=tenant_id, run_id=context.run_id):
+        engine = warehouse.engine()
+        client = _client(engine, meta, keyring, tenant_id)
+        with engine.connect() as conn:
+            accounts = list(
+                conn.execute(
+                    sa.text(
+                        "select account_id from raw.meta_ad_accounts where tenant_id = :t "
+                        "order by account_id"
+                    ),
+                    {"t": tenant_id},
+                ).scalars()
+            )
+        counts = {"campaigns": 0, "adsets": 0, "ads": 0}
+        failed: dict[str, str] = {}
+        for account_id in accounts:
+            streams = (
+                ("campaigns", "raw.meta_campaigns", ("tenant_id", "campaign_id"),
+                 client.iter_campaigns, campaign_row),
+                ("adsets", "raw.meta_adsets", ("tenant_id", "adset_id"),
+                 client.iter_adsets, adset_row),
+                ("ads", "raw.meta_ads", ("tenant_id", "ad_id"), client.iter_ads, ad_row),
+            )  # fmt: skip
+            try:
+                for name, table, key, fetch, shape in streams:
+                    rows = (shape(tenant_id, account_id, obj) for obj in fetch(account_id))
+                    for batch in _chunks(rows):
+                        with engine.begin() as conn:
+                            counts[name] += upsert_rows(conn, table, batch, key)
+            except TokenInvalidError as exc:
+                raise _token_rejected(engine, tenant_id, exc) from None
+            except MetaApiError as exc:
+                _set_state(engine, tenant_id, account_id, "failed", error=str(exc))
+                failed[account_id] = str(exc)
+                context.log.warning(
+                    "tenant %s account %s hierarchy failed: %s", tenant_id, account_id, exc
+                )
+        if accounts and len(failed) == len(accounts):
+            raise Failure(
+                f"tenant {tenant_id}: every Meta account's hierarchy failed",
+                metadata={"failed_accounts": MetadataValue.json(failed)},
+            )
+        return MaterializeResult(
+            metadata={
+                "tenant_id": tenant_id,
+                **counts,
+                "accounts_failed": MetadataValue.json(failed),
+            }
+        )

@@ -1,0 +1,77 @@
+"""``GET /api/integrations/social/status/``: where each platform stands for the tenant.
+
+- ``not_connected``: no credential (or Airbyte connection) on file;
+- ``started_not_complete``: connected, but no accounts landed yet, or the credential needs
+  re-authorisation (``reason`` says which);
+- ``complete``: accounts connected, but no successful sync in the freshness window;
+- ``active``: connected and synced within the window.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from adinsights_pipelines.tenants import PROVIDERS
+from api.auth import authenticate, scoped_tenant
+from api.state import state_of
+
+# Hourly feeds fail after 4 hours without a successful sync (the runbook's threshold).
+ACTIVE_WITHIN = timedelta(hours=4)
+REAUTH_STATUSES = ("invalid", "reauth_required")
+
+_STATE_SQL = """
+select p.provider,
+       c.token_status,
+       c.status_reason,
+       (select count(*) from app.airbyte_connections a
+         where a.tenant_id = :t and a.provider = p.provider and a.is_active) as connections,
+       case when p.provider = 'meta' then
+            (select count(*) from raw.meta_ad_accounts m where m.tenant_id = :t) end
+         as meta_accounts,
+       case when p.provider = 'meta' then
+            (select max(last_success_at) from app.meta_sync_state s where s.tenant_id = :t)
+       else (select max(j.finished_at) from app.airbyte_jobs j
+              join app.airbyte_connections a using (connection_id)
+             where a.tenant_id = :t and a.provider = p.provider and j.status = 'succeeded')
+       end as last_success_at
+  from unnest(cast(:providers as text[])) as p(provider)
+  left join app.platform_credentials c on c.tenant_id = :t and c.provider = p.provider
+"""
+
+
+def platform_status(row: Any, now: datetime) -> dict[str, Any]:
+    connected = row.token_status is not None or row.connections > 0
+    if not connected:
+        status, reason = "not_connected", None
+    elif row.token_status in REAUTH_STATUSES:
+        status, reason = "started_not_complete", row.status_reason or "credential_reauth_required"
+    elif row.meta_accounts == 0 or (row.meta_accounts is None and row.last_success_at is None):
+        status, reason = "started_not_complete", "no_accounts_synced"
+    elif row.last_success_at is None or now - row.last_success_at > ACTIVE_WITHIN:
+        status, reason = "complete", "no_recent_sync"
+    else:
+        status, reason = "active", None
+    return {
+        "platform": row.provider,
+        "status": status,
+        "reason": reason,
+        "token_status": row.token_status,
+        "last_synced_at": row.last_success_at.isoformat() if row.last_success_at else None,
+    }
+
+
+def social_status(request: Request) -> JSONResponse:
+    tenant_id = scoped_tenant(request, authenticate(request))
+    with state_of(request).engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(_STATE_SQL), {"t": tenant_id, "providers": list(PROVIDERS)}
+        ).all()
+    now = datetime.now(UTC)
+    return JSONResponse(
+        {"tenant_id": tenant_id, "platforms": [platform_status(r, now) for r in rows]}
+    )
