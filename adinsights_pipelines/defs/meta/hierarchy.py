@@ -103,7 +103,7 @@ def meta_hierarchy(
         engine = warehouse.engine()
         client = _client(engine, meta, keyring, tenant_id)
         with engine.connect() as conn:
-            accounts = list(
+            accounts: list[str] = list(
                 conn.execute(
                     sa.text(
                         "select account_id from raw.meta_ad_accounts where tenant_id = :t "
