@@ -32,7 +32,7 @@ def synced(
         keys["fresh-co"] = create_api_key(conn, tenant_id="fresh-co")
     instance.add_dynamic_partitions("tenant", list(TENANTS))
     for tenant in TENANTS:
-        for job in ("meta_sync", "meta_hierarchy"):
+        for job in ("meta_sync", "meta_hierarchy_sync"):
             assert (
                 defs.resolve_job_def(job)
                 .execute_in_process(instance=instance, partition_key=tenant)

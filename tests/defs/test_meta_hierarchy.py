@@ -29,7 +29,7 @@ def test_hierarchy_lands_consistent_campaigns_adsets_and_ads(
     )
     assert accounts.success
     for _ in range(2):  # a re-run upserts, never duplicates
-        result = defs.resolve_job_def("meta_hierarchy").execute_in_process(
+        result = defs.resolve_job_def("meta_hierarchy_sync").execute_in_process(
             instance=instance, partition_key="acme"
         )
         assert result.success

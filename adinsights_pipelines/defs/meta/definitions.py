@@ -12,6 +12,7 @@ from dagster import (
 
 from adinsights_pipelines.defs.meta.assets import meta_ad_accounts, meta_insights
 from adinsights_pipelines.defs.meta.hierarchy import meta_hierarchy
+from adinsights_pipelines.defs.meta.pages import meta_page_insights, meta_post_insights
 from adinsights_pipelines.defs.meta.token_refresh import refresh_meta_tokens
 from adinsights_pipelines.defs.tenants.partitions import tenant_partitions, tenant_run_requests
 
@@ -33,8 +34,26 @@ def meta_sync_hourly(context: ScheduleEvaluationContext) -> list[RunRequest]:
     return tenant_run_requests(context.instance)
 
 
+meta_pages_job = define_asset_job(
+    "meta_pages",
+    selection=AssetSelection.assets(meta_page_insights, meta_post_insights),
+    partitions_def=tenant_partitions,
+    description="Facebook Page insights and post insights, one run per tenant.",
+)
+
+
+@schedule(
+    job=meta_pages_job,
+    cron_schedule="30 6-22 * * *",
+    execution_timezone="America/Jamaica",
+    default_status=DefaultScheduleStatus.RUNNING,
+)
+def meta_pages_hourly(context: ScheduleEvaluationContext) -> list[RunRequest]:
+    return tenant_run_requests(context.instance)
+
+
 meta_hierarchy_job = define_asset_job(
-    "meta_hierarchy",
+    "meta_hierarchy_sync",
     selection=AssetSelection.assets(meta_hierarchy),
     partitions_def=tenant_partitions,
     description="Campaigns, ad sets and ads, one run per tenant.",
@@ -65,7 +84,18 @@ meta_token_refresh_hourly = ScheduleDefinition(
 )
 
 defs = Definitions(
-    assets=[meta_ad_accounts, meta_insights, meta_hierarchy],
-    jobs=[meta_sync_job, meta_hierarchy_job, meta_token_refresh],
-    schedules=[meta_sync_hourly, meta_hierarchy_daily, meta_token_refresh_hourly],
+    assets=[
+        meta_ad_accounts,
+        meta_insights,
+        meta_hierarchy,
+        meta_page_insights,
+        meta_post_insights,
+    ],
+    jobs=[meta_sync_job, meta_hierarchy_job, meta_pages_job, meta_token_refresh],
+    schedules=[
+        meta_sync_hourly,
+        meta_hierarchy_daily,
+        meta_pages_hourly,
+        meta_token_refresh_hourly,
+    ],
 )
