@@ -107,6 +107,20 @@ create table app.meta_sync_state (
     primary key (tenant_id, account_id)
 );
 
+-- Backfills through Meta's async report runs, chunk by chunk: a re-run skips finished chunks.
+create table app.meta_backfill_chunks (
+    tenant_id      text not null references app.tenants (id) on delete cascade,
+    account_id     text not null,
+    chunk_start    date not null,
+    chunk_end      date not null,
+    status         text not null check (status in ('running', 'done', 'failed')),
+    report_run_id  text,
+    rows_loaded    bigint not null default 0,
+    error          text,
+    updated_at     timestamptz not null default now(),
+    primary key (tenant_id, account_id, chunk_start, chunk_end)
+);
+
 create table app.airbyte_connections (
     connection_id           text primary key,
     tenant_id               text not null references app.tenants (id) on delete cascade,
@@ -279,7 +293,7 @@ def downgrade() -> None:
             raw.meta_adsets, raw.meta_ads, raw.meta_pages, raw.meta_page_insights, raw.meta_posts,
             raw.meta_post_insights;
         drop table if exists app.metrics_snapshots, app.airbyte_jobs, app.airbyte_connections,
-            app.meta_sync_state, app.api_error_log, app.audit_log, app.api_keys,
-            app.platform_credentials, app.tenant_data_keys, app.tenants;
+            app.meta_backfill_chunks, app.meta_sync_state, app.api_error_log, app.audit_log,
+            app.api_keys, app.platform_credentials, app.tenant_data_keys, app.tenants;
         """
     )
