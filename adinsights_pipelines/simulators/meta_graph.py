@@ -1,15 +1,30 @@
 """Loopback simulator of the Meta Graph / Marketing API.
 
-It reproduces the documented response shapes the pipelines rely on: ``/me/adaccounts``, the
-campaign / ad set / ad edges of an ad account, daily ``/insights`` with a ``region`` breakdown,
-Graph cursor paging (absolute ``paging.next`` URLs), the Graph error envelope and the
-rate-limit usage headers.
+It reproduces the documented behaviour the pipelines rely on: ``/me/adaccounts``, the
+campaign / ad set / ad edges of an ad account, daily ``/insights`` with a ``region`` breakdown
+(synchronous, and as async report runs), the batch endpoint, Facebook Pages (``/me/accounts``
+with page access tokens, page insights, posts and post insights), Graph cursor paging (absolute
+``paging.next`` URLs), the Graph error envelope and the rate-limit usage headers (on error
+answers too).
 
-Any access token starting with ``sim_`` is valid and the data it sees is derived from a hash of
-the token, so the same token always yields the same accounts, objects and numbers. Tokens
-starting with ``sim_expired_`` fail with code 190 / subcode 463; anything else fails with 190.
+Tokens
+    Any access token starting with ``sim_`` is valid and the data it sees is derived from a hash
+    of the token, so the same token always yields the same accounts, objects and numbers.
+    ``sim_expired_...`` fails with code 190 / subcode 463; anything else fails with 190.
+    ``sim_ll_<x>`` (what ``/oauth/access_token`` hands out for ``sim_<x>``) sees the data of
+    ``sim_<x>``. A token containing ``_ads<N>_`` (``sim_bench_ads400_x``) gives each of its two ad
+    accounts exactly ``N`` ads (5 per ad set, 4 ad sets per campaign); insight rows are built
+    lazily per page, so a long date range can yield millions of rows. ``/me/accounts`` hands out
+    page tokens ``sim_page_<page_id>_<hash>``, valid for that page and its posts only.
 
-Faults can be injected in-process (:meth:`MetaSimState.inject`) or over HTTP::
+Knobs (attributes of :class:`MetaSimState`, or ``POST /__sim__/config`` with the same names)
+    ``report_polls_to_complete`` (2), ``fail_next_report_run``, ``empty_page_every``,
+    ``max_rows_per_request``, ``throttle_after_calls``, ``error_rate_5xx``,
+    ``expire_tokens_at``, ``deny_accounts``, ``latency_s``, ``spend_overrides``; the virtual
+    clock (:meth:`MetaSimState.set_now`, ``"now"`` over HTTP) drives token expiry, the 37-month
+    rule, posts and report-run times. :meth:`MetaSimState.reset` clears all of them.
+
+Simulator control over HTTP::
 
     POST   /__sim__/faults    {"path_contains": "/insights", "count": 3, "http_status": 500,
                                "code": 2, "subcode": null, "is_transient": true}  (or a list)
@@ -18,13 +33,19 @@ Faults can be injected in-process (:meth:`MetaSimState.inject`) or over HTTP::
     GET    /__sim__/requests  request log (path, query without access_token, status)
     DELETE /__sim__/requests  clear the request log
     POST   /__sim__/usage     {"pct": 90} forces the reported usage percentages (null resets)
+    GET    /__sim__/config    the knobs and the virtual clock
+    POST   /__sim__/config    {"throttle_after_calls": 5, "now": "2025-06-30T12:00:00Z", ...}
+    DELETE /__sim__/config    knobs back to their defaults, real clock
+    POST   /__sim__/reset     everything back to a fresh state (reset())
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import calendar
 import hashlib
+import itertools
 import json
 import random
 import re
@@ -33,20 +54,24 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
+from zoneinfo import ZoneInfo
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 __all__ = [
+    "KNOB_NAMES",
     "Fault",
     "MetaSimState",
     "MetaSimulator",
@@ -55,12 +80,24 @@ __all__ = [
     "main",
 ]
 
+DEFAULT_VERSION = "v21.0"
 VERSION_RE = re.compile(r"v\d+\.\d+")
 ACCOUNT_RE = re.compile(r"act_(\d+)")
+PAGE_TOKEN_RE = re.compile(r"sim_page_(\d+)_[0-9a-f]+")
+POST_ID_RE = re.compile(r"(\d+)_(\d+)")
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 500
+MAX_BATCH = 50
 MAX_MONTHS_BACK = 37
+MAX_PAGE_INSIGHT_DAYS = 93
+ADS_KNOB_RE = re.compile(r"_ads(\d+)_")
+MAX_ADS_PER_ACCOUNT = 100_000
+ADS_PER_ADSET = 5
+ADSETS_PER_CAMPAIGN = 4
 USAGE_WINDOW_S = 60.0
+#: Meta formats object times in the Pacific time zone of its servers (``-0700`` / ``-0800``).
+PACIFIC = ZoneInfo("America/Los_Angeles")
+REDUCE_DATA_MESSAGE = "Please reduce the amount of data you're asking for, then retry your request"
 
 #: Jamaican parishes spelled as Meta's ``region`` breakdown spells them.
 JAMAICA_REGIONS = (
@@ -85,6 +122,7 @@ _STATUSES = ("ACTIVE", "ACTIVE", "ACTIVE", "PAUSED")
 _DEFAULT_MESSAGES = {
     1: "An unknown error occurred",
     2: "An unexpected error has occurred. Please retry your request later.",
+    3: "(#3) Application does not have the capability to make this API call.",
     4: "(#4) Application request limit reached",
     10: "(#10) Application does not have permission for this action",
     17: "(#17) User request limit reached",
@@ -94,6 +132,8 @@ _DEFAULT_MESSAGES = {
     200: "(#200) Permissions error",
     341: "(#341) Application limit reached",
     613: "(#613) Calls to this api have exceeded the rate limit.",
+    3018: "(#3018) The start date of the time range cannot be beyond 37 months from the "
+    "current date",
 }
 
 ACCOUNT_FIELDS = ("id", "account_id", "name", "currency", "timezone_name", "account_status")
@@ -112,8 +152,11 @@ AD_FIELDS = (
 INSIGHT_FIELDS = (
     "account_id", "account_name", "account_currency", "campaign_id", "campaign_name",
     "adset_id", "adset_name", "ad_id", "ad_name", "objective", "spend", "impressions", "clicks",
-    "reach", "frequency", "cpm", "cpc", "ctr", "inline_link_clicks", "actions",
+    "reach", "frequency", "cpm", "cpc", "ctr", "inline_link_clicks", "actions", "date_start",
+    "date_stop",
 )  # fmt: skip
+PAGE_FIELDS = ("id", "name", "category", "access_token", "fan_count", "link")
+POST_FIELDS = ("id", "message", "created_time", "permalink_url")
 _LEVEL_DROPS = {
     "ad": (),
     "adset": ("ad_id", "ad_name"),
@@ -121,6 +164,61 @@ _LEVEL_DROPS = {
     "account": ("ad_id", "ad_name", "adset_id", "adset_name", "campaign_id", "campaign_name"),
 }
 _SUPPORTED_BREAKDOWNS = ("region",)
+#: Breakdown names Meta rejects in ``fields`` (they are columns of rows, requested as breakdowns).
+_BREAKDOWN_NAMES = (
+    "region", "country", "dma", "age", "gender", "device_platform", "publisher_platform",
+    "platform_position", "impression_device", "product_id",
+)  # fmt: skip
+_PAGE_CATEGORIES = ("Restaurant", "Retail Company", "Media/News Company", "Nonprofit Organization")
+_PAGE_NAMES = ("Island Eats", "Blue Mountain Coffee Co", "Yard Vibes Radio", "Kingston Hope")
+_POST_MESSAGES = (
+    "New menu drop this weekend!",
+    "Thank you Kingston for an amazing turnout.",
+    "Flash sale: 20% off until Sunday.",
+    "Meet the team behind the counter.",
+    "Tune in live tonight at 8.",
+    "Volunteers needed for the coastal clean-up.",
+)
+#: Page insights metrics with their titles and descriptions.
+PAGE_METRICS = {
+    "page_impressions": (
+        "Daily Total Impressions",
+        "Daily: The number of times any content from your Page or about your Page entered a "
+        "person's screen.",
+    ),
+    "page_impressions_unique": (
+        "Daily Total Reach",
+        "Daily: The number of people who had any content from your Page or about your Page "
+        "enter their screen.",
+    ),
+    "page_post_engagements": (
+        "Daily Post Engagements",
+        "Daily: The number of times people have engaged with your posts through reactions, "
+        "comments, shares and more.",
+    ),
+    "page_fans": (
+        "Lifetime Total Likes",
+        "Lifetime: The total number of people who have liked your Page.",
+    ),
+}
+POST_METRICS = {
+    "post_impressions": (
+        "Lifetime Post Total Impressions",
+        "Lifetime: The number of times your Page's post entered a person's screen.",
+    ),
+    "post_impressions_unique": (
+        "Lifetime Post Total Reach",
+        "Lifetime: The number of people who had your Page's post enter their screen.",
+    ),
+    "post_clicks": (
+        "Lifetime Post Clicks",
+        "Lifetime: The number of clicks anywhere in your post on News Feed.",
+    ),
+    "post_reactions_by_type_total": (
+        "Lifetime Total post Reactions by Type.",
+        "Lifetime: Total post reactions by type.",
+    ),
+}
 
 
 # --------------------------------------------------------------------------------------------
@@ -151,26 +249,53 @@ class GraphError(Exception):
         self.is_transient = is_transient
         self.user_msg = user_msg
 
-    def response(self) -> JSONResponse:
-        body: dict[str, Any] = {
+    def body(self) -> dict[str, Any]:
+        error: dict[str, Any] = {
             "message": self.message,
             "type": self.error_type,
             "code": self.code,
         }
         if self.subcode is not None:
-            body["error_subcode"] = self.subcode
-        body["is_transient"] = self.is_transient
+            error["error_subcode"] = self.subcode
+        error["is_transient"] = self.is_transient
         if self.user_msg:
-            body["error_user_msg"] = self.user_msg
-        body["fbtrace_id"] = "A" + secrets.token_urlsafe(16)
-        headers = {}
+            error["error_user_msg"] = self.user_msg
+        error["fbtrace_id"] = "A" + secrets.token_urlsafe(16)
+        return {"error": error}
+
+    def headers(self) -> dict[str, str]:
         if self.code == 190:
-            headers["WWW-Authenticate"] = 'OAuth "Facebook Platform" "invalid_token"'
-        return JSONResponse({"error": body}, status_code=self.http_status, headers=headers)
+            return {"WWW-Authenticate": 'OAuth "Facebook Platform" "invalid_token"'}
+        return {}
+
+    def response(self) -> JSONResponse:
+        return JSONResponse(self.body(), status_code=self.http_status, headers=self.headers())
 
 
 def _invalid_param(detail: str) -> GraphError:
     return GraphError(100, "Invalid parameter", user_msg=detail)
+
+
+def _unsupported_get(node: str) -> GraphError:
+    return GraphError(
+        100,
+        f"Unsupported get request. Object with ID '{node}' does not exist, cannot be loaded "
+        "due to missing permissions, or does not support this operation.",
+        subcode=33,
+        error_type="GraphMethodException",
+    )
+
+
+def _permission_error(detail: str) -> GraphError:
+    return GraphError(200, "(#200) Permissions error", http_status=403, user_msg=detail)
+
+
+def _unknown_path(part: str) -> GraphError:
+    return GraphError(2500, f"Unknown path components: /{part}")
+
+
+def _not_capable() -> GraphError:
+    return GraphError(3)
 
 
 @dataclass
@@ -211,22 +336,325 @@ class RequestRecord:
     status: int
 
 
-class MetaSimState:
-    """Mutable, thread-safe simulator state: faults, request log and usage counters."""
+@dataclass(frozen=True)
+class _InsightSpec:
+    """A validated insights request: what rows to build and which columns to keep."""
 
-    def __init__(self, *, today: date | None = None, usage_per_call: float = 0.1) -> None:
+    level: str
+    fields: tuple[str, ...]
+    breakdowns: tuple[str, ...]
+    since: date
+    until: date
+
+
+@dataclass
+class _ReportRun:
+    id: str
+    owner: str
+    account_id: str
+    spec: _InsightSpec
+    created: datetime
+    polls_needed: int
+    fail: bool
+    polls: int = 0
+    finished_at: datetime | None = None
+    last_pct: int = 0
+
+
+#: The knobs :meth:`MetaSimState.configure` and ``POST /__sim__/config`` accept.
+KNOB_NAMES = (
+    "report_polls_to_complete",
+    "fail_next_report_run",
+    "empty_page_every",
+    "max_rows_per_request",
+    "throttle_after_calls",
+    "error_rate_5xx",
+    "expire_tokens_at",
+    "deny_accounts",
+    "latency_s",
+    "spend_overrides",
+)
+
+SpendKey = tuple[str, str, str]
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _as_datetime(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return _aware(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, UTC)
+    if isinstance(value, str):
+        return _aware(datetime.fromisoformat(value.replace("Z", "+00:00")))
+    raise TypeError(f"not a datetime: {value!r}")
+
+
+def _optional_int(name: str, value: Any, minimum: int) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or int(value) != value or int(value) < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum} or null")
+    return int(value)
+
+
+def _spend_overrides(value: Any) -> dict[SpendKey, str]:
+    """``{(ad_id, "YYYY-MM-DD", region): "12.34"}`` from a mapping or a JSON-friendly list.
+
+    Over HTTP: ``[{"ad_id": ..., "date": ..., "region": ..., "spend": "12.34"}]``,
+    ``[[ad_id, date, region, spend]]`` or ``{"<ad_id>|<date>|<region>": "12.34"}``.
+    """
+    items: list[tuple[Any, Any]] = []
+    if isinstance(value, Mapping):
+        for key, spend in value.items():
+            items.append((tuple(key.split("|", 2)) if isinstance(key, str) else key, spend))
+    else:
+        for entry in value or ():
+            if isinstance(entry, Mapping):
+                key = (entry["ad_id"], entry["date"], entry["region"])
+                items.append((key, entry["spend"]))
+            else:
+                ad_id, day, region, spend = entry
+                items.append(((ad_id, day, region), spend))
+    out: dict[SpendKey, str] = {}
+    for key, spend in items:
+        ad_id, day, region = (str(part) for part in key)
+        date.fromisoformat(day)
+        try:
+            amount = Decimal(str(spend))
+        except InvalidOperation:
+            raise ValueError(f"spend must be a decimal amount, not {spend!r}") from None
+        if amount < 0:
+            raise ValueError("spend must not be negative")
+        out[(ad_id, day, region)] = f"{amount:.2f}"
+    return out
+
+
+class MetaSimState:
+    """Mutable, thread-safe simulator state: knobs, clock, faults, request log, usage.
+
+    ``today`` pins the (UTC) date while the time of day follows the real clock; ``clock`` is a
+    callable returning the current instant; :meth:`set_now` pins the instant (cleared by
+    :meth:`reset`, unlike the constructor arguments).
+    """
+
+    def __init__(
+        self,
+        *,
+        today: date | None = None,
+        usage_per_call: float = 0.1,
+        clock: Callable[[], datetime] | None = None,
+        seed: int = 0,
+    ) -> None:
         self._today = today
+        self._clock = clock
+        self._seed = seed
         self.usage_per_call = usage_per_call
         self._lock = threading.Lock()
         self._faults: list[Fault] = []
         self._log: list[RequestRecord] = []
         self._calls: dict[str, deque[float]] = {}
         self._usage_override: int | None = None
+        self._token_calls: dict[str, int] = {}
+        self._runs: dict[str, _ReportRun] = {}
+        self._run_ids = itertools.count(6 * 10**15 + secrets.randbelow(10**12) * 1000)
+        self._now: datetime | None = None
+        self._rng = random.Random(seed)
+        self._reset_knobs()
+
+    def _reset_knobs(self) -> None:
+        #: Polls of ``GET /<report_run_id>`` until a report run is done (0: done at once).
+        self.report_polls_to_complete: int = 2
+        #: The next report run created ends in ``Job Failed`` (then the knob clears itself).
+        self.fail_next_report_run: bool = False
+        #: Every n-th page of a paged edge is first served empty, still carrying ``next``.
+        self.empty_page_every: int | None = None
+        #: A ``limit`` above this answers HTTP 500, code 1 "Please reduce the amount of data".
+        self.max_rows_per_request: int | None = None
+        #: After this many calls per token: code 17, HTTP 400, transient, until reset.
+        self.throttle_after_calls: int | None = None
+        #: Share (0..1) of Graph calls that fail with HTTP 500 / code 2 (seeded random).
+        self.error_rate_5xx: float = 0.0
+        #: From this instant of the virtual clock on every token fails with 190 / 463.
+        self.expire_tokens_at: datetime | None = None
+        #: ``act_<id>`` whose node and edges answer code 200, HTTP 403.
+        self.deny_accounts: set[str] = set()
+        #: Seconds every Graph request waits before it is answered.
+        self.latency_s: float = 0.0
+        #: ``{(ad_id, "YYYY-MM-DD", region): "12.34"}``: that row's spend, nothing else.
+        self.spend_overrides: dict[SpendKey, str] = {}
+
+    def reset_knobs(self) -> None:
+        """Every knob back to its default and the clock un-pinned (faults, log etc. stay)."""
+        with self._lock:
+            self._now = None
+            self._reset_knobs()
+
+    # clock --------------------------------------------------------------------------------
+    def now(self) -> datetime:
+        """The virtual clock: the pinned instant, the ``clock`` callable or the real time."""
+        pinned = self._now
+        if pinned is not None:
+            return pinned
+        if self._clock is not None:
+            return _aware(self._clock())
+        real = datetime.now(UTC)
+        if self._today is not None:
+            return datetime.combine(self._today, real.timetz())
+        return real
 
     def today(self) -> date:
-        return self._today or datetime.now(UTC).date()
+        return self.now().astimezone(UTC).date()
 
-    # faults -----------------------------------------------------------------------------
+    def set_now(self, moment: datetime | None) -> None:
+        """Pin the virtual clock at ``moment`` (naive means UTC); ``None`` un-pins it."""
+        self._now = None if moment is None else _aware(moment)
+
+    def advance(self, delta: timedelta) -> datetime:
+        """Move the virtual clock forward (pins it); returns the new instant."""
+        self._now = self.now() + delta
+        return self._now
+
+    # knobs --------------------------------------------------------------------------------
+    def configure(self, **knobs: Any) -> dict[str, Any]:
+        """Set knobs by name (``now`` pins the clock), validating and converting JSON values."""
+        unknown = set(knobs) - {*KNOB_NAMES, "now"}
+        if unknown:
+            raise ValueError(f"unknown knob(s): {', '.join(sorted(unknown))}")
+        converted: dict[str, Any] = {}
+        for name, value in knobs.items():
+            if name == "now":
+                converted[name] = None if value is None else _as_datetime(value)
+            elif name == "report_polls_to_complete":
+                converted[name] = _optional_int(name, value, 0) or 0
+            elif name in ("empty_page_every", "max_rows_per_request"):
+                converted[name] = _optional_int(name, value, 1)
+            elif name == "throttle_after_calls":
+                converted[name] = _optional_int(name, value, 0)
+            elif name == "fail_next_report_run":
+                converted[name] = bool(value)
+            elif name == "error_rate_5xx":
+                rate = float(value or 0)
+                if not 0 <= rate <= 1:
+                    raise ValueError("error_rate_5xx must be between 0 and 1")
+                converted[name] = rate
+            elif name == "latency_s":
+                latency = float(value or 0)
+                if latency < 0:
+                    raise ValueError("latency_s must not be negative")
+                converted[name] = latency
+            elif name == "expire_tokens_at":
+                converted[name] = None if value is None else _as_datetime(value)
+            elif name == "deny_accounts":
+                if isinstance(value, str):
+                    raise ValueError("deny_accounts must be a list of act_<id>")
+                converted[name] = {_act(str(v)) for v in value or ()}
+            elif name == "spend_overrides":
+                converted[name] = _spend_overrides(value)
+        for name, value in converted.items():
+            if name == "now":
+                self.set_now(value)
+            else:
+                setattr(self, name, value)
+        return self.knobs()
+
+    def knobs(self) -> dict[str, Any]:
+        """The knobs and the clock, JSON-friendly."""
+        expire = self.expire_tokens_at
+        return {
+            "report_polls_to_complete": self.report_polls_to_complete,
+            "fail_next_report_run": self.fail_next_report_run,
+            "empty_page_every": self.empty_page_every,
+            "max_rows_per_request": self.max_rows_per_request,
+            "throttle_after_calls": self.throttle_after_calls,
+            "error_rate_5xx": self.error_rate_5xx,
+            "expire_tokens_at": None if expire is None else _aware(expire).isoformat(),
+            "deny_accounts": sorted(self.deny_accounts),
+            "latency_s": self.latency_s,
+            "spend_overrides": [
+                {"ad_id": ad_id, "date": day, "region": region, "spend": spend}
+                for (ad_id, day, region), spend in sorted(self.spend_overrides.items())
+            ],
+            "now": self.now().isoformat(),
+            "clock_pinned": self._now is not None,
+        }
+
+    def _tokens_expired(self) -> bool:
+        expire = self.expire_tokens_at
+        return expire is not None and self.now() >= _aware(expire)
+
+    def _denied(self, account_id: str) -> bool:
+        deny = self.deny_accounts
+        return f"act_{account_id}" in deny or account_id in deny
+
+    def _roll_5xx(self) -> bool:
+        rate = self.error_rate_5xx
+        if rate <= 0:
+            return False
+        with self._lock:
+            return self._rng.random() < rate
+
+    def _throttled(self, token: str) -> bool:
+        """Count a call for ``token``; True once it is over ``throttle_after_calls``."""
+        with self._lock:
+            count = self._token_calls[token] = self._token_calls.get(token, 0) + 1
+        limit = self.throttle_after_calls
+        return limit is not None and count > limit
+
+    # report runs --------------------------------------------------------------------------
+    def _new_run(self, owner: str, account_id: str, spec: _InsightSpec) -> _ReportRun:
+        with self._lock:
+            run = _ReportRun(
+                str(next(self._run_ids)),
+                owner,
+                account_id,
+                spec,
+                self.now(),
+                max(0, self.report_polls_to_complete),
+                self.fail_next_report_run,
+            )
+            self.fail_next_report_run = False
+            self._runs[run.id] = run
+        return run
+
+    def _run(self, run_id: str) -> _ReportRun | None:
+        with self._lock:
+            return self._runs.get(run_id)
+
+    def _poll(self, run: _ReportRun) -> tuple[str, int]:
+        """One status poll: ``(async_status, async_percent_completion)``."""
+        with self._lock:
+            run.polls += 1
+            return self._status(run)
+
+    def _status(self, run: _ReportRun) -> tuple[str, int]:
+        """The status after the polls so far (lock held or not needed)."""
+        needed, polls = run.polls_needed, run.polls
+        if polls >= needed:
+            if run.finished_at is None:
+                run.finished_at = self.now()
+            if run.fail:
+                return "Job Failed", run.last_pct
+            return "Job Completed", 100
+        if polls <= 1:
+            status, pct = "Job Not Started", 0
+        else:
+            status = "Job Started" if polls == 2 else "Job Running"
+            pct = min(99, 100 * (polls - 1) // needed)
+        run.last_pct = pct
+        return status, pct
+
+    def report_run_status(self, run_id: str) -> str | None:
+        """The ``async_status`` of a report run without counting a poll (None: unknown id)."""
+        run = self._run(run_id)
+        if run is None:
+            return None
+        with self._lock:
+            return self._status(run)[0]
+
+    # faults -------------------------------------------------------------------------------
     def inject(
         self,
         path_contains: str = "",
@@ -264,7 +692,7 @@ class MetaSimState:
                     return fault
         return None
 
-    # request log ------------------------------------------------------------------------
+    # request log --------------------------------------------------------------------------
     def _record(self, record: RequestRecord) -> None:
         with self._lock:
             self._log.append(record)
@@ -282,7 +710,7 @@ class MetaSimState:
         with self._lock:
             self._log.clear()
 
-    # usage ------------------------------------------------------------------------------
+    # usage --------------------------------------------------------------------------------
     def set_usage(self, pct: int | None) -> None:
         """Force every usage percentage the headers report (``None``: computed from calls)."""
         with self._lock:
@@ -301,12 +729,22 @@ class MetaSimState:
             return min(100, int(len(calls) * self.usage_per_call))
 
     def reset(self) -> None:
-        """Clear faults, the request log, usage counters and any usage override."""
+        """Clear faults, the request log, usage counters, report runs, every knob and the
+        pinned clock (the constructor's ``today`` / ``clock`` stay)."""
         with self._lock:
             self._faults.clear()
             self._log.clear()
             self._calls.clear()
             self._usage_override = None
+            self._token_calls.clear()
+            self._runs.clear()
+            self._rng = random.Random(self._seed)
+            self._now = None
+            self._reset_knobs()
+
+
+def _act(account_id: str) -> str:
+    return account_id if account_id.startswith("act_") else f"act_{account_id}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -340,7 +778,13 @@ class _Account:
 
 
 def _graph_time(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S%z")
+    """Ad objects' times as Meta writes them: Pacific time, ``2024-03-12T15:02:47-0700``."""
+    return moment.astimezone(PACIFIC).strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+def _utc_time(moment: datetime) -> str:
+    """Page objects' times as Meta writes them: ``2024-03-12T15:02:47+0000``."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S%z")
 
 
 @lru_cache(maxsize=256)
@@ -349,9 +793,25 @@ def _canonical(token: str) -> str:
     return "sim_" + token.removeprefix("sim_ll_") if token.startswith("sim_ll_") else token
 
 
+def _ads_per_account(token: str) -> int | None:
+    """``N`` of a ``_ads<N>_`` scale knob in the token (``sim_bench_ads400_x``), else None."""
+    match = ADS_KNOB_RE.search(token)
+    return min(int(match.group(1)), MAX_ADS_PER_ACCOUNT) if match and int(match.group(1)) else None
+
+
+def _spread(total: int, buckets: int) -> list[int]:
+    """``total`` items over ``buckets`` contiguous blocks of (nearly) equal size."""
+    return [(b + 1) * total // buckets - b * total // buckets for b in range(buckets)]
+
+
+@lru_cache(maxsize=64)
 def _universe(token: str) -> tuple[_Account, ...]:
-    seed = int.from_bytes(hashlib.sha256(_canonical(token).encode()).digest()[:8], "big")
+    canonical = _canonical(token)
+    if canonical != token:
+        return _universe(canonical)
+    seed = int.from_bytes(hashlib.sha256(token.encode()).digest()[:8], "big")
     rng = random.Random(seed)
+    scale = _ads_per_account(token)
     used: set[int] = set()
 
     def new_id(low: int, high: int) -> str:
@@ -372,7 +832,18 @@ def _universe(token: str) -> tuple[_Account, ...]:
         adsets: list[dict[str, Any]] = []
         ads: list[dict[str, Any]] = []
         units: list[_Ad] = []
-        for c in range(rng.randint(2, 3)):
+        # Without the scale knob: 2-3 campaigns, 1-2 ad sets each, 1-2 ads per ad set. With
+        # it: exactly ``scale`` ads, about 5 per ad set and 4 ad sets per campaign.
+        plan: list[list[int]] | None = None
+        if scale is not None:
+            n_adsets = -(-scale // ADS_PER_ADSET)
+            per_adset = _spread(scale, n_adsets)
+            per_campaign = _spread(n_adsets, -(-n_adsets // ADSETS_PER_CAMPAIGN))
+            plan, taken = [], 0
+            for count in per_campaign:
+                plan.append(per_adset[taken : taken + count])
+                taken += count
+        for c in range(rng.randint(2, 3) if plan is None else len(plan)):
             created = base + timedelta(days=rng.randint(0, 300), seconds=rng.randint(0, 86399))
             updated = created + timedelta(days=rng.randint(0, 60))
             objective = rng.choice(_OBJECTIVES)
@@ -389,7 +860,7 @@ def _universe(token: str) -> tuple[_Account, ...]:
                 "updated_time": _graph_time(updated),
             }
             campaigns.append(campaign)
-            for s in range(rng.randint(1, 2)):
+            for s in range(rng.randint(1, 2) if plan is None else len(plan[c])):
                 adset = {
                     "id": new_id(10**17, 10**18 - 1),
                     "account_id": account_id,
@@ -406,7 +877,7 @@ def _universe(token: str) -> tuple[_Account, ...]:
                     "updated_time": campaign["updated_time"],
                 }
                 adsets.append(adset)
-                for a in range(rng.randint(1, 2)):
+                for a in range(rng.randint(1, 2) if plan is None else plan[c][s]):
                     ad_id = new_id(10**17, 10**18 - 1)
                     ad: dict[str, Any] = {
                         "id": ad_id,
@@ -516,21 +987,170 @@ def _insight_row(
 
 
 # --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Page:
+    id: str
+    name: str
+    category: str
+    created: datetime
+    post_base: int
+    post_interval_s: int
+    fans_base: int
+
+
+@lru_cache(maxsize=1024)
+def _page(page_id: str) -> _Page:
+    """A Facebook Page: everything about it follows from its id."""
+    rng = random.Random(f"page|{page_id}")
+    created = datetime(2023, 1, 1, tzinfo=UTC) + timedelta(
+        days=rng.randint(0, 365), seconds=rng.randint(0, 86399)
+    )
+    return _Page(
+        page_id,
+        f"{rng.choice(_PAGE_NAMES)} {page_id[-3:]}",
+        rng.choice(_PAGE_CATEGORIES),
+        created,
+        rng.randint(10**15, 9 * 10**15),
+        rng.randint(14, 30) * 3600,
+        rng.randint(500, 50_000),
+    )
+
+
+@lru_cache(maxsize=256)
+def _pages_of(token: str) -> tuple[tuple[_Page, str], ...]:
+    """The 1-2 Pages a user token manages, each with its page access token."""
+    canonical = _canonical(token)
+    rng = random.Random(hashlib.sha256(f"pages|{canonical}".encode()).digest())
+    owner = hashlib.sha256(canonical.encode()).hexdigest()[:12]
+    ids = [str(rng.randint(10**14, 2 * 10**14 - 1)) for _ in range(rng.randint(1, 2))]
+    return tuple((_page(page_id), f"sim_page_{page_id}_{owner}") for page_id in ids)
+
+
+def _page_of_token(token: str) -> _Page | None:
+    match = PAGE_TOKEN_RE.fullmatch(token)
+    return _page(match.group(1)) if match else None
+
+
+def _page_obj(page: _Page, token: str | None) -> dict[str, Any]:
+    obj = {
+        "id": page.id,
+        "name": page.name,
+        "category": page.category,
+        "link": f"https://www.facebook.com/{page.id}",
+    }
+    if token is not None:
+        obj["access_token"] = token
+    return obj
+
+
+def _post_time(page: _Page, k: int) -> datetime:
+    digest = hashlib.sha256(f"{page.id}|{k}".encode()).digest()
+    jitter = int.from_bytes(digest[:4], "big") % (page.post_interval_s // 2)
+    return page.created + timedelta(seconds=k * page.post_interval_s + jitter)
+
+
+def _post_count(page: _Page, now: datetime) -> int:
+    """How many posts the page has published by ``now`` (one every 14-30 hours)."""
+    if now < page.created:
+        return 0
+    k = int((now - page.created).total_seconds()) // page.post_interval_s
+    return k if _post_time(page, k) > now else k + 1
+
+
+def _post_obj(page: _Page, k: int) -> dict[str, Any]:
+    number = page.post_base + k
+    rng = random.Random(f"post|{page.id}|{k}")
+    return {
+        "id": f"{page.id}_{number}",
+        "message": rng.choice(_POST_MESSAGES),
+        "created_time": _utc_time(_post_time(page, k)),
+        "permalink_url": f"https://www.facebook.com/{page.id}/posts/{number}",
+    }
+
+
+def _page_day(page: _Page, day: date) -> dict[str, int]:
+    rng = random.Random(f"pageday|{page.id}|{day.isoformat()}")
+    impressions = rng.randint(200, 6000)
+    return {
+        "page_impressions": impressions,
+        "page_impressions_unique": int(impressions * rng.uniform(0.5, 0.9)),
+        "page_post_engagements": int(impressions * rng.uniform(0.01, 0.08)),
+        # cumulative and never shrinking: 7 per day plus 0..6 of noise
+        "page_fans": page.fans_base + (day - date(2023, 1, 1)).days * 7 + rng.randint(0, 6),
+    }
+
+
+_REACTION_MIX = (("like", 0.62), ("love", 0.2), ("haha", 0.07), ("wow", 0.06), ("sorry", 0.03))
+
+
+def _post_values(page: _Page, k: int, now: datetime) -> dict[str, Any]:
+    """Lifetime post metrics; they grow over the post's first three days, then stay."""
+    rng = random.Random(f"postins|{page.id}|{k}")
+    age = max(0.0, (now - _post_time(page, k)).total_seconds())
+    growth = min(1.0, 0.35 + 0.65 * age / (3 * 86400))
+    impressions = int(rng.randint(300, 20_000) * growth)
+    reactions_total = int(impressions * rng.uniform(0.005, 0.04))
+    reactions: dict[str, int] = {}
+    left = reactions_total
+    for name, share in _REACTION_MIX:
+        reactions[name] = int(reactions_total * share)
+        left -= reactions[name]
+    reactions["anger"] = left
+    return {
+        "post_impressions": impressions,
+        "post_impressions_unique": int(impressions * rng.uniform(0.5, 0.9)),
+        "post_clicks": int(impressions * rng.uniform(0.01, 0.06)),
+        "post_reactions_by_type_total": {k: v for k, v in reactions.items() if v},
+    }
+
+
+# --------------------------------------------------------------------------------------------
 # HTTP layer
 # --------------------------------------------------------------------------------------------
 
+#: Parameters never written to the request log.
+_UNLOGGED_PARAMS = ("access_token", "batch")
 
-def _token(request: Request) -> str | None:
-    token = request.query_params.get("access_token")
-    if token:
-        return token
-    auth = request.headers.get("authorization", "")
+
+@dataclass
+class _Call:
+    """One Graph call (an HTTP request or one item of a batch), independent of Starlette."""
+
+    method: str
+    base_url: str
+    version: str
+    node: str
+    edge: str | None
+    params: dict[str, str]
+    token: str | None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def path(self) -> str:
+        path = f"/{self.version}/{self.node}"
+        return f"{path}/{self.edge}" if self.edge else path
+
+    def link(self, drop: Iterable[str] = (), **extra: str) -> str:
+        """This call's absolute URL without the ``drop`` parameters, plus ``extra``."""
+        dropped = {*drop, *extra}
+        query = [(k, v) for k, v in self.params.items() if k not in dropped]
+        return f"{self.base_url}{self.path}?{urlencode([*query, *extra.items()])}"
+
+
+def _bearer(headers: Mapping[str, str]) -> str | None:
+    auth = headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
         return auth[7:].strip() or None
     return None
 
 
-def _check_token(token: str | None) -> str:
+def _pacific_text(moment: datetime) -> str:
+    return moment.astimezone(PACIFIC).strftime("%A, %d-%b-%y %H:%M:%S %Z")
+
+
+def _check_token(token: str | None, sim: MetaSimState) -> str:
     if token and token.startswith("sim_expired_"):
         raise GraphError(
             190,
@@ -540,6 +1160,14 @@ def _check_token(token: str | None) -> str:
         )
     if not token or not token.startswith("sim_"):
         raise GraphError(190, "Invalid OAuth access token - Cannot parse access token")
+    expire = sim.expire_tokens_at
+    if expire is not None and sim._tokens_expired():
+        raise GraphError(
+            190,
+            f"Error validating access token: Session has expired on {_pacific_text(expire)}. "
+            f"The current time is {_pacific_text(sim.now())}.",
+            subcode=463,
+        )
     return token
 
 
@@ -556,34 +1184,33 @@ NARROW_SCOPES = ("ads_read", "pages_show_list", "public_profile")
 LONG_LIVED_S = 60 * 24 * 3600
 
 
-def _app_token(request: Request) -> tuple[str, str]:
-    token = _token(request) or ""
-    app_id, _, secret = token.partition("|")
-    if not app_id or not secret:
-        raise GraphError(190, "Invalid OAuth access token - Cannot parse access token")
-    return app_id, secret
+def _user_id(token: str) -> str:
+    return str(int(hashlib.sha256(_canonical(token).encode()).hexdigest()[:15], 16))
 
 
-def _debug_token(request: Request, sim: MetaSimState) -> Response:
+def _debug_token(call: _Call, sim: MetaSimState) -> dict[str, Any]:
     """``GET /debug_token?input_token=`` with an app token: validity, expiry and scopes.
 
     Token names steer the answer: ``_noscope_`` lacks business_management and the page scopes,
     ``_expiring_`` expires in three days, ``sim_ll_`` is long-lived (60 days), other ``sim_``
-    tokens are short-lived (two hours), ``sim_expired_`` and non-``sim_`` tokens are invalid.
+    tokens are short-lived (two hours), ``sim_expired_`` and non-``sim_`` tokens are invalid,
+    and so is every token once the virtual clock passed ``expire_tokens_at``.
     """
-    app_id, _ = _app_token(request)
-    token = request.query_params.get("input_token", "")
-    now = int(datetime.now(UTC).timestamp())
+    app_id, _, secret = (call.token or "").partition("|")
+    if not app_id or not secret:
+        raise GraphError(190, "Invalid OAuth access token - Cannot parse access token")
+    token = call.params.get("input_token", "")
+    now = int(sim.now().timestamp())
     data: dict[str, Any] = {"app_id": app_id, "type": "USER", "application": "ADinsights Sim"}
     try:
-        _check_token(token)
+        _check_token(token, sim)
     except GraphError as exc:
         data.update(
             is_valid=False,
             scopes=[],
             error={"code": exc.code, "message": exc.message, "subcode": exc.subcode},
         )
-        return JSONResponse({"data": data})
+        return {"data": data}
     if "_expiring_" in token:
         expires = now + 3 * 24 * 3600
     elif token.startswith("sim_ll_"):
@@ -595,91 +1222,109 @@ def _debug_token(request: Request, sim: MetaSimState) -> Response:
         expires_at=expires,
         data_access_expires_at=now + 90 * 24 * 3600,
         scopes=list(NARROW_SCOPES if "_noscope_" in token else FULL_SCOPES),
-        user_id=str(int(hashlib.sha256(_canonical(token).encode()).hexdigest()[:15], 16)),
+        user_id=_user_id(token),
     )
-    return JSONResponse({"data": data})
+    if (page := _page_of_token(token)) is not None:
+        data.update(type="PAGE", profile_id=page.id, expires_at=0)
+    return {"data": data}
 
 
-def _exchange_token(request: Request) -> Response:
+def _exchange_token(call: _Call, sim: MetaSimState) -> dict[str, Any]:
     """``GET /oauth/access_token?grant_type=fb_exchange_token``: a long-lived user token."""
-    if request.path_params.get("edge") != "access_token":
-        raise GraphError(2500, "Unknown path components: /oauth")
-    params = request.query_params
+    if call.edge != "access_token":
+        raise _unknown_path("oauth")
+    params = call.params
     if params.get("grant_type") != "fb_exchange_token":
         raise GraphError(100, "Invalid parameter: grant_type must be fb_exchange_token")
     if not params.get("client_id") or not params.get("client_secret"):
         raise GraphError(101, "Error validating client secret.")
-    short = _check_token(params.get("fb_exchange_token"))
+    short = _check_token(params.get("fb_exchange_token"), sim)
     long_lived = short if short.startswith("sim_ll_") else "sim_ll_" + short.removeprefix("sim_")
-    return JSONResponse(
-        {"access_token": long_lived, "token_type": "bearer", "expires_in": LONG_LIVED_S}
-    )
+    return {"access_token": long_lived, "token_type": "bearer", "expires_in": LONG_LIVED_S}
 
 
-def _encode_cursor(index: int) -> str:
-    return base64.urlsafe_b64encode(f"sim:{index}".encode()).decode().rstrip("=")
+def _encode_cursor(index: int, *, emptied: bool = False) -> str:
+    text = f"sim:{index}:e" if emptied else f"sim:{index}"
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str) -> int:
+def _decode_cursor(cursor: str) -> tuple[int, bool]:
+    """``(index, emptied)``: ``emptied`` marks a cursor handed out by an empty page."""
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        prefix, _, number = text.partition(":")
-        if prefix != "sim":
+        prefix, _, rest = text.partition(":")
+        number, _, flag = rest.partition(":")
+        if prefix != "sim" or flag not in ("", "e"):
             raise ValueError(cursor)
-        return int(number)
+        return int(number), flag == "e"
     except ValueError:
         raise _invalid_param("The cursor is invalid.") from None
 
 
-def _limit(request: Request) -> int:
-    raw = request.query_params.get("limit")
+def _limit(call: _Call, sim: MetaSimState) -> int:
+    raw = call.params.get("limit")
     if raw is None:
-        return DEFAULT_LIMIT
-    try:
-        limit = int(raw)
-    except ValueError:
-        raise _invalid_param("limit must be an integer") from None
-    if limit <= 0:
-        raise _invalid_param("limit must be positive")
+        limit = DEFAULT_LIMIT
+    else:
+        try:
+            limit = int(raw)
+        except ValueError:
+            raise _invalid_param("limit must be an integer") from None
+        if limit <= 0:
+            raise _invalid_param("limit must be positive")
+    ceiling = sim.max_rows_per_request
+    if ceiling is not None and limit > ceiling:
+        raise GraphError(1, REDUCE_DATA_MESSAGE, http_status=500)
     return min(limit, MAX_LIMIT)
 
 
-def _page(
-    request: Request, total: int, get_rows: Callable[[int, int], list[dict[str, Any]]]
+def _paged(
+    call: _Call,
+    sim: MetaSimState,
+    total: int,
+    get_rows: Callable[[int, int], list[dict[str, Any]]],
 ) -> dict[str, Any]:
     """One cursor page out of ``total`` rows; ``get_rows(start, stop)`` builds the slice."""
-    limit = _limit(request)
-    after = request.query_params.get("after")
-    before = request.query_params.get("before")
+    limit = _limit(call, sim)
+    after = call.params.get("after")
+    before = call.params.get("before")
+    emptied = False
     if after:
-        start = _decode_cursor(after) + 1
+        index, emptied = _decode_cursor(after)
+        start = index + 1
     elif before:
-        start = max(0, _decode_cursor(before) - limit)
+        start = max(0, _decode_cursor(before)[0] - limit)
     else:
         start = 0
     stop = min(total, start + limit)
     if start >= stop:
         return {"data": []}
+    every = sim.empty_page_every
+    if every and not emptied and (start // limit + 1) % every == 0:
+        # Meta sometimes answers an empty page that still points at more data.
+        cursor = _encode_cursor(start - 1, emptied=True)
+        return {
+            "data": [],
+            "paging": {
+                "cursors": {"before": cursor, "after": cursor},
+                "next": call.link(drop=("before",), after=cursor),
+            },
+        }
     rows = get_rows(start, stop)
     paging: dict[str, Any] = {
         "cursors": {"before": _encode_cursor(start), "after": _encode_cursor(stop - 1)}
     }
-    base_params = [
-        (k, v) for k, v in request.query_params.multi_items() if k not in ("after", "before")
-    ]
     if start > 0:
-        query = urlencode([*base_params, ("before", _encode_cursor(start))])
-        paging["previous"] = str(request.url.replace(query=query))
+        paging["previous"] = call.link(drop=("after",), before=_encode_cursor(start))
     if stop < total:
-        query = urlencode([*base_params, ("after", _encode_cursor(stop - 1))])
-        paging["next"] = str(request.url.replace(query=query))
+        paging["next"] = call.link(drop=("before",), after=_encode_cursor(stop - 1))
     return {"data": rows, "paging": paging}
 
 
 def _fields(
-    request: Request, allowed: tuple[str, ...], default: tuple[str, ...], node: str
+    call: _Call, allowed: tuple[str, ...], default: tuple[str, ...], node: str
 ) -> list[str]:
-    raw = request.query_params.get("fields")
+    raw = call.params.get("fields")
     if not raw:
         return list(default)
     fields = [f.strip() for f in raw.split(",") if f.strip()]
@@ -711,22 +1356,41 @@ def _account_obj(account: _Account) -> dict[str, Any]:
 def _find_account(token: str, node: str) -> _Account:
     match = ACCOUNT_RE.fullmatch(node)
     if not match:
-        raise GraphError(
-            100,
-            f"Unsupported get request. Object with ID '{node}' does not exist, cannot be loaded "
-            "due to missing permissions, or does not support this operation.",
-            subcode=33,
-            error_type="GraphMethodException",
-        )
+        raise _unsupported_get(node)
+    if _page_of_token(token) is not None:
+        raise _permission_error("A Page access token cannot read ad accounts.")
     for account in _universe(token):
         if account.account_id == match.group(1):
             return account
-    raise GraphError(
-        200,
-        "(#200) Permissions error",
-        http_status=403,
-        user_msg=f"The access token has no permission on ad account {match.group(1)}.",
+    raise _permission_error(f"The access token has no permission on ad account {match.group(1)}.")
+
+
+def _account_usage(call: _Call, sim: MetaSimState, account: _Account, *, insights: bool) -> None:
+    """Usage headers of an ad-account call; then the ``deny_accounts`` check."""
+    util = sim._count_call(f"acc:{account.account_id}")
+    call.headers["x-ad-account-usage"] = json.dumps(
+        {
+            "acc_id_util_pct": util,
+            "reset_time_duration": 0,
+            "ads_api_access_tier": "standard_access",
+        }
     )
+    if insights:
+        call.headers["x-business-use-case-usage"] = json.dumps(
+            {
+                account.account_id: [
+                    {
+                        "type": "ads_insights",
+                        "call_count": util,
+                        "total_cputime": util // 2,
+                        "total_time": util // 2,
+                        "estimated_time_to_regain_access": 0,
+                    }
+                ]
+            }
+        )
+    if sim._denied(account.account_id):
+        raise _permission_error(f"Access to ad account {account.account_id} has been removed.")
 
 
 def _months_back(day: date, months: int) -> date:
@@ -752,134 +1416,512 @@ def _parse_time_range(raw: str | None, today: date) -> tuple[date, date]:
     return since, until
 
 
-def _insights(
-    request: Request, state: MetaSimState, token: str, account: _Account
-) -> dict[str, Any]:
-    params = request.query_params
+def _insight_spec(params: Mapping[str, str], today: date) -> _InsightSpec:
+    """Validate an insights request the way Meta does (same rules for GET and POST)."""
     level = params.get("level", "account")
     if level not in _LEVEL_DROPS:
         raise _invalid_param(f"level must be one of {', '.join(_LEVEL_DROPS)}")
     if params.get("time_increment", "1") != "1":
         raise _invalid_param("the simulator supports time_increment=1 only")
-    breakdowns = [b for b in params.get("breakdowns", "").split(",") if b]
+    breakdowns = tuple(b for b in params.get("breakdowns", "").split(",") if b)
     if any(b not in _SUPPORTED_BREAKDOWNS for b in breakdowns):
         raise _invalid_param(f"the simulator supports breakdowns={','.join(_SUPPORTED_BREAKDOWNS)}")
-    fields = _fields(request, INSIGHT_FIELDS, ("account_id", "impressions", "spend"), "AdsInsights")
-    today = state.today()
+    raw = params.get("fields")
+    fields = [f.strip() for f in raw.split(",") if f.strip()] if raw else []
+    for name in fields:
+        if name in _BREAKDOWN_NAMES:
+            raise GraphError(
+                100,
+                f"(#100) {name} is not valid for fields param. please check "
+                "https://developers.facebook.com/docs/marketing-api/reference/ads-insights/ "
+                "for all valid values",
+            )
+        if name not in INSIGHT_FIELDS:
+            raise GraphError(
+                100, f"(#100) Tried accessing nonexisting field ({name}) on node type (AdsInsights)"
+            )
     since, until = _parse_time_range(params.get("time_range"), today)
-    since = max(since, _months_back(today, MAX_MONTHS_BACK))
-    until = min(until, today)
-    n_days = max(0, (until - since).days + 1)
+    if since < _months_back(today, MAX_MONTHS_BACK):
+        raise GraphError(
+            3018,
+            user_msg=f"The earliest start date allowed is {_months_back(today, MAX_MONTHS_BACK)}.",
+        )
+    return _InsightSpec(
+        level,
+        tuple(fields or ("account_id", "impressions", "spend")),
+        breakdowns,
+        since,
+        min(until, today),
+    )
 
+
+def _with_override(
+    metrics: dict[str, Any], overrides: Mapping[SpendKey, str], key: SpendKey
+) -> dict[str, Any]:
+    spend = overrides.get(key)
+    if spend is None:
+        return metrics
+    return {**metrics, "spend_cents": int(Decimal(spend) * 100)}
+
+
+def _insight_page(
+    call: _Call, sim: MetaSimState, token: str, account: _Account, spec: _InsightSpec
+) -> dict[str, Any]:
+    """One page of insight rows; only the rows of that page are built."""
+    n_days = max(0, (spec.until - spec.since).days + 1)
     grouped: dict[str, list[_Ad]] = {}
-    key = {"ad": "id", "adset": "adset_id", "campaign": "campaign_id"}.get(level)
+    key = {"ad": "id", "adset": "adset_id", "campaign": "campaign_id"}.get(spec.level)
     for ad in account.ad_units:
         grouped.setdefault(getattr(ad, key) if key else "", []).append(ad)
     groups = list(grouped.values())
-    regions: tuple[str | None, ...] = account.regions if breakdowns else (None,)
+    regions: tuple[str | None, ...] = account.regions if spec.breakdowns else (None,)
+    seed_token = _canonical(token)
+    overrides = dict(sim.spend_overrides)
+    fields = spec.fields
 
     def rows(start: int, stop: int) -> list[dict[str, Any]]:
         out = []
         for index in range(start, stop):
             day_index, rest = divmod(index, len(groups) * len(regions))
             group_index, region_index = divmod(rest, len(regions))
-            day = since + timedelta(days=day_index)
+            day = spec.since + timedelta(days=day_index)
+            iso = day.isoformat()
             region = regions[region_index]
             units = groups[group_index]
             parts = [region] if region is not None else list(account.regions)
-            metrics = [_metrics(token, account, u, day, r) for u in units for r in parts]
-            full = _insight_row(account, units, level, metrics)
+            metrics = [
+                _with_override(_metrics(seed_token, account, u, day, r), overrides, (u.id, iso, r))
+                for u in units
+                for r in parts
+            ]
+            full = _insight_row(account, units, spec.level, metrics)
             row = {f: full[f] for f in fields if f in full}
-            row["date_start"] = row["date_stop"] = day.isoformat()
+            row["date_start"] = row["date_stop"] = iso
             if region is not None:
                 row["region"] = region
             out.append(row)
         return out
 
-    return _page(request, n_days * len(groups) * len(regions), rows)
+    return _paged(call, sim, n_days * len(groups) * len(regions), rows)
+
+
+# --- routing ---------------------------------------------------------------------------------
+
+
+def _execute(sim: MetaSimState, call: _Call) -> tuple[int, Any, dict[str, str]]:
+    """Answer one Graph call: ``(http_status, body, headers)``; errors carry usage headers."""
+    try:
+        return 200, _route(sim, call), call.headers
+    except GraphError as exc:
+        return exc.http_status, exc.body(), {**call.headers, **exc.headers()}
+
+
+def _route(sim: MetaSimState, call: _Call) -> Any:
+    call.headers["x-app-usage"] = _usage_json(sim._count_call(f"app:{call.token}"))
+    fault = sim._take_fault(call.path)
+    if fault is not None:
+        raise fault.to_error()
+    if sim._roll_5xx():
+        raise GraphError(2, http_status=500, is_transient=True)
+    if call.node == "debug_token":
+        return _debug_token(call, sim)
+    if call.node == "oauth":
+        return _exchange_token(call, sim)
+    if not VERSION_RE.fullmatch(call.version):
+        raise _unknown_path(call.version)
+    token = _check_token(call.token, sim)
+    if sim._throttled(token):
+        call.headers["x-app-usage"] = _usage_json(100)
+        raise GraphError(17, is_transient=True)
+    if call.node == "me":
+        return _me(call, sim, token)
+    if ACCOUNT_RE.fullmatch(call.node):
+        return _ad_account(call, sim, token)
+    run = sim._run(call.node)
+    if run is not None:
+        return _report_run(call, sim, token, run)
+    return _page_node(call, sim, token)
+
+
+def _me(call: _Call, sim: MetaSimState, token: str) -> Any:
+    if call.method != "GET":
+        raise _not_capable()
+    page = _page_of_token(token)
+    if page is not None:
+        if call.edge is None:
+            return {"id": page.id, "name": page.name}
+        raise GraphError(
+            100, f"(#100) Tried accessing nonexisting field ({call.edge}) on node type (Page)"
+        )
+    if call.edge is None:
+        return {"id": _user_id(token), "name": "Sim User"}
+    if call.edge == "adaccounts":
+        objs = [_account_obj(a) for a in _universe(token)]
+        fields = _fields(call, ACCOUNT_FIELDS, ("account_id", "id"), "AdAccount")
+        return _paged(call, sim, len(objs), lambda a, b: [_project(o, fields) for o in objs[a:b]])
+    if call.edge == "accounts":
+        pages = [_page_obj(page, page_token) for page, page_token in _pages_of(token)]
+        fields = _fields(call, PAGE_FIELDS, ("access_token", "category", "name", "id"), "Page")
+        return _paged(call, sim, len(pages), lambda a, b: [_project(o, fields) for o in pages[a:b]])
+    raise _unknown_path(call.edge)
+
+
+def _ad_account(call: _Call, sim: MetaSimState, token: str) -> Any:
+    account = _find_account(token, call.node)
+    edge = call.edge
+    _account_usage(call, sim, account, insights=edge == "insights")
+    if edge == "insights":
+        spec = _insight_spec(call.params, sim.today())
+        if call.method == "POST":
+            run = sim._new_run(_canonical(token), account.account_id, spec)
+            return {"report_run_id": run.id}
+        if call.method != "GET":
+            raise _not_capable()
+        return _insight_page(call, sim, token, account, spec)
+    if call.method != "GET":
+        raise _not_capable()
+    if edge is None:
+        fields = _fields(call, ACCOUNT_FIELDS, ("id",), "AdAccount")
+        return _project(_account_obj(account), fields)
+    edges = {
+        "campaigns": (account.campaigns, CAMPAIGN_FIELDS, "Campaign"),
+        "adsets": (account.adsets, ADSET_FIELDS, "AdSet"),
+        "ads": (account.ads, AD_FIELDS, "Adgroup"),
+    }
+    if edge not in edges:
+        raise _unknown_path(edge)
+    objs, allowed, node_type = edges[edge]
+    fields = _fields(call, allowed, ("id",), node_type)
+    return _paged(call, sim, len(objs), lambda a, b: [_project(o, fields) for o in objs[a:b]])
+
+
+def _report_run(call: _Call, sim: MetaSimState, token: str, run: _ReportRun) -> Any:
+    """``GET /<report_run_id>`` (one status poll) and ``GET /<report_run_id>/insights``."""
+    if _page_of_token(token) is not None or run.owner != _canonical(token):
+        raise _unsupported_get(call.node)
+    if call.method != "GET":
+        raise _not_capable()
+    if call.edge is None:
+        status, pct = sim._poll(run)
+        finished = run.finished_at
+        return {
+            "id": run.id,
+            "account_id": run.account_id,
+            "async_status": status,
+            "async_percent_completion": pct,
+            "date_start": run.spec.since.isoformat(),
+            "date_stop": run.spec.until.isoformat(),
+            "time_ref": int(run.created.timestamp()),
+            "time_completed": int(finished.timestamp()) if finished else 0,
+        }
+    if call.edge != "insights":
+        raise _unknown_path(call.edge)
+    account = _find_account(token, f"act_{run.account_id}")
+    _account_usage(call, sim, account, insights=True)
+    current = sim.report_run_status(run.id)
+    if current == "Job Failed":
+        raise GraphError(
+            100,
+            f"(#100) Report run {run.id} failed (async_status: Job Failed); start a new one",
+            error_type="GraphMethodException",
+        )
+    if current != "Job Completed":
+        raise GraphError(
+            100,
+            f"(#100) Report run {run.id} is not complete yet (async_status: {current})",
+            error_type="GraphMethodException",
+        )
+    return _insight_page(call, sim, token, account, run.spec)
+
+
+def _page_token_required() -> GraphError:
+    return GraphError(190, "(#190) This method must be called with a Page Access Token")
+
+
+def _metric_names(call: _Call, known: Mapping[str, Any]) -> list[str]:
+    names = [m.strip() for m in call.params.get("metric", "").split(",") if m.strip()]
+    if not names:
+        raise GraphError(100, "(#100) The parameter metric is required")
+    for name in names:
+        if name not in known:
+            raise GraphError(
+                100,
+                "(#100) The value must be a valid insights metric",
+                user_msg=f"{name} is not a valid insights metric",
+            )
+    return names
+
+
+def _page_node(call: _Call, sim: MetaSimState, token: str) -> Any:
+    """A Page (``<page_id>``, its ``insights`` and ``posts``) or a post (``<page>_<n>``)."""
+    node = call.node
+    page_token = _page_of_token(token)
+    own = {} if page_token is not None else {p.id: p for p, _ in _pages_of(token)}
+    if node.isdigit():
+        page = page_token if page_token is not None and page_token.id == node else own.get(node)
+        if page is None:
+            raise _unsupported_get(node)
+        if call.method != "GET":
+            raise _not_capable()
+        if call.edge is None:
+            fields = _fields(call, PAGE_FIELDS, ("name", "id"), "Page")
+            return _project(_page_obj(page, token if page is page_token else None), fields)
+        if page is not page_token:
+            raise _page_token_required()
+        if call.edge == "insights":
+            return _page_insights(call, sim, page)
+        if call.edge in ("posts", "published_posts", "feed"):
+            fields = _fields(call, POST_FIELDS, ("id", "message", "created_time"), "Post")
+            total = _post_count(page, sim.now())
+            return _paged(
+                call,
+                sim,
+                total,
+                lambda a, b: [
+                    _project(_post_obj(page, total - 1 - i), fields) for i in range(a, b)
+                ],
+            )
+        raise _unknown_path(call.edge)
+    match = POST_ID_RE.fullmatch(node)
+    if match is None:
+        raise _unsupported_get(node)
+    page_id, number = match.groups()
+    if page_token is None or page_token.id != page_id:
+        if page_id in own:
+            raise _page_token_required()
+        raise _unsupported_get(node)
+    k = int(number) - page_token.post_base
+    if not 0 <= k < _post_count(page_token, sim.now()):
+        raise _unsupported_get(node)
+    if call.method != "GET":
+        raise _not_capable()
+    if call.edge is None:
+        fields = _fields(call, POST_FIELDS, ("id", "message", "created_time"), "Post")
+        return _project(_post_obj(page_token, k), fields)
+    if call.edge != "insights":
+        raise _unknown_path(call.edge)
+    names = _metric_names(call, POST_METRICS)
+    values = _post_values(page_token, k, sim.now())
+    return {
+        "data": [
+            {
+                "name": name,
+                "period": "lifetime",
+                "values": [{"value": values[name]}],
+                "title": POST_METRICS[name][0],
+                "description": POST_METRICS[name][1],
+                "id": f"{node}/insights/{name}/lifetime",
+            }
+            for name in names
+        ]
+    }
+
+
+def _page_day_param(raw: str, name: str) -> date:
+    try:
+        if raw.lstrip("-").isdigit():
+            return datetime.fromtimestamp(int(raw), PACIFIC).date()
+        return date.fromisoformat(raw)
+    except (ValueError, OverflowError, OSError):
+        raise _invalid_param(f"{name} must be YYYY-MM-DD or a unix timestamp") from None
+
+
+def _pacific_midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=PACIFIC)
+
+
+def _page_insights(call: _Call, sim: MetaSimState, page: _Page) -> dict[str, Any]:
+    """Daily page insights for ``since`` <= day < ``until`` (Meta's ``until`` is exclusive).
+
+    Each value's ``end_time`` is the end of its day in Pacific time, in UTC.
+    """
+    names = _metric_names(call, PAGE_METRICS)
+    if call.params.get("period", "day") != "day":
+        raise _invalid_param("the simulator supports period=day only")
+    today = sim.today()
+    raw_until, raw_since = call.params.get("until"), call.params.get("since")
+    until = _page_day_param(raw_until, "until") if raw_until else today
+    since = _page_day_param(raw_since, "since") if raw_since else until - timedelta(days=2)
+    if since >= until:
+        raise _invalid_param("since must be before until")
+    span = until - since
+    if span.days > MAX_PAGE_INSIGHT_DAYS:
+        raise GraphError(
+            100,
+            f"(#100) There cannot be more than {MAX_PAGE_INSIGHT_DAYS} days "
+            f"({MAX_PAGE_INSIGHT_DAYS * 86400} s) between since and until",
+        )
+    days = [since + timedelta(days=n) for n in range(span.days)]
+    days = [d for d in days if d <= today]
+    numbers = {d: _page_day(page, d) for d in days}
+
+    def stamp(day: date) -> str:
+        return str(int(_pacific_midnight(day).timestamp()))
+
+    data = [
+        {
+            "name": name,
+            "period": "day",
+            "values": [
+                {
+                    "value": numbers[d][name],
+                    "end_time": _utc_time(_pacific_midnight(d + timedelta(days=1))),
+                }
+                for d in days
+            ],
+            "title": PAGE_METRICS[name][0],
+            "description": PAGE_METRICS[name][1],
+            "id": f"{page.id}/insights/{name}/day",
+        }
+        for name in names
+    ]
+    return {
+        "data": data,
+        "paging": {
+            "previous": call.link(since=stamp(since - span), until=stamp(until - span)),
+            "next": call.link(since=stamp(since + span), until=stamp(until + span)),
+        },
+    }
+
+
+# --- batch -----------------------------------------------------------------------------------
+
+
+def _batch_items(raw: str | None) -> list[dict[str, Any]]:
+    if not raw:
+        raise GraphError(100, "(#100) The parameter batch is required")
+    try:
+        items = json.loads(raw)
+    except ValueError:
+        raise GraphError(100, "(#100) The batch parameter must be a JSON array") from None
+    if not isinstance(items, list) or not items:
+        raise GraphError(100, "(#100) The batch parameter must be a non-empty JSON array")
+    if len(items) > MAX_BATCH:
+        raise GraphError(
+            100, f"(#100) Too many requests in batch message. Maximum batch size is {MAX_BATCH}"
+        )
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("relative_url"), str):
+            raise GraphError(100, "(#100) Every batch request needs a relative_url")
+        if str(item.get("method", "GET")).upper() not in ("GET", "POST", "DELETE"):
+            raise GraphError(100, "(#100) Batch method must be GET, POST or DELETE")
+    return items
+
+
+def _batch_item(sim: MetaSimState, outer: _Call, item: Mapping[str, Any]) -> dict[str, Any]:
+    method = str(item.get("method", "GET")).upper()
+    parts = urlsplit(str(item["relative_url"]).lstrip("/"))
+    segments = [s for s in parts.path.split("/") if s]
+    version = outer.version
+    if segments and VERSION_RE.fullmatch(segments[0]):
+        version = segments.pop(0)
+    params = dict(parse_qsl(parts.query, keep_blank_values=True))
+    body = item.get("body")
+    if method == "POST" and isinstance(body, str):
+        params.update(parse_qsl(body, keep_blank_values=True))
+    token = params.get("access_token") or outer.token
+    headers: dict[str, str] = {}
+    if not segments or len(segments) > 2:
+        status, answer, headers = 400, _unknown_path(parts.path).body(), {}
+    else:
+        edge = segments[1] if len(segments) > 1 else None
+        call = _Call(method, outer.base_url, version, segments[0], edge, params, token)
+        status, answer, headers = _execute(sim, call)
+    result: dict[str, Any] = {"code": status}
+    if outer.params.get("include_headers") != "false":
+        result["headers"] = [
+            {"name": "Content-Type", "value": "text/javascript; charset=UTF-8"},
+            *({"name": name, "value": value} for name, value in headers.items()),
+        ]
+    result["body"] = json.dumps(answer)
+    return result
+
+
+def _execute_batch(sim: MetaSimState, outer: _Call) -> tuple[int, Any, dict[str, str]]:
+    """``POST /`` with ``batch=[{"method", "relative_url"[, "body"]}, ...]``."""
+    try:
+        outer.headers["x-app-usage"] = _usage_json(sim._count_call(f"app:{outer.token}"))
+        fault = sim._take_fault(outer.path)
+        if fault is not None:
+            raise fault.to_error()
+        if not VERSION_RE.fullmatch(outer.version):
+            raise _unknown_path(outer.version)
+        _check_token(outer.token, sim)
+        items = _batch_items(outer.params.get("batch"))
+        return 200, [_batch_item(sim, outer, item) for item in items], outer.headers
+    except GraphError as exc:
+        return exc.http_status, exc.body(), {**outer.headers, **exc.headers()}
+
+
+# --- Starlette -------------------------------------------------------------------------------
+
+
+async def _params(request: Request) -> dict[str, str]:
+    """Query parameters, plus a form or JSON body (Graph takes POST parameters either way)."""
+    params = dict(request.query_params)
+    if request.method in ("POST", "DELETE"):
+        body = await request.body()
+        if body:
+            if "application/json" in request.headers.get("content-type", ""):
+                try:
+                    payload = json.loads(body)
+                except ValueError:
+                    payload = None
+                if isinstance(payload, dict):
+                    params.update(
+                        {k: v if isinstance(v, str) else json.dumps(v) for k, v in payload.items()}
+                    )
+            else:
+                text = body.decode("utf-8", "replace")
+                params.update(parse_qsl(text, keep_blank_values=True))
+    return params
+
+
+def _base_url(request: Request) -> str:
+    return f"{request.url.scheme}://{request.url.netloc}"
 
 
 def create_app(state: MetaSimState | None = None) -> Starlette:
     """The simulator as a Starlette app; ``app.state.sim`` is the :class:`MetaSimState`."""
     sim = state or MetaSimState()
 
-    async def graph(request: Request) -> Response:
-        path = request.url.path
-        query = {k: v for k, v in request.query_params.items() if k != "access_token"}
-        try:
-            response = await _graph(request, path)
-        except GraphError as exc:
-            response = exc.response()
-        sim._record(RequestRecord(request.method, path, query, response.status_code))
-        return response
+    def record(request: Request, params: Mapping[str, str], status: int) -> None:
+        query = {k: v for k, v in params.items() if k not in _UNLOGGED_PARAMS}
+        sim._record(RequestRecord(request.method, request.url.path, query, status))
 
-    async def _graph(request: Request, path: str) -> Response:
-        fault = sim._take_fault(path)
-        if fault is not None:
-            raise fault.to_error()
-        if request.path_params["node"] == "debug_token":
-            return _debug_token(request, sim)
-        if request.path_params["node"] == "oauth":
-            return _exchange_token(request)
-        token = _check_token(_token(request))
-        version = request.path_params["version"]
-        node = request.path_params["node"]
-        edge = request.path_params.get("edge")
-        if not VERSION_RE.fullmatch(version):
-            raise GraphError(2500, f"Unknown path components: /{version}", http_status=400)
-        if request.method != "GET":
-            raise GraphError(
-                3, "(#3) Application does not have the capability to make this API call."
-            )
-        headers = {"x-app-usage": _usage_json(sim._count_call(f"app:{token}"))}
-        if node == "me":
-            if edge is None:
-                user_id = str(int(hashlib.sha256(token.encode()).hexdigest()[:15], 16))
-                return JSONResponse({"id": user_id, "name": "Sim User"}, headers=headers)
-            if edge != "adaccounts":
-                raise GraphError(2500, f"Unknown path components: /{edge}")
-            objs = [_account_obj(a) for a in _universe(token)]
-            fields = _fields(request, ACCOUNT_FIELDS, ("account_id", "id"), "AdAccount")
-            body = _page(request, len(objs), lambda a, b: [_project(o, fields) for o in objs[a:b]])
-            return JSONResponse(body, headers=headers)
-        account = _find_account(token, node)
-        util = sim._count_call(f"acc:{account.account_id}")
-        headers["x-ad-account-usage"] = json.dumps(
-            {
-                "acc_id_util_pct": util,
-                "reset_time_duration": 0,
-                "ads_api_access_tier": "standard_access",
-            }
+    async def graph(request: Request) -> Response:
+        params = await _params(request)
+        call = _Call(
+            request.method,
+            _base_url(request),
+            request.path_params["version"],
+            request.path_params["node"],
+            request.path_params.get("edge"),
+            params,
+            params.get("access_token") or _bearer(request.headers),
         )
-        if edge is None:
-            fields = _fields(request, ACCOUNT_FIELDS, ("id",), "AdAccount")
-            return JSONResponse(_project(_account_obj(account), fields), headers=headers)
-        if edge == "insights":
-            headers["x-business-use-case-usage"] = json.dumps(
-                {
-                    account.account_id: [
-                        {
-                            "type": "ads_insights",
-                            "call_count": util,
-                            "total_cputime": util // 2,
-                            "total_time": util // 2,
-                            "estimated_time_to_regain_access": 0,
-                        }
-                    ]
-                }
-            )
-            return JSONResponse(_insights(request, sim, token, account), headers=headers)
-        edges = {
-            "campaigns": (account.campaigns, CAMPAIGN_FIELDS, "Campaign"),
-            "adsets": (account.adsets, ADSET_FIELDS, "AdSet"),
-            "ads": (account.ads, AD_FIELDS, "Adgroup"),
-        }
-        if edge not in edges:
-            raise GraphError(2500, f"Unknown path components: /{edge}")
-        objs_t, allowed, node_type = edges[edge]
-        fields = _fields(request, allowed, ("id",), node_type)
-        body = _page(request, len(objs_t), lambda a, b: [_project(o, fields) for o in objs_t[a:b]])
-        return JSONResponse(body, headers=headers)
+        if sim.latency_s > 0:
+            await asyncio.sleep(sim.latency_s)
+        status, body, headers = await run_in_threadpool(_execute, sim, call)
+        record(request, params, status)
+        return JSONResponse(body, status_code=status, headers=headers)
+
+    async def batch(request: Request) -> Response:
+        params = await _params(request)
+        call = _Call(
+            "POST",
+            _base_url(request),
+            request.path_params.get("version", DEFAULT_VERSION),
+            "",
+            None,
+            params,
+            params.get("access_token") or _bearer(request.headers),
+        )
+        if sim.latency_s > 0:
+            await asyncio.sleep(sim.latency_s)
+        status, body, headers = await run_in_threadpool(_execute_batch, sim, call)
+        record(request, params, status)
+        return JSONResponse(body, status_code=status, headers=headers)
 
     async def faults(request: Request) -> Response:
         if request.method == "DELETE":
@@ -907,10 +1949,31 @@ def create_app(state: MetaSimState | None = None) -> Starlette:
             return JSONResponse({"detail": f"bad usage spec: {exc}"}, status_code=400)
         return JSONResponse({"pct": pct})
 
+    async def config(request: Request) -> Response:
+        if request.method == "DELETE":
+            sim.reset_knobs()
+        elif request.method == "POST":
+            try:
+                payload = await request.json()
+                if not isinstance(payload, dict):
+                    raise TypeError("the config must be a JSON object")
+                sim.configure(**payload)
+            except (ValueError, TypeError, KeyError) as exc:
+                return JSONResponse({"detail": f"bad config: {exc}"}, status_code=400)
+        return JSONResponse(sim.knobs())
+
+    async def reset(request: Request) -> Response:
+        sim.reset()
+        return JSONResponse(sim.knobs())
+
     routes = [
         Route("/__sim__/faults", faults, methods=["GET", "POST", "DELETE"]),
         Route("/__sim__/requests", requests_log, methods=["GET", "DELETE"]),
         Route("/__sim__/usage", usage, methods=["POST"]),
+        Route("/__sim__/config", config, methods=["GET", "POST", "DELETE"]),
+        Route("/__sim__/reset", reset, methods=["POST"]),
+        Route("/", batch, methods=["POST"]),
+        Route("/{version}/", batch, methods=["POST"]),
         Route("/{version}/{node}", graph, methods=["GET", "POST", "DELETE"]),
         Route("/{version}/{node}/{edge}", graph, methods=["GET", "POST", "DELETE"]),
     ]

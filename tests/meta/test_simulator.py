@@ -171,9 +171,11 @@ def test_insights_range_validation_and_cap(sim: MetaSimulator) -> None:
     assert error["code"] == 100 and error["message"] == "Invalid parameter"
     garbage = get(sim, f"{account}/insights", time_range="yesterday")
     assert garbage.status_code == 400 and garbage.json()["error"]["code"] == 100
-    # 37 months before 2025-06-30 is 2022-05-30: older days are silently dropped.
-    capped = insights(sim, account, "2020-01-01", "2022-05-31", fields="ad_id").json()["data"]
-    assert {r["date_start"] for r in capped} == {"2022-05-30", "2022-05-31"}
+    # 37 months before 2025-06-30 is 2022-05-30: an older start date is an error (#3018).
+    too_old = insights(sim, account, "2022-05-29", "2022-05-31", fields="ad_id")
+    assert too_old.status_code == 400 and too_old.json()["error"]["code"] == 3018
+    oldest = insights(sim, account, "2022-05-30", "2022-05-31", fields="ad_id").json()["data"]
+    assert {r["date_start"] for r in oldest} == {"2022-05-30", "2022-05-31"}
 
 
 def test_token_errors_use_the_graph_envelope(sim: MetaSimulator) -> None:

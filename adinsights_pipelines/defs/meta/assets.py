@@ -1,8 +1,11 @@
 """Meta Marketing API direct sync: tenant-partitioned assets that land rows in ``raw.meta_*``."""
 
-from collections.abc import Callable, Iterator
+import contextvars
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime, timedelta
-from itertools import islice
+from itertools import islice, takewhile
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,7 +19,7 @@ from adinsights_pipelines.defs.meta.client import (
     MetaGraphClient,
     TokenInvalidError,
 )
-from adinsights_pipelines.defs.meta.rows import account_row, insight_row
+from adinsights_pipelines.defs.meta.rows import INSIGHT_COLUMNS, account_row, insight_row
 from adinsights_pipelines.defs.resources import (
     KeyringResource,
     MetaGraphResource,
@@ -25,11 +28,16 @@ from adinsights_pipelines.defs.resources import (
 from adinsights_pipelines.defs.tenants.partitions import tenant_partitions
 from adinsights_pipelines.logs import log_context
 from adinsights_pipelines.tenants import get_credential, mark_credential
+from adinsights_pipelines.warehouse.bulk import copy_upsert
 from adinsights_pipelines.warehouse.upsert import upsert_rows
 
 JAMAICA = ZoneInfo("America/Jamaica")
+INSIGHTS_TABLE = "raw.meta_insights"
 INSIGHTS_KEY = ("tenant_id", "ad_id", "date_start", "region")
-BATCH_ROWS = 1000
+#: Insight rows per COPY + upsert, each batch its own transaction (read at call time).
+BATCH_ROWS = 5000
+#: Batches fetched and shaped ahead of the one being written to PostgreSQL.
+READ_AHEAD_BATCHES = 1
 
 
 def insights_window(today: date, lookback_days: int) -> tuple[date, date]:
@@ -40,6 +48,102 @@ def insights_window(today: date, lookback_days: int) -> tuple[date, date]:
 def _batches(rows: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
     while batch := list(islice(rows, size)):
         yield batch
+
+
+_END = object()
+
+
+def _read_ahead(
+    make: Callable[[threading.Event], Iterator[list[dict[str, Any]]]], depth: int
+) -> Iterator[list[dict[str, Any]]]:
+    """The batches of ``make(stop)``, produced by a helper thread up to ``depth`` ahead.
+
+    Fetching and shaping the next batch (HTTP, JSON) overlaps writing this one (PostgreSQL).
+    The helper's exception is raised here, after the batches it produced before it; when the
+    consumer stops early, ``stop`` is set and the helper is joined before this returns.
+    """
+    handoff: queue.Queue[tuple[Any, BaseException | None]] = queue.Queue(maxsize=max(1, depth))
+    stop = threading.Event()
+
+    def put(item: Any, error: BaseException | None = None) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put((item, error), timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        batches = make(stop)
+        try:
+            for batch in batches:
+                if not put(batch):
+                    return
+            put(_END)
+        except BaseException as exc:
+            put(_END, exc)
+        finally:
+            close = getattr(batches, "close", None)
+            if close is not None:
+                close()
+
+    context = contextvars.copy_context()  # log_context (tenant, run) for the client's logs
+    helper = threading.Thread(
+        target=context.run, args=(produce,), name="meta-insights-read-ahead", daemon=True
+    )
+    helper.start()
+    try:
+        while True:
+            item, error = handoff.get()
+            if item is _END:
+                if error is not None:
+                    raise error
+                return
+            yield item
+    finally:
+        stop.set()
+        helper.join()
+
+
+def load_insights(
+    engine: Engine,
+    tenant_id: str,
+    currency: str,
+    api_rows: Iterable[dict[str, Any]],
+    *,
+    batch_rows: int | None = None,
+) -> int:
+    """Upsert Graph insight rows of one ad account into ``raw.meta_insights``.
+
+    COPY + one upsert per batch of ``batch_rows`` (default :data:`BATCH_ROWS`) rows, each batch
+    its own transaction: when ``api_rows`` fails part-way (a Graph error, a crash), the batches
+    before stay committed and the failing one leaves nothing; a re-run upserts by natural key,
+    so nothing is duplicated. The next batch is fetched and shaped in a helper thread while
+    this one is written; memory holds a few batches, whatever the number of rows. Returns how
+    many rows were written; exceptions of ``api_rows`` propagate unchanged.
+    """
+    size = batch_rows or BATCH_ROWS
+
+    def shaped(stop: threading.Event) -> Iterator[list[dict[str, Any]]]:
+        rows = (
+            insight_row(tenant_id, currency, r)
+            for r in takewhile(lambda _: not stop.is_set(), api_rows)
+        )
+        return _batches(rows, size)
+
+    written = 0
+    for batch in _read_ahead(shaped, READ_AHEAD_BATCHES):
+        with engine.begin() as conn:
+            written += copy_upsert(
+                conn,
+                INSIGHTS_TABLE,
+                INSIGHT_COLUMNS,
+                INSIGHTS_KEY,
+                batch,
+                json_columns=("actions",),
+            )
+    return written
 
 
 def _error_logger(engine: Engine, tenant_id: str) -> Callable[[ApiCallFailure], None]:
@@ -222,17 +326,10 @@ def _sync_insights(
     written, failed = 0, dict[str, str]()
     for account_id, currency in accounts:
         _set_state(engine, tenant_id, account_id, "running")
-        account_rows = 0
         try:
-            rows = (
-                insight_row(tenant_id, currency, r)
-                for r in client.iter_insights(account_id, since, until)
+            account_rows = load_insights(
+                engine, tenant_id, currency, client.iter_insights(account_id, since, until)
             )
-            with engine.begin() as conn:
-                for batch in _batches(rows, BATCH_ROWS):
-                    account_rows += upsert_rows(
-                        conn, "raw.meta_insights", batch, INSIGHTS_KEY, json_columns=("actions",)
-                    )
         except TokenInvalidError as exc:
             _set_state(engine, tenant_id, account_id, "failed", error="token rejected")
             raise _token_rejected(engine, tenant_id, exc) from None

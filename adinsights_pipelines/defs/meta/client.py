@@ -3,7 +3,11 @@
 The same code talks to ``https://graph.facebook.com`` and to the loopback simulator
 (:mod:`adinsights_pipelines.simulators.meta_graph`); only ``base_url`` differs.
 
-* Cursor paging follows ``paging.next`` to the end.
+* Cursor paging follows ``paging.next`` to the end, one page in memory at a time: rows are
+  yielded as each page arrives, so memory does not grow with the number of rows.
+* When Graph answers "Please reduce the amount of data you're asking for" (HTTP 500, code 1)
+  the client halves the page ``limit`` (down to 25) and asks for the same page again; this is
+  separate from, and not counted against, the retries below.
 * Retryable failures (HTTP 429 / 5xx, Graph codes 1, 2, 4, 17, 32, 341, 613, 80000-80014,
   ``is_transient`` and network errors) are retried with tenacity: base-2 exponential backoff
   with full jitter, at most ``max_attempts`` attempts in total.
@@ -19,12 +23,14 @@ import json
 import logging
 import re
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import orjson
 import requests
 from tenacity import (
     RetryCallState,
@@ -40,12 +46,14 @@ __all__ = [
     "AD_FIELDS",
     "CAMPAIGN_FIELDS",
     "INSIGHT_FIELDS",
+    "MIN_PAGE_LIMIT",
     "ApiCallFailure",
     "MetaApiError",
     "MetaGraphClient",
     "PermissionDeniedError",
     "RateLimitedError",
     "TokenInvalidError",
+    "asks_for_less_data",
     "is_retryable",
     "throttle_delay",
 ]
@@ -77,6 +85,10 @@ THROTTLE_THRESHOLD_PCT = 75.0
 THROTTLE_MAX_DELAY_S = 120.0
 BACKOFF_MAX_S = 60.0
 PAGE_LIMIT = 500
+#: The smallest page ``limit`` the client shrinks to when Graph asks for less data per call.
+MIN_PAGE_LIMIT = 25
+#: How many recent ``paging.next`` URLs are remembered to stop a server that loops.
+_RECENT_PAGES = 16
 
 _NETWORK_ERRORS = (
     requests.ConnectionError,
@@ -198,7 +210,7 @@ def parse_usage(headers: Mapping[str, str]) -> dict[str, float]:
         if not raw:
             continue
         try:
-            data = json.loads(raw)
+            data = orjson.loads(raw)
         except ValueError:
             continue
         if not isinstance(data, dict):
@@ -243,6 +255,44 @@ def _without_token(url: str) -> str:
         (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "access_token"
     ]
     return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def asks_for_less_data(error: MetaApiError) -> bool:
+    """Whether Graph refused a call because the page asked for too much data.
+
+    Graph answers HTTP 500 with code 1 and "Please reduce the amount of data you're asking
+    for, then retry your request"; the cure is a smaller ``limit``, not the same call again.
+    """
+    return (
+        error.http_status == 500
+        and error.code == 1
+        and "reduce the amount of data" in error.message.lower()
+    )
+
+
+def _page_limit(url: str, query: Mapping[str, str] | None) -> int | None:
+    """The ``limit`` of a page request (in ``query``, or in ``url`` for a ``paging.next``)."""
+    if query is None:
+        query = dict(parse_qsl(urlsplit(url).query, keep_blank_values=True))
+    raw = query.get("limit")
+    try:
+        return int(raw) if raw is not None else None
+    except ValueError:
+        return None
+
+
+def _with_limit(
+    url: str, query: dict[str, str] | None, limit: int
+) -> tuple[str, dict[str, str] | None]:
+    """The same page request with ``limit`` replaced."""
+    if query is not None:
+        return url, {**query, "limit": str(limit)}
+    parts = urlsplit(url)
+    pairs = [
+        (k, str(limit) if k == "limit" else v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+    ]
+    return urlunsplit(parts._replace(query=urlencode(pairs))), None
 
 
 class MetaGraphClient:
@@ -350,23 +400,51 @@ class MetaGraphClient:
         """
         url: str | None = f"{self.base_url}/{self.api_version}/{path.lstrip('/')}"
         query: dict[str, str] | None = {k: _param(v) for k, v in (params or {}).items()}
-        seen: set[str] = set()
+        # Only the last few ``next`` URLs: enough to stop a server that loops, while memory
+        # stays flat however many pages there are.
+        recent: deque[str] = deque(maxlen=_RECENT_PAGES)
         while url is not None:
-            body = self.get(url, query)
-            yield from body.get("data", [])
+            body = self._get_page(url, query)
+            data = body.get("data", [])
             next_url = (body.get("paging") or {}).get("next")
-            if not next_url or next_url in seen:
+            del body  # the page's rows are all that is kept while they are consumed
+            yield from data
+            del data
+            if not next_url or next_url in recent:
                 break
-            seen.add(next_url)
+            recent.append(next_url)
             # ``paging.next`` carries every parameter; a token in it is dropped, since the
             # token travels only in the Authorization header (URLs end up in logs).
             url, query = _without_token(next_url), None
+
+    def _get_page(self, url: str, query: dict[str, str] | None) -> dict[str, Any]:
+        """One page; halves ``limit`` (down to 25) while Graph asks for less data per call."""
+        while True:
+            try:
+                return self.get(url, query)
+            except MetaApiError as exc:
+                limit = _page_limit(url, query)
+                if not asks_for_less_data(exc) or limit is None or limit <= MIN_PAGE_LIMIT:
+                    raise
+                smaller = max(MIN_PAGE_LIMIT, limit // 2)
+                log.info(
+                    "Meta asked for less data on %s; page limit %d -> %d",
+                    exc.endpoint,
+                    limit,
+                    smaller,
+                )
+                url, query = _with_limit(url, query, smaller)
 
     def get(self, url: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:
         """GET an absolute URL with retries; returns the decoded JSON object."""
         endpoint = urlsplit(url).path
         retrying = Retrying(
-            retry=retry_if_exception(lambda e: isinstance(e, MetaApiError) and e.is_retryable),
+            # "Reduce the amount of data" is not retried as is: iter_pages shrinks the page.
+            retry=retry_if_exception(
+                lambda e: (
+                    isinstance(e, MetaApiError) and e.is_retryable and not asks_for_less_data(e)
+                )
+            ),
             stop=stop_after_attempt(self.max_attempts),
             wait=wait_random_exponential(multiplier=1, exp_base=2, max=BACKOFF_MAX_S),
             sleep=self._sleep,
@@ -407,8 +485,8 @@ class MetaGraphClient:
             error = self._error_from(response, endpoint)
             if error is None:
                 try:
-                    body = response.json()
-                except ValueError:
+                    body = orjson.loads(response.content)
+                except ValueError:  # orjson.JSONDecodeError is a ValueError
                     body = None
                 if isinstance(body, dict):
                     return body
@@ -425,7 +503,7 @@ class MetaGraphClient:
         if response.ok:
             return None
         try:
-            err = response.json().get("error")
+            err = orjson.loads(response.content).get("error")
         except (ValueError, AttributeError):
             err = None
         if not isinstance(err, dict):

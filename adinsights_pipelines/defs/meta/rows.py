@@ -30,6 +30,14 @@ def account_row(tenant_id: str, api_row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+#: The columns of an :func:`insight_row`, in order (``raw.meta_insights`` minus ``_loaded_at``).
+INSIGHT_COLUMNS = (
+    "tenant_id", "account_id", "campaign_id", "campaign_name", "adset_id", "adset_name", "ad_id",
+    "ad_name", "date_start", "date_stop", "region", "spend", "impressions", "clicks", "reach",
+    "conversions", "actions", "currency",
+)  # fmt: skip
+
+
 def conversions(actions: list[dict[str, Any]] | None) -> Decimal:
     return sum(
         (
@@ -41,28 +49,58 @@ def conversions(actions: list[dict[str, Any]] | None) -> Decimal:
     )
 
 
+def _conversions_text(actions: list[dict[str, Any]]) -> str:
+    """:func:`conversions` as exact decimal text; whole-number values skip ``Decimal``."""
+    total = 0
+    for action in actions:
+        if action.get("action_type") in CONVERSION_ACTION_TYPES:
+            value = action.get("value", "0")
+            if type(value) is not str or not (value.isascii() and value.isdigit()):
+                return str(conversions(actions))  # fractions, signs, numbers: the exact path
+            total += int(value)
+    return str(total)
+
+
+def _decimal_text(value: Any) -> str:
+    """A Graph money value as exact decimal text for a ``numeric`` column (``"12.34"``).
+
+    Graph sends money as decimal strings: those pass through once checked to be decimal.
+    """
+    if type(value) is str and value:
+        head, _, tail = value.partition(".")
+        if value.isascii() and head.isdigit() and (not tail or tail.isdigit()):
+            return value
+    return str(Decimal(str(value if value not in (None, "") else "0")))
+
+
 def insight_row(tenant_id: str, currency: str, api_row: dict[str, Any]) -> dict[str, Any]:
-    """One ``raw.meta_insights`` row; natural key (tenant, ad, day, region)."""
-    actions = api_row.get("actions") or []
+    """One ``raw.meta_insights`` row; natural key (tenant, ad, day, region).
+
+    ``spend`` and ``conversions`` are exact decimal text (``"2516.10"``), for a ``numeric``
+    column; the columns are :data:`INSIGHT_COLUMNS`, in that order.
+    """
+    get = api_row.get
+    actions = get("actions") or []
+    account_id = api_row["account_id"]
     return {
         "tenant_id": tenant_id,
-        "account_id": _act(api_row["account_id"]),
+        "account_id": account_id if account_id.startswith("act_") else "act_" + account_id,
         "campaign_id": api_row["campaign_id"],
-        "campaign_name": api_row.get("campaign_name"),
+        "campaign_name": get("campaign_name"),
         "adset_id": api_row["adset_id"],
-        "adset_name": api_row.get("adset_name"),
+        "adset_name": get("adset_name"),
         "ad_id": api_row["ad_id"],
-        "ad_name": api_row.get("ad_name"),
+        "ad_name": get("ad_name"),
         "date_start": date.fromisoformat(api_row["date_start"]),
         "date_stop": date.fromisoformat(api_row["date_stop"]),
-        "region": api_row.get("region") or "Unknown",
-        "spend": Decimal(str(api_row.get("spend", "0"))),
-        "impressions": _int(api_row.get("impressions")) or 0,
-        "clicks": _int(api_row.get("clicks")) or 0,
-        "reach": _int(api_row.get("reach")) or 0,
-        "conversions": conversions(actions),
+        "region": get("region") or "Unknown",
+        "spend": _decimal_text(get("spend", "0")),
+        "impressions": _int(get("impressions")) or 0,
+        "clicks": _int(get("clicks")) or 0,
+        "reach": _int(get("reach")) or 0,
+        "conversions": _conversions_text(actions),
         "actions": actions,
-        "currency": api_row.get("account_currency") or currency,
+        "currency": get("account_currency") or currency,
     }
 
 

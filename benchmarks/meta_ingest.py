@@ -1,0 +1,256 @@
+"""Meta insights ingest at scale: 100,000 and 1,000,000 rows, Graph simulator to PostgreSQL.
+
+End to end, the rows go through the real client (HTTP, paging, orjson) and the real loader
+(``load_insights``: ``insight_row``, COPY + upsert per batch of 5,000, one transaction each)
+into ``raw.meta_insights``. The ceiling loads the very same pages with no HTTP: the raw JSON
+bodies are fetched beforehand into a file, then parsed and COPY + upserted by the same loader.
+
+The simulator runs in a process of its own, as Graph is remote: in this process it would take
+the GIL from the loader. Its usage headers are kept at 0 %, so the client never pauses for the
+rate limits (a real account would be throttled long before a million rows a minute).
+
+Memory is the peak resident set size above the one before each load: the kernel's high-water
+mark (``VmHWM``) is reset through ``/proc/self/clear_refs`` before each load (on kernels
+without it, the ``ru_maxrss`` delta, which can only grow from one load to the next).
+
+Runs on a throw-away embedded PostgreSQL (or ``ADINSIGHTS_BENCH_DATABASE_URL``, a database it
+may fill: it truncates ``raw.meta_insights``). The last line is machine-readable.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import resource
+import struct
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import requests
+import sqlalchemy as sa
+
+# 500 ads in each of the two ad accounts, 5 regions each: 5,000 rows a day.
+TOKEN = "sim_bench_ads500_x"
+ROWS_PER_DAY = 5_000
+SIZES = (100_000, 1_000_000)
+TENANT = "bench"
+
+
+def _serve_simulator(port: int) -> None:
+    import uvicorn
+
+    from adinsights_pipelines.simulators.meta_graph import MetaSimState, create_app
+
+    app = create_app(MetaSimState(usage_per_call=0.0))
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _start_simulator() -> tuple[multiprocessing.process.BaseProcess, str]:
+    port = _free_port()
+    proc = multiprocessing.get_context("spawn").Process(
+        target=_serve_simulator, args=(port,), name="meta-sim", daemon=True
+    )
+    proc.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{url}/__sim__/config", timeout=1).ok:
+                return proc, url
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    proc.terminate()
+    raise RuntimeError("the Meta simulator did not start")
+
+
+class PeakRss:
+    """Peak resident set size (MB) of this process above its size at :meth:`start`."""
+
+    def __init__(self) -> None:
+        self.resettable = self._reset_hwm()
+        self.method = (
+            "VmHWM - VmRSS (high-water mark reset per load)"
+            if self.resettable
+            else "ru_maxrss delta"
+        )
+
+    @staticmethod
+    def _reset_hwm() -> bool:
+        try:
+            Path("/proc/self/clear_refs").write_text("5")
+            return True
+        except OSError:
+            return False
+
+    @staticmethod
+    def _status_kb(field: str) -> int:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1])
+        raise KeyError(field)
+
+    def start(self) -> None:
+        if self.resettable:
+            self._reset_hwm()
+            self._base = self._status_kb("VmRSS")
+        else:
+            self._base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+    def peak_mb(self) -> float:
+        if self.resettable:
+            high = self._status_kb("VmHWM")
+        else:
+            high = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return max(0, high - self._base) / 1024
+
+
+def _window(rows: int, until: date) -> tuple[date, date]:
+    days = rows // ROWS_PER_DAY
+    return until - timedelta(days=days - 1), until
+
+
+def _fetch_raw(
+    url: str, accounts: list[dict[str, Any]], since: date, until: date, path: Path
+) -> int:
+    """Every page's raw JSON body, as the client would fetch it, into ``path`` (not timed)."""
+    from adinsights_pipelines.defs.meta.client import INSIGHT_FIELDS, PAGE_LIMIT
+
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {TOKEN}"
+    pages = 0
+    with path.open("wb") as out:
+        for account in accounts:
+            params: dict[str, Any] | None = {
+                "level": "ad",
+                "time_increment": "1",
+                "time_range": orjson.dumps(
+                    {"since": since.isoformat(), "until": until.isoformat()}
+                ).decode(),
+                "fields": ",".join(INSIGHT_FIELDS),
+                "limit": str(PAGE_LIMIT),
+                "breakdowns": "region",
+            }
+            next_url: str | None = f"{url}/v21.0/{account['id']}/insights"
+            while next_url:
+                response = session.get(next_url, params=params, timeout=60)
+                response.raise_for_status()
+                body = response.content
+                out.write(struct.pack(">16sI", account["id"][-16:].encode(), len(body)))
+                out.write(body)
+                pages += 1
+                next_url = orjson.loads(body).get("paging", {}).get("next")
+                params = None
+    return pages
+
+
+def _pages_of(path: Path, account_id: str) -> Iterator[dict[str, Any]]:
+    """The rows of ``account_id``'s pages in ``path``, one page in memory at a time."""
+    tag = account_id[-16:].encode()
+    with path.open("rb") as raw:
+        while header := raw.read(20):
+            page_tag, size = struct.unpack(">16sI", header)
+            body = raw.read(size)
+            if page_tag == tag:
+                yield from orjson.loads(body).get("data", [])
+
+
+def main() -> None:
+    workdir = Path(tempfile.mkdtemp(prefix="adi-ingest-"))
+    os.environ["ADINSIGHTS_DATA_DIR"] = str(workdir)
+    os.environ["DAGSTER_HOME"] = str(workdir / "dagster_home")
+    bench_url = os.environ.get("ADINSIGHTS_BENCH_DATABASE_URL")
+    if bench_url:
+        os.environ["ADINSIGHTS_DATABASE_URL"] = bench_url
+    else:
+        os.environ.pop("ADINSIGHTS_DATABASE_URL", None)
+
+    from adinsights_pipelines.bootstrap import bootstrap
+    from adinsights_pipelines.defs.meta.assets import BATCH_ROWS, load_insights
+    from adinsights_pipelines.defs.meta.client import MetaGraphClient
+    from adinsights_pipelines.warehouse.database import engine
+
+    rt = bootstrap()
+    eng = engine(rt.db)
+    proc, url = _start_simulator()
+    memory = PeakRss()
+    try:
+        client = MetaGraphClient(TOKEN, base_url=url)
+        accounts = client.list_ad_accounts()
+        until = datetime.now(UTC).date() - timedelta(days=1)  # a whole day in any time zone
+
+        def timed_load(rows_of: Callable[[dict[str, Any], date, date], Any], n: int):
+            with eng.begin() as conn:
+                conn.execute(sa.text("truncate raw.meta_insights"))
+            since, last = _window(n, until)
+            memory.start()
+            started = time.perf_counter()
+            written = sum(
+                load_insights(eng, TENANT, a["currency"], rows_of(a, since, last)) for a in accounts
+            )
+            seconds = time.perf_counter() - started
+            peak = memory.peak_mb()
+            with eng.connect() as conn:
+                landed = conn.execute(sa.text("select count(*) from raw.meta_insights")).scalar()
+            if not written == landed == n:
+                raise SystemExit(f"expected {n} rows, wrote {written}, found {landed}")
+            return n / seconds, peak, seconds
+
+        # Warm-up (connections, the simulator's object universe), not measured.
+        load_insights(
+            eng,
+            TENANT,
+            accounts[0]["currency"],
+            client.iter_insights(accounts[0]["id"], until, until),
+        )
+
+        results: dict[int, tuple[float, float, float]] = {}
+        for n in SIZES:
+            results[n] = timed_load(lambda a, s, u: client.iter_insights(a["id"], s, u), n)
+        ceilings: dict[int, float] = {}
+        for n in SIZES:
+            raw_pages = workdir / f"pages-{n}.bin"
+            _fetch_raw(url, accounts, *_window(n, until), raw_pages)
+            ceilings[n] = timed_load(lambda a, s, u, f=raw_pages: _pages_of(f, a["id"]), n)[0]
+            raw_pages.unlink()
+    finally:
+        proc.terminate()
+        proc.join(10)
+
+    print(
+        f"Meta insights ingest, token {TOKEN} (2 accounts x 500 ads x 5 regions), "
+        f"batches of {BATCH_ROWS}, PostgreSQL {rt.db.display}"
+    )
+    print(f"peak memory: {memory.method}")
+    for n in SIZES:
+        rate, peak, seconds = results[n]
+        print(
+            f"{n:>9,} rows: end to end {rate:>9,.0f} rows/s ({seconds:5.1f} s, peak {peak:6.1f} MB)"
+            f" | ceiling (same pages, no HTTP) {ceilings[n]:>9,.0f} rows/s"
+            f" | ratio {rate / ceilings[n]:.2f}"
+        )
+    big, small = SIZES[-1], SIZES[0]
+    rate, ceiling = results[big][0], ceilings[big]
+    print(
+        f"rows_per_s={rate:.0f} ceiling_rows_per_s={ceiling:.0f} ratio={rate / ceiling:.2f} "
+        f"peak_mb_100k={results[small][1]:.1f} peak_mb_1m={results[big][1]:.1f}"
+    )
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
