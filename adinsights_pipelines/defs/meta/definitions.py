@@ -1,73 +1,40 @@
 from dagster import (
-    AssetSelection,
     DefaultScheduleStatus,
     Definitions,
-    RunRequest,
     ScheduleDefinition,
-    ScheduleEvaluationContext,
-    define_asset_job,
     job,
-    schedule,
 )
 
 from adinsights_pipelines.defs.meta.assets import meta_ad_accounts, meta_insights
 from adinsights_pipelines.defs.meta.hierarchy import meta_hierarchy
 from adinsights_pipelines.defs.meta.pages import meta_page_insights, meta_post_insights
 from adinsights_pipelines.defs.meta.token_refresh import refresh_meta_tokens
-from adinsights_pipelines.defs.tenants.partitions import tenant_partitions, tenant_run_requests
+from adinsights_pipelines.defs.tenants.partitions import (
+    JAMAICA_TZ,
+    every_tenant_schedule,
+    tenant_job,
+)
 
-meta_sync_job = define_asset_job(
+meta_sync_job = tenant_job(
     "meta_sync",
-    selection=AssetSelection.assets(meta_ad_accounts, meta_insights),
-    partitions_def=tenant_partitions,
-    description="Meta ad accounts then incremental insights, one run per tenant.",
+    [meta_ad_accounts, meta_insights],
+    "Meta ad accounts then incremental insights, one run per tenant.",
 )
+meta_sync_hourly = every_tenant_schedule("meta_sync_hourly", meta_sync_job, "0 6-22 * * *")
 
-
-@schedule(
-    job=meta_sync_job,
-    cron_schedule="0 6-22 * * *",
-    execution_timezone="America/Jamaica",
-    default_status=DefaultScheduleStatus.RUNNING,
-)
-def meta_sync_hourly(context: ScheduleEvaluationContext) -> list[RunRequest]:
-    return tenant_run_requests(context.instance)
-
-
-meta_pages_job = define_asset_job(
+meta_pages_job = tenant_job(
     "meta_pages",
-    selection=AssetSelection.assets(meta_page_insights, meta_post_insights),
-    partitions_def=tenant_partitions,
-    description="Facebook Page insights and post insights, one run per tenant.",
+    [meta_page_insights, meta_post_insights],
+    "Facebook Page insights and post insights, one run per tenant.",
 )
+meta_pages_hourly = every_tenant_schedule("meta_pages_hourly", meta_pages_job, "30 6-22 * * *")
 
-
-@schedule(
-    job=meta_pages_job,
-    cron_schedule="30 6-22 * * *",
-    execution_timezone="America/Jamaica",
-    default_status=DefaultScheduleStatus.RUNNING,
+meta_hierarchy_job = tenant_job(
+    "meta_hierarchy_sync", [meta_hierarchy], "Campaigns, ad sets and ads, one run per tenant."
 )
-def meta_pages_hourly(context: ScheduleEvaluationContext) -> list[RunRequest]:
-    return tenant_run_requests(context.instance)
-
-
-meta_hierarchy_job = define_asset_job(
-    "meta_hierarchy_sync",
-    selection=AssetSelection.assets(meta_hierarchy),
-    partitions_def=tenant_partitions,
-    description="Campaigns, ad sets and ads, one run per tenant.",
+meta_hierarchy_daily = every_tenant_schedule(
+    "meta_hierarchy_daily", meta_hierarchy_job, "15 2 * * *"
 )
-
-
-@schedule(
-    job=meta_hierarchy_job,
-    cron_schedule="15 2 * * *",
-    execution_timezone="America/Jamaica",
-    default_status=DefaultScheduleStatus.RUNNING,
-)
-def meta_hierarchy_daily(context: ScheduleEvaluationContext) -> list[RunRequest]:
-    return tenant_run_requests(context.instance)
 
 
 @job(description="Check every tenant's Meta token; refresh long-lived tokens before expiry.")
@@ -79,7 +46,7 @@ meta_token_refresh_hourly = ScheduleDefinition(
     name="meta_token_refresh_hourly",
     job=meta_token_refresh,
     cron_schedule="0 6-22 * * *",
-    execution_timezone="America/Jamaica",
+    execution_timezone=JAMAICA_TZ,
     default_status=DefaultScheduleStatus.RUNNING,
 )
 

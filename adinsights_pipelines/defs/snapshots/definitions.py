@@ -1,33 +1,16 @@
-from dagster import (
-    AssetSelection,
-    DefaultScheduleStatus,
-    Definitions,
-    RunRequest,
-    ScheduleEvaluationContext,
-    define_asset_job,
-    schedule,
-)
+from dagster import Definitions
 
 from adinsights_pipelines.defs.snapshots.assets import metrics_snapshot
-from adinsights_pipelines.defs.tenants.partitions import tenant_partitions, tenant_run_requests
+from adinsights_pipelines.defs.tenants.partitions import every_tenant_schedule, tenant_job
 
-metrics_snapshot_job = define_asset_job(
+metrics_snapshot_job = tenant_job(
     "metrics_snapshots",
-    selection=AssetSelection.assets(metrics_snapshot),
-    partitions_def=tenant_partitions,
-    description="Rebuild one tenant's metrics snapshot from the marts.",
+    [metrics_snapshot],
+    "Rebuild one tenant's metrics snapshot from the marts.",
 )
-
-
-@schedule(
-    job=metrics_snapshot_job,
-    cron_schedule="*/30 * * * *",
-    execution_timezone="America/Jamaica",
-    default_status=DefaultScheduleStatus.RUNNING,
+metrics_snapshots_every_30_minutes = every_tenant_schedule(
+    "metrics_snapshots_every_30_minutes", metrics_snapshot_job, "*/30 * * * *"
 )
-def metrics_snapshots_every_30_minutes(context: ScheduleEvaluationContext) -> list[RunRequest]:
-    return tenant_run_requests(context.instance)
-
 
 defs = Definitions(
     assets=[metrics_snapshot],

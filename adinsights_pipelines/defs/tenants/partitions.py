@@ -1,9 +1,26 @@
-"""Tenants as Dagster's dynamic partition dimension ``tenant``."""
+"""Tenants as Dagster's dynamic partition dimension ``tenant``, and how jobs fan out over it."""
 
-from dagster import DagsterInstance, DynamicPartitionsDefinition, RunRequest
+from dagster import (
+    AssetsDefinition,
+    AssetSelection,
+    DagsterInstance,
+    DefaultScheduleStatus,
+    DynamicPartitionsDefinition,
+    RunRequest,
+    ScheduleDefinition,
+    ScheduleEvaluationContext,
+    define_asset_job,
+    schedule,
+)
+
+# Not exported at dagster's top level; it is what define_asset_job returns.
+from dagster._core.definitions.unresolved_asset_job_definition import (
+    UnresolvedAssetJobDefinition,
+)
 
 TENANT_PARTITIONS = "tenant"
 tenant_partitions = DynamicPartitionsDefinition(name=TENANT_PARTITIONS)
+JAMAICA_TZ = "America/Jamaica"
 
 
 def partition_changes(
@@ -17,8 +34,37 @@ def partition_changes(
 def tenant_run_requests(
     instance: DagsterInstance, tags: dict[str, str] | None = None
 ) -> list[RunRequest]:
-    """One run per tenant partition: how tenant-partitioned schedules fan out."""
+    """One run per tenant partition, tagged so the coordinator runs one per tenant at a time."""
     return [
         RunRequest(partition_key=key, tags={"tenant_id": key, **(tags or {})})
         for key in instance.get_dynamic_partitions(TENANT_PARTITIONS)
     ]
+
+
+def tenant_job(
+    name: str, assets: list[AssetsDefinition], description: str
+) -> UnresolvedAssetJobDefinition:
+    return define_asset_job(
+        name,
+        selection=AssetSelection.assets(*assets),
+        partitions_def=tenant_partitions,
+        description=description,
+    )
+
+
+def every_tenant_schedule(
+    name: str, job: UnresolvedAssetJobDefinition, cron: str
+) -> ScheduleDefinition:
+    """A schedule (America/Jamaica, running by default) that starts ``job`` for every tenant."""
+
+    @schedule(
+        name=name,
+        job=job,
+        cron_schedule=cron,
+        execution_timezone=JAMAICA_TZ,
+        default_status=DefaultScheduleStatus.RUNNING,
+    )
+    def _every_tenant(context: ScheduleEvaluationContext) -> list[RunRequest]:
+        return tenant_run_requests(context.instance)
+
+    return _every_tenant
