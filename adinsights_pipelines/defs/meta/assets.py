@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime, timedelta
 from itertools import islice, takewhile
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -19,7 +19,7 @@ from adinsights_pipelines.defs.meta.client import (
     MetaGraphClient,
     TokenInvalidError,
 )
-from adinsights_pipelines.defs.meta.rows import INSIGHT_COLUMNS, account_row, insight_row
+from adinsights_pipelines.defs.meta.rows import INSIGHT_COLUMNS, account_row, insight_record
 from adinsights_pipelines.defs.resources import (
     KeyringResource,
     MetaGraphResource,
@@ -39,13 +39,15 @@ BATCH_ROWS = 5000
 #: Batches fetched and shaped ahead of the one being written to PostgreSQL.
 READ_AHEAD_BATCHES = 1
 
+T = TypeVar("T")
+
 
 def insights_window(today: date, lookback_days: int) -> tuple[date, date]:
     """The attribution lookback: re-read the last ``lookback_days`` days, today included."""
     return today - timedelta(days=lookback_days - 1), today
 
 
-def _batches(rows: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+def _batches(rows: Iterator[T], size: int) -> Iterator[list[T]]:
     while batch := list(islice(rows, size)):
         yield batch
 
@@ -53,9 +55,7 @@ def _batches(rows: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[st
 _END = object()
 
 
-def _read_ahead(
-    make: Callable[[threading.Event], Iterator[list[dict[str, Any]]]], depth: int
-) -> Iterator[list[dict[str, Any]]]:
+def _read_ahead(make: Callable[[threading.Event], Iterator[T]], depth: int) -> Iterator[T]:
     """The batches of ``make(stop)``, produced by a helper thread up to ``depth`` ahead.
 
     Fetching and shaping the next batch (HTTP, JSON) overlaps writing this one (PostgreSQL).
@@ -75,8 +75,9 @@ def _read_ahead(
         return False
 
     def produce() -> None:
-        batches = make(stop)
+        batches: Iterator[T] | None = None
         try:
+            batches = make(stop)
             for batch in batches:
                 if not put(batch):
                     return
@@ -125,9 +126,9 @@ def load_insights(
     """
     size = batch_rows or BATCH_ROWS
 
-    def shaped(stop: threading.Event) -> Iterator[list[dict[str, Any]]]:
+    def shaped(stop: threading.Event) -> Iterator[list[tuple[Any, ...]]]:
         rows = (
-            insight_row(tenant_id, currency, r)
+            insight_record(tenant_id, currency, r)
             for r in takewhile(lambda _: not stop.is_set(), api_rows)
         )
         return _batches(rows, size)
@@ -135,14 +136,7 @@ def load_insights(
     written = 0
     for batch in _read_ahead(shaped, READ_AHEAD_BATCHES):
         with engine.begin() as conn:
-            written += copy_upsert(
-                conn,
-                INSIGHTS_TABLE,
-                INSIGHT_COLUMNS,
-                INSIGHTS_KEY,
-                batch,
-                json_columns=("actions",),
-            )
+            written += copy_upsert(conn, INSIGHTS_TABLE, INSIGHT_COLUMNS, INSIGHTS_KEY, batch)
     return written
 
 
