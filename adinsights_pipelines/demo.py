@@ -206,6 +206,8 @@ def run_demo(*, once: bool, progress: Progress) -> DemoResult:
         # The simulator accepts any app; a real app's id and secret are never needed here.
         os.environ.setdefault("ADINSIGHTS_META_APP_ID", "adinsights-demo-app")
         os.environ.setdefault("ADINSIGHTS_META_APP_SECRET", "simulator-only-app-secret")
+        # The simulator finishes report runs in two polls; no need to wait seconds between.
+        os.environ.setdefault("ADINSIGHTS_META_REPORT_POLL_SECONDS", "0.1")
         progress(f"Meta Graph API simulator at {sim.url}")
         seed_demo_tenants(rt, progress)
         materialize_all(rt, progress)

@@ -53,6 +53,15 @@ class Settings(BaseSettings):
     meta_graph_url: str = "https://graph.facebook.com"
     meta_api_version: str = "v21.0"
     meta_insights_lookback_days: int = Field(default=28, ge=1, le=395)
+    #: History an account's first sync loads, through async report runs when it reaches past
+    #: the lookback window (Meta keeps 37 months).
+    meta_initial_sync_days: int = Field(default=90, ge=1, le=1100)
+    meta_backfill_chunk_days: int = Field(default=7, ge=1, le=90)
+    meta_report_concurrency: int = Field(default=3, ge=1, le=25)
+    #: First wait between report-run status polls; it doubles up to 30 s.
+    meta_report_poll_seconds: float = Field(default=2.0, gt=0, le=60)
+    meta_report_timeout_seconds: float = Field(default=3600.0, gt=0)
+    meta_request_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
 
     audit_retention_days: int = Field(default=365, ge=1)
     audit_export_url: str | None = None

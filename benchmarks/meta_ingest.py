@@ -195,8 +195,8 @@ def main() -> None:
         os.environ.pop("ADINSIGHTS_DATABASE_URL", None)
 
     from adinsights_pipelines.bootstrap import bootstrap
-    from adinsights_pipelines.defs.meta.assets import BATCH_ROWS, load_insights
     from adinsights_pipelines.defs.meta.client import MetaGraphClient
+    from adinsights_pipelines.defs.meta.loading import BATCH_ROWS, load_insights
     from adinsights_pipelines.warehouse.database import engine
 
     rt = bootstrap()

@@ -87,6 +87,7 @@ def point_environment_at(
     monkeypatch.setenv("ADINSIGHTS_META_GRAPH_URL", meta_url)
     monkeypatch.setenv("ADINSIGHTS_META_APP_ID", "sim-app")
     monkeypatch.setenv("ADINSIGHTS_META_APP_SECRET", "sim-app-secret-0123456789")
+    monkeypatch.setenv("ADINSIGHTS_META_REPORT_POLL_SECONDS", "0.01")
     # prepare_dagster_home() exports these; registering them here restores them afterwards.
     for name in dagster_environment(Settings(), db):
         monkeypatch.setenv(name, os.environ.get(name, ""))

@@ -6,6 +6,8 @@ import time), so one environment drives the CLI, the API and the Dagster code lo
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from dagster import ConfigurableResource
 from sqlalchemy.engine import Engine
 
@@ -47,10 +49,31 @@ class MetaGraphResource(ConfigurableResource):
     api_version: str | None = None
     insights_lookback_days: int | None = None
 
-    def resolved(self) -> tuple[str, str, int]:
+    def sync_settings(self) -> MetaSyncSettings:
         settings = load_settings()
-        return (
-            self.base_url or settings.meta_graph_url,
-            self.api_version or settings.meta_api_version,
-            self.insights_lookback_days or settings.meta_insights_lookback_days,
+        return MetaSyncSettings(
+            base_url=self.base_url or settings.meta_graph_url,
+            api_version=self.api_version or settings.meta_api_version,
+            lookback_days=self.insights_lookback_days or settings.meta_insights_lookback_days,
+            initial_sync_days=settings.meta_initial_sync_days,
+            chunk_days=settings.meta_backfill_chunk_days,
+            report_concurrency=settings.meta_report_concurrency,
+            report_poll_seconds=settings.meta_report_poll_seconds,
+            report_timeout_seconds=settings.meta_report_timeout_seconds,
+            request_timeout_seconds=settings.meta_request_timeout_seconds,
         )
+
+
+@dataclass(frozen=True)
+class MetaSyncSettings:
+    """Everything a Meta sync needs to know besides the tenant's token."""
+
+    base_url: str
+    api_version: str
+    lookback_days: int
+    initial_sync_days: int
+    chunk_days: int
+    report_concurrency: int
+    report_poll_seconds: float
+    report_timeout_seconds: float
+    request_timeout_seconds: float

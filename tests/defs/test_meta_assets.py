@@ -26,6 +26,8 @@ def tenants(
     monkeypatch,
 ) -> Iterator[list[str]]:
     monkeypatch.setenv("ADINSIGHTS_META_INSIGHTS_LOOKBACK_DAYS", str(LOOKBACK_DAYS))
+    # History no longer than the lookback window: the first sync reads it like any other.
+    monkeypatch.setenv("ADINSIGHTS_META_INITIAL_SYNC_DAYS", str(LOOKBACK_DAYS))
     ids = ["acme", "globex"]
     with engine(product_env).begin() as conn:
         for tenant_id in ids:

@@ -14,9 +14,10 @@ import sqlalchemy as sa
 from dagster import DagsterInstance, ExecuteInProcessResult
 
 from adinsights_pipelines.definitions import defs
-from adinsights_pipelines.defs.meta import assets
-from adinsights_pipelines.defs.meta.assets import JAMAICA, load_insights
+from adinsights_pipelines.defs.meta import loading
+from adinsights_pipelines.defs.meta.assets import JAMAICA
 from adinsights_pipelines.defs.meta.client import ApiCallFailure, MetaApiError, MetaGraphClient
+from adinsights_pipelines.defs.meta.loading import load_insights
 from adinsights_pipelines.encryption import LocalKeyring
 from adinsights_pipelines.simulators.meta_graph import MetaSimulator
 from adinsights_pipelines.tenants import add_tenant, set_credential
@@ -129,7 +130,9 @@ def tenants(
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[list[str]]:
     monkeypatch.setenv("ADINSIGHTS_META_INSIGHTS_LOOKBACK_DAYS", str(LOOKBACK_DAYS))
-    monkeypatch.setattr(assets, "BATCH_ROWS", 300)
+    # History no longer than the lookback window: the first sync reads it like any other.
+    monkeypatch.setenv("ADINSIGHTS_META_INITIAL_SYNC_DAYS", str(LOOKBACK_DAYS))
+    monkeypatch.setattr(loading, "BATCH_ROWS", 300)
     ids = ["acme", "globex"]
     with engine(product_env).begin() as conn:
         for tenant_id in ids:

@@ -24,7 +24,7 @@ import logging
 import re
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -52,6 +52,7 @@ __all__ = [
     "MetaGraphClient",
     "PermissionDeniedError",
     "RateLimitedError",
+    "ReportRun",
     "TokenInvalidError",
     "asks_for_less_data",
     "is_retryable",
@@ -90,6 +91,10 @@ MIN_PAGE_LIMIT = 25
 #: How many recent ``paging.next`` URLs are remembered to stop a server that loops.
 _RECENT_PAGES = 16
 
+#: Requests per call of the batch endpoint (Graph's limit).
+BATCH_MAX = 50
+_RUN_FIELDS = "id,async_status,async_percent_completion"
+
 _NETWORK_ERRORS = (
     requests.ConnectionError,
     requests.Timeout,
@@ -120,6 +125,32 @@ def throttle_delay(usage_pct: float) -> float:
     if usage_pct < THROTTLE_THRESHOLD_PCT:
         return 0.0
     return min(THROTTLE_MAX_DELAY_S, 2.0 * (usage_pct - (THROTTLE_THRESHOLD_PCT - 1)))
+
+
+@dataclass(frozen=True)
+class ReportRun:
+    """The state of an async insights report run (``GET /<report_run_id>``)."""
+
+    id: str
+    async_status: str
+    percent_complete: int
+
+    @property
+    def completed(self) -> bool:
+        return self.async_status == "Job Completed"
+
+    @property
+    def failed(self) -> bool:
+        return self.async_status in ("Job Failed", "Job Skipped")
+
+    @classmethod
+    def from_graph(cls, run_id: str, body: Mapping[str, Any]) -> ReportRun:
+        pct = body.get("async_percent_completion")
+        return cls(
+            str(body.get("id") or run_id),
+            str(body.get("async_status") or "unknown"),
+            int(pct) if isinstance(pct, int | float) else 0,
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -383,6 +414,87 @@ class MetaGraphClient:
             params["breakdowns"] = breakdowns
         return self.iter_pages(f"{_act(account_id)}/insights", params)
 
+    # --- asynchronous report runs -----------------------------------------------------------
+
+    def start_insights_report(
+        self,
+        account_id: str,
+        since: date,
+        until: date,
+        *,
+        level: str = "ad",
+        breakdowns: Iterable[str] = ("region",),
+        fields: Iterable[str] = INSIGHT_FIELDS,
+    ) -> str:
+        """Start an async report run (``POST act_<id>/insights``); returns its id."""
+        params: dict[str, Any] = {
+            "level": level,
+            "time_increment": 1,
+            "time_range": {"since": since.isoformat(), "until": until.isoformat()},
+            "fields": tuple(fields),
+        }
+        if breakdowns := tuple(breakdowns):
+            params["breakdowns"] = breakdowns
+        url = f"{self.base_url}/{self.api_version}/{_act(account_id)}/insights"
+        body = self.post(url, {k: _param(v) for k, v in params.items()})
+        run_id = body.get("report_run_id") if isinstance(body, dict) else None
+        if not run_id:
+            raise MetaApiError(
+                "starting a report run answered without report_run_id",
+                http_status=200,
+                is_transient=True,
+                endpoint=urlsplit(url).path,
+            )
+        return str(run_id)
+
+    def report_runs(self, run_ids: Sequence[str]) -> dict[str, ReportRun]:
+        """The status of report runs: one GET for one run, batch calls (50 a call) for more.
+
+        A run whose status could not be read this time (a retryable error inside the batch,
+        or Graph leaving its answer out) is missing from the result: poll it again later.
+        Non-retryable errors are raised.
+        """
+        if len(run_ids) == 1:
+            (run_id,) = run_ids
+            url = f"{self.base_url}/{self.api_version}/{run_id}"
+            return {run_id: ReportRun.from_graph(run_id, self.get(url, {"fields": _RUN_FIELDS}))}
+        statuses: dict[str, ReportRun] = {}
+        for start in range(0, len(run_ids), BATCH_MAX):
+            chunk = run_ids[start : start + BATCH_MAX]
+            batch = [
+                {"method": "GET", "relative_url": f"{self.api_version}/{r}?fields={_RUN_FIELDS}"}
+                for r in chunk
+            ]
+            answers = self.post(
+                f"{self.base_url}/",
+                {"batch": orjson.dumps(batch).decode(), "include_headers": "false"},
+            )
+            if not isinstance(answers, list):
+                raise MetaApiError(
+                    "the batch endpoint answered with something other than a list",
+                    http_status=200,
+                    is_transient=True,
+                    endpoint="/",
+                )
+            for run_id, answer in zip(chunk, answers, strict=False):
+                if not isinstance(answer, dict):
+                    continue  # Graph leaves out answers it had no time for: poll again
+                endpoint = f"/{self.api_version}/{run_id}"
+                code, body = answer.get("code"), answer.get("body") or ""
+                if code == 200:
+                    data = orjson.loads(body)
+                    statuses[run_id] = ReportRun.from_graph(run_id, data)
+                    continue
+                error = self._graph_error(int(code or 500), None, body, endpoint)
+                self._report(error)
+                if not error.is_retryable:
+                    raise error
+        return statuses
+
+    def iter_report_rows(self, run_id: str, *, limit: int = PAGE_LIMIT) -> Iterator[dict[str, Any]]:
+        """The rows of a completed report run (``GET <run_id>/insights``), page by page."""
+        return self.iter_pages(f"{run_id}/insights", {"limit": limit})
+
     def _iter_edge(
         self, account_id: str, edge: str, fields: Iterable[str]
     ) -> Iterator[dict[str, Any]]:
@@ -437,6 +549,13 @@ class MetaGraphClient:
 
     def get(self, url: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:
         """GET an absolute URL with retries; returns the decoded JSON object."""
+        return self._with_retries("GET", url, params)
+
+    def post(self, url: str, data: Mapping[str, str] | None = None) -> Any:
+        """POST form parameters to an absolute URL with retries; returns the decoded JSON."""
+        return self._with_retries("POST", url, data)
+
+    def _with_retries(self, method: str, url: str, params: Mapping[str, str] | None) -> Any:
         endpoint = urlsplit(url).path
         retrying = Retrying(
             # "Reduce the amount of data" is not retried as is: iter_pages shrinks the page.
@@ -451,12 +570,11 @@ class MetaGraphClient:
             before_sleep=self._log_retry,
             reraise=True,
         )
-        result: dict[str, Any] = retrying(self._get_once, url, params, endpoint)
-        return result
+        return retrying(self._call_once, method, url, params, endpoint)
 
-    def _get_once(
-        self, url: str, params: Mapping[str, str] | None, endpoint: str
-    ) -> dict[str, Any]:
+    def _call_once(
+        self, method: str, url: str, params: Mapping[str, str] | None, endpoint: str
+    ) -> Any:
         delay = throttle_delay(self.usage_pct)
         if delay > 0:
             log.info(
@@ -465,9 +583,11 @@ class MetaGraphClient:
             self._sleep(delay)
         error: MetaApiError | None = None
         try:
-            response = self.session.get(
+            response = self.session.request(
+                method,
                 url,
-                params=params,
+                params=params if method == "GET" else None,
+                data=params if method != "GET" else None,
                 headers={"Authorization": f"Bearer {self._token}"},
                 timeout=self.timeout,
             )
@@ -488,7 +608,8 @@ class MetaGraphClient:
                     body = orjson.loads(response.content)
                 except ValueError:  # orjson.JSONDecodeError is a ValueError
                     body = None
-                if isinstance(body, dict):
+                # Objects everywhere, except the batch endpoint's list of answers.
+                if isinstance(body, dict) or (method == "POST" and isinstance(body, list)):
                     return body
                 error = MetaApiError(
                     "the Graph API answered with a body that is not a JSON object",
@@ -502,23 +623,29 @@ class MetaGraphClient:
     def _error_from(self, response: requests.Response, endpoint: str) -> MetaApiError | None:
         if response.ok:
             return None
+        return self._graph_error(response.status_code, response.reason, response.content, endpoint)
+
+    def _graph_error(
+        self, status: int, reason: str | None, content: bytes | str, endpoint: str
+    ) -> MetaApiError:
+        """The error a failed answer (HTTP ``status``, Graph error envelope) stands for."""
         try:
-            err = orjson.loads(response.content).get("error")
+            err = orjson.loads(content).get("error")
         except (ValueError, AttributeError):
             err = None
         if not isinstance(err, dict):
             return MetaApiError(
-                f"HTTP {response.status_code} {response.reason} without a Graph error body",
-                http_status=response.status_code,
+                f"HTTP {status} {reason or ''} without a Graph error body".replace("  ", " "),
+                http_status=status,
                 endpoint=endpoint,
             )
         code = err.get("code")
         subcode = err.get("error_subcode")
         code = code if isinstance(code, int) else None
-        cls = _error_class(response.status_code, code)
+        cls = _error_class(status, code)
         return cls(
             self._redact(str(err.get("message") or "unknown Graph error")),
-            http_status=response.status_code,
+            http_status=status,
             code=code,
             subcode=subcode if isinstance(subcode, int) else None,
             is_transient=bool(err.get("is_transient")),

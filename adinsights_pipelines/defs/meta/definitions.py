@@ -6,6 +6,7 @@ from dagster import (
 )
 
 from adinsights_pipelines.defs.meta.assets import meta_ad_accounts, meta_insights
+from adinsights_pipelines.defs.meta.backfill_job import meta_insights_backfill
 from adinsights_pipelines.defs.meta.hierarchy import meta_hierarchy
 from adinsights_pipelines.defs.meta.pages import meta_page_insights, meta_post_insights
 from adinsights_pipelines.defs.meta.token_refresh import refresh_meta_tokens
@@ -58,7 +59,13 @@ defs = Definitions(
         meta_page_insights,
         meta_post_insights,
     ],
-    jobs=[meta_sync_job, meta_hierarchy_job, meta_pages_job, meta_token_refresh],
+    jobs=[
+        meta_sync_job,
+        meta_hierarchy_job,
+        meta_pages_job,
+        meta_token_refresh,
+        meta_insights_backfill,
+    ],
     schedules=[
         meta_sync_hourly,
         meta_hierarchy_daily,

@@ -7,13 +7,9 @@ from typing import Any
 import sqlalchemy as sa
 from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue, asset
 
-from adinsights_pipelines.defs.meta.assets import (
-    _client,
-    _set_state,
-    _token_rejected,
-    meta_ad_accounts,
-)
+from adinsights_pipelines.defs.meta.assets import meta_ad_accounts
 from adinsights_pipelines.defs.meta.client import MetaApiError, TokenInvalidError
+from adinsights_pipelines.defs.meta.sync import set_sync_state, tenant_client, token_rejected
 from adinsights_pipelines.defs.resources import (
     KeyringResource,
     MetaGraphResource,
@@ -101,7 +97,7 @@ def meta_hierarchy(
     tenant_id = context.partition_key
     with log_context(tenant_id=tenant_id, run_id=context.run_id):
         engine = warehouse.engine()
-        client = _client(engine, meta, keyring, tenant_id)
+        client = tenant_client(engine, meta.sync_settings(), keyring.keyring(), tenant_id)
         with engine.connect() as conn:
             accounts: list[str] = list(
                 conn.execute(
@@ -129,9 +125,9 @@ def meta_hierarchy(
                         with engine.begin() as conn:
                             counts[name] += upsert_rows(conn, table, batch, key)
             except TokenInvalidError as exc:
-                raise _token_rejected(engine, tenant_id, exc) from None
+                raise token_rejected(engine, tenant_id, exc) from None
             except MetaApiError as exc:
-                _set_state(engine, tenant_id, account_id, "failed", error=str(exc))
+                set_sync_state(engine, tenant_id, account_id, "failed", error=str(exc))
                 failed[account_id] = str(exc)
                 context.log.warning(
                     "tenant %s account %s hierarchy failed: %s", tenant_id, account_id, exc

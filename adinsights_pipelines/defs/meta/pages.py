@@ -10,9 +10,10 @@ from typing import Any
 
 from dagster import AssetExecutionContext, MaterializeResult, asset
 
-from adinsights_pipelines.defs.meta.assets import JAMAICA, _client, _token_rejected
+from adinsights_pipelines.defs.meta.assets import JAMAICA
 from adinsights_pipelines.defs.meta.client import MetaGraphClient, TokenInvalidError
 from adinsights_pipelines.defs.meta.hierarchy import graph_time
+from adinsights_pipelines.defs.meta.sync import tenant_client, token_rejected
 from adinsights_pipelines.defs.resources import (
     KeyringResource,
     MetaGraphResource,
@@ -92,7 +93,7 @@ def meta_page_insights(
     tenant_id = context.partition_key
     with log_context(tenant_id=tenant_id, run_id=context.run_id):
         engine = warehouse.engine()
-        client = _client(engine, meta, keyring, tenant_id)
+        client = tenant_client(engine, meta.sync_settings(), keyring.keyring(), tenant_id)
         until = datetime.now(JAMAICA).date()
         since = until - timedelta(days=PAGE_WINDOW_DAYS - 1)
         pages, points = 0, 0
@@ -132,7 +133,7 @@ def meta_page_insights(
                     )
                 pages += 1
         except TokenInvalidError as exc:
-            raise _token_rejected(engine, tenant_id, exc) from None
+            raise token_rejected(engine, tenant_id, exc) from None
         return MaterializeResult(
             metadata={"tenant_id": tenant_id, "pages": pages, "insight_points": points}
         )
@@ -159,7 +160,7 @@ def meta_post_insights(
     tenant_id = context.partition_key
     with log_context(tenant_id=tenant_id, run_id=context.run_id):
         engine = warehouse.engine()
-        client = _client(engine, meta, keyring, tenant_id)
+        client = tenant_client(engine, meta.sync_settings(), keyring.keyring(), tenant_id)
         oldest = datetime.now(JAMAICA) - timedelta(days=PAGE_WINDOW_DAYS)
         posts, metrics = 0, 0
         try:
@@ -200,7 +201,7 @@ def meta_post_insights(
                         )
                     posts += 1
         except TokenInvalidError as exc:
-            raise _token_rejected(engine, tenant_id, exc) from None
+            raise token_rejected(engine, tenant_id, exc) from None
         return MaterializeResult(
             metadata={"tenant_id": tenant_id, "posts": posts, "insight_metrics": metrics}
         )

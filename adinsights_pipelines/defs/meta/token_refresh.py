@@ -38,9 +38,9 @@ def refresh_meta_tokens(
     keyring: KeyringResource,
     meta: MetaGraphResource,
 ) -> Output[None]:
-    base_url, api_version, _ = meta.resolved()
+    where = meta.sync_settings()
     configured = MetaApp.from_settings(load_settings())
-    app = MetaApp(configured.app_id, configured.app_secret, base_url, api_version)
+    app = MetaApp(configured.app_id, configured.app_secret, where.base_url, where.api_version)
     ring, engine = keyring.keyring(), warehouse.engine()
     with engine.connect() as conn:
         tenants: list[str] = list(

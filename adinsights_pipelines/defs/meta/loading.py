@@ -1,0 +1,119 @@
+"""Bulk loading of Meta insight rows: COPY + upsert in batches, one transaction per batch.
+
+No Dagster here: the incremental sync, the async backfills and the benchmark all load through
+:func:`load_insights`.
+"""
+
+import contextvars
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from itertools import islice, takewhile
+from typing import Any, TypeVar
+
+from sqlalchemy.engine import Engine
+
+from adinsights_pipelines.defs.meta.rows import INSIGHT_COLUMNS, insight_record
+from adinsights_pipelines.warehouse.bulk import copy_upsert
+
+INSIGHTS_TABLE = "raw.meta_insights"
+INSIGHTS_KEY = ("tenant_id", "ad_id", "date_start", "region")
+#: Insight rows per COPY + upsert, each batch its own transaction (read at call time).
+BATCH_ROWS = 5000
+#: Batches fetched and shaped ahead of the one being written to PostgreSQL.
+READ_AHEAD_BATCHES = 1
+
+T = TypeVar("T")
+
+
+def _batches(rows: Iterator[T], size: int) -> Iterator[list[T]]:
+    while batch := list(islice(rows, size)):
+        yield batch
+
+
+_END = object()
+
+
+def _read_ahead(make: Callable[[threading.Event], Iterator[T]], depth: int) -> Iterator[T]:
+    """The batches of ``make(stop)``, produced by a helper thread up to ``depth`` ahead.
+
+    Fetching and shaping the next batch (HTTP, JSON) overlaps writing this one (PostgreSQL).
+    The helper's exception is raised here, after the batches it produced before it; when the
+    consumer stops early, ``stop`` is set and the helper is joined before this returns.
+    """
+    handoff: queue.Queue[tuple[Any, BaseException | None]] = queue.Queue(maxsize=max(1, depth))
+    stop = threading.Event()
+
+    def put(item: Any, error: BaseException | None = None) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put((item, error), timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        batches: Iterator[T] | None = None
+        try:
+            batches = make(stop)
+            for batch in batches:
+                if not put(batch):
+                    return
+            put(_END)
+        except BaseException as exc:
+            put(_END, exc)
+        finally:
+            close = getattr(batches, "close", None)
+            if close is not None:
+                close()
+
+    context = contextvars.copy_context()  # log_context (tenant, run) for the client's logs
+    helper = threading.Thread(
+        target=context.run, args=(produce,), name="meta-insights-read-ahead", daemon=True
+    )
+    helper.start()
+    try:
+        while True:
+            item, error = handoff.get()
+            if item is _END:
+                if error is not None:
+                    raise error
+                return
+            yield item
+    finally:
+        stop.set()
+        helper.join()
+
+
+def load_insights(
+    engine: Engine,
+    tenant_id: str,
+    currency: str,
+    api_rows: Iterable[dict[str, Any]],
+    *,
+    batch_rows: int | None = None,
+) -> int:
+    """Upsert Graph insight rows of one ad account into ``raw.meta_insights``.
+
+    COPY + one upsert per batch of ``batch_rows`` (default :data:`BATCH_ROWS`) rows, each batch
+    its own transaction: when ``api_rows`` fails part-way (a Graph error, a crash), the batches
+    before stay committed and the failing one leaves nothing; a re-run upserts by natural key,
+    so nothing is duplicated. The next batch is fetched and shaped in a helper thread while
+    this one is written; memory holds a few batches, whatever the number of rows. Returns how
+    many rows were written; exceptions of ``api_rows`` propagate unchanged.
+    """
+    size = batch_rows or BATCH_ROWS
+
+    def shaped(stop: threading.Event) -> Iterator[list[tuple[Any, ...]]]:
+        rows = (
+            insight_record(tenant_id, currency, r)
+            for r in takewhile(lambda _: not stop.is_set(), api_rows)
+        )
+        return _batches(rows, size)
+
+    written = 0
+    for batch in _read_ahead(shaped, READ_AHEAD_BATCHES):
+        with engine.begin() as conn:
+            written += copy_upsert(conn, INSIGHTS_TABLE, INSIGHT_COLUMNS, INSIGHTS_KEY, batch)
+    return written

@@ -1,0 +1,365 @@
+"""First syncs and backfills through Meta's async report runs: chunked, polled in batches,
+resumable without re-reading finished chunks."""
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from dagster import AssetKey, DagsterInstance
+
+from adinsights_pipelines.definitions import defs
+from adinsights_pipelines.defs.meta.assets import JAMAICA
+from adinsights_pipelines.defs.meta.backfill import (
+    Chunk,
+    ReportRunFailed,
+    backfill_account,
+    backfill_window,
+    earliest_allowed,
+    plan_chunks,
+    poll_waits,
+)
+from adinsights_pipelines.defs.meta.client import MetaApiError, MetaGraphClient
+from adinsights_pipelines.defs.meta.sync import error_logger
+from adinsights_pipelines.encryption import LocalKeyring
+from adinsights_pipelines.simulators.meta_graph import MetaSimulator
+from adinsights_pipelines.tenants import add_tenant, set_credential
+from adinsights_pipelines.warehouse.database import Database, engine
+
+TOKEN = "sim_backfill_t"
+TODAY = datetime.now(JAMAICA).date()
+INITIAL_DAYS, CHUNK_DAYS, LOOKBACK_DAYS = 12, 4, 3
+SINCE = TODAY - timedelta(days=INITIAL_DAYS - 1)
+
+
+def no_sleep(seconds: float) -> None:
+    """Retry back-off and poll waits without the wait."""
+
+
+# --- pure --------------------------------------------------------------------------------------
+
+
+def test_plan_chunks_cover_the_range_without_gaps_or_overlap() -> None:
+    chunks = plan_chunks(date(2026, 1, 1), date(2026, 1, 10), 4)
+    assert chunks == [
+        Chunk(date(2026, 1, 1), date(2026, 1, 4)),
+        Chunk(date(2026, 1, 5), date(2026, 1, 8)),
+        Chunk(date(2026, 1, 9), date(2026, 1, 10)),
+    ]
+    assert plan_chunks(date(2026, 1, 1), date(2026, 1, 1), 7) == [
+        Chunk(date(2026, 1, 1), date(2026, 1, 1))
+    ]
+    with pytest.raises(ValueError, match="after"):
+        plan_chunks(date(2026, 1, 2), date(2026, 1, 1), 7)
+
+
+def test_backfill_window_rejects_reversed_future_and_older_than_37_months() -> None:
+    today = date(2026, 11, 27)
+    assert earliest_allowed(today) == date(2023, 10, 27)
+    assert backfill_window(today, date(2026, 1, 1), date(2026, 2, 1)) == (
+        date(2026, 1, 1),
+        date(2026, 2, 1),
+    )
+    with pytest.raises(ValueError, match="after"):
+        backfill_window(today, date(2026, 2, 1), date(2026, 1, 1))
+    with pytest.raises(ValueError, match="future"):
+        backfill_window(today, date(2026, 11, 1), date(2026, 11, 28))
+    with pytest.raises(ValueError, match="37 months"):
+        backfill_window(today, date(2023, 10, 26), date(2024, 1, 1))
+
+
+def test_poll_waits_double_up_to_thirty_seconds() -> None:
+    wait = poll_waits(2.0)
+    assert [wait() for _ in range(7)] == [2.0, 4.0, 8.0, 16.0, 30.0, 30.0, 30.0]
+
+
+# --- against the simulator ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def acme(
+    instance: DagsterInstance,
+    product_env: Database,
+    meta_sim: MetaSimulator,
+    keyring: LocalKeyring,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[str]:
+    monkeypatch.setenv("ADINSIGHTS_META_INSIGHTS_LOOKBACK_DAYS", str(LOOKBACK_DAYS))
+    monkeypatch.setenv("ADINSIGHTS_META_INITIAL_SYNC_DAYS", str(INITIAL_DAYS))
+    monkeypatch.setenv("ADINSIGHTS_META_BACKFILL_CHUNK_DAYS", str(CHUNK_DAYS))
+    monkeypatch.setenv("ADINSIGHTS_META_REPORT_CONCURRENCY", "2")
+    with engine(product_env).begin() as conn:
+        add_tenant(conn, "acme", "Acme")
+        set_credential(conn, keyring, "acme", "meta", TOKEN)
+    instance.add_dynamic_partitions("tenant", ["acme"])
+    meta_sim.state.clear_requests()
+    yield "acme"
+    meta_sim.state.clear_faults()
+    meta_sim.state.reset_knobs()
+
+
+def report_starts(meta_sim: MetaSimulator, account_id: str = "") -> int:
+    """Report runs started: ``POST act_<id>/insights``."""
+    return sum(
+        1
+        for r in meta_sim.state.requests
+        if r.method == "POST" and r.path.endswith("/insights") and account_id in r.path
+    )
+
+
+def query(db: Database, sql: str, **params: Any) -> list[Any]:
+    with engine(db).connect() as conn:
+        return list(conn.execute(sa.text(sql), params).all())
+
+
+def insight_totals(db: Database, account_id: str | None = None) -> tuple[Any, ...]:
+    """(rows, distinct natural keys, distinct days, first day, last day, spend)."""
+    (row,) = query(
+        db,
+        "select count(*), count(distinct (ad_id, date_start, region)), "
+        "count(distinct date_start), min(date_start), max(date_start), sum(spend) "
+        "from raw.meta_insights where tenant_id = 'acme' "
+        "and (cast(:a as text) is null or account_id = :a)",
+        a=account_id,
+    )
+    return tuple(row)
+
+
+def journal(db: Database) -> list[tuple[date, date, str, bool]]:
+    return [
+        (r.chunk_start, r.chunk_end, r.status, r.report_run_id is not None)
+        for r in query(
+            db,
+            "select chunk_start, chunk_end, status, report_run_id from app.meta_backfill_chunks "
+            "order by chunk_start",
+        )
+    ]
+
+
+def sync(instance: DagsterInstance) -> Any:
+    return defs.resolve_job_def("meta_sync").execute_in_process(
+        instance=instance, partition_key="acme", raise_on_error=False
+    )
+
+
+def test_first_sync_loads_history_through_report_runs_polled_in_batches(
+    instance: DagsterInstance, product_env: Database, acme: str, meta_sim: MetaSimulator
+) -> None:
+    result = sync(instance)
+    assert result.success
+
+    rows, keys, days, first, last, _ = insight_totals(product_env)
+    assert rows == keys > 0
+    assert (days, first, last) == (INITIAL_DAYS, SINCE, TODAY)
+    # Two accounts x three 4-day chunks, two report runs in flight, polled in one batch call.
+    assert report_starts(meta_sim) == 6
+    batch_polls = [r for r in meta_sim.state.requests if r.method == "POST" and r.path == "/"]
+    assert batch_polls and all(r.status == 200 for r in batch_polls)
+    assert journal(product_env) == []  # finished backfills leave no journal behind
+    states = query(
+        product_env,
+        "select last_job_status, synced_through from app.meta_sync_state where tenant_id='acme'",
+    )
+    assert [tuple(s) for s in states] == [("succeeded", TODAY)] * 2
+    (mat,) = [
+        e.materialization
+        for e in result.get_asset_materialization_events()
+        if e.materialization.asset_key.path == ["meta_insights"]
+    ]
+    assert len(mat.metadata["accounts_first_synced"].value) == 2
+
+    # The next run is incremental: the lookback window by plain GETs, no report runs.
+    assert sync(instance).success
+    assert report_starts(meta_sim) == 6
+    assert insight_totals(product_env)[:5] == (rows, keys, days, first, last)
+
+
+def first_account(meta_sim: MetaSimulator) -> dict[str, Any]:
+    accounts = MetaGraphClient(TOKEN, base_url=meta_sim.url).list_ad_accounts()
+    return min(accounts, key=lambda a: a["id"])
+
+
+def client_for(db: Database, meta_sim: MetaSimulator) -> MetaGraphClient:
+    return MetaGraphClient(
+        TOKEN, base_url=meta_sim.url, on_error=error_logger(engine(db), "acme"), sleep=no_sleep
+    )
+
+
+def backfill(db: Database, meta_sim: MetaSimulator, account: dict[str, Any], **kw: Any) -> Any:
+    options: dict[str, Any] = {"chunk_days": CHUNK_DAYS, "poll_seconds": 0.01, "sleep": no_sleep}
+    options.update(kw)
+    return backfill_account(
+        engine(db),
+        client_for(db, meta_sim),
+        "acme",
+        account["id"],
+        account["currency"],
+        SINCE,
+        TODAY,
+        **options,
+    )
+
+
+def test_a_failed_chunk_keeps_finished_chunks_and_the_rerun_reads_only_the_rest(
+    product_env: Database, acme: str, meta_sim: MetaSimulator
+) -> None:
+    account = first_account(meta_sim)
+
+    def fail_third_start(message: str) -> None:
+        if "(2/3 chunks)" in message:  # Graph starts failing before chunk 3's run is started
+            meta_sim.state.inject(f"{account['id']}/insights", count=5, http_status=500, code=2)
+
+    with pytest.raises(MetaApiError) as raised:
+        backfill(product_env, meta_sim, account, concurrency=1, progress=fail_third_start)
+    assert (raised.value.http_status, raised.value.code) == (500, 2)
+
+    rows, keys, days, first, last, _ = insight_totals(product_env)
+    assert rows == keys and (days, first, last) == (8, SINCE, SINCE + timedelta(days=7))
+    assert [(s, e, status) for s, e, status, _ in journal(product_env)] == [
+        (SINCE, SINCE + timedelta(days=3), "done"),
+        (SINCE + timedelta(days=4), SINCE + timedelta(days=7), "done"),
+        (SINCE + timedelta(days=8), TODAY, "failed"),
+    ]
+    logged = query(
+        product_env,
+        "select endpoint, http_status, error_code, is_retryable from app.api_error_log",
+    )
+    assert len(logged) == 5
+    assert {tuple(r) for r in logged} == {(f"/v21.0/{account['id']}/insights", 500, 2, True)}
+
+    meta_sim.state.clear_requests()
+    result = backfill(product_env, meta_sim, account, concurrency=1)
+    assert report_starts(meta_sim) == 1  # only chunk 3 is read again
+    assert (result.chunks, result.skipped) == (3, 2)
+    rows, keys, days, first, last, _ = insight_totals(product_env)
+    assert rows == keys and (days, first, last) == (INITIAL_DAYS, SINCE, TODAY)
+    assert journal(product_env) == []
+
+
+def test_a_rerun_picks_up_report_runs_still_in_flight(
+    product_env: Database, acme: str, meta_sim: MetaSimulator
+) -> None:
+    account = first_account(meta_sim)
+    injected: list[bool] = []
+
+    def break_row_reads(seconds: float) -> None:
+        # All three runs are started; reading the first finished one's rows now fails.
+        if not injected:
+            meta_sim.state.inject("/insights", count=5, http_status=503, code=2)
+            injected.append(True)
+
+    with pytest.raises(MetaApiError):
+        backfill(product_env, meta_sim, account, concurrency=3, sleep=break_row_reads)
+    assert report_starts(meta_sim) == 3
+    statuses = [(status, has_run) for _, _, status, has_run in journal(product_env)]
+    assert sorted(statuses) == [("failed", True), ("running", True), ("running", True)]
+
+    meta_sim.state.clear_requests()
+    result = backfill(product_env, meta_sim, account, concurrency=3)
+    # All three runs are reused: two still in flight, one finished whose rows failed to load.
+    assert report_starts(meta_sim) == 0
+    assert result.skipped == 0
+    rows, keys, days, *_ = insight_totals(product_env)
+    assert rows == keys and days == INITIAL_DAYS
+    assert journal(product_env) == []
+
+
+def test_a_report_run_that_fails_is_started_once_more(
+    product_env: Database, acme: str, meta_sim: MetaSimulator
+) -> None:
+    account = first_account(meta_sim)
+    meta_sim.state.fail_next_report_run = True
+    result = backfill(product_env, meta_sim, account, concurrency=1)
+    assert report_starts(meta_sim) == 3 + 1
+    assert result.rows > 0 and insight_totals(product_env)[2] == INITIAL_DAYS
+
+
+def test_a_report_run_that_never_finishes_fails_its_chunk_after_the_timeout(
+    product_env: Database, acme: str, meta_sim: MetaSimulator
+) -> None:
+    account = first_account(meta_sim)
+    meta_sim.state.report_polls_to_complete = 10_000
+    ticks = iter(range(0, 10_000, 60))  # every look at the clock: one more minute
+
+    with pytest.raises(ReportRunFailed, match="did not finish in 300 s"):
+        backfill(
+            product_env,
+            meta_sim,
+            account,
+            concurrency=1,
+            timeout_seconds=300,
+            clock=lambda: float(next(ticks)),
+        )
+    assert journal(product_env)[0][2] == "failed"
+    assert insight_totals(product_env)[0] == 0
+
+
+# --- operator entry points -----------------------------------------------------------------------
+
+
+def adinsights(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "adinsights_pipelines.cli", *args],
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+
+def test_meta_backfill_command_loads_the_range_and_audits_it(
+    instance: DagsterInstance,
+    product_env: Database,
+    acme: str,
+    meta_sim: MetaSimulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ADINSIGHTS_META_INITIAL_SYNC_DAYS", str(LOOKBACK_DAYS))
+    assert sync(instance).success  # accounts, and the 3-day lookback window
+    since, until = SINCE, TODAY - timedelta(days=LOOKBACK_DAYS)
+
+    bad = adinsights("meta-backfill", "--tenant-id", "acme", "--since", "2026-02-01", "--until",
+                     "2026-01-01")  # fmt: skip
+    assert bad.returncode != 0
+    assert bad.stderr.strip().splitlines()[-1].startswith("adinsights: error: since 2026-02-01")
+
+    done = adinsights(
+        "meta-backfill", "--tenant-id", "acme", "--since", str(since), "--until", str(until)
+    )
+    assert done.returncode == 0, done.stderr
+    assert "chunks)" in done.stderr  # progress per chunk
+    assert "backfilled acme" in done.stdout
+    rows, keys, days, first, last, _ = insight_totals(product_env)
+    assert rows == keys and (days, first, last) == (INITIAL_DAYS, SINCE, TODAY)
+    (audit,) = query(
+        product_env, "select action, metadata from app.audit_log where action = 'meta_backfill'"
+    )
+    assert audit.metadata["since"] == str(since) and audit.metadata["rows"] > 0
+
+
+def test_backfill_job_records_a_meta_insights_materialization(
+    instance: DagsterInstance, product_env: Database, acme: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ADINSIGHTS_META_INITIAL_SYNC_DAYS", str(LOOKBACK_DAYS))
+    assert sync(instance).success
+    before = instance.get_latest_materialization_event(AssetKey("meta_insights"))
+    result = defs.resolve_job_def("meta_insights_backfill").execute_in_process(
+        instance=instance,
+        run_config={
+            "ops": {
+                "backfill_meta_insights": {
+                    "config": {"tenant_id": "acme", "since": str(SINCE), "until": str(TODAY)}
+                }
+            }
+        },
+    )
+    assert result.success
+    latest = instance.get_latest_materialization_event(AssetKey("meta_insights"))
+    assert latest is not None and before is not None and latest.run_id == result.run_id
+    mat = latest.asset_materialization
+    assert mat is not None and mat.partition == "acme"
+    assert mat.metadata["rows_upserted"].value == insight_totals(product_env)[0]
