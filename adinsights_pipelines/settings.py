@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     meta_report_poll_seconds: float = Field(default=2.0, gt=0, le=60)
     meta_report_timeout_seconds: float = Field(default=3600.0, gt=0)
     meta_request_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    #: Retry back-off unit: the n-th retry waits a random 0..base * 2**n seconds (max 60 s).
+    meta_retry_base_seconds: float = Field(default=1.0, gt=0, le=60)
 
     audit_retention_days: int = Field(default=365, ge=1)
     audit_export_url: str | None = None

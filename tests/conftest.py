@@ -88,6 +88,8 @@ def point_environment_at(
     monkeypatch.setenv("ADINSIGHTS_META_APP_ID", "sim-app")
     monkeypatch.setenv("ADINSIGHTS_META_APP_SECRET", "sim-app-secret-0123456789")
     monkeypatch.setenv("ADINSIGHTS_META_REPORT_POLL_SECONDS", "0.01")
+    # Back-off stays base-2 exponential with jitter, in hundredths of the production waits.
+    monkeypatch.setenv("ADINSIGHTS_META_RETRY_BASE_SECONDS", "0.01")
     # prepare_dagster_home() exports these; registering them here restores them afterwards.
     for name in dagster_environment(Settings(), db):
         monkeypatch.setenv(name, os.environ.get(name, ""))

@@ -61,6 +61,7 @@ class MetaGraphResource(ConfigurableResource):
             report_poll_seconds=settings.meta_report_poll_seconds,
             report_timeout_seconds=settings.meta_report_timeout_seconds,
             request_timeout_seconds=settings.meta_request_timeout_seconds,
+            retry_base_seconds=settings.meta_retry_base_seconds,
         )
 
 
@@ -77,3 +78,4 @@ class MetaSyncSettings:
     report_poll_seconds: float
     report_timeout_seconds: float
     request_timeout_seconds: float
+    retry_base_seconds: float

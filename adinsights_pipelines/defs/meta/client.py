@@ -339,6 +339,7 @@ class MetaGraphClient:
         on_error: Callable[[ApiCallFailure], None] | None = None,
         max_attempts: int = 5,
         timeout: float = 30.0,
+        backoff_base: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if max_attempts < 1:
@@ -350,6 +351,7 @@ class MetaGraphClient:
         self.on_error = on_error
         self.max_attempts = max_attempts
         self.timeout = timeout
+        self.backoff_base = backoff_base
         self._sleep = sleep
         #: Highest utilisation percentage per usage header of the last response that had any.
         self.last_usage: dict[str, float] = {}
@@ -565,7 +567,9 @@ class MetaGraphClient:
                 )
             ),
             stop=stop_after_attempt(self.max_attempts),
-            wait=wait_random_exponential(multiplier=1, exp_base=2, max=BACKOFF_MAX_S),
+            wait=wait_random_exponential(
+                multiplier=self.backoff_base, exp_base=2, max=BACKOFF_MAX_S
+            ),
             sleep=self._sleep,
             before_sleep=self._log_retry,
             reraise=True,

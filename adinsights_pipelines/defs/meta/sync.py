@@ -67,6 +67,7 @@ def tenant_client(
         api_version=meta.api_version,
         on_error=error_logger(engine, tenant_id),
         timeout=meta.request_timeout_seconds,
+        backoff_base=meta.retry_base_seconds,
     )
 
 
