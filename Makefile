@@ -3,7 +3,8 @@ VENV    ?= .venv
 PYTHON  ?= python3
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-stamp
-PYTEST_ARGS ?=
+# Two workers (this machine's cores); a test file stays on one worker (module fixtures).
+PYTEST_ARGS ?= -n 2 --dist loadfile
 # Tests create and drop their own databases on this server; set it empty for an embedded one.
 export ADINSIGHTS_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 import sqlalchemy as sa
 from dagster import DagsterInstance
 
@@ -96,8 +97,17 @@ def point_environment_at(
 
 
 @pytest.fixture(scope="session", autouse=True)
-def dbt_manifest() -> None:
-    prepare_manifest(force=True)
+def dbt_manifest(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> None:
+    """``dbt parse`` once per run: pytest-xdist workers share dbt_project/target."""
+    if worker_id == "master":
+        prepare_manifest(force=True)
+        return
+    shared = tmp_path_factory.getbasetemp().parent  # the same folder for every worker
+    with FileLock(str(shared / "dbt-manifest.lock")):
+        marker = shared / "dbt-manifest.done"
+        if not marker.exists():
+            prepare_manifest(force=True)
+            marker.touch()
 
 
 @pytest.fixture(scope="session")

@@ -186,6 +186,7 @@ def backfill_meta_insights(
         "Backfill one tenant's Meta insights for a date range (async report runs, resumable: "
         "re-running the same config skips finished chunks)."
     ),
+    tags={"provider": "meta"},
 )
 def meta_insights_backfill() -> None:
     backfill_meta_insights()

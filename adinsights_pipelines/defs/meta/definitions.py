@@ -20,6 +20,7 @@ meta_sync_job = tenant_job(
     "meta_sync",
     [meta_ad_accounts, meta_insights],
     "Meta ad accounts then incremental insights, one run per tenant.",
+    provider="meta",
 )
 meta_sync_hourly = every_tenant_schedule("meta_sync_hourly", meta_sync_job, "0 6-22 * * *")
 
@@ -27,18 +28,25 @@ meta_pages_job = tenant_job(
     "meta_pages",
     [meta_page_insights, meta_post_insights],
     "Facebook Page insights and post insights, one run per tenant.",
+    provider="meta",
 )
 meta_pages_hourly = every_tenant_schedule("meta_pages_hourly", meta_pages_job, "30 6-22 * * *")
 
 meta_hierarchy_job = tenant_job(
-    "meta_hierarchy_sync", [meta_hierarchy], "Campaigns, ad sets and ads, one run per tenant."
+    "meta_hierarchy_sync",
+    [meta_hierarchy],
+    "Campaigns, ad sets and ads, one run per tenant.",
+    provider="meta",
 )
 meta_hierarchy_daily = every_tenant_schedule(
     "meta_hierarchy_daily", meta_hierarchy_job, "15 2 * * *"
 )
 
 
-@job(description="Check every tenant's Meta token; refresh long-lived tokens before expiry.")
+@job(
+    description="Check every tenant's Meta token; refresh long-lived tokens before expiry.",
+    tags={"provider": "meta"},
+)
 def meta_token_refresh() -> None:
     refresh_meta_tokens()
 

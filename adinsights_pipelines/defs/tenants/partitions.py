@@ -42,13 +42,20 @@ def tenant_run_requests(
 
 
 def tenant_job(
-    name: str, assets: list[AssetsDefinition], description: str
+    name: str,
+    assets: list[AssetsDefinition],
+    description: str,
+    *,
+    provider: str | None = None,
 ) -> UnresolvedAssetJobDefinition:
+    """A job over tenant-partitioned assets; ``provider`` tags its runs for the coordinator's
+    per-provider limits (how many runs may call one outside API at once)."""
     return define_asset_job(
         name,
         selection=AssetSelection.assets(*assets),
         partitions_def=tenant_partitions,
         description=description,
+        tags={"provider": provider} if provider else None,
     )
 
 
