@@ -14,9 +14,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from filelock import FileLock
 import sqlalchemy as sa
 from dagster import DagsterInstance
+from filelock import FileLock
 
 from adinsights_pipelines.defs.dbt.project import prepare_manifest
 from adinsights_pipelines.demo import DemoResult, run_demo
