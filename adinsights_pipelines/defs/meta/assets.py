@@ -9,22 +9,13 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue, asset
-from sqlalchemy.engine import Engine
+from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue
 
 from adinsights_pipelines.defs.meta.backfill import backfill_account
-from adinsights_pipelines.defs.meta.client import MetaApiError, MetaGraphClient, TokenInvalidError
+from adinsights_pipelines.defs.meta.client import MetaApiError, TokenInvalidError
 from adinsights_pipelines.defs.meta.loading import load_insights
 from adinsights_pipelines.defs.meta.rows import account_row
-from adinsights_pipelines.defs.meta.sync import set_sync_state, tenant_client, token_rejected
-from adinsights_pipelines.defs.resources import (
-    KeyringResource,
-    MetaGraphResource,
-    MetaSyncSettings,
-    WarehouseResource,
-)
-from adinsights_pipelines.defs.tenants.partitions import tenant_partitions
-from adinsights_pipelines.logs import log_context
+from adinsights_pipelines.defs.meta.sync import MetaSync, meta_asset, set_sync_state
 from adinsights_pipelines.warehouse.upsert import upsert_rows
 
 JAMAICA = ZoneInfo("America/Jamaica")
@@ -35,37 +26,11 @@ def insights_window(today: date, lookback_days: int) -> tuple[date, date]:
     return today - timedelta(days=lookback_days - 1), today
 
 
-@asset(
-    partitions_def=tenant_partitions,
-    group_name="meta",
-    kinds={"python", "postgres"},
-    description="The tenant's Meta ad accounts (raw.meta_ad_accounts).",
-)
-def meta_ad_accounts(
-    context: AssetExecutionContext,
-    warehouse: WarehouseResource,
-    meta: MetaGraphResource,
-    keyring: KeyringResource,
-) -> MaterializeResult:
-    with log_context(tenant_id=context.partition_key, run_id=context.run_id):
-        return _sync_accounts(context, warehouse, meta, keyring)
-
-
-def _sync_accounts(
-    context: AssetExecutionContext,
-    warehouse: WarehouseResource,
-    meta: MetaGraphResource,
-    keyring: KeyringResource,
-) -> MaterializeResult:
-    tenant_id = context.partition_key
-    engine = warehouse.engine()
-    client = tenant_client(engine, meta.sync_settings(), keyring.keyring(), tenant_id)
-    try:
-        accounts = client.list_ad_accounts()
-    except TokenInvalidError as exc:
-        raise token_rejected(engine, tenant_id, exc) from None
-    rows = [account_row(tenant_id, a) for a in accounts]
-    with engine.begin() as conn:
+@meta_asset(description="The tenant's Meta ad accounts (raw.meta_ad_accounts).")
+def meta_ad_accounts(context: AssetExecutionContext, sync: MetaSync) -> MaterializeResult:
+    tenant_id = sync.tenant_id
+    rows = [account_row(tenant_id, a) for a in sync.client.list_ad_accounts()]
+    with sync.engine.begin() as conn:
         upsert_rows(conn, "raw.meta_ad_accounts", rows, ("tenant_id", "account_id"))
     context.log.info("tenant %s: %d Meta ad accounts", tenant_id, len(rows))
     return MaterializeResult(
@@ -77,36 +42,16 @@ def _sync_accounts(
     )
 
 
-@asset(
-    partitions_def=tenant_partitions,
-    group_name="meta",
+@meta_asset(
     deps=[meta_ad_accounts],
-    kinds={"python", "postgres"},
     description=(
         "Daily ad-level Meta insights with the region breakdown (raw.meta_insights), re-reading "
-        "the attribution lookback window on every run and upserting by natural key."
+        "the attribution lookback window on every run and upserting by natural key; an "
+        "account's first sync loads its history through async report runs."
     ),
 )
-def meta_insights(
-    context: AssetExecutionContext,
-    warehouse: WarehouseResource,
-    meta: MetaGraphResource,
-    keyring: KeyringResource,
-) -> MaterializeResult:
-    with log_context(tenant_id=context.partition_key, run_id=context.run_id):
-        return _sync_insights(context, warehouse, meta, keyring)
-
-
-def _sync_insights(
-    context: AssetExecutionContext,
-    warehouse: WarehouseResource,
-    meta: MetaGraphResource,
-    keyring: KeyringResource,
-) -> MaterializeResult:
-    tenant_id = context.partition_key
-    engine = warehouse.engine()
-    settings = meta.sync_settings()
-    client = tenant_client(engine, settings, keyring.keyring(), tenant_id)
+def meta_insights(context: AssetExecutionContext, sync: MetaSync) -> MaterializeResult:
+    tenant_id, engine, settings, client = sync.tenant_id, sync.engine, sync.settings, sync.client
     today = datetime.now(JAMAICA).date()
     since, until = insights_window(today, settings.lookback_days)
     with engine.connect() as conn:
@@ -115,13 +60,13 @@ def _sync_insights(
             for row in conn.execute(
                 sa.text(
                     """
-                select a.account_id, a.currency, s.synced_through
-                from raw.meta_ad_accounts a
-                left join app.meta_sync_state s
-                  on s.tenant_id = a.tenant_id and s.account_id = a.account_id
-                where a.tenant_id = :t
-                order by a.account_id
-                """
+                    select a.account_id, a.currency, s.synced_through
+                    from raw.meta_ad_accounts a
+                    left join app.meta_sync_state s
+                      on s.tenant_id = a.tenant_id and s.account_id = a.account_id
+                    where a.tenant_id = :t
+                    order by a.account_id
+                    """
                 ),
                 {"t": tenant_id},
             )
@@ -135,15 +80,15 @@ def _sync_insights(
         first_sync = synced_through is None and settings.initial_sync_days > settings.lookback_days
         try:
             if first_sync:
-                account_rows = _first_sync(context, engine, client, settings, account_id, currency)
+                account_rows = _first_sync(context, sync, account_id, currency)
                 first_synced.append(account_id)
             else:
                 account_rows = load_insights(
                     engine, tenant_id, currency, client.iter_insights(account_id, since, until)
                 )
-        except TokenInvalidError as exc:
+        except TokenInvalidError:
             set_sync_state(engine, tenant_id, account_id, "failed", error="token rejected")
-            raise token_rejected(engine, tenant_id, exc) from None
+            raise  # meta_asset flags the credential and fails the tenant
         except MetaApiError as exc:
             # One account failing (access denied, retries exhausted) must not stop the others.
             set_sync_state(engine, tenant_id, account_id, "failed", error=str(exc))
@@ -180,20 +125,16 @@ def _sync_insights(
 
 
 def _first_sync(
-    context: AssetExecutionContext,
-    engine: Engine,
-    client: MetaGraphClient,
-    settings: MetaSyncSettings,
-    account_id: str,
-    currency: str,
+    context: AssetExecutionContext, sync: MetaSync, account_id: str, currency: str
 ) -> int:
     """An account's history (``initial_sync_days`` up to today) through async report runs."""
+    settings = sync.settings
     until = datetime.now(JAMAICA).date()
     since = until - timedelta(days=settings.initial_sync_days - 1)
     result = backfill_account(
-        engine,
-        client,
-        context.partition_key,
+        sync.engine,
+        sync.client,
+        sync.tenant_id,
         account_id,
         currency,
         since,

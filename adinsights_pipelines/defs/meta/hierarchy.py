@@ -5,18 +5,11 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue
 
 from adinsights_pipelines.defs.meta.assets import meta_ad_accounts
 from adinsights_pipelines.defs.meta.client import MetaApiError, TokenInvalidError
-from adinsights_pipelines.defs.meta.sync import set_sync_state, tenant_client, token_rejected
-from adinsights_pipelines.defs.resources import (
-    KeyringResource,
-    MetaGraphResource,
-    WarehouseResource,
-)
-from adinsights_pipelines.defs.tenants.partitions import tenant_partitions
-from adinsights_pipelines.logs import log_context
+from adinsights_pipelines.defs.meta.sync import MetaSync, meta_asset, set_sync_state
 from adinsights_pipelines.warehouse.upsert import upsert_rows
 
 BATCH = 1000
@@ -81,66 +74,55 @@ def _chunks(rows: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
         yield batch
 
 
-@asset(
-    partitions_def=tenant_partitions,
-    group_name="meta",
+@meta_asset(
     deps=[meta_ad_accounts],
-    kinds={"python", "postgres"},
     description="Campaigns, ad sets and ads of the tenant's Meta accounts (raw.meta_*).",
 )
-def meta_hierarchy(
-    context: AssetExecutionContext,
-    warehouse: WarehouseResource,
-    meta: MetaGraphResource,
-    keyring: KeyringResource,
-) -> MaterializeResult:
-    tenant_id = context.partition_key
-    with log_context(tenant_id=tenant_id, run_id=context.run_id):
-        engine = warehouse.engine()
-        client = tenant_client(engine, meta.sync_settings(), keyring.keyring(), tenant_id)
-        with engine.connect() as conn:
-            accounts: list[str] = list(
-                conn.execute(
-                    sa.text(
-                        "select account_id from raw.meta_ad_accounts where tenant_id = :t "
-                        "order by account_id"
-                    ),
-                    {"t": tenant_id},
-                ).scalars()
-            )
-        counts = {"campaigns": 0, "adsets": 0, "ads": 0}
-        failed: dict[str, str] = {}
-        for account_id in accounts:
-            streams = (
-                ("campaigns", "raw.meta_campaigns", ("tenant_id", "campaign_id"),
-                 client.iter_campaigns, campaign_row),
-                ("adsets", "raw.meta_adsets", ("tenant_id", "adset_id"),
-                 client.iter_adsets, adset_row),
-                ("ads", "raw.meta_ads", ("tenant_id", "ad_id"), client.iter_ads, ad_row),
-            )  # fmt: skip
-            try:
-                for name, table, key, fetch, shape in streams:
-                    rows = (shape(tenant_id, account_id, obj) for obj in fetch(account_id))
-                    for batch in _chunks(rows):
-                        with engine.begin() as conn:
-                            counts[name] += upsert_rows(conn, table, batch, key)
-            except TokenInvalidError as exc:
-                raise token_rejected(engine, tenant_id, exc) from None
-            except MetaApiError as exc:
-                set_sync_state(engine, tenant_id, account_id, "failed", error=str(exc))
-                failed[account_id] = str(exc)
-                context.log.warning(
-                    "tenant %s account %s hierarchy failed: %s", tenant_id, account_id, exc
-                )
-        if accounts and len(failed) == len(accounts):
-            raise Failure(
-                f"tenant {tenant_id}: every Meta account's hierarchy failed",
-                metadata={"failed_accounts": MetadataValue.json(failed)},
-            )
-        return MaterializeResult(
-            metadata={
-                "tenant_id": tenant_id,
-                **counts,
-                "accounts_failed": MetadataValue.json(failed),
-            }
+def meta_hierarchy(context: AssetExecutionContext, sync: MetaSync) -> MaterializeResult:
+    tenant_id, engine, client = sync.tenant_id, sync.engine, sync.client
+    with engine.connect() as conn:
+        accounts: list[str] = list(
+            conn.execute(
+                sa.text(
+                    "select account_id from raw.meta_ad_accounts where tenant_id = :t "
+                    "order by account_id"
+                ),
+                {"t": tenant_id},
+            ).scalars()
         )
+    counts = {"campaigns": 0, "adsets": 0, "ads": 0}
+    failed: dict[str, str] = {}
+    for account_id in accounts:
+        streams = (
+            ("campaigns", "raw.meta_campaigns", ("tenant_id", "campaign_id"),
+             client.iter_campaigns, campaign_row),
+            ("adsets", "raw.meta_adsets", ("tenant_id", "adset_id"),
+             client.iter_adsets, adset_row),
+            ("ads", "raw.meta_ads", ("tenant_id", "ad_id"), client.iter_ads, ad_row),
+        )  # fmt: skip
+        try:
+            for name, table, key, fetch, shape in streams:
+                rows = (shape(tenant_id, account_id, obj) for obj in fetch(account_id))
+                for batch in _chunks(rows):
+                    with engine.begin() as conn:
+                        counts[name] += upsert_rows(conn, table, batch, key)
+        except TokenInvalidError:
+            raise  # a token problem is the tenant's, not this account's: meta_asset flags it
+        except MetaApiError as exc:
+            set_sync_state(engine, tenant_id, account_id, "failed", error=str(exc))
+            failed[account_id] = str(exc)
+            context.log.warning(
+                "tenant %s account %s hierarchy failed: %s", tenant_id, account_id, exc
+            )
+    if accounts and len(failed) == len(accounts):
+        raise Failure(
+            f"tenant {tenant_id}: every Meta account's hierarchy failed",
+            metadata={"failed_accounts": MetadataValue.json(failed)},
+        )
+    return MaterializeResult(
+        metadata={
+            "tenant_id": tenant_id,
+            **counts,
+            "accounts_failed": MetadataValue.json(failed),
+        }
+    )

@@ -8,19 +8,13 @@ from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from dagster import AssetExecutionContext, MaterializeResult, asset
+from dagster import AssetExecutionContext, MaterializeResult
 
 from adinsights_pipelines.defs.meta.assets import JAMAICA
-from adinsights_pipelines.defs.meta.client import MetaGraphClient, TokenInvalidError
+from adinsights_pipelines.defs.meta.client import MetaGraphClient
 from adinsights_pipelines.defs.meta.hierarchy import graph_time
-from adinsights_pipelines.defs.meta.sync import tenant_client, token_rejected
-from adinsights_pipelines.defs.resources import (
-    KeyringResource,
-    MetaGraphResource,
-    WarehouseResource,
-)
-from adinsights_pipelines.defs.tenants.partitions import tenant_partitions
-from adinsights_pipelines.logs import log_context, register_secret
+from adinsights_pipelines.defs.meta.sync import MetaSync, meta_asset
+from adinsights_pipelines.logs import register_secret
 from adinsights_pipelines.warehouse.upsert import upsert_rows
 
 PAGE_METRICS = (
@@ -78,65 +72,51 @@ def _page_client(client: MetaGraphClient, page: dict[str, Any]) -> MetaGraphClie
     )
 
 
-@asset(
-    partitions_def=tenant_partitions,
-    group_name="meta",
-    kinds={"python", "postgres"},
+@meta_asset(
     description="The tenant's Facebook Pages and their daily page insights.",
 )
-def meta_page_insights(
-    context: AssetExecutionContext,
-    warehouse: WarehouseResource,
-    meta: MetaGraphResource,
-    keyring: KeyringResource,
-) -> MaterializeResult:
-    tenant_id = context.partition_key
-    with log_context(tenant_id=tenant_id, run_id=context.run_id):
-        engine = warehouse.engine()
-        client = tenant_client(engine, meta.sync_settings(), keyring.keyring(), tenant_id)
-        until = datetime.now(JAMAICA).date()
-        since = until - timedelta(days=PAGE_WINDOW_DAYS - 1)
-        pages, points = 0, 0
-        try:
-            for page in _pages(client):
-                page_id = page["id"]
-                page_client = _page_client(client, page)
-                body = page_client.get(
-                    f"{client.base_url}/{client.api_version}/{page_id}/insights",
-                    {
-                        "metric": ",".join(PAGE_METRICS),
-                        "period": "day",
-                        "since": since.isoformat(),
-                        "until": _exclusive(until),
-                    },
-                )
-                rows = page_insight_rows(tenant_id, page_id, body)
-                with engine.begin() as conn:
-                    upsert_rows(
-                        conn,
-                        "raw.meta_pages",
-                        [
-                            {
-                                "tenant_id": tenant_id,
-                                "page_id": page_id,
-                                "name": page.get("name"),
-                                "category": page.get("category"),
-                            }
-                        ],
-                        ("tenant_id", "page_id"),
-                    )
-                    points += upsert_rows(
-                        conn,
-                        "raw.meta_page_insights",
-                        rows,
-                        ("tenant_id", "page_id", "metric", "period", "end_time"),
-                    )
-                pages += 1
-        except TokenInvalidError as exc:
-            raise token_rejected(engine, tenant_id, exc) from None
-        return MaterializeResult(
-            metadata={"tenant_id": tenant_id, "pages": pages, "insight_points": points}
+def meta_page_insights(context: AssetExecutionContext, sync: MetaSync) -> MaterializeResult:
+    tenant_id, engine, client = sync.tenant_id, sync.engine, sync.client
+    until = datetime.now(JAMAICA).date()
+    since = until - timedelta(days=PAGE_WINDOW_DAYS - 1)
+    pages, points = 0, 0
+    for page in _pages(client):
+        page_id = page["id"]
+        page_client = _page_client(client, page)
+        body = page_client.get(
+            f"{client.base_url}/{client.api_version}/{page_id}/insights",
+            {
+                "metric": ",".join(PAGE_METRICS),
+                "period": "day",
+                "since": since.isoformat(),
+                "until": _exclusive(until),
+            },
         )
+        rows = page_insight_rows(tenant_id, page_id, body)
+        with engine.begin() as conn:
+            upsert_rows(
+                conn,
+                "raw.meta_pages",
+                [
+                    {
+                        "tenant_id": tenant_id,
+                        "page_id": page_id,
+                        "name": page.get("name"),
+                        "category": page.get("category"),
+                    }
+                ],
+                ("tenant_id", "page_id"),
+            )
+            points += upsert_rows(
+                conn,
+                "raw.meta_page_insights",
+                rows,
+                ("tenant_id", "page_id", "metric", "period", "end_time"),
+            )
+        pages += 1
+    return MaterializeResult(
+        metadata={"tenant_id": tenant_id, "pages": pages, "insight_points": points}
+    )
 
 
 def _exclusive(day: date) -> str:
@@ -144,64 +124,50 @@ def _exclusive(day: date) -> str:
     return (day + timedelta(days=1)).isoformat()
 
 
-@asset(
-    partitions_def=tenant_partitions,
-    group_name="meta",
+@meta_asset(
     deps=[meta_page_insights],
-    kinds={"python", "postgres"},
     description="Posts of the tenant's Pages from the last 28 days and their lifetime insights.",
 )
-def meta_post_insights(
-    context: AssetExecutionContext,
-    warehouse: WarehouseResource,
-    meta: MetaGraphResource,
-    keyring: KeyringResource,
-) -> MaterializeResult:
-    tenant_id = context.partition_key
-    with log_context(tenant_id=tenant_id, run_id=context.run_id):
-        engine = warehouse.engine()
-        client = tenant_client(engine, meta.sync_settings(), keyring.keyring(), tenant_id)
-        oldest = datetime.now(JAMAICA) - timedelta(days=PAGE_WINDOW_DAYS)
-        posts, metrics = 0, 0
-        try:
-            for page in _pages(client):
-                page_client = _page_client(client, page)
-                for post in page_client.iter_pages(
-                    f"{page['id']}/posts", {"fields": "id,message,created_time,permalink_url"}
-                ):
-                    created = graph_time(post.get("created_time"))
-                    if created is not None and created < oldest:
-                        break  # posts come newest first
-                    body = page_client.get(
-                        f"{client.base_url}/{client.api_version}/{post['id']}/insights",
-                        {"metric": ",".join(POST_METRICS)},
-                    )
-                    with engine.begin() as conn:
-                        upsert_rows(
-                            conn,
-                            "raw.meta_posts",
-                            [
-                                {
-                                    "tenant_id": tenant_id,
-                                    "post_id": post["id"],
-                                    "page_id": page["id"],
-                                    "message": post.get("message"),
-                                    "permalink_url": post.get("permalink_url"),
-                                    "created_time": created,
-                                }
-                            ],
-                            ("tenant_id", "post_id"),
-                        )
-                        metrics += upsert_rows(
-                            conn,
-                            "raw.meta_post_insights",
-                            post_insight_rows(tenant_id, post["id"], body),
-                            ("tenant_id", "post_id", "metric", "period"),
-                            json_columns=("value",),
-                        )
-                    posts += 1
-        except TokenInvalidError as exc:
-            raise token_rejected(engine, tenant_id, exc) from None
-        return MaterializeResult(
-            metadata={"tenant_id": tenant_id, "posts": posts, "insight_metrics": metrics}
-        )
+def meta_post_insights(context: AssetExecutionContext, sync: MetaSync) -> MaterializeResult:
+    tenant_id, engine, client = sync.tenant_id, sync.engine, sync.client
+    oldest = datetime.now(JAMAICA) - timedelta(days=PAGE_WINDOW_DAYS)
+    posts, metrics = 0, 0
+    for page in _pages(client):
+        page_client = _page_client(client, page)
+        for post in page_client.iter_pages(
+            f"{page['id']}/posts", {"fields": "id,message,created_time,permalink_url"}
+        ):
+            created = graph_time(post.get("created_time"))
+            if created is not None and created < oldest:
+                break  # posts come newest first
+            body = page_client.get(
+                f"{client.base_url}/{client.api_version}/{post['id']}/insights",
+                {"metric": ",".join(POST_METRICS)},
+            )
+            with engine.begin() as conn:
+                upsert_rows(
+                    conn,
+                    "raw.meta_posts",
+                    [
+                        {
+                            "tenant_id": tenant_id,
+                            "post_id": post["id"],
+                            "page_id": page["id"],
+                            "message": post.get("message"),
+                            "permalink_url": post.get("permalink_url"),
+                            "created_time": created,
+                        }
+                    ],
+                    ("tenant_id", "post_id"),
+                )
+                metrics += upsert_rows(
+                    conn,
+                    "raw.meta_post_insights",
+                    post_insight_rows(tenant_id, post["id"], body),
+                    ("tenant_id", "post_id", "metric", "period"),
+                    json_columns=("value",),
+                )
+            posts += 1
+    return MaterializeResult(
+        metadata={"tenant_id": tenant_id, "posts": posts, "insight_metrics": metrics}
+    )

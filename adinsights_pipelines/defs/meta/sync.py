@@ -2,16 +2,24 @@
 calls in ``app.api_error_log``, a rejected token flagged on the credential, per-account sync
 state in ``app.meta_sync_state``."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from dagster import Failure
+from dagster import AssetExecutionContext, AssetsDefinition, Failure, MaterializeResult, asset
 from sqlalchemy.engine import Engine
 
 from adinsights_pipelines.defs.meta.client import ApiCallFailure, MetaGraphClient, TokenInvalidError
-from adinsights_pipelines.defs.resources import MetaSyncSettings
+from adinsights_pipelines.defs.resources import (
+    KeyringResource,
+    MetaGraphResource,
+    MetaSyncSettings,
+    WarehouseResource,
+)
+from adinsights_pipelines.defs.tenants.partitions import tenant_partitions
 from adinsights_pipelines.encryption import Keyring
+from adinsights_pipelines.logs import log_context
 from adinsights_pipelines.tenants import get_credential, mark_credential
 
 #: Graph subcodes of code 190 that need the user to log in again (vs. a plainly bad token).
@@ -110,3 +118,55 @@ def set_sync_state(engine: Engine, tenant_id: str, account_id: str, status: str,
                 "through": kw.get("through"),
             },
         )
+
+
+@dataclass(frozen=True)
+class MetaSync:
+    """One tenant's Meta sync in progress: what an asset body works with."""
+
+    tenant_id: str
+    engine: Engine
+    settings: MetaSyncSettings
+    client: MetaGraphClient
+
+
+def meta_asset(
+    *, description: str, deps: Sequence[AssetsDefinition] = ()
+) -> Callable[[Callable[[AssetExecutionContext, MetaSync], MaterializeResult]], AssetsDefinition]:
+    """A tenant-partitioned asset of group ``meta`` around ``body(context, sync)``.
+
+    The wrapper does what every Meta asset does: log lines carry the tenant and run, the
+    client uses the tenant's token (a credential needing re-authorisation fails at once), and
+    a token Meta rejects flags the credential and fails only this tenant, deleting nothing.
+    """
+
+    def wrap(
+        body: Callable[[AssetExecutionContext, MetaSync], MaterializeResult],
+    ) -> AssetsDefinition:
+        @asset(
+            name=body.__name__,
+            partitions_def=tenant_partitions,
+            group_name="meta",
+            deps=list(deps),
+            kinds={"python", "postgres"},
+            description=description,
+        )
+        def _meta_asset(
+            context: AssetExecutionContext,
+            warehouse: WarehouseResource,
+            meta: MetaGraphResource,
+            keyring: KeyringResource,
+        ) -> MaterializeResult:
+            tenant_id = context.partition_key
+            with log_context(tenant_id=tenant_id, run_id=context.run_id):
+                engine, settings = warehouse.engine(), meta.sync_settings()
+                client = tenant_client(engine, settings, keyring.keyring(), tenant_id)
+                try:
+                    with client:
+                        return body(context, MetaSync(tenant_id, engine, settings, client))
+                except TokenInvalidError as exc:
+                    raise token_rejected(engine, tenant_id, exc) from None
+
+        return _meta_asset
+
+    return wrap
