@@ -3,10 +3,11 @@ VENV    ?= .venv
 PYTHON  ?= python3
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-stamp
-# Two workers (this machine's cores); a test file stays on one worker (module fixtures).
-PYTEST_ARGS ?= -n 2 --dist loadfile
 # Tests create and drop their own databases on this server; set it empty for an embedded one.
 export ADINSIGHTS_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
+# Two workers (this machine's cores) against a server; a test file stays on one worker (its
+# module fixtures). One embedded server per run cannot be shared by workers: no -n then.
+PYTEST_ARGS ?= $(if $(ADINSIGHTS_TEST_DATABASE_URL),-n 2 --dist loadfile,)
 
 .PHONY: install demo test lint unit bench clean
 

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue
 
-from adinsights_pipelines.defs.meta.backfill import backfill_account
+from adinsights_pipelines.defs.meta.backfill import backfill_account, settings_options
 from adinsights_pipelines.defs.meta.client import MetaApiError, TokenInvalidError
 from adinsights_pipelines.defs.meta.loading import load_insights
 from adinsights_pipelines.defs.meta.rows import account_row
@@ -139,10 +139,7 @@ def _first_sync(
         currency,
         since,
         until,
-        chunk_days=settings.chunk_days,
-        concurrency=settings.report_concurrency,
-        poll_seconds=settings.report_poll_seconds,
-        timeout_seconds=settings.report_timeout_seconds,
+        **settings_options(settings),
         progress=context.log.info,
     )
     return result.rows

@@ -23,12 +23,14 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from adinsights_pipelines.defs.meta.client import MetaApiError, MetaGraphClient, ReportRun
 from adinsights_pipelines.defs.meta.loading import load_insights
+from adinsights_pipelines.defs.resources import MetaSyncSettings
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +91,16 @@ def backfill_window(today: date, since: date, until: date) -> tuple[date, date]:
     if since < oldest:
         raise ValueError(f"since {since} is older than Meta keeps insights (37 months: {oldest})")
     return since, until
+
+
+def settings_options(settings: MetaSyncSettings) -> dict[str, Any]:
+    """:func:`backfill_account`'s tuning keywords, from the Meta settings."""
+    return {
+        "chunk_days": settings.chunk_days,
+        "concurrency": settings.report_concurrency,
+        "poll_seconds": settings.report_poll_seconds,
+        "timeout_seconds": settings.report_timeout_seconds,
+    }
 
 
 def poll_waits(first: float) -> Callable[[], float]:

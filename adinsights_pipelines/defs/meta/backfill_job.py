@@ -23,7 +23,11 @@ from dagster import (
 from sqlalchemy.engine import Engine
 
 from adinsights_pipelines.defs.meta.assets import JAMAICA
-from adinsights_pipelines.defs.meta.backfill import backfill_account, backfill_window
+from adinsights_pipelines.defs.meta.backfill import (
+    backfill_account,
+    backfill_window,
+    settings_options,
+)
 from adinsights_pipelines.defs.meta.client import MetaApiError, TokenInvalidError
 from adinsights_pipelines.defs.meta.sync import tenant_client, token_rejected
 from adinsights_pipelines.defs.resources import (
@@ -109,10 +113,7 @@ def backfill_tenant(
                     currency,
                     since,
                     until,
-                    chunk_days=settings.chunk_days,
-                    concurrency=settings.report_concurrency,
-                    poll_seconds=settings.report_poll_seconds,
-                    timeout_seconds=settings.report_timeout_seconds,
+                    **settings_options(settings),
                     progress=progress,
                 )
             except TokenInvalidError as exc:

@@ -288,6 +288,21 @@ def _without_token(url: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
+def _insights_params(
+    since: date, until: date, level: str, breakdowns: Iterable[str], fields: Iterable[str]
+) -> dict[str, Any]:
+    """An insights request, the same read synchronously or as an async report run."""
+    params: dict[str, Any] = {
+        "level": level,
+        "time_increment": 1,
+        "time_range": {"since": since.isoformat(), "until": until.isoformat()},
+        "fields": tuple(fields),
+    }
+    if breakdowns := tuple(breakdowns):
+        params["breakdowns"] = breakdowns
+    return params
+
+
 def asks_for_less_data(error: MetaApiError) -> bool:
     """Whether Graph refused a call because the page asked for too much data.
 
@@ -405,15 +420,7 @@ class MetaGraphClient:
         limit: int = PAGE_LIMIT,
     ) -> Iterator[dict[str, Any]]:
         """Daily (``time_increment=1``) insight rows of an ad account, ``since``..``until``."""
-        params: dict[str, Any] = {
-            "level": level,
-            "time_increment": 1,
-            "time_range": {"since": since.isoformat(), "until": until.isoformat()},
-            "fields": tuple(fields),
-            "limit": limit,
-        }
-        if breakdowns := tuple(breakdowns):
-            params["breakdowns"] = breakdowns
+        params = {**_insights_params(since, until, level, breakdowns, fields), "limit": limit}
         return self.iter_pages(f"{_act(account_id)}/insights", params)
 
     # --- asynchronous report runs -----------------------------------------------------------
@@ -429,14 +436,7 @@ class MetaGraphClient:
         fields: Iterable[str] = INSIGHT_FIELDS,
     ) -> str:
         """Start an async report run (``POST act_<id>/insights``); returns its id."""
-        params: dict[str, Any] = {
-            "level": level,
-            "time_increment": 1,
-            "time_range": {"since": since.isoformat(), "until": until.isoformat()},
-            "fields": tuple(fields),
-        }
-        if breakdowns := tuple(breakdowns):
-            params["breakdowns"] = breakdowns
+        params = _insights_params(since, until, level, breakdowns, fields)
         url = f"{self.base_url}/{self.api_version}/{_act(account_id)}/insights"
         body = self.post(url, {k: _param(v) for k, v in params.items()})
         run_id = body.get("report_run_id") if isinstance(body, dict) else None
