@@ -87,6 +87,13 @@ def point_environment_at(
     monkeypatch.setenv("ADINSIGHTS_META_GRAPH_URL", meta_url)
     monkeypatch.setenv("ADINSIGHTS_META_APP_ID", "sim-app")
     monkeypatch.setenv("ADINSIGHTS_META_APP_SECRET", "sim-app-secret-0123456789")
+    # `adinsights demo` exports where its Airbyte simulator listens; cleared and restored.
+    for name in (
+        "ADINSIGHTS_AIRBYTE_URL",
+        "ADINSIGHTS_AIRBYTE_WORKSPACE_ID",
+        "ADINSIGHTS_AIRBYTE_POLL_INTERVAL_SECONDS",
+    ):
+        monkeypatch.delenv(name, raising=False)
     # prepare_dagster_home() exports these; registering them here restores them afterwards.
     for name in dagster_environment(Settings(), db):
         monkeypatch.setenv(name, os.environ.get(name, ""))

@@ -565,7 +565,9 @@ class AirbyteSimState:
         self._connections: dict[str, SimConnection] = {}
         self._destinations: dict[str, SimDestination] = {}
         self._jobs: dict[int, SimJob] = {}
-        self._job_ids = itertools.count(1)
+        # Airbyte's job ids only grow; a restarted simulator writing into the same database
+        # must not reuse the ids of its previous life, so they start from the clock.
+        self._job_ids = itertools.count(int(time.time() * 1000))
         self._faults: list[Fault] = []
         self._log: list[RequestRecord] = []
         self._webhooks: list[dict[str, Any]] = []
