@@ -76,11 +76,16 @@ def airbyte(world: World) -> Iterator[AirbyteSimulator]:
 
 
 def register(
-    world: World, tenant_id: str, *, currency: str = "JMD", interval_minutes: int = 60
+    world: World,
+    tenant_id: str,
+    *,
+    currency: str = "JMD",
+    interval_minutes: int = 60,
+    sim: AirbyteSimulator | None = None,
 ) -> str:
     """A tenant (and its partition) with a Google Ads connection in Airbyte and our tables."""
     customer_id = str(next(_customers))
-    connection = world.sim.state.add_connection(
+    connection = (sim or world.sim).state.add_connection(
         customer_id, currency=currency, database_url=world.db.plain_url
     )
     with engine(world.db).begin() as conn:

@@ -4,10 +4,11 @@ import pytest
 from dagster import AssetKey, AssetRecordsFilter, ExecuteInProcessResult
 
 from adinsights_pipelines.definitions import defs
-from adinsights_pipelines.simulators.airbyte import AirbyteSimulator
+from adinsights_pipelines.simulators.airbyte import AirbyteSimState, AirbyteSimulator
 from adinsights_pipelines.tenants import add_tenant
 from adinsights_pipelines.warehouse.database import engine
-from tests.airbyte.conftest import Tenant, World, rows
+from tests.airbyte.conftest import Tenant, World, register, rows
+from tests.test_encryption import dump_database
 
 ASSET = AssetKey("google_ads_campaign_performance")
 
@@ -191,3 +192,28 @@ def test_tenant_without_a_connection_fails_with_a_clear_message(
     assert not result.success
     assert "no active google_ads Airbyte connection" in failure_message(result)
     assert airbyte.state.jobs == []
+
+
+def test_application_credentials_are_used_and_never_leak(
+    world: World, airbyte: AirbyteSimulator, monkeypatch: pytest.MonkeyPatch, caplog
+) -> None:
+    secret = "airbyte-app-secret-LEAKCHECK-5b1e9c"
+    state = AirbyteSimState(seed=8, client_id="adinsights-app", client_secret=secret)
+    state.configure(job_duration_s=0.1)
+    with AirbyteSimulator(state) as secured:
+        connection_id = register(world, "secured-app", sim=secured)
+        monkeypatch.setenv("ADINSIGHTS_AIRBYTE_URL", secured.url)
+        monkeypatch.setenv("ADINSIGHTS_AIRBYTE_WORKSPACE_ID", state.workspace_id)
+        monkeypatch.setenv("ADINSIGHTS_AIRBYTE_CLIENT_ID", "adinsights-app")
+        monkeypatch.setenv("ADINSIGHTS_AIRBYTE_CLIENT_SECRET", secret)
+        caplog.set_level("DEBUG")
+        assert sync(world, "secured-app").success
+        state.configure(fail_next_jobs=1, failure_reason="Quota exhausted")
+        failed = sync(world, "secured-app")
+    assert not failed.success and "Quota exhausted" in failure_message(failed)
+    assert [r.status for r in state.requests if r.path.endswith("/token")] == [200, 200]
+    assert all(r.status != 401 for r in state.requests)
+    assert [j.status for j in job_rows(world, connection_id)] == ["succeeded", "failed"]
+    events = "\n".join(str(e) for run in (failed.run_id,) for e in world.instance.all_logs(run))
+    assert secret not in events and secret not in caplog.text
+    assert secret not in dump_database(world.db)
