@@ -10,6 +10,7 @@ from typing import TextIO
 import click
 import sqlalchemy.exc
 
+from adinsights_pipelines.defs.airbyte.providers import PROVIDERS_BY_NAME as AIRBYTE_PROVIDER_NAMES
 from adinsights_pipelines.errors import AdinsightsError
 
 _started = time.monotonic()
@@ -252,6 +253,143 @@ def api_keys_revoke(prefix: str) -> None:
     click.echo(f"revoked {prefix}")
 
 
+@cli.command("sync-airbyte")
+@click.option("--tenant", "tenant_id", help="Sync this tenant only (default: every active tenant).")
+def sync_airbyte_command(tenant_id: str | None) -> None:
+    """Sync tenants' Airbyte connections now (Google Ads, ...), recorded in Dagster and audited."""
+    from adinsights_pipelines.bootstrap import bootstrap
+    from adinsights_pipelines.defs.airbyte.manual import sync_all
+    from adinsights_pipelines.defs.resources import WarehouseResource
+    from adinsights_pipelines.defs.tenants.sensors import sync_tenant_partitions
+    from adinsights_pipelines.instance import get_instance
+
+    rt = bootstrap()
+    instance = get_instance()
+    sync_tenant_partitions(instance, WarehouseResource(database_url=rt.db.plain_url))
+    done = sync_all(rt.db, instance, tenant_id, progress)
+    failed = [d for d in done if not d.succeeded]
+    if failed:
+        first = failed[0]
+        raise AdinsightsError(
+            f"{len(failed)} of {len(done)} Airbyte syncs failed; "
+            f"{first.tenant_id} {first.provider}: {first.error}"
+        )
+    jobs = sum(len(d.jobs) for d in done)
+    click.echo(f"synced {len(done)} tenant connection group(s): {jobs} Airbyte job(s) succeeded")
+
+
+@cli.group("airbyte-connections")
+def airbyte_connections() -> None:
+    """Register tenants' Airbyte connections (the connection must exist in Airbyte)."""
+
+
+@airbyte_connections.command("add")
+@click.option("--tenant-id", required=True)
+@click.option("--provider", type=click.Choice(sorted(AIRBYTE_PROVIDER_NAMES)), required=True)
+@click.option("--connection-id", required=True, help="The Airbyte connection's UUID.")
+@click.option(
+    "--source-account-id",
+    required=True,
+    help="The source's account: for google_ads the customer id (123-456-7890).",
+)
+@click.option(
+    "--interval-minutes",
+    type=click.IntRange(1, 7 * 24 * 60),
+    default=60,
+    show_default=True,
+    help="Scheduled syncs start when this long has passed since the last job.",
+)
+def airbyte_connections_add(
+    tenant_id: str,
+    provider: str,
+    connection_id: str,
+    source_account_id: str,
+    interval_minutes: int,
+) -> None:
+    """Register (or update and reactivate) a tenant's connection."""
+    from adinsights_pipelines.audit import record_audit
+    from adinsights_pipelines.bootstrap import bootstrap
+    from adinsights_pipelines.defs.airbyte.store import add_connection, normalize_connection_id
+    from adinsights_pipelines.warehouse.database import engine
+
+    rt = bootstrap()
+    with engine(rt.db).begin() as conn:
+        created = add_connection(
+            conn,
+            tenant_id=tenant_id,
+            provider=provider,
+            connection_id=connection_id,
+            source_account_id=source_account_id,
+            interval_minutes=interval_minutes,
+        )
+        record_audit(
+            conn,
+            tenant_id=tenant_id,
+            actor="cli",
+            action="airbyte_connection_added" if created else "airbyte_connection_updated",
+            resource_type="airbyte_connection",
+            resource_id=normalize_connection_id(connection_id),
+            metadata={"provider": provider, "sync_interval_minutes": interval_minutes},
+        )
+    verb = "registered" if created else "updated"
+    click.echo(
+        f"{provider} connection {normalize_connection_id(connection_id)} {verb} for {tenant_id}"
+    )
+
+
+@airbyte_connections.command("list")
+@click.option("--tenant-id", help="Only this tenant's connections.")
+def airbyte_connections_list(tenant_id: str | None) -> None:
+    """List registered connections with their last job."""
+    from adinsights_pipelines.bootstrap import bootstrap
+    from adinsights_pipelines.defs.airbyte.store import list_connections
+    from adinsights_pipelines.warehouse.database import engine
+
+    rt = bootstrap()
+    with engine(rt.db).connect() as conn:
+        listed = list_connections(conn, tenant_id)
+    click.echo(
+        f"{'CONNECTION':<37} {'TENANT':<24} {'PROVIDER':<11} {'ACCOUNT':<12} {'EVERY':>6} "
+        f"{'STATE':<9} LAST JOB"
+    )
+    for item in listed:
+        c = item.connection
+        last = (
+            f"{item.last_job_id} {item.last_job_status} {item.last_job_at:%Y-%m-%d %H:%M}"
+            if item.last_job_id is not None and item.last_job_at is not None
+            else "-"
+        )
+        state = "active" if c.is_active else "inactive"
+        click.echo(
+            f"{c.connection_id:<37} {c.tenant_id:<24} {c.provider:<11} "
+            f"{c.source_account_id or '-':<12} {c.sync_interval_minutes:>5}m {state:<9} {last}"
+        )
+
+
+@airbyte_connections.command("deactivate")
+@click.argument("connection_id")
+def airbyte_connections_deactivate(connection_id: str) -> None:
+    """Stop syncing CONNECTION_ID (its jobs and data are kept)."""
+    from adinsights_pipelines.audit import record_audit
+    from adinsights_pipelines.bootstrap import bootstrap
+    from adinsights_pipelines.defs.airbyte.store import deactivate_connection
+    from adinsights_pipelines.warehouse.database import engine
+
+    rt = bootstrap()
+    with engine(rt.db).begin() as conn:
+        row = deactivate_connection(conn, connection_id)
+        record_audit(
+            conn,
+            tenant_id=row.tenant_id,
+            actor="cli",
+            action="airbyte_connection_deactivated",
+            resource_type="airbyte_connection",
+            resource_id=row.connection_id,
+            metadata={"provider": row.provider},
+        )
+    click.echo(f"connection {row.connection_id} of {row.tenant_id} deactivated")
+
+
 @cli.command("rotate-deks")
 @click.option("--dry-run", is_flag=True, help="Count what would be rotated; change nothing.")
 @click.option("--tenant-id", help="Rotate one tenant only.")
@@ -410,6 +548,22 @@ def simulate_meta(host: str, port: int) -> None:
     from adinsights_pipelines.simulators.meta_graph import main as serve
 
     serve(host, port)
+
+
+@simulate.command("airbyte")
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", default=8011, type=click.IntRange(0, 65535))
+@click.option(
+    "--database-url",
+    envvar="ADINSIGHTS_DATABASE_URL",
+    help="Where its syncs write (default: ADINSIGHTS_DATABASE_URL).",
+)
+@click.option("--seed", default=42, show_default=True, type=int)
+def simulate_airbyte(host: str, port: int, database_url: str | None, seed: int) -> None:
+    """Serve the Airbyte simulator (add connections with POST /__sim__/connections)."""
+    from adinsights_pipelines.simulators.airbyte import main as serve
+
+    serve(host, port, database_url, seed)
 
 
 def main() -> None:

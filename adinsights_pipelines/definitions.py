@@ -6,6 +6,8 @@ module with more than one ``Definitions`` at module scope.
 
 from dagster import Definitions
 
+from adinsights_pipelines.defs.airbyte import definitions as airbyte
+from adinsights_pipelines.defs.airbyte.resource import AirbyteServerResource
 from adinsights_pipelines.defs.dbt import definitions as dbt
 from adinsights_pipelines.defs.meta import definitions as meta
 from adinsights_pipelines.defs.resources import (
@@ -21,6 +23,7 @@ from adinsights_pipelines.defs.tenants import definitions as tenants
 defs = Definitions.merge(
     tenants.defs,
     meta.defs,
+    airbyte.defs,
     dbt.defs,
     snapshots.defs,
     security.defs,
@@ -30,6 +33,7 @@ defs = Definitions.merge(
             "warehouse": WarehouseResource(),
             "meta": MetaGraphResource(),
             "keyring": KeyringResource(),
+            "airbyte": AirbyteServerResource(),
         }
     ),
 )

@@ -1,4 +1,5 @@
-"""``adinsights demo``: the whole product on demo tenants, fed by the Meta Graph API simulator."""
+"""``adinsights demo``: the whole product on demo tenants, fed by the Meta Graph API and Airbyte
+simulators."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import requests
 import uvicorn
@@ -19,6 +21,9 @@ import uvicorn
 from adinsights_pipelines.bootstrap import Runtime, bootstrap
 from adinsights_pipelines.errors import AdinsightsError, ConfigError
 from adinsights_pipelines.settings import PROJECT_ROOT
+
+if TYPE_CHECKING:
+    from adinsights_pipelines.simulators.airbyte import AirbyteSimState
 
 Progress = Callable[[str], None]
 QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
@@ -28,6 +33,13 @@ DEMO_TENANTS = (
     ("acme-jamaica", "Acme Jamaica Ltd", "sim_demo_acme_jamaica"),
     ("blue-mountain-coffee", "Blue Mountain Coffee Co", "sim_demo_blue_mountain"),
 )
+
+
+#: Each demo tenant's Google Ads account, synced through the Airbyte simulator.
+DEMO_GOOGLE_ADS = {
+    "acme-jamaica": ("1234567890", "JMD"),
+    "blue-mountain-coffee": ("9876543210", "USD"),
+}
 
 
 @dataclass(frozen=True)
@@ -94,6 +106,37 @@ def seed_demo_tenants(rt: Runtime, progress: Progress) -> None:
     progress(f"demo tenants: {', '.join(t[0] for t in DEMO_TENANTS)}")
 
 
+def seed_demo_airbyte(rt: Runtime, airbyte: AirbyteSimState, progress: Progress) -> None:
+    """A Google Ads connection per demo tenant in the simulator, registered as an operator would."""
+    from adinsights_pipelines.audit import record_audit
+    from adinsights_pipelines.defs.airbyte.store import add_connection
+    from adinsights_pipelines.warehouse.database import engine
+
+    with engine(rt.db).begin() as conn:
+        for tenant_id, (customer_id, currency) in DEMO_GOOGLE_ADS.items():
+            connection = airbyte.add_connection(
+                customer_id, currency=currency, database_url=rt.db.plain_url
+            )
+            created = add_connection(
+                conn,
+                tenant_id=tenant_id,
+                provider="google_ads",
+                connection_id=connection.connection_id,
+                source_account_id=customer_id,
+            )
+            if created:
+                record_audit(
+                    conn,
+                    tenant_id=tenant_id,
+                    actor="demo",
+                    action="airbyte_connection_added",
+                    resource_type="airbyte_connection",
+                    resource_id=connection.connection_id,
+                    metadata={"provider": "google_ads"},
+                )
+    progress(f"Google Ads via Airbyte: {len(DEMO_GOOGLE_ADS)} connections")
+
+
 def materialize_all(rt: Runtime, progress: Progress) -> None:
     """Ingestion per tenant -> dbt -> snapshot per tenant, recorded in the Dagster instance."""
     from adinsights_pipelines.definitions import defs
@@ -108,6 +151,7 @@ def materialize_all(rt: Runtime, progress: Progress) -> None:
     sync_tenant_partitions(instance, WarehouseResource(database_url=rt.db.plain_url))
     tenant_ids = [t[0] for t in DEMO_TENANTS]
     steps: list[tuple[str, str | None]] = [("meta_sync", t) for t in tenant_ids]
+    steps += [("airbyte_sync", t) for t in tenant_ids]
     steps += [("dbt_build", None)] + [("metrics_snapshots", t) for t in tenant_ids]
     for number, (job_name, partition) in enumerate(steps, 1):
         started = time.monotonic()
@@ -182,6 +226,7 @@ def _wait_http(url: str, what: str, timeout_s: float, progress: Progress) -> Non
 def run_demo(*, once: bool, progress: Progress) -> DemoResult:
     from adinsights_pipelines.defs.dbt.project import prepare_manifest
     from adinsights_pipelines.settings import load_settings
+    from adinsights_pipelines.simulators.airbyte import AirbyteSimState, AirbyteSimulator
     from adinsights_pipelines.simulators.meta_graph import MetaSimulator
     from api.app import create_app
 
@@ -193,6 +238,7 @@ def run_demo(*, once: bool, progress: Progress) -> DemoResult:
             "ADINSIGHTS_API_PORT": settings.api_port,
             "ADINSIGHTS_DAGSTER_PORT": settings.dagster_port,
             "ADINSIGHTS_META_SIM_PORT": settings.meta_sim_port,
+            "ADINSIGHTS_AIRBYTE_SIM_PORT": settings.airbyte_sim_port,
         }
     )
     check_ports(ports, settings.api_host)
@@ -201,15 +247,26 @@ def run_demo(*, once: bool, progress: Progress) -> DemoResult:
     prepare_manifest(force=True)
 
     sim_port = 0 if once else settings.meta_sim_port
-    with MetaSimulator(port=sim_port) as sim:
+    airbyte_state = AirbyteSimState(database_url=rt.db.plain_url)
+    airbyte_state.configure(job_duration_s=0.3)
+    airbyte_port = 0 if once else settings.airbyte_sim_port
+    with (
+        MetaSimulator(port=sim_port) as sim,
+        AirbyteSimulator(airbyte_state, port=airbyte_port) as airbyte,
+    ):
         os.environ["ADINSIGHTS_META_GRAPH_URL"] = sim.url
+        os.environ["ADINSIGHTS_AIRBYTE_URL"] = airbyte.url
+        os.environ["ADINSIGHTS_AIRBYTE_WORKSPACE_ID"] = airbyte_state.workspace_id
+        # The simulator's jobs take a fraction of a second; poll accordingly.
+        os.environ["ADINSIGHTS_AIRBYTE_POLL_INTERVAL_SECONDS"] = "0.1"
         # The simulator accepts any app; a real app's id and secret are never needed here.
         os.environ.setdefault("ADINSIGHTS_META_APP_ID", "adinsights-demo-app")
         os.environ.setdefault("ADINSIGHTS_META_APP_SECRET", "simulator-only-app-secret")
         # The simulator finishes report runs in two polls; no need to wait seconds between.
         os.environ.setdefault("ADINSIGHTS_META_REPORT_POLL_SECONDS", "0.1")
-        progress(f"Meta Graph API simulator at {sim.url}")
+        progress(f"Meta Graph API simulator at {sim.url}, Airbyte simulator at {airbyte.url}")
         seed_demo_tenants(rt, progress)
+        seed_demo_airbyte(rt, airbyte_state, progress)
         materialize_all(rt, progress)
         tenant_id = DEMO_TENANTS[0][0]
         key = create_demo_key(rt, tenant_id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from adinsights_pipelines.errors import ConfigError
@@ -65,6 +65,36 @@ class Settings(BaseSettings):
     #: Retry back-off unit: the n-th retry waits a random 0..base * 2**n seconds (max 60 s).
     meta_retry_base_seconds: float = Field(default=1.0, gt=0, le=60)
 
+    airbyte_url: str = Field(
+        default="http://localhost:8000",
+        description="Airbyte server root: the client calls <url>/api/public/v1 and <url>/api/v1.",
+    )
+    airbyte_workspace_id: str | None = None
+    airbyte_client_id: str | None = Field(
+        default=None, description="Airbyte application credentials; unset for an OSS install."
+    )
+    airbyte_client_secret: SecretStr | None = None
+    airbyte_poll_interval_seconds: float = Field(default=10.0, gt=0, le=3600)
+    airbyte_sync_timeout_seconds: float = Field(
+        default=3600.0, gt=0, description="A job still running after this long is cancelled."
+    )
+    airbyte_request_max_retries: int = Field(default=3, ge=0, le=20)
+    airbyte_request_retry_delay_seconds: float = Field(default=1.0, ge=0, le=60)
+    airbyte_sim_port: int = Field(default=8011, ge=0, le=65535)
+    # The runbook's names (AIRBYTE_WEBHOOK_SECRET...) are accepted as well as ours.
+    airbyte_webhook_secret: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "ADINSIGHTS_AIRBYTE_WEBHOOK_SECRET", "AIRBYTE_WEBHOOK_SECRET"
+        ),
+    )
+    airbyte_webhook_secret_required: bool = Field(
+        default=True,
+        validation_alias=AliasChoices(
+            "ADINSIGHTS_AIRBYTE_WEBHOOK_SECRET_REQUIRED", "AIRBYTE_WEBHOOK_SECRET_REQUIRED"
+        ),
+    )
+
     audit_retention_days: int = Field(default=365, ge=1)
     audit_export_url: str | None = None
 
@@ -87,5 +117,7 @@ def load_settings() -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else "settings"
-        name = "DAGSTER_HOME" if field == "DAGSTER_HOME" else f"ADINSIGHTS_{field.upper()}"
+        # Fields read under an alias report it (DAGSTER_HOME, AIRBYTE_WEBHOOK_SECRET...).
+        aliased = field == "DAGSTER_HOME" or field.upper().startswith(("ADINSIGHTS_", "AIRBYTE_"))
+        name = field.upper() if aliased else f"ADINSIGHTS_{field.upper()}"
         raise ConfigError(f"{name}: {first['msg']}") from None

@@ -8,7 +8,7 @@ from starlette.routing import Route
 
 from adinsights_pipelines.warehouse.database import Database
 from api.problems import http_exception_handler, unhandled_exception_handler
-from api.routes import meta
+from api.routes import airbyte, meta
 from api.routes.audit import audit_logs
 from api.routes.health import health
 from api.routes.metrics import combined_metrics
@@ -17,6 +17,9 @@ from api.state import AppState
 
 routes = [
     Route("/api/health/", health, methods=["GET"]),
+    Route("/api/health/airbyte/", airbyte.airbyte_health, methods=["GET"]),
+    Route("/api/airbyte/webhook/", airbyte.webhook, methods=["POST"]),
+    Route("/api/airbyte/telemetry/", airbyte.airbyte_telemetry, methods=["GET"]),
     Route("/api/metrics/combined/", combined_metrics, methods=["GET"]),
     Route("/api/audit-logs/", audit_logs, methods=["GET"]),
     Route("/api/meta/accounts/", meta.accounts, methods=["GET"]),

@@ -39,3 +39,11 @@ def scoped_tenant(request: Request, principal: Principal) -> str:
     if requested and requested != principal.tenant_id:
         raise Problem(403, "this API key cannot read other tenants")
     return principal.tenant_id
+
+
+def tenant_scope(request: Request, principal: Principal) -> str | None:
+    """Like :func:`scoped_tenant`, for cross-tenant views: an operator key that passes no
+    ``tenant_id=`` sees every tenant (``None``)."""
+    if principal.is_operator and not request.query_params.get("tenant_id"):
+        return None
+    return scoped_tenant(request, principal)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cached_property
 
 from dagster import DagsterInstance
@@ -12,9 +14,15 @@ from starlette.requests import Request
 from adinsights_pipelines.warehouse.database import Database, engine
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass
 class AppState:
     db: Database
+    #: What "now" is for freshness answers (tests move it; production reads the real clock).
+    clock: Callable[[], datetime] = field(default=_utc_now)
 
     @cached_property
     def engine(self) -> Engine:

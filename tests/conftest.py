@@ -91,6 +91,13 @@ def point_environment_at(
     monkeypatch.setenv("ADINSIGHTS_META_REPORT_POLL_SECONDS", "0.01")
     # Back-off stays base-2 exponential with jitter, in hundredths of the production waits.
     monkeypatch.setenv("ADINSIGHTS_META_RETRY_BASE_SECONDS", "0.01")
+    # `adinsights demo` exports where its Airbyte simulator listens; cleared and restored.
+    for name in (
+        "ADINSIGHTS_AIRBYTE_URL",
+        "ADINSIGHTS_AIRBYTE_WORKSPACE_ID",
+        "ADINSIGHTS_AIRBYTE_POLL_INTERVAL_SECONDS",
+    ):
+        monkeypatch.delenv(name, raising=False)
     # prepare_dagster_home() exports these; registering them here restores them afterwards.
     for name in dagster_environment(Settings(), db):
         monkeypatch.setenv(name, os.environ.get(name, ""))

@@ -9,7 +9,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from dagster import AssetKey, DagsterInstance
 
-from adinsights_pipelines.demo import DEMO_TENANTS
+from adinsights_pipelines.demo import DEMO_GOOGLE_ADS, DEMO_TENANTS
 from adinsights_pipelines.warehouse.database import engine
 
 
@@ -43,10 +43,34 @@ def test_demo_lands_rows_in_raw_marts_snapshot_and_api(demo_run) -> None:
 
 def test_demo_records_materializations_per_tenant_partition(demo_run) -> None:
     instance = DagsterInstance.get()
-    for key in ("meta_insights", "metrics_snapshot"):
+    for key in ("meta_insights", "google_ads_campaign_performance", "metrics_snapshot"):
         partitions = instance.get_materialized_partitions(AssetKey(key))
         assert partitions == {t[0] for t in DEMO_TENANTS}, key
     assert instance.get_latest_materialization_event(AssetKey("fct_ad_performance_daily"))
+
+
+def test_demo_syncs_each_tenants_google_ads_through_airbyte(demo_run) -> None:
+    db, _ = demo_run
+    with engine(db).connect() as conn:
+        landed = conn.execute(
+            sa.text(
+                """
+                select c.tenant_id, r.customer_id, min(r.customer_currency_code) as currency,
+                       count(*) as rows, sum(j.records_synced) / count(*) as records
+                  from raw.google_ads_campaign_performance r
+                  join app.airbyte_connections c
+                    on c.provider = 'google_ads' and c.source_account_id = r.customer_id
+                  join app.airbyte_jobs j
+                    on j.connection_id = c.connection_id
+                   and j.job_id = cast(r._airbyte_meta->>'sync_id' as bigint)
+                 group by 1, 2 order by 1
+                """
+            )
+        ).all()
+    assert [(r.tenant_id, r.customer_id, r.currency) for r in landed] == [
+        (tenant, customer, currency) for tenant, (customer, currency) in DEMO_GOOGLE_ADS.items()
+    ]
+    assert all(r.rows == r.records > 0 for r in landed)
 
 
 def test_demo_once_runs_on_embedded_postgres_with_no_server_configured(tmp_path: Path) -> None:

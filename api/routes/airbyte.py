@@ -1,0 +1,285 @@
+"""Airbyte: the job-completion webhook, ``GET /api/health/airbyte/`` and
+``GET /api/airbyte/telemetry/``.
+
+Health and telemetry read ``app.airbyte_jobs`` (written by the sync assets and this webhook)
+in one statement for every tenant in scope, so their cost does not grow with tenants' job
+histories. Health answers 200 when ``ok``, 503 when ``stale``/``no_recent_sync`` and 502 when
+``failing`` (as the runbook's service did), so a plain HTTP probe can alert on it.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from dagster import AssetMaterialization, AssetObservation
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from adinsights_pipelines.audit import record_audit
+from adinsights_pipelines.defs.airbyte.jobs import FAILED_STATUSES, SUCCEEDED
+from adinsights_pipelines.defs.airbyte.metadata import outcome_metadata
+from adinsights_pipelines.defs.airbyte.providers import provider_named
+from adinsights_pipelines.defs.airbyte.status import (
+    FAILING,
+    OK,
+    STALE_AFTER,
+    age_minutes,
+    connection_status,
+    rollup,
+    sync_status_state,
+)
+from adinsights_pipelines.defs.airbyte.store import (
+    AirbyteConnectionRow,
+    connection_health_rows,
+    get_connection,
+    record_job,
+    stored_job_status,
+    tenant_telemetry_rows,
+)
+from adinsights_pipelines.defs.airbyte.webhook import WebhookJob, WebhookPayloadError, parse_webhook
+from adinsights_pipelines.settings import load_settings
+from api.auth import authenticate, tenant_scope
+from api.pagination import decode_cursor, encode_cursor, parse_limit
+from api.problems import Problem
+from api.state import AppState, state_of
+
+log = logging.getLogger("api.airbyte")
+
+SECRET_HEADER = "X-Airbyte-Webhook-Secret"  # noqa: S105 - a header name
+TERMINAL = (SUCCEEDED, *FAILED_STATUSES)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+# --- webhook ---------------------------------------------------------------------------------
+
+
+def _check_secret(request: Request) -> None:
+    # Settings are read on every request: a rotated secret applies to the very next call.
+    settings = load_settings()
+    secret = settings.airbyte_webhook_secret
+    expected = secret.get_secret_value() if secret is not None else ""
+    if not expected:
+        if settings.airbyte_webhook_secret_required:
+            log.error("Airbyte webhook secret required but not configured")
+            raise Problem(503, "the Airbyte webhook secret is required but not configured")
+        return
+    provided = request.headers.get(SECRET_HEADER, "")
+    if not hmac.compare_digest(provided.encode(), expected.encode()):
+        log.warning("Airbyte webhook refused: %s", "wrong secret" if provided else "no secret")
+        raise Problem(403, f"missing or wrong {SECRET_HEADER}")
+
+
+def _report(state: AppState, connection: AirbyteConnectionRow, job: WebhookJob) -> None:
+    """A runless event for the tenant's partition: a materialization when the job succeeded,
+    an observation (history without freshness) otherwise."""
+    provider = provider_named(connection.provider)
+    if provider is None:
+        return
+    metadata = {
+        **outcome_metadata(connection.tenant_id, connection.provider, [job.outcome()]),
+        "source": "airbyte_webhook",
+    }
+    description = f"Airbyte job {job.job_id} {job.status} (reported by Airbyte's webhook)"
+    event: AssetMaterialization | AssetObservation
+    if job.status == SUCCEEDED:
+        event = AssetMaterialization(
+            asset_key=provider.asset_name,
+            partition=connection.tenant_id,
+            metadata=metadata,
+            description=description,
+        )
+    else:
+        event = AssetObservation(
+            asset_key=provider.asset_name,
+            partition=connection.tenant_id,
+            metadata=metadata,
+            description=description,
+        )
+    state.instance.report_runless_asset_event(event)
+
+
+def _record(state: AppState, job: WebhookJob) -> tuple[AirbyteConnectionRow, bool]:
+    """Store the job, audit it and report it to Dagster, once per job and status.
+
+    Returns the connection and whether this was a replay of what is already stored. One
+    transaction: when Dagster cannot be told, nothing is stored and Airbyte may retry.
+    """
+    with state.engine.begin() as conn:
+        connection = get_connection(conn, job.connection_id)
+        if connection is None:
+            raise Problem(404, "connection not found")
+        # Two deliveries of the same job must not both count as new.
+        conn.execute(
+            sa.text("select pg_advisory_xact_lock(hashtextextended(:k, 0))"),
+            {"k": f"airbyte-job:{job.connection_id}:{job.job_id}"},
+        )
+        previous = stored_job_status(conn, job.connection_id, job.job_id)
+        if previous == job.status and job.status in TERMINAL:
+            return connection, True
+        record_job(conn, connection.tenant_id, job.outcome())
+        record_audit(
+            conn,
+            tenant_id=connection.tenant_id,
+            actor="airbyte-webhook",
+            action="airbyte_job_webhook",
+            resource_type="airbyte_connection",
+            resource_id=connection.connection_id,
+            metadata={
+                "job_id": job.job_id,
+                "status": job.status,
+                "records_synced": job.records_synced,
+                "bytes_synced": job.bytes_synced,
+                "duration_seconds": job.duration_seconds,
+                "error": job.error,
+            },
+        )
+        _report(state, connection, job)
+    return connection, False
+
+
+async def webhook(request: Request) -> JSONResponse:
+    _check_secret(request)
+    try:
+        payload: Any = json.loads(await request.body())
+    except (ValueError, UnicodeDecodeError):
+        raise Problem(400, "the body is not valid JSON") from None
+    try:
+        job = parse_webhook(payload)
+    except WebhookPayloadError as exc:
+        raise Problem(400, str(exc)) from None
+    state = state_of(request)
+    connection, duplicate = await run_in_threadpool(_record, state, job)
+    log.info(
+        "Airbyte webhook processed",
+        extra={
+            "tenant_id": connection.tenant_id,
+            "connection_id": connection.connection_id,
+            "job_id": job.job_id,
+            "status": job.status,
+            "duplicate": duplicate,
+        },
+    )
+    return JSONResponse(
+        {
+            "tenant_id": connection.tenant_id,
+            "connection_id": connection.connection_id,
+            "job_id": job.job_id,
+            "status": job.status,
+            "duplicate": duplicate,
+            "received_at": state.clock().isoformat(),
+        }
+    )
+
+
+# --- health and telemetry --------------------------------------------------------------------
+
+
+def _connection_health(row: dict[str, Any], now: datetime) -> dict[str, Any]:
+    status = connection_status(
+        last_job_status=row["last_job_status"],
+        last_job_at=row["last_job_at"],
+        last_synced_at=row["last_synced_at"],
+        last_attempt_status=row["last_attempt_status"],
+        last_attempt_at=row["last_attempt_at"],
+        now=now,
+    )
+    error = None
+    if status == FAILING:
+        error = (
+            row["last_job_error"]
+            if row["last_job_status"] in FAILED_STATUSES
+            else row["last_attempt_error"]
+        )
+    return {
+        "tenant_id": row["tenant_id"],
+        "connection_id": row["connection_id"],
+        "provider": row["provider"],
+        "source_account_id": row["source_account_id"],
+        "status": status,
+        "last_synced_at": _iso(row["last_synced_at"]),
+        "age_minutes": age_minutes(row["last_synced_at"], now),
+        "records": row["records_synced"],
+        "bytes": row["bytes_synced"],
+        "last_job_id": row["last_job_id"],
+        "last_job_status": row["last_job_status"],
+        "last_job_at": _iso(row["last_job_at"]),
+        "error": error,
+    }
+
+
+def airbyte_health(request: Request) -> JSONResponse:
+    tenant_id = tenant_scope(request, authenticate(request))
+    state = state_of(request)
+    now = state.clock()
+    with state.engine.connect() as conn:
+        rows = connection_health_rows(conn, tenant_id)
+    connections = [_connection_health(r, now) for r in rows]
+    status = rollup(c["status"] for c in connections)
+    body = {
+        "status": status,
+        "tenant_id": tenant_id,
+        "checked_at": now.isoformat(),
+        "stale_after_minutes": int(STALE_AFTER.total_seconds() // 60),
+        "connections": connections,
+    }
+    code = 200 if status == OK else 502 if status == FAILING else 503
+    return JSONResponse(body, status_code=code)
+
+
+def _latest_job(row: dict[str, Any]) -> dict[str, Any] | None:
+    if row["job_id"] is None:
+        return None
+    return {
+        "connection_id": row["connection_id"],
+        "provider": row["provider"],
+        "job_id": row["job_id"],
+        "status": row["status"],
+        "records_synced": row["records_synced"],
+        "bytes_synced": row["bytes_synced"],
+        "duration_seconds": row["duration_seconds"],
+        "started_at": _iso(row["started_at"]),
+        "finished_at": _iso(row["finished_at"]),
+        "error": row["error"],
+    }
+
+
+def airbyte_telemetry(request: Request) -> JSONResponse:
+    tenant_id = tenant_scope(request, authenticate(request))
+    limit = parse_limit(request)
+    after = None
+    raw_cursor = request.query_params.get("cursor")
+    if raw_cursor:
+        after = decode_cursor(raw_cursor).get("after")
+        if not isinstance(after, str):
+            raise Problem(400, "cursor is not valid")
+    state = state_of(request)
+    now = state.clock()
+    with state.engine.connect() as conn:
+        rows = tenant_telemetry_rows(conn, tenant_id, after=after, limit=limit + 1)
+    page = rows[:limit]
+    results = []
+    for row in page:
+        sync_state, age = sync_status_state(row["last_synced_at"], now)
+        results.append(
+            {
+                "tenant_id": row["tenant_id"],
+                "connections": row["connections"],
+                "sync_status_state": sync_state,
+                "sync_status_age_minutes": age,
+                "last_synced_at": _iso(row["last_synced_at"]),
+                "latest_job": _latest_job(row),
+            }
+        )
+    next_cursor = encode_cursor({"after": page[-1]["tenant_id"]}) if len(rows) > limit else None
+    return JSONResponse(
+        {"results": results, "next_cursor": next_cursor, "generated_at": now.isoformat()}
+    )

@@ -1,0 +1,135 @@
+"""Airbyte health and telemetry latency with 100 tenants, as job history grows.
+
+100 active tenants with one Google Ads connection each; every connection gets a history of
+``JOBS`` jobs (all but the newest succeeded), first 10, then 500 per connection (50,000 rows in
+``app.airbyte_jobs``). For each size, ``REQUESTS`` calls of ``GET /api/health/airbyte/`` and
+``GET /api/airbyte/telemetry/?limit=100`` with an operator key through the real app (Starlette
+test client, no network), reporting p50 / p95. One statement serves each answer, each
+connection's newest jobs read through the primary key and a partial index, so latency should
+not follow the history.
+
+Runs on a throw-away embedded PostgreSQL (or ``ADINSIGHTS_BENCH_DATABASE_URL``, a database it
+may fill). The last line is machine-readable.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+
+TENANTS = 100
+HISTORIES = (10, 500)
+REQUESTS = 100
+
+
+def _fill(db, jobs_per_connection: int, start_job: int) -> None:  # type: ignore[no-untyped-def]
+    from adinsights_pipelines.warehouse.database import engine
+
+    now = datetime.now(UTC)
+    with engine(db).begin() as conn:
+        connections = conn.execute(
+            sa.text("select connection_id, tenant_id from app.airbyte_connections")
+        ).all()
+        rows = []
+        for connection_id, tenant_id in connections:
+            for k in range(jobs_per_connection):
+                finished = now - timedelta(minutes=15 * (jobs_per_connection - k))
+                newest = k == jobs_per_connection - 1
+                rows.append(
+                    {
+                        "c": connection_id,
+                        "j": start_job + k,
+                        "t": tenant_id,
+                        "s": "failed" if newest and tenant_id.endswith("7") else "succeeded",
+                        "r": 1000 + k,
+                        "b": 64_000 + k,
+                        "st": finished - timedelta(minutes=2),
+                        "f": finished,
+                    }
+                )
+        conn.execute(
+            sa.text(
+                "insert into app.airbyte_jobs (connection_id, job_id, tenant_id, status, "
+                "records_synced, bytes_synced, duration_seconds, started_at, finished_at) "
+                "values (:c, :j, :t, :s, :r, :b, 120, :st, :f)"
+            ),
+            rows,
+        )
+        conn.execute(sa.text("analyze app.airbyte_jobs"))
+
+
+def _measure(client, key: str, url: str) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    timings = []
+    for _ in range(REQUESTS):
+        started = time.perf_counter()
+        answer = client.get(url, headers={"Authorization": f"Bearer {key}"})
+        timings.append((time.perf_counter() - started) * 1000)
+        assert answer.status_code in (200, 502, 503), answer.text
+    timings.sort()
+    return statistics.median(timings), timings[int(len(timings) * 0.95) - 1]
+
+
+def main() -> None:
+    workdir = Path(tempfile.mkdtemp(prefix="adi-bench-airbyte-"))
+    os.environ["ADINSIGHTS_DATA_DIR"] = str(workdir)
+    os.environ["DAGSTER_HOME"] = str(workdir / "dagster_home")
+    bench_url = os.environ.get("ADINSIGHTS_BENCH_DATABASE_URL")
+    if bench_url:
+        os.environ["ADINSIGHTS_DATABASE_URL"] = bench_url
+    else:
+        os.environ.pop("ADINSIGHTS_DATABASE_URL", None)
+
+    from starlette.testclient import TestClient
+
+    from adinsights_pipelines.api_keys import create_api_key
+    from adinsights_pipelines.bootstrap import bootstrap
+    from adinsights_pipelines.defs.airbyte.store import add_connection
+    from adinsights_pipelines.tenants import add_tenant
+    from adinsights_pipelines.warehouse.database import engine
+    from api.app import create_app
+
+    rt = bootstrap()
+    with engine(rt.db).begin() as conn:
+        conn.execute(sa.text("delete from app.airbyte_connections where tenant_id like 'bench-%'"))
+        for n in range(TENANTS):
+            tenant_id = f"bench-{n:03d}"
+            add_tenant(conn, tenant_id, tenant_id)
+            add_connection(
+                conn,
+                tenant_id=tenant_id,
+                provider="google_ads",
+                connection_id=str(uuid.uuid4()),
+                source_account_id=str(3_000_000_000 + n),
+            )
+        key = create_api_key(conn, tenant_id=None, operator=True, label="bench")
+
+    figures: dict[str, float] = {}
+    filled, next_job = 0, 1
+    with TestClient(create_app(rt.db)) as client:
+        for history in HISTORIES:
+            _fill(rt.db, history - filled, next_job)
+            next_job += history - filled
+            filled = history
+            for name, url in (
+                ("health", "/api/health/airbyte/"),
+                ("telemetry", "/api/airbyte/telemetry/?limit=100"),
+            ):
+                p50, p95 = _measure(client, key, url)
+                print(
+                    f"{name:<9} {TENANTS} tenants, {history:>3} jobs/connection "
+                    f"({TENANTS * history:>6,} job rows): p50 {p50:6.1f} ms  p95 {p95:6.1f} ms"
+                )
+                figures[f"{name}_p50_ms_{history}_jobs"] = round(p50, 1)
+                figures[f"{name}_p95_ms_{history}_jobs"] = round(p95, 1)
+    print(" ".join(f"{k}={v}" for k, v in figures.items()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,259 @@
+"""``POST /api/airbyte/webhook/`` per the contract: 403 / 503 / 404 / 400 / accepted."""
+
+import json
+import logging
+import zlib
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
+from starlette.testclient import TestClient
+
+from adinsights_pipelines.defs.airbyte.store import add_connection
+from adinsights_pipelines.instance import prepare_dagster_home
+from adinsights_pipelines.settings import Settings
+from adinsights_pipelines.simulators.airbyte import AirbyteSimState, SimJob
+from adinsights_pipelines.tenants import add_tenant
+from adinsights_pipelines.warehouse.database import Database, engine
+from api.app import create_app
+from tests.conftest import cloned_database, point_environment_at
+
+URL = "/api/airbyte/webhook/"
+ASSET = AssetKey("google_ads_campaign_performance")
+SECRET = "whsec-0123456789abcdef0123456789abcdef"
+HEADER = "X-Airbyte-Webhook-Secret"
+
+
+@pytest.fixture(scope="module")
+def env(
+    pg_admin: Database, template_database: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Database, DagsterInstance]]:
+    with cloned_database(pg_admin, template_database) as db, pytest.MonkeyPatch.context() as mp:
+        point_environment_at(mp, db, tmp_path_factory.mktemp("webhook"), "http://unused.invalid")
+        prepare_dagster_home(Settings(), db)
+        with DagsterInstance.get() as instance:
+            yield db, instance
+
+
+@pytest.fixture(scope="module")
+def client(env: tuple[Database, DagsterInstance]) -> Iterator[TestClient]:
+    with TestClient(create_app(env[0])) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def secret(monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.delenv("AIRBYTE_WEBHOOK_SECRET", raising=False)
+    monkeypatch.delenv("AIRBYTE_WEBHOOK_SECRET_REQUIRED", raising=False)
+    monkeypatch.setenv("ADINSIGHTS_AIRBYTE_WEBHOOK_SECRET", SECRET)
+    return SECRET
+
+
+_airbyte = AirbyteSimState(seed=99)
+
+
+def register(db: Database, tenant_id: str) -> str:
+    """A tenant whose Google Ads connection is known to Airbyte (the simulator) and to us."""
+    connection = _airbyte.add_connection(
+        str(1_000_000_000 + zlib.crc32(tenant_id.encode()) % 10**9)
+    )
+    with engine(db).begin() as conn:
+        add_tenant(conn, tenant_id, tenant_id.title())
+        add_connection(
+            conn,
+            tenant_id=tenant_id,
+            provider="google_ads",
+            connection_id=connection.connection_id,
+            source_account_id=connection.customer_id,
+        )
+    return connection.connection_id
+
+
+def notification(connection_id: str, job_id: int, *, success: bool = True) -> dict[str, object]:
+    """What Airbyte posts when a job ends (built by the simulator from a finished job)."""
+    started = datetime(2025, 6, 2, 14, 0, tzinfo=UTC)
+    job = SimJob(
+        job_id, connection_id, "sync", started, status="succeeded" if success else "failed"
+    )
+    job.rows, job.bytes, job.ended_at = (840, 65_536, started + timedelta(seconds=95))
+    if not success:
+        job.failure = "The Google Ads refresh token was revoked"
+    return _airbyte.notification(job)
+
+
+def post(client: TestClient, body: object, secret: str | None = SECRET) -> object:
+    headers = {"Content-Type": "application/json"}
+    if secret is not None:
+        headers[HEADER] = secret
+    raw = body if isinstance(body, str) else json.dumps(body)
+    return client.post(URL, content=raw, headers=headers)
+
+
+def counts(db: Database, tenant_id: str) -> tuple[int, int]:
+    with engine(db).connect() as conn:
+        return (
+            conn.execute(
+                sa.text(
+                    "select (select count(*) from app.airbyte_jobs where tenant_id = :t), "
+                    "(select count(*) from app.audit_log where tenant_id = :t "
+                    "and action = 'airbyte_job_webhook')"
+                ),
+                {"t": tenant_id},
+            )
+            .one()
+            ._tuple()
+        )
+
+
+def materializations(instance: DagsterInstance, tenant_id: str) -> list:
+    return list(
+        instance.fetch_materializations(
+            AssetRecordsFilter(asset_key=ASSET, asset_partitions=[tenant_id]), limit=10
+        ).records
+    )
+
+
+def test_accepted_job_is_stored_materialized_audited_and_logged(
+    client: TestClient, env, secret: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    db, instance = env
+    connection_id = register(db, "hook-accepted")
+    caplog.set_level(logging.INFO, logger="api.airbyte")
+
+    response = post(client, notification(connection_id, 501))
+
+    assert response.status_code == 200
+    assert response.json()["tenant_id"] == "hook-accepted"
+    assert response.json()["duplicate"] is False
+    with engine(db).connect() as conn:
+        job = conn.execute(
+            sa.text("select * from app.airbyte_jobs where connection_id = :c"),
+            {"c": connection_id},
+        ).one()
+        audit = conn.execute(
+            sa.text(
+                "select actor, resource_id, metadata from app.audit_log "
+                "where tenant_id = 'hook-accepted' and action = 'airbyte_job_webhook'"
+            )
+        ).one()
+    assert (job.job_id, job.status, job.records_synced, job.bytes_synced) == (
+        501,
+        "succeeded",
+        840,
+        65_536,
+    )
+    assert job.duration_seconds == 95 and job.finished_at - job.started_at == timedelta(seconds=95)
+    assert (audit.actor, audit.resource_id) == ("airbyte-webhook", connection_id)
+    assert audit.metadata["job_id"] == 501 and audit.metadata["records_synced"] == 840
+
+    (record,) = materializations(instance, "hook-accepted")
+    metadata = {k: v.value for k, v in record.asset_materialization.metadata.items()}
+    assert record.run_id == ""  # runless: reported by the API, not by a run
+    assert metadata["job_id"] == 501 and metadata["records_synced"] == 840
+    assert metadata["source"] == "airbyte_webhook"
+
+    (line,) = [r for r in caplog.records if r.getMessage() == "Airbyte webhook processed"]
+    assert (line.tenant_id, line.connection_id, line.job_id) == (
+        "hook-accepted",
+        connection_id,
+        501,
+    )
+
+
+def test_replaying_a_job_stores_it_once(client: TestClient, env, secret: str) -> None:
+    db, instance = env
+    connection_id = register(db, "hook-replay")
+    body = notification(connection_id, 502)
+    assert post(client, body).json()["duplicate"] is False
+    again = post(client, body)
+    assert again.status_code == 200 and again.json()["duplicate"] is True
+    assert counts(db, "hook-replay") == (1, 1)
+    assert len(materializations(instance, "hook-replay")) == 1
+
+
+def test_a_failed_job_is_stored_and_observed_not_materialized(
+    client: TestClient, env, secret: str
+) -> None:
+    db, instance = env
+    connection_id = register(db, "hook-failed")
+    response = post(client, notification(connection_id, 503, success=False))
+    assert response.status_code == 200 and response.json()["status"] == "failed"
+    with engine(db).connect() as conn:
+        job = conn.execute(
+            sa.text("select status, error from app.airbyte_jobs where connection_id = :c"),
+            {"c": connection_id},
+        ).one()
+    assert tuple(job) == ("failed", "The Google Ads refresh token was revoked")
+    assert materializations(instance, "hook-failed") == []
+    observed = instance.fetch_observations(
+        AssetRecordsFilter(asset_key=ASSET, asset_partitions=["hook-failed"]), limit=1
+    ).records
+    assert observed[0].asset_observation.metadata["job_status"].value == "failed"
+
+
+@pytest.mark.parametrize("sent", [None, "", "wrong-secret", SECRET + "x"])
+def test_missing_or_wrong_secret_is_403_and_touches_nothing(
+    client: TestClient, env, secret: str, sent: str | None
+) -> None:
+    db, instance = env
+    connection_id = register(db, "hook-forbidden")
+    response = post(client, notification(connection_id, 504), secret=sent)
+    assert response.status_code == 403
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert counts(db, "hook-forbidden") == (0, 0)
+    assert materializations(instance, "hook-forbidden") == []
+
+
+def test_secret_required_but_unset_is_503_and_logged(
+    client: TestClient,
+    env,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    db, _ = env
+    connection_id = register(db, "hook-unset")
+    for name in ("ADINSIGHTS_AIRBYTE_WEBHOOK_SECRET", "AIRBYTE_WEBHOOK_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AIRBYTE_WEBHOOK_SECRET_REQUIRED", "1")
+    response = post(client, notification(connection_id, 505), secret="anything")
+    assert response.status_code == 503
+    assert any(
+        r.levelno == logging.ERROR
+        and r.getMessage() == "Airbyte webhook secret required but not configured"
+        for r in caplog.records
+    )
+    assert counts(db, "hook-unset") == (0, 0)
+
+    monkeypatch.setenv("AIRBYTE_WEBHOOK_SECRET_REQUIRED", "0")  # development: no secret at all
+    assert post(client, notification(connection_id, 505), secret=None).status_code == 200
+
+
+def test_unknown_connection_is_404(client: TestClient, secret: str) -> None:
+    unregistered = _airbyte.add_connection("1999999999").connection_id  # Airbyte knows it, we not
+    response = post(client, notification(unregistered, 506))
+    assert response.status_code == 404
+    assert response.json()["detail"] == "connection not found"
+
+
+@pytest.mark.parametrize(
+    "body", ["{not json", "", "[1, 2]", json.dumps({"data": {"jobId": 3, "success": True}})]
+)
+def test_malformed_json_is_400(client: TestClient, secret: str, body: str) -> None:
+    response = post(client, body)
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("application/problem+json")
+
+
+def test_rotating_the_secret_refuses_the_old_one_at_once(
+    client: TestClient, env, secret: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db, _ = env
+    connection_id = register(db, "hook-rotate")
+    assert post(client, notification(connection_id, 507)).status_code == 200
+    rotated = "whsec-rotated-9876543210fedcba9876543210"
+    monkeypatch.setenv("ADINSIGHTS_AIRBYTE_WEBHOOK_SECRET", rotated)
+    assert post(client, notification(connection_id, 508), secret=SECRET).status_code == 403
+    assert post(client, notification(connection_id, 508), secret=rotated).status_code == 200
+    assert counts(db, "hook-rotate") == (2, 2)
