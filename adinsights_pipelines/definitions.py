@@ -7,6 +7,7 @@ module with more than one ``Definitions`` at module scope.
 from dagster import Definitions
 
 from adinsights_pipelines.defs.dbt import definitions as dbt
+from adinsights_pipelines.defs.google import definitions as google
 from adinsights_pipelines.defs.meta import definitions as meta
 from adinsights_pipelines.defs.resources import (
     KeyringResource,
@@ -21,6 +22,7 @@ from adinsights_pipelines.defs.tenants import definitions as tenants
 defs = Definitions.merge(
     tenants.defs,
     meta.defs,
+    google.defs,
     dbt.defs,
     snapshots.defs,
     security.defs,
