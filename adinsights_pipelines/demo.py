@@ -29,6 +29,16 @@ DEMO_TENANTS = (
     ("blue-mountain-coffee", "Blue Mountain Coffee Co", "sim_demo_blue_mountain"),
 )
 
+#: Each demo tenant's Google refresh token, GA4 property and Search Console site (simulator).
+DEMO_WEB_ANALYTICS = {
+    "acme-jamaica": ("sim_demo_google_acme", "310000001", "https://www.acme-jamaica.com/"),
+    "blue-mountain-coffee": (
+        "sim_demo_google_blue_mountain",
+        "310000002",
+        "sc-domain:bluemountaincoffee.jm",
+    ),
+}
+
 
 @dataclass(frozen=True)
 class DemoResult:
@@ -94,6 +104,34 @@ def seed_demo_tenants(rt: Runtime, progress: Progress) -> None:
     progress(f"demo tenants: {', '.join(t[0] for t in DEMO_TENANTS)}")
 
 
+def seed_demo_web_analytics(rt: Runtime, progress: Progress) -> None:
+    """A GA4 property and a Search Console site per demo tenant, with checked Google tokens."""
+    from adinsights_pipelines.audit import record_audit
+    from adinsights_pipelines.defs.google.onboarding import check_refresh_token
+    from adinsights_pipelines.defs.google.resources import GoogleApis
+    from adinsights_pipelines.defs.google.sources import add_source
+    from adinsights_pipelines.settings import load_settings
+    from adinsights_pipelines.tenants import set_credential
+    from adinsights_pipelines.warehouse.database import engine
+
+    apis = GoogleApis.from_settings(load_settings())
+    with engine(rt.db).begin() as conn:
+        for tenant_id, (token, property_id, site_url) in DEMO_WEB_ANALYTICS.items():
+            for provider, identifier in (("ga4", property_id), ("search_console", site_url)):
+                scopes = check_refresh_token(apis, provider, token)
+                set_credential(conn, rt.keyring, tenant_id, provider, token, scopes=scopes)
+                if add_source(conn, tenant_id, provider, identifier):
+                    record_audit(
+                        conn,
+                        tenant_id=tenant_id,
+                        actor="demo",
+                        action="web_analytics_source_added",
+                        resource_type="web_analytics_source",
+                        resource_id=f"{provider}:{identifier}",
+                    )
+    progress("demo GA4 properties and Search Console sites registered")
+
+
 def materialize_all(rt: Runtime, progress: Progress) -> None:
     """Ingestion per tenant -> dbt -> snapshot per tenant, recorded in the Dagster instance."""
     from adinsights_pipelines.definitions import defs
@@ -108,6 +146,7 @@ def materialize_all(rt: Runtime, progress: Progress) -> None:
     sync_tenant_partitions(instance, WarehouseResource(database_url=rt.db.plain_url))
     tenant_ids = [t[0] for t in DEMO_TENANTS]
     steps: list[tuple[str, str | None]] = [("meta_sync", t) for t in tenant_ids]
+    steps += [(job, t) for t in DEMO_WEB_ANALYTICS for job in ("ga4_sync", "search_console_sync")]
     steps += [("dbt_build", None)] + [("metrics_snapshots", t) for t in tenant_ids]
     for number, (job_name, partition) in enumerate(steps, 1):
         started = time.monotonic()
@@ -182,6 +221,8 @@ def _wait_http(url: str, what: str, timeout_s: float, progress: Progress) -> Non
 def run_demo(*, once: bool, progress: Progress) -> DemoResult:
     from adinsights_pipelines.defs.dbt.project import prepare_manifest
     from adinsights_pipelines.settings import load_settings
+    from adinsights_pipelines.simulators.google import GoogleSimulator
+    from adinsights_pipelines.simulators.google import environment as google_environment
     from adinsights_pipelines.simulators.meta_graph import MetaSimulator
     from api.app import create_app
 
@@ -193,6 +234,7 @@ def run_demo(*, once: bool, progress: Progress) -> DemoResult:
             "ADINSIGHTS_API_PORT": settings.api_port,
             "ADINSIGHTS_DAGSTER_PORT": settings.dagster_port,
             "ADINSIGHTS_META_SIM_PORT": settings.meta_sim_port,
+            "ADINSIGHTS_GOOGLE_SIM_PORT": settings.google_sim_port,
         }
     )
     check_ports(ports, settings.api_host)
@@ -201,13 +243,19 @@ def run_demo(*, once: bool, progress: Progress) -> DemoResult:
     prepare_manifest(force=True)
 
     sim_port = 0 if once else settings.meta_sim_port
-    with MetaSimulator(port=sim_port) as sim:
+    google_port = 0 if once else settings.google_sim_port
+    with MetaSimulator(port=sim_port) as sim, GoogleSimulator(port=google_port) as google_sim:
         os.environ["ADINSIGHTS_META_GRAPH_URL"] = sim.url
         # The simulator accepts any app; a real app's id and secret are never needed here.
         os.environ.setdefault("ADINSIGHTS_META_APP_ID", "adinsights-demo-app")
         os.environ.setdefault("ADINSIGHTS_META_APP_SECRET", "simulator-only-app-secret")
-        progress(f"Meta Graph API simulator at {sim.url}")
+        os.environ.update(google_environment(google_sim.url))
+        # The Google simulator accepts any OAuth client as well.
+        os.environ.setdefault("ADINSIGHTS_GOOGLE_CLIENT_ID", "adinsights-demo.apps.example")
+        os.environ.setdefault("ADINSIGHTS_GOOGLE_CLIENT_SECRET", "simulator-only-client-secret")
+        progress(f"Meta Graph API simulator at {sim.url}, Google simulator at {google_sim.url}")
         seed_demo_tenants(rt, progress)
+        seed_demo_web_analytics(rt, progress)
         materialize_all(rt, progress)
         tenant_id = DEMO_TENANTS[0][0]
         key = create_demo_key(rt, tenant_id)
@@ -220,8 +268,14 @@ def run_demo(*, once: bool, progress: Progress) -> DemoResult:
                     headers={"Authorization": f"Bearer {key}"},
                     timeout=30,
                 )
-            if answer.status_code != 200:
-                raise AdinsightsError(f"API check failed: HTTP {answer.status_code}")
+                web = requests.get(
+                    f"{api_url}/api/analytics/web/ga4/?limit=500",
+                    headers={"Authorization": f"Bearer {key}"},
+                    timeout=30,
+                )
+            if answer.status_code != 200 or web.status_code != 200:
+                failed = answer if answer.status_code != 200 else web
+                raise AdinsightsError(f"API check failed: HTTP {failed.status_code}")
             snapshot = answer.json()
             totals = snapshot["payload"].get("totals", [])
             progress(
@@ -229,6 +283,8 @@ def run_demo(*, once: bool, progress: Progress) -> DemoResult:
                 + ", ".join(f"{t['currency']} {t['spend']:,.2f} spend" for t in totals)
                 + f", snapshot_generated_at {snapshot['snapshot_generated_at']}"
             )
+            sessions = sum(int(r["sessions"]) for r in web.json()["results"])
+            progress(f"API check: /api/analytics/web/ga4/ -> {sessions:,} sessions (first page)")
             progress("demo complete")
             return DemoResult(tenant_id, key, snapshot)
 
