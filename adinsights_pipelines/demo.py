@@ -146,7 +146,7 @@ def materialize_all(rt: Runtime, progress: Progress) -> None:
     sync_tenant_partitions(instance, WarehouseResource(database_url=rt.db.plain_url))
     tenant_ids = [t[0] for t in DEMO_TENANTS]
     steps: list[tuple[str, str | None]] = [("meta_sync", t) for t in tenant_ids]
-    steps += [(job, t) for t in DEMO_WEB_ANALYTICS for job in ("ga4_sync", "search_console_sync")]
+    steps += [("web_analytics_sync", t) for t in DEMO_WEB_ANALYTICS]
     steps += [("dbt_build", None)] + [("metrics_snapshots", t) for t in tenant_ids]
     for number, (job_name, partition) in enumerate(steps, 1):
         started = time.monotonic()

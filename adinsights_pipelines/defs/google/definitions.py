@@ -35,6 +35,12 @@ search_console_sync_job = tenant_job(
     [search_console_daily],
     "Search Console search analytics (lookback window), one run per tenant.",
 )
+#: Both feeds in one run, for a tenant that has both (manual runs, the demo).
+web_analytics_sync_job = tenant_job(
+    "web_analytics_sync",
+    [ga4_daily, search_console_daily],
+    "GA4 and Search Console of one tenant in one run (the schedules run them separately).",
+)
 
 
 def configured_tenant_schedule(
@@ -72,7 +78,7 @@ search_console_sync_hourly = configured_tenant_schedule(
 
 defs = Definitions(
     assets=[ga4_daily, search_console_daily],
-    jobs=[ga4_sync_job, search_console_sync_job],
+    jobs=[ga4_sync_job, search_console_sync_job, web_analytics_sync_job],
     schedules=[ga4_sync_hourly, search_console_sync_hourly],
     resources={"google": GoogleApiResource()},
 )
