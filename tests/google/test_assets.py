@@ -99,6 +99,14 @@ def materialization_metadata(instance: DagsterInstance, key: str, tenant_id: str
     return {k: v.value for k, v in event.asset_materialization.metadata.items()}
 
 
+def test_web_analytics_assets_are_tenant_partitioned_in_their_group() -> None:
+    graph = defs.resolve_asset_graph()
+    for key in ("ga4_daily", "search_console_daily"):
+        node = graph.get(AssetKey(key))
+        assert getattr(node.partitions_def, "name", None) == "tenant"
+        assert node.group_name == "web_analytics"
+
+
 def test_ga4_sync_lands_the_lookback_window_for_each_property(
     instance: DagsterInstance,
     product_env: Database,
