@@ -129,7 +129,8 @@ def credentials_add(tenant_id: str, platform: str, token_file: TextIO) -> None:
     """Store a tenant's access token, encrypted under the tenant's data key.
 
     Meta tokens are checked first (debug_token: valid, and the scopes the contract requires) and
-    exchanged for a long-lived token, which is what is stored.
+    exchanged for a long-lived token, which is what is stored. For ga4 and search_console give
+    the Google OAuth refresh token: it is exchanged once to check it and its scopes.
     """
     from adinsights_pipelines.audit import record_audit
     from adinsights_pipelines.bootstrap import bootstrap
@@ -151,6 +152,13 @@ def credentials_add(tenant_id: str, platform: str, token_file: TextIO) -> None:
             token, info = MetaApp.from_settings(rt.settings).onboard(token)
         except MetaApiError as exc:
             raise AdinsightsError(f"Meta refused the token check: {exc}") from None
+    elif platform in ("ga4", "search_console"):
+        from adinsights_pipelines.defs.google.onboarding import check_refresh_token
+        from adinsights_pipelines.defs.google.resources import GoogleApis
+
+        progress("checking the refresh token and its scopes with Google")
+        scopes = check_refresh_token(GoogleApis.from_settings(rt.settings), platform, token)
+        info = TokenInfo(is_valid=True, scopes=scopes, expires_at=None)
     with engine(rt.db).begin() as conn:
         set_credential(
             conn,
@@ -199,6 +207,108 @@ def credentials_remove(tenant_id: str, platform: str) -> None:
             resource_id=platform,
         )
     click.echo(f"{platform} credential removed for {tenant_id}")
+
+
+@cli.group("web-analytics")
+def web_analytics() -> None:
+    """Manage tenants' GA4 properties and Search Console sites."""
+
+
+def _web_source(ga4_property: str | None, search_console_site: str | None) -> tuple[str, str]:
+    if bool(ga4_property) == bool(search_console_site):
+        raise AdinsightsError("give exactly one of --ga4-property and --search-console-site")
+    if ga4_property:
+        return "ga4", ga4_property
+    assert search_console_site is not None
+    return "search_console", search_console_site
+
+
+_GA4_OPTION = click.option("--ga4-property", help="A GA4 property id (digits).")
+_SITE_OPTION = click.option(
+    "--search-console-site",
+    help="A Search Console property: https://www.example.com/ or sc-domain:example.com.",
+)
+
+
+@web_analytics.command("add")
+@click.option("--tenant", "tenant_id", required=True)
+@_GA4_OPTION
+@_SITE_OPTION
+def web_analytics_add(
+    tenant_id: str, ga4_property: str | None, search_console_site: str | None
+) -> None:
+    """Sync a GA4 property or Search Console site for a tenant (hourly, 06:00-22:00).
+
+    The tenant's Google refresh token is stored separately: adinsights credentials add
+    --platform ga4 (or search_console).
+    """
+    from adinsights_pipelines.audit import record_audit
+    from adinsights_pipelines.bootstrap import bootstrap
+    from adinsights_pipelines.defs.google.sources import add_source, normalise_identifier
+    from adinsights_pipelines.warehouse.database import engine
+
+    provider, identifier = _web_source(ga4_property, search_console_site)
+    identifier = normalise_identifier(provider, identifier)
+    rt = bootstrap()
+    with engine(rt.db).begin() as conn:
+        created = add_source(conn, tenant_id, provider, identifier)
+        record_audit(
+            conn,
+            tenant_id=tenant_id,
+            actor="cli",
+            action="web_analytics_source_added" if created else "web_analytics_source_reactivated",
+            resource_type="web_analytics_source",
+            resource_id=f"{provider}:{identifier}",
+        )
+    click.echo(f"{provider} {identifier} {'added' if created else 'reactivated'} for {tenant_id}")
+
+
+@web_analytics.command("remove")
+@click.option("--tenant", "tenant_id", required=True)
+@_GA4_OPTION
+@_SITE_OPTION
+def web_analytics_remove(
+    tenant_id: str, ga4_property: str | None, search_console_site: str | None
+) -> None:
+    """Stop syncing a GA4 property or Search Console site (its rows are kept)."""
+    from adinsights_pipelines.audit import record_audit
+    from adinsights_pipelines.bootstrap import bootstrap
+    from adinsights_pipelines.defs.google.sources import deactivate_source, normalise_identifier
+    from adinsights_pipelines.warehouse.database import engine
+
+    provider, identifier = _web_source(ga4_property, search_console_site)
+    identifier = normalise_identifier(provider, identifier)
+    rt = bootstrap()
+    with engine(rt.db).begin() as conn:
+        if not deactivate_source(conn, tenant_id, provider, identifier):
+            raise AdinsightsError(f"tenant {tenant_id!r} has no active {provider} {identifier}")
+        record_audit(
+            conn,
+            tenant_id=tenant_id,
+            actor="cli",
+            action="web_analytics_source_deactivated",
+            resource_type="web_analytics_source",
+            resource_id=f"{provider}:{identifier}",
+        )
+    click.echo(f"{provider} {identifier} no longer synced for {tenant_id} (rows kept)")
+
+
+@web_analytics.command("list")
+@click.option("--tenant", "tenant_id", help="One tenant only.")
+def web_analytics_list(tenant_id: str | None) -> None:
+    """List GA4 properties and Search Console sites with their last sync."""
+    from adinsights_pipelines.bootstrap import bootstrap
+    from adinsights_pipelines.defs.google.sources import list_sources
+    from adinsights_pipelines.warehouse.database import engine
+
+    rt = bootstrap()
+    with engine(rt.db).connect() as conn:
+        sources = list_sources(conn, tenant_id)
+    click.echo(f"{'TENANT':<24} {'PROVIDER':<15} {'STATE':<8} {'LAST SYNC':<10} SOURCE")
+    for s in sources:
+        state = "active" if s.is_active else "inactive"
+        last = s.last_job_status or "never"
+        click.echo(f"{s.tenant_id:<24} {s.provider:<15} {state:<8} {last:<10} {s.identifier}")
 
 
 @cli.group("api-keys")
@@ -564,6 +674,16 @@ def simulate_airbyte(host: str, port: int, database_url: str | None, seed: int) 
     from adinsights_pipelines.simulators.airbyte import main as serve
 
     serve(host, port, database_url, seed)
+
+
+@simulate.command("google")
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", default=8012, type=click.IntRange(0, 65535))
+def simulate_google(host: str, port: int) -> None:
+    """Serve the Google simulator (OAuth token endpoint, GA4 Data API, Search Console)."""
+    from adinsights_pipelines.simulators.google import main as serve
+
+    serve(host, port)
 
 
 def main() -> None:

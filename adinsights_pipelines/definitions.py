@@ -9,6 +9,7 @@ from dagster import Definitions
 from adinsights_pipelines.defs.airbyte import definitions as airbyte
 from adinsights_pipelines.defs.airbyte.resource import AirbyteServerResource
 from adinsights_pipelines.defs.dbt import definitions as dbt
+from adinsights_pipelines.defs.google import definitions as google
 from adinsights_pipelines.defs.meta import definitions as meta
 from adinsights_pipelines.defs.resources import (
     KeyringResource,
@@ -24,6 +25,7 @@ defs = Definitions.merge(
     tenants.defs,
     meta.defs,
     airbyte.defs,
+    google.defs,
     dbt.defs,
     snapshots.defs,
     security.defs,

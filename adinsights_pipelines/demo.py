@@ -34,6 +34,16 @@ DEMO_TENANTS = (
     ("blue-mountain-coffee", "Blue Mountain Coffee Co", "sim_demo_blue_mountain"),
 )
 
+#: Each demo tenant's Google refresh token, GA4 property and Search Console site (simulator).
+DEMO_WEB_ANALYTICS = {
+    "acme-jamaica": ("sim_demo_google_acme", "310000001", "https://www.acme-jamaica.com/"),
+    "blue-mountain-coffee": (
+        "sim_demo_google_blue_mountain",
+        "310000002",
+        "sc-domain:bluemountaincoffee.jm",
+    ),
+}
+
 
 #: Each demo tenant's Google Ads account, synced through the Airbyte simulator.
 DEMO_GOOGLE_ADS = {
@@ -137,6 +147,34 @@ def seed_demo_airbyte(rt: Runtime, airbyte: AirbyteSimState, progress: Progress)
     progress(f"Google Ads via Airbyte: {len(DEMO_GOOGLE_ADS)} connections")
 
 
+def seed_demo_web_analytics(rt: Runtime, progress: Progress) -> None:
+    """A GA4 property and a Search Console site per demo tenant, with checked Google tokens."""
+    from adinsights_pipelines.audit import record_audit
+    from adinsights_pipelines.defs.google.onboarding import check_refresh_token
+    from adinsights_pipelines.defs.google.resources import GoogleApis
+    from adinsights_pipelines.defs.google.sources import add_source
+    from adinsights_pipelines.settings import load_settings
+    from adinsights_pipelines.tenants import set_credential
+    from adinsights_pipelines.warehouse.database import engine
+
+    apis = GoogleApis.from_settings(load_settings())
+    with engine(rt.db).begin() as conn:
+        for tenant_id, (token, property_id, site_url) in DEMO_WEB_ANALYTICS.items():
+            for provider, identifier in (("ga4", property_id), ("search_console", site_url)):
+                scopes = check_refresh_token(apis, provider, token)
+                set_credential(conn, rt.keyring, tenant_id, provider, token, scopes=scopes)
+                if add_source(conn, tenant_id, provider, identifier):
+                    record_audit(
+                        conn,
+                        tenant_id=tenant_id,
+                        actor="demo",
+                        action="web_analytics_source_added",
+                        resource_type="web_analytics_source",
+                        resource_id=f"{provider}:{identifier}",
+                    )
+    progress("demo GA4 properties and Search Console sites registered")
+
+
 def materialize_all(rt: Runtime, progress: Progress) -> None:
     """Ingestion per tenant -> dbt -> snapshot per tenant, recorded in the Dagster instance."""
     from adinsights_pipelines.definitions import defs
@@ -152,6 +190,7 @@ def materialize_all(rt: Runtime, progress: Progress) -> None:
     tenant_ids = [t[0] for t in DEMO_TENANTS]
     steps: list[tuple[str, str | None]] = [("meta_sync", t) for t in tenant_ids]
     steps += [("airbyte_sync", t) for t in tenant_ids]
+    steps += [("web_analytics_sync", t) for t in DEMO_WEB_ANALYTICS]
     steps += [("dbt_build", None)] + [("metrics_snapshots", t) for t in tenant_ids]
     for number, (job_name, partition) in enumerate(steps, 1):
         started = time.monotonic()
@@ -227,6 +266,8 @@ def run_demo(*, once: bool, progress: Progress) -> DemoResult:
     from adinsights_pipelines.defs.dbt.project import prepare_manifest
     from adinsights_pipelines.settings import load_settings
     from adinsights_pipelines.simulators.airbyte import AirbyteSimState, AirbyteSimulator
+    from adinsights_pipelines.simulators.google import GoogleSimulator
+    from adinsights_pipelines.simulators.google import environment as google_environment
     from adinsights_pipelines.simulators.meta_graph import MetaSimulator
     from api.app import create_app
 
@@ -239,6 +280,7 @@ def run_demo(*, once: bool, progress: Progress) -> DemoResult:
             "ADINSIGHTS_DAGSTER_PORT": settings.dagster_port,
             "ADINSIGHTS_META_SIM_PORT": settings.meta_sim_port,
             "ADINSIGHTS_AIRBYTE_SIM_PORT": settings.airbyte_sim_port,
+            "ADINSIGHTS_GOOGLE_SIM_PORT": settings.google_sim_port,
         }
     )
     check_ports(ports, settings.api_host)
@@ -250,9 +292,11 @@ def run_demo(*, once: bool, progress: Progress) -> DemoResult:
     airbyte_state = AirbyteSimState(database_url=rt.db.plain_url)
     airbyte_state.configure(job_duration_s=0.3)
     airbyte_port = 0 if once else settings.airbyte_sim_port
+    google_port = 0 if once else settings.google_sim_port
     with (
         MetaSimulator(port=sim_port) as sim,
         AirbyteSimulator(airbyte_state, port=airbyte_port) as airbyte,
+        GoogleSimulator(port=google_port) as google_sim,
     ):
         os.environ["ADINSIGHTS_META_GRAPH_URL"] = sim.url
         os.environ["ADINSIGHTS_AIRBYTE_URL"] = airbyte.url
@@ -264,9 +308,16 @@ def run_demo(*, once: bool, progress: Progress) -> DemoResult:
         os.environ.setdefault("ADINSIGHTS_META_APP_SECRET", "simulator-only-app-secret")
         # The simulator finishes report runs in two polls; no need to wait seconds between.
         os.environ.setdefault("ADINSIGHTS_META_REPORT_POLL_SECONDS", "0.1")
-        progress(f"Meta Graph API simulator at {sim.url}, Airbyte simulator at {airbyte.url}")
+        os.environ.update(google_environment(google_sim.url))
+        # The Google simulator accepts any OAuth client as well.
+        os.environ.setdefault("ADINSIGHTS_GOOGLE_CLIENT_ID", "adinsights-demo.apps.example")
+        os.environ.setdefault("ADINSIGHTS_GOOGLE_CLIENT_SECRET", "simulator-only-client-secret")
+        progress(
+            f"simulators: Meta Graph API {sim.url}, Airbyte {airbyte.url}, Google {google_sim.url}"
+        )
         seed_demo_tenants(rt, progress)
         seed_demo_airbyte(rt, airbyte_state, progress)
+        seed_demo_web_analytics(rt, progress)
         materialize_all(rt, progress)
         tenant_id = DEMO_TENANTS[0][0]
         key = create_demo_key(rt, tenant_id)
@@ -279,8 +330,14 @@ def run_demo(*, once: bool, progress: Progress) -> DemoResult:
                     headers={"Authorization": f"Bearer {key}"},
                     timeout=30,
                 )
-            if answer.status_code != 200:
-                raise AdinsightsError(f"API check failed: HTTP {answer.status_code}")
+                web = requests.get(
+                    f"{api_url}/api/analytics/web/ga4/?limit=500",
+                    headers={"Authorization": f"Bearer {key}"},
+                    timeout=30,
+                )
+            if answer.status_code != 200 or web.status_code != 200:
+                failed = answer if answer.status_code != 200 else web
+                raise AdinsightsError(f"API check failed: HTTP {failed.status_code}")
             snapshot = answer.json()
             totals = snapshot["payload"].get("totals", [])
             progress(
@@ -288,6 +345,8 @@ def run_demo(*, once: bool, progress: Progress) -> DemoResult:
                 + ", ".join(f"{t['currency']} {t['spend']:,.2f} spend" for t in totals)
                 + f", snapshot_generated_at {snapshot['snapshot_generated_at']}"
             )
+            sessions = sum(int(r["sessions"]) for r in web.json()["results"])
+            progress(f"API check: /api/analytics/web/ga4/ -> {sessions:,} sessions (first page)")
             progress("demo complete")
             return DemoResult(tenant_id, key, snapshot)
 

@@ -23,9 +23,11 @@ _PATTERNS = (
     re.compile(r"(input_token=)[^&\s\"']+"),
     re.compile(r"(fb_exchange_token=)[^&\s\"']+"),
     re.compile(r"(client_secret=)[^&\s\"']+"),
+    re.compile(r"(refresh_token=)[^&\s\"']+"),
     re.compile(r"((?i:bearer)\s+)[A-Za-z0-9._~+/=-]{8,}"),
     re.compile(r"()\badi_[0-9a-f]{8}_[A-Za-z0-9_-]{16,}"),
     re.compile(r"()\bEAA[A-Za-z0-9]{20,}"),
+    re.compile(r"()\bya29\.[A-Za-z0-9._-]{16,}"),  # Google OAuth access tokens
 )
 _known: set[str] = set()
 _known_lock = threading.Lock()

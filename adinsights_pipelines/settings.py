@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -38,6 +39,7 @@ class Settings(BaseSettings):
     api_port: int = Field(default=8000, ge=1, le=65535)
     dagster_port: int = Field(default=3000, ge=1, le=65535)
     meta_sim_port: int = Field(default=8010, ge=0, le=65535)
+    google_sim_port: int = Field(default=8012, ge=0, le=65535)
 
     master_key: SecretStr | None = Field(
         default=None, description="32 random bytes, base64: wraps every tenant's data key."
@@ -94,6 +96,20 @@ class Settings(BaseSettings):
             "ADINSIGHTS_AIRBYTE_WEBHOOK_SECRET_REQUIRED", "AIRBYTE_WEBHOOK_SECRET_REQUIRED"
         ),
     )
+
+    google_client_id: str | None = Field(
+        default=None, description="Google OAuth client: exchanges refresh tokens for access tokens."
+    )
+    google_client_secret: SecretStr | None = None
+    google_oauth_token_url: str = "https://oauth2.googleapis.com/token"  # noqa: S105 - a URL
+    ga4_api_url: str = "https://analyticsdata.googleapis.com"
+    search_console_api_url: str = "https://www.googleapis.com"
+    ga4_lookback_days: int = Field(default=3, ge=1, le=90)
+    search_console_lookback_days: int = Field(default=5, ge=1, le=480)
+    search_console_data_state: Literal["all", "final"] = "all"
+    ga4_page_size: int = Field(default=100_000, ge=1, le=250_000)
+    search_console_row_limit: int = Field(default=25_000, ge=1, le=25_000)
+    google_backoff_max_s: float = Field(default=60.0, gt=0, le=600)
 
     audit_retention_days: int = Field(default=365, ge=1)
     audit_export_url: str | None = None

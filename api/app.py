@@ -8,7 +8,7 @@ from starlette.routing import Route
 
 from adinsights_pipelines.warehouse.database import Database
 from api.problems import http_exception_handler, unhandled_exception_handler
-from api.routes import airbyte, meta
+from api.routes import airbyte, meta, web_analytics
 from api.routes.audit import audit_logs
 from api.routes.health import health
 from api.routes.metrics import combined_metrics
@@ -28,6 +28,8 @@ routes = [
     Route("/api/meta/ads/", meta.ads, methods=["GET"]),
     Route("/api/meta/insights/", meta.insights, methods=["GET"]),
     Route("/api/integrations/social/status/", social_status, methods=["GET"]),
+    Route("/api/analytics/web/ga4/", web_analytics.ga4, methods=["GET"]),
+    Route("/api/analytics/web/search-console/", web_analytics.search_console, methods=["GET"]),
 ]
 
 

@@ -23,6 +23,8 @@ from adinsights_pipelines.demo import DemoResult, run_demo
 from adinsights_pipelines.encryption import LocalKeyring, keyring_from_settings
 from adinsights_pipelines.instance import dagster_environment, prepare_dagster_home
 from adinsights_pipelines.settings import Settings
+from adinsights_pipelines.simulators.google import GoogleSimulator
+from adinsights_pipelines.simulators.google import environment as google_environment
 from adinsights_pipelines.simulators.meta_graph import MetaSimulator
 from adinsights_pipelines.warehouse import migrate
 from adinsights_pipelines.warehouse.database import Database, engine_for, start_embedded
@@ -79,7 +81,11 @@ def database(pg_admin: Database, template_database: str) -> Iterator[Database]:
 
 
 def point_environment_at(
-    monkeypatch: pytest.MonkeyPatch, db: Database, workdir: Path, meta_url: str
+    monkeypatch: pytest.MonkeyPatch,
+    db: Database,
+    workdir: Path,
+    meta_url: str,
+    google_url: str = "http://unused.invalid",
 ) -> None:
     """The environment our commands and the code location see, pointed at ``db``."""
     monkeypatch.setenv("ADINSIGHTS_DATABASE_URL", db.plain_url)
@@ -98,6 +104,10 @@ def point_environment_at(
         "ADINSIGHTS_AIRBYTE_POLL_INTERVAL_SECONDS",
     ):
         monkeypatch.delenv(name, raising=False)
+    for name, value in google_environment(google_url).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("ADINSIGHTS_GOOGLE_CLIENT_ID", "sim-client.apps.example")
+    monkeypatch.setenv("ADINSIGHTS_GOOGLE_CLIENT_SECRET", "sim-client-secret-9876543210")
     # prepare_dagster_home() exports these; registering them here restores them afterwards.
     for name in dagster_environment(Settings(), db):
         monkeypatch.setenv(name, os.environ.get(name, ""))
@@ -123,12 +133,22 @@ def meta_sim() -> Iterator[MetaSimulator]:
         yield sim
 
 
+@pytest.fixture(scope="session")
+def google_sim() -> Iterator[GoogleSimulator]:
+    with GoogleSimulator(port=0) as sim:
+        yield sim
+
+
 @pytest.fixture
 def product_env(
-    database: Database, tmp_path: Path, meta_sim: MetaSimulator, monkeypatch: pytest.MonkeyPatch
+    database: Database,
+    tmp_path: Path,
+    meta_sim: MetaSimulator,
+    google_sim: GoogleSimulator,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Database:
     """The environment our commands and the code location see, pointed at this test's database."""
-    point_environment_at(monkeypatch, database, tmp_path, meta_sim.url)
+    point_environment_at(monkeypatch, database, tmp_path, meta_sim.url, google_sim.url)
     return database
 
 

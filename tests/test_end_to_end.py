@@ -43,7 +43,13 @@ def test_demo_lands_rows_in_raw_marts_snapshot_and_api(demo_run) -> None:
 
 def test_demo_records_materializations_per_tenant_partition(demo_run) -> None:
     instance = DagsterInstance.get()
-    for key in ("meta_insights", "google_ads_campaign_performance", "metrics_snapshot"):
+    for key in (
+        "meta_insights",
+        "google_ads_campaign_performance",
+        "ga4_daily",
+        "search_console_daily",
+        "metrics_snapshot",
+    ):
         partitions = instance.get_materialized_partitions(AssetKey(key))
         assert partitions == {t[0] for t in DEMO_TENANTS}, key
     assert instance.get_latest_materialization_event(AssetKey("fct_ad_performance_daily"))
@@ -88,3 +94,4 @@ def test_demo_once_runs_on_embedded_postgres_with_no_server_configured(tmp_path:
     assert "demo complete" in done.stderr
     assert (tmp_path / "data" / "pgdata" / "PG_VERSION").exists()
     assert "API check: /api/metrics/combined/ -> " in done.stderr
+    assert "API check: /api/analytics/web/ga4/ -> " in done.stderr

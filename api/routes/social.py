@@ -1,8 +1,10 @@
 """``GET /api/integrations/social/status/``: where each platform stands for the tenant.
 
-- ``not_connected``: no credential (or Airbyte connection) on file;
-- ``started_not_complete``: connected, but no accounts landed yet, or the credential needs
-  re-authorisation (``reason`` says which);
+- ``not_connected``: no credential (or Airbyte connection, or GA4 property / Search Console
+  site) on file;
+- ``started_not_complete``: connected, but no accounts landed yet, the credential needs
+  re-authorisation, or (GA4, Search Console) the credential or the property/site is missing
+  (``reason`` says which);
 - ``complete``: accounts connected, but no successful sync in the freshness window;
 - ``active``: connected and synced within the window.
 """
@@ -23,6 +25,8 @@ from api.state import state_of
 # Hourly feeds fail after 4 hours without a successful sync (the runbook's threshold).
 ACTIVE_WITHIN = timedelta(hours=4)
 REAUTH_STATUSES = ("invalid", "reauth_required")
+#: Synced directly (GA4 properties and Search Console sites in app.web_analytics_sources).
+WEB_ANALYTICS = ("ga4", "search_console")
 
 _STATE_SQL = """
 select p.provider,
@@ -33,8 +37,13 @@ select p.provider,
        case when p.provider = 'meta' then
             (select count(*) from raw.meta_ad_accounts m where m.tenant_id = :t) end
          as meta_accounts,
+       (select count(*) from app.web_analytics_sources w
+         where w.tenant_id = :t and w.provider = p.provider and w.is_active) as web_sources,
        case when p.provider = 'meta' then
             (select max(last_success_at) from app.meta_sync_state s where s.tenant_id = :t)
+            when p.provider in ('ga4', 'search_console') then
+            (select max(w.last_success_at) from app.web_analytics_sources w
+              where w.tenant_id = :t and w.provider = p.provider and w.is_active)
        else (select max(j.finished_at) from app.airbyte_jobs j
               join app.airbyte_connections a using (connection_id)
              where a.tenant_id = :t and a.provider = p.provider and j.status = 'succeeded')
@@ -45,11 +54,15 @@ select p.provider,
 
 
 def platform_status(row: Any, now: datetime) -> dict[str, Any]:
-    connected = row.token_status is not None or row.connections > 0
+    connected = row.token_status is not None or row.connections > 0 or row.web_sources > 0
     if not connected:
         status, reason = "not_connected", None
     elif row.token_status in REAUTH_STATUSES:
         status, reason = "started_not_complete", row.status_reason or "credential_reauth_required"
+    elif row.provider in WEB_ANALYTICS and row.token_status is None:
+        status, reason = "started_not_complete", "credential_missing"
+    elif row.provider in WEB_ANALYTICS and row.web_sources == 0:
+        status, reason = "started_not_complete", "no_sources_configured"
     elif row.meta_accounts == 0 or (row.meta_accounts is None and row.last_success_at is None):
         status, reason = "started_not_complete", "no_accounts_synced"
     elif row.last_success_at is None or now - row.last_success_at > ACTIVE_WITHIN:

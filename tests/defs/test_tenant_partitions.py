@@ -50,3 +50,22 @@ def test_sensor_keeps_partitions_equal_to_active_tenants(
     evaluate()
     assert instance.get_dynamic_partitions("tenant") == ["tenant-a"]
     assert not isinstance(evaluate(), SensorResult)  # nothing left to change: skipped
+
+
+def test_every_tenant_schedule_requests_one_keyed_run_per_tenant(tmp_path) -> None:
+    from dagster import DagsterInstance, build_schedule_context
+
+    from adinsights_pipelines.definitions import defs
+    from adinsights_pipelines.defs.meta.definitions import meta_sync_hourly
+
+    with DagsterInstance.local_temp(str(tmp_path)) as instance:
+        instance.add_dynamic_partitions("tenant", ["acme", "globex"])
+        context = build_schedule_context(
+            instance=instance, repository_def=defs.get_repository_def()
+        )
+        result = meta_sync_hourly.evaluate_tick(context)
+    requests = result.run_requests or []
+    assert sorted((r.partition_key, r.run_key, r.tags["tenant_id"]) for r in requests) == [
+        ("acme", "acme", "acme"),
+        ("globex", "globex", "globex"),
+    ]

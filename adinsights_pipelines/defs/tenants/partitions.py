@@ -34,9 +34,13 @@ def partition_changes(
 def tenant_run_requests(
     instance: DagsterInstance, tags: dict[str, str] | None = None
 ) -> list[RunRequest]:
-    """One run per tenant partition, tagged so the coordinator runs one per tenant at a time."""
+    """One run per tenant partition, tagged so the coordinator runs one per tenant at a time.
+
+    Each request has a run key (the tenant): Dagster refuses a schedule tick that returns more
+    than one request without one.
+    """
     return [
-        RunRequest(partition_key=key, tags={"tenant_id": key, **(tags or {})})
+        RunRequest(run_key=key, partition_key=key, tags={"tenant_id": key, **(tags or {})})
         for key in instance.get_dynamic_partitions(TENANT_PARTITIONS)
     ]
 
