@@ -8,13 +8,28 @@ written in its own transaction, so a sync that fails afterwards still leaves its
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from adinsights_pipelines.defs.meta.client import ApiCallFailure
-
 __all__ = ["ApiCallFailure", "api_error_logger", "record_api_failure"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApiCallFailure:
+    """One failed HTTP call to an ad platform (``endpoint`` is a path, never a token)."""
+
+    provider: str = "meta"
+    endpoint: str
+    http_status: int | None
+    code: int | None
+    subcode: int | None
+    message: str
+    is_retryable: bool
+    occurred_at: datetime
+
 
 _INSERT = sa.text(
     """

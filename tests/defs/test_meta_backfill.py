@@ -24,10 +24,10 @@ from adinsights_pipelines.defs.meta.backfill import (
     poll_waits,
 )
 from adinsights_pipelines.defs.meta.client import MetaApiError, MetaGraphClient
-from adinsights_pipelines.defs.meta.sync import error_logger
 from adinsights_pipelines.encryption import LocalKeyring
 from adinsights_pipelines.simulators.meta_graph import MetaSimulator
 from adinsights_pipelines.tenants import add_tenant, set_credential
+from adinsights_pipelines.warehouse.api_errors import api_error_logger
 from adinsights_pipelines.warehouse.database import Database, engine
 
 TOKEN = "sim_backfill_t"
@@ -185,7 +185,7 @@ def first_account(meta_sim: MetaSimulator) -> dict[str, Any]:
 
 def client_for(db: Database, meta_sim: MetaSimulator) -> MetaGraphClient:
     return MetaGraphClient(
-        TOKEN, base_url=meta_sim.url, on_error=error_logger(engine(db), "acme"), sleep=no_sleep
+        TOKEN, base_url=meta_sim.url, on_error=api_error_logger(engine(db), "acme"), sleep=no_sleep
     )
 
 

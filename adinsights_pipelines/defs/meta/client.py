@@ -40,6 +40,8 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from adinsights_pipelines.warehouse.api_errors import ApiCallFailure
+
 __all__ = [
     "ACCOUNT_FIELDS",
     "ADSET_FIELDS",
@@ -151,20 +153,6 @@ class ReportRun:
             str(body.get("async_status") or "unknown"),
             int(pct) if isinstance(pct, int | float) else 0,
         )
-
-
-@dataclass(frozen=True, kw_only=True)
-class ApiCallFailure:
-    """One failed HTTP call to an ad platform (``endpoint`` is a path, never a token)."""
-
-    provider: str = "meta"
-    endpoint: str
-    http_status: int | None
-    code: int | None
-    subcode: int | None
-    message: str
-    is_retryable: bool
-    occurred_at: datetime
 
 
 class MetaApiError(Exception):

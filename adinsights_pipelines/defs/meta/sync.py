@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from dagster import AssetExecutionContext, AssetsDefinition, Failure, MaterializeResult, asset
 from sqlalchemy.engine import Engine
 
-from adinsights_pipelines.defs.meta.client import ApiCallFailure, MetaGraphClient, TokenInvalidError
+from adinsights_pipelines.defs.meta.client import MetaGraphClient, TokenInvalidError
 from adinsights_pipelines.defs.resources import (
     KeyringResource,
     MetaGraphResource,
@@ -21,39 +21,10 @@ from adinsights_pipelines.defs.tenants.partitions import tenant_partitions
 from adinsights_pipelines.encryption import Keyring
 from adinsights_pipelines.logs import log_context
 from adinsights_pipelines.tenants import get_credential, mark_credential
+from adinsights_pipelines.warehouse.api_errors import api_error_logger
 
 #: Graph subcodes of code 190 that need the user to log in again (vs. a plainly bad token).
 REAUTH_SUBCODES = frozenset({458, 459, 460, 463, 464, 467})
-
-
-def error_logger(engine: Engine, tenant_id: str) -> Callable[[ApiCallFailure], None]:
-    """Every failed Graph call goes to ``app.api_error_log`` in its own transaction."""
-
-    def log_failure(failure: ApiCallFailure) -> None:
-        with engine.begin() as conn:
-            conn.execute(
-                sa.text(
-                    """
-                    insert into app.api_error_log (provider, tenant_id, endpoint, http_status,
-                        error_code, error_subcode, message, is_retryable, occurred_at)
-                    values (:provider, :tenant_id, :endpoint, :http_status, :code, :subcode,
-                        :message, :is_retryable, :occurred_at)
-                    """
-                ),
-                {
-                    "provider": failure.provider,
-                    "tenant_id": tenant_id,
-                    "endpoint": failure.endpoint,
-                    "http_status": failure.http_status,
-                    "code": failure.code,
-                    "subcode": failure.subcode,
-                    "message": failure.message,
-                    "is_retryable": failure.is_retryable,
-                    "occurred_at": failure.occurred_at,
-                },
-            )
-
-    return log_failure
 
 
 def tenant_client(
@@ -73,7 +44,7 @@ def tenant_client(
         credential.access_token,
         base_url=meta.base_url,
         api_version=meta.api_version,
-        on_error=error_logger(engine, tenant_id),
+        on_error=api_error_logger(engine, tenant_id),
         timeout=meta.request_timeout_seconds,
         backoff_base=meta.retry_base_seconds,
     )
