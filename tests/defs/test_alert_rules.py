@@ -161,7 +161,7 @@ def test_messages_carry_tenant_asset_age_threshold_and_action() -> None:
         "*Tenant*": "acme",
         "*Asset*": "meta_insights",
         "*State*": "WARN -> FAIL",
-        "*Age*": "4.2 h",
+        "*Age*": "4 h 10 min",
         "*Threshold*": "warn 2h / fail 4h",
     }
     assert "meta_sync" in payload["blocks"][2]["elements"][0]["text"]

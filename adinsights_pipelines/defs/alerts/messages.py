@@ -41,9 +41,13 @@ def fields(alert: Alert) -> list[tuple[str, str]]:
 def _age(minutes: float | None) -> str:
     if minutes is None:
         return "-"
-    if minutes < 120:
-        return f"{minutes:.0f} min"
-    return f"{minutes / 60:.1f} h"
+    whole = round(minutes)
+    if whole < 60:
+        return f"{whole} min"
+    hours, rest = divmod(whole, 60)
+    if hours >= 48:
+        return f"{hours / 24:.1f} days"
+    return f"{hours} h {rest:02d} min"
 
 
 def action_line(alert: Alert) -> str:

@@ -356,8 +356,11 @@ def _run_error(instance: DagsterInstance, run_id: str) -> str | None:
             continue
         if event.event_type is DagsterEventType.STEP_FAILURE:
             error = event.step_failure_data.error
+            while error is not None and error.cause is not None:
+                error = error.cause  # Dagster wraps the user's exception; report the root cause
             if error is not None:
-                return redact(f"{event.step_key}: {error.message.strip().splitlines()[0]}")[:300]
+                first_line = error.message.strip().splitlines()[0] if error.message else ""
+                return redact(f"{event.step_key}: {first_line}")[:300]
         elif event.message:
             return redact(event.message.strip().splitlines()[0])[:300]
     return None
