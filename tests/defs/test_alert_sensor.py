@@ -14,8 +14,8 @@ import pytest
 import sqlalchemy as sa
 from dagster import (
     AssetCheckResult,
-    AssetKey,
     AssetExecutionContext,
+    AssetKey,
     AssetMaterialization,
     DagsterInstance,
     Definitions,
@@ -143,8 +143,13 @@ def test_pass_warn_fail_pass_sends_exactly_one_alert_per_transition(
         "ADinsights alert: [RESOLVED] meta_insights is fresh again for acme",
     ]
     body = mails[1].body
-    for line in ("Tenant:     acme", "Asset:      meta_insights", "Age:        4 h 01 min",
-                 "Threshold:  warn 2h / fail 4h", "Runbook action: Check /api/integrations"):  # fmt: skip
+    for line in (
+        "Tenant:     acme",
+        "Asset:      meta_insights",
+        "Age:        4 h 01 min",
+        "Threshold:  warn 2h / fail 4h",
+        "Runbook action: Check /api/integrations",
+    ):
         assert line in body
     assert mails[0].recipients == ["oncall@adinsights.test"]
 
@@ -413,6 +418,9 @@ def test_alert_sensor_runs_by_default_about_every_minute() -> None:
 # --- API error rate ---------------------------------------------------------------------------
 
 
+METRIC = "adinsights_http_requests_total"
+
+
 class Counters:
     def __init__(self) -> None:
         self.ok, self.errors = 0, 0
@@ -423,9 +431,9 @@ class Counters:
                 text = (
                     "# HELP adinsights_http_requests_total Requests by route and status.\n"
                     "# TYPE adinsights_http_requests_total counter\n"
-                    f'adinsights_http_requests_total{{route="/api/health/",status="200"}} {counters.ok}\n'
-                    f'adinsights_http_requests_total{{route="/api/meta/ads/",status="500"}} {counters.errors}\n'
-                    f'adinsights_http_requests_total{{route="/api/meta/ads/",status="404"}} 7\n'
+                    f'{METRIC}{{route="/api/health/",status="200"}} {counters.ok}\n'
+                    f'{METRIC}{{route="/api/meta/ads/",status="500"}} {counters.errors}\n'
+                    f'{METRIC}{{route="/api/meta/ads/",status="404"}} 7\n'
                 ).encode()
                 self.send_response(200)
                 self.send_header("content-type", "text/plain; version=0.0.4")
