@@ -279,7 +279,7 @@ def test_snapshot_metrics_command_rebuilds_every_tenant_as_dagster_runs(demo_run
 
 def test_snapshot_metrics_command_fails_in_one_line(demo_run) -> None:
     code, out, err = run_cli("snapshot-metrics", "--tenant-id", "no-such-tenant")
-    assert code == 2
+    assert code == 2 and out == ""
     assert err.strip().splitlines()[-1] == (
         "adinsights: error: tenant 'no-such-tenant' does not exist (adinsights tenants list)"
     )
