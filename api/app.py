@@ -12,6 +12,7 @@ from api.routes import meta
 from api.routes.audit import audit_logs
 from api.routes.health import health
 from api.routes.metrics import combined_metrics
+from api.routes.ops import health_overview, sync_health
 from api.routes.social import social_status
 from api.state import AppState
 
@@ -25,6 +26,8 @@ routes = [
     Route("/api/meta/ads/", meta.ads, methods=["GET"]),
     Route("/api/meta/insights/", meta.insights, methods=["GET"]),
     Route("/api/integrations/social/status/", social_status, methods=["GET"]),
+    Route("/api/ops/sync-health/", sync_health, methods=["GET"]),
+    Route("/api/ops/health-overview/", health_overview, methods=["GET"]),
 ]
 
 

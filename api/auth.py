@@ -39,3 +39,12 @@ def scoped_tenant(request: Request, principal: Principal) -> str:
     if requested and requested != principal.tenant_id:
         raise Problem(403, "this API key cannot read other tenants")
     return principal.tenant_id
+
+
+def tenant_scope(request: Request, principal: Principal) -> str | None:
+    """For rollups across tenants: the one tenant a tenant key may see, or for an operator key
+    the ``tenant_id=`` it names, or ``None`` meaning every tenant."""
+    requested = request.query_params.get("tenant_id")
+    if principal.is_operator and not requested:
+        return None
+    return scoped_tenant(request, principal)
