@@ -378,6 +378,26 @@ def snapshot_metrics(tenant_id: str | None) -> None:
         )
 
 
+@cli.command("simulate-alerts")
+def simulate_alerts_command() -> None:
+    """Observability simulation: stale snapshot, failing dbt model, failed Airbyte job in a
+    sandbox tenant; checks each alert reaches Slack and email (local sinks if none configured)."""
+    from adinsights_pipelines.bootstrap import bootstrap
+    from adinsights_pipelines.defs.alerts.simulation import render_table, simulate_alerts
+    from adinsights_pipelines.instance import get_instance
+    from adinsights_pipelines.warehouse.database import engine
+
+    rt = bootstrap(progress)
+    rows = simulate_alerts(engine(rt.db), get_instance(), rt.settings, progress)
+    click.echo(render_table(rows))
+    failed = [r for r in rows if not r.passed]
+    if failed:
+        raise AdinsightsError(
+            f"{len(failed)} of {len(rows)} simulated alerts did not arrive: "
+            + ", ".join(r.label for r in failed)
+        )
+
+
 @cli.command()
 @click.option("--dry-run", is_flag=True, help="Count what would be exported and deleted.")
 def retention(dry_run: bool) -> None:

@@ -11,6 +11,7 @@ the alert-latency benchmark.
 from __future__ import annotations
 
 import email
+import email.policy
 import json
 import threading
 import time
@@ -105,6 +106,9 @@ class ReceivedMail:
         payload = self.message.get_payload(decode=True)
         return payload.decode() if isinstance(payload, bytes) else str(payload)
 
+    def header(self, name: str) -> str:
+        return " ".join(str(self.message[name] or "").split())  # unfolded
+
 
 class _Collector:
     def __init__(self, sink: SmtpSink) -> None:
@@ -116,7 +120,7 @@ class _Collector:
             at=time.time(),
             sender=str(envelope.mail_from),
             recipients=list(envelope.rcpt_tos),
-            message=email.message_from_bytes(raw),
+            message=email.message_from_bytes(raw, policy=email.policy.default),
         )
         with self.sink._lock:
             self.sink.messages.append(mail)

@@ -87,7 +87,7 @@ def fields_of(post: dict) -> dict[str, str]:
 
 
 def mail_for(sink: SmtpSink, subject: str) -> list:
-    return [m for m in sink.messages if m.message["X-Adinsights-Alert"] == subject]
+    return [m for m in sink.messages if m.header("X-Adinsights-Alert") == subject]
 
 
 def materialize(instance: DagsterInstance, key: str, partition: str) -> datetime:
