@@ -592,6 +592,60 @@ def meta_backfill(
         )
 
 
+@cli.command("snapshot-metrics")
+@click.option("--tenant-id", help="Rebuild this tenant's snapshot only (default: every tenant).")
+def snapshot_metrics(tenant_id: str | None) -> None:
+    """Rebuild metrics snapshots now (each one a Dagster run of metrics_snapshots)."""
+    from adinsights_pipelines.bootstrap import bootstrap
+    from adinsights_pipelines.defs.resources import WarehouseResource
+    from adinsights_pipelines.defs.snapshots.refresh import refresh_snapshots
+    from adinsights_pipelines.defs.tenants.sensors import sync_tenant_partitions
+    from adinsights_pipelines.instance import get_instance
+    from adinsights_pipelines.tenants import active_tenant_ids, require_tenant
+    from adinsights_pipelines.warehouse.database import engine
+
+    rt = bootstrap(progress)
+    with engine(rt.db).connect() as conn:
+        if tenant_id:
+            require_tenant(conn, tenant_id)
+            tenant_ids = [tenant_id]
+        else:
+            tenant_ids = active_tenant_ids(conn)
+    if not tenant_ids:
+        raise AdinsightsError("no active tenants: add one with `adinsights tenants add`")
+    instance = get_instance()
+    sync_tenant_partitions(instance, WarehouseResource(database_url=rt.db.plain_url))
+    outcomes = refresh_snapshots(instance, tenant_ids, progress)
+    failed = [o for o in outcomes if not o.ok]
+    click.echo(f"rebuilt {len(outcomes) - len(failed)} of {len(outcomes)} metrics snapshots")
+    if failed:
+        first = failed[0]
+        raise AdinsightsError(
+            f"{len(failed)} snapshot(s) failed ({', '.join(o.tenant_id for o in failed)}); "
+            f"{first.tenant_id}: {first.error} (run {first.run_id})"
+        )
+
+
+@cli.command("simulate-alerts")
+def simulate_alerts_command() -> None:
+    """Observability simulation: stale snapshot, failing dbt model, failed Airbyte job in a
+    sandbox tenant; checks each alert reaches Slack and email (local sinks if none configured)."""
+    from adinsights_pipelines.bootstrap import bootstrap
+    from adinsights_pipelines.defs.alerts.simulation import render_table, simulate_alerts
+    from adinsights_pipelines.instance import get_instance
+    from adinsights_pipelines.warehouse.database import engine
+
+    rt = bootstrap(progress)
+    rows = simulate_alerts(engine(rt.db), get_instance(), rt.settings, progress)
+    click.echo(render_table(rows))
+    failed = [r for r in rows if not r.passed]
+    if failed:
+        raise AdinsightsError(
+            f"{len(failed)} of {len(rows)} simulated alerts did not arrive: "
+            + ", ".join(r.label for r in failed)
+        )
+
+
 @cli.command()
 @click.option("--dry-run", is_flag=True, help="Count what would be exported and deleted.")
 def retention(dry_run: bool) -> None:

@@ -114,12 +114,42 @@ class Settings(BaseSettings):
     audit_retention_days: int = Field(default=365, ge=1)
     audit_export_url: str | None = None
 
+    #: Slack incoming-webhook URL for alerts (a secret: it is the credential). Unset: no Slack.
+    alert_slack_webhook_url: SecretStr | None = None
+    #: SMTP relay for alert email. Unset host: no email.
+    alert_smtp_host: str | None = None
+    alert_smtp_port: int = Field(default=587, ge=1, le=65535)
+    alert_smtp_starttls: bool = True
+    alert_smtp_username: str | None = None
+    alert_smtp_password: SecretStr | None = None
+    alert_email_from: str = "adinsights-alerts@localhost"
+    #: Comma-separated recipients.
+    alert_email_to: str = ""
+    #: Comma-separated Prometheus endpoints (each API replica's /metrics/app/) whose request
+    #: counters feed the error-rate alert. Unset: that alert is skipped.
+    alert_metrics_urls: str = ""
+    #: Base URL of the Dagster UI, for links in alerts (e.g. https://dagster.example.com).
+    dagster_ui_url: str | None = None
+    #: Superset's /health URL for the health overview; unset: the card says not_configured.
+    superset_health_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("ADINSIGHTS_SUPERSET_HEALTH_URL", "SUPERSET_HEALTH_URL"),
+    )
+
     @field_validator("meta_api_version")
     @classmethod
     def _version_shape(cls, value: str) -> str:
         if not value.startswith("v"):
             raise ValueError("must look like v21.0")
         return value
+
+    @property
+    def alert_email_recipients(self) -> list[str]:
+        return [a.strip() for a in self.alert_email_to.split(",") if a.strip()]
+
+    @property
+    def alert_metrics_url_list(self) -> list[str]:
+        return [u.strip() for u in self.alert_metrics_urls.split(",") if u.strip()]
 
     @cached_property
     def resolved_dagster_home(self) -> Path:

@@ -12,6 +12,7 @@ from api.routes import airbyte, meta, web_analytics
 from api.routes.audit import audit_logs
 from api.routes.health import health
 from api.routes.metrics import combined_metrics
+from api.routes.ops import health_overview, sync_health
 from api.routes.social import social_status
 from api.state import AppState
 
@@ -30,6 +31,8 @@ routes = [
     Route("/api/integrations/social/status/", social_status, methods=["GET"]),
     Route("/api/analytics/web/ga4/", web_analytics.ga4, methods=["GET"]),
     Route("/api/analytics/web/search-console/", web_analytics.search_console, methods=["GET"]),
+    Route("/api/ops/sync-health/", sync_health, methods=["GET"]),
+    Route("/api/ops/health-overview/", health_overview, methods=["GET"]),
 ]
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from functools import cached_property
 
 from dagster import DagsterInstance
+from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
 from sqlalchemy.engine import Engine
 from starlette.requests import Request
 
@@ -31,6 +32,13 @@ class AppState:
     @cached_property
     def instance(self) -> DagsterInstance:
         return DagsterInstance.get()
+
+    @cached_property
+    def asset_graph(self) -> BaseAssetGraph:
+        """The code location's assets and their freshness policies (loaded on first use)."""
+        from adinsights_pipelines.definitions import defs
+
+        return defs.resolve_asset_graph()
 
 
 def state_of(request: Request) -> AppState:

@@ -7,6 +7,7 @@ import time), so one environment drives the CLI, the API and the Dagster code lo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from dagster import ConfigurableResource
 from sqlalchemy.engine import Engine
@@ -15,6 +16,9 @@ from adinsights_pipelines.encryption import Keyring, keyring_from_settings
 from adinsights_pipelines.errors import ConfigError
 from adinsights_pipelines.settings import load_settings
 from adinsights_pipelines.warehouse.database import Database, engine
+
+if TYPE_CHECKING:
+    from adinsights_pipelines.defs.alerts.delivery import Channel
 
 
 class WarehouseResource(ConfigurableResource):
@@ -79,3 +83,42 @@ class MetaSyncSettings:
     report_timeout_seconds: float
     request_timeout_seconds: float
     retry_base_seconds: float
+
+
+class AlertChannelsResource(ConfigurableResource):
+    """Where alerts go (Slack webhook, SMTP) and which API endpoints the error-rate alert reads.
+
+    Everything comes from the ``ADINSIGHTS_ALERT_*`` settings; the webhook URL and the SMTP
+    password are secrets and are only handed to the channels.
+    """
+
+    def channels(self) -> list[Channel]:
+        from adinsights_pipelines.defs.alerts.delivery import EmailChannel, SlackChannel
+
+        settings = load_settings()
+        channels: list[Channel] = []
+        if settings.alert_slack_webhook_url:
+            channels.append(SlackChannel(settings.alert_slack_webhook_url.get_secret_value()))
+        if settings.alert_smtp_host and settings.alert_email_recipients:
+            channels.append(
+                EmailChannel(
+                    host=settings.alert_smtp_host,
+                    port=settings.alert_smtp_port,
+                    sender=settings.alert_email_from,
+                    recipients=settings.alert_email_recipients,
+                    starttls=settings.alert_smtp_starttls,
+                    username=settings.alert_smtp_username,
+                    password=(
+                        settings.alert_smtp_password.get_secret_value()
+                        if settings.alert_smtp_password
+                        else None
+                    ),
+                )
+            )
+        return channels
+
+    def metrics_urls(self) -> list[str]:
+        return load_settings().alert_metrics_url_list
+
+    def ui_url(self) -> str | None:
+        return load_settings().dagster_ui_url

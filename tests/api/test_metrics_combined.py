@@ -141,3 +141,145 @@ def test_revoked_key_is_refused(client: TestClient, demo_run) -> None:
     with engine(db).begin() as conn:
         assert revoke_api_key(conn, key.split("_")[1])
     assert client.get(URL, headers=auth(key)).status_code == 401
+
+
+def test_snapshot_cache_rules_call_by_call(client: TestClient, keys, demo_run) -> None:
+    """The contract's cache semantics, one call at a time, with the marts changing underneath."""
+    db, _ = demo_run
+    tenant = DEMO_TENANTS[0][0]
+    headers = auth(keys["tenant"])
+
+    def call(**params):
+        response = client.get(URL, params=params, headers=headers)
+        assert response.status_code == 200
+        return response.json()
+
+    def total_spend(body) -> float:
+        return sum(t["spend"] for t in body["payload"]["totals"])
+
+    start = call()
+    stored = stored_timestamp(demo_run, tenant)
+    assert start["cached"] is True
+    assert start["snapshot_generated_at"] == stored.isoformat()
+    with engine(db).begin() as conn:  # the marts change after the snapshot was taken
+        changed_rows = conn.execute(
+            sa.text(
+                "update marts.fct_ad_performance_daily set spend = spend + 1000 "
+                "where tenant_id = :t and date_day = (select max(date_day) "
+                "from marts.fct_ad_performance_daily where tenant_id = :t)"
+            ),
+            {"t": tenant},
+        ).rowcount
+    assert changed_rows > 0
+    try:
+        # 1. unfiltered, twice: the stored payload, not recomputed (the new spend is not in it)
+        for _ in range(2):
+            again = call(source="warehouse")
+            assert again["cached"] is True
+            assert again["payload"] == start["payload"]
+            assert again["snapshot_generated_at"] == start["snapshot_generated_at"]
+        assert stored_timestamp(demo_run, tenant) == stored
+
+        # 2. filtered calls: live (they see the change), stored snapshot untouched
+        parish = start["payload"]["by_parish"][0]["parish"]
+        latest_day = start["payload"]["date_range"]["end"]
+        by_parish = call(parish=parish)
+        by_dates = call(start_date=latest_day, end_date=latest_day)
+        forced_but_filtered = call(parish=parish, cache="false")
+        for body in (by_parish, by_dates, forced_but_filtered):
+            assert body["cached"] is False
+            assert body["snapshot_generated_at"] == start["snapshot_generated_at"]
+        assert {r["parish"] for r in by_parish["payload"]["by_parish"]} == {parish}
+        assert by_dates["payload"]["date_range"] == {"start": latest_day, "end": latest_day}
+        assert by_dates["payload"]["filters"]["start_date"] == latest_day
+        assert total_spend(by_dates) >= 1000
+        assert stored_timestamp(demo_run, tenant) == stored
+        assert call()["payload"] == start["payload"]
+
+        # 3. cache=false: recomputed (the change shows), stored, new timestamp
+        refreshed = call(cache="false")
+        assert refreshed["cached"] is False
+        assert total_spend(refreshed) == pytest.approx(
+            total_spend(start) + 1000 * changed_rows, abs=0.05
+        )
+        new_stored = stored_timestamp(demo_run, tenant)
+        assert new_stored > stored
+        assert refreshed["snapshot_generated_at"] == new_stored.isoformat()
+
+        # 4. unfiltered again: the new snapshot, cached
+        after = call()
+        assert after["cached"] is True
+        assert after["payload"] == refreshed["payload"]
+        assert after["snapshot_generated_at"] == refreshed["snapshot_generated_at"]
+    finally:
+        with engine(db).begin() as conn:
+            conn.execute(
+                sa.text(
+                    "update marts.fct_ad_performance_daily set spend = spend - 1000 "
+                    "where tenant_id = :t and date_day = (select max(date_day) "
+                    "from marts.fct_ad_performance_daily where tenant_id = :t)"
+                ),
+                {"t": tenant},
+            )
+
+
+def run_cli(*args: str) -> tuple[int, str, str]:
+    """``adinsights ARGS`` in this process (main(): the CLI's own error handling)."""
+    import contextlib
+    import io
+    import logging
+    import sys
+
+    from adinsights_pipelines.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    argv = sys.argv
+    sys.argv = ["adinsights", *args]
+    code = 0
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main()
+            except SystemExit as exc:
+                code = int(exc.code or 0)
+    finally:
+        sys.argv = argv
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_snapshot_metrics_command_rebuilds_every_tenant_as_dagster_runs(demo_run) -> None:
+    from dagster import AssetKey, DagsterInstance
+
+    before = {t: stored_timestamp(demo_run, t) for t, _, _ in DEMO_TENANTS}
+    code, out, err = run_cli("snapshot-metrics")
+    assert code == 0, err
+    assert out.strip() == f"rebuilt {len(DEMO_TENANTS)} of {len(DEMO_TENANTS)} metrics snapshots"
+    for tenant_id, _, _ in DEMO_TENANTS:
+        assert f"{tenant_id}: " in err and "rows in" in err
+        assert stored_timestamp(demo_run, tenant_id) > before[tenant_id]
+    instance = DagsterInstance.get()
+    record = instance.fetch_materializations(AssetKey("metrics_snapshot"), limit=1).records[0]
+    metadata = record.asset_materialization.metadata
+    assert record.asset_materialization.partition == DEMO_TENANTS[-1][0]
+    assert metadata["row_totals"].value["fct_ad_performance_daily"] > 0
+    assert metadata["duration_ms"].value >= 0
+    assert (
+        metadata["snapshot_generated_at"].value
+        == stored_timestamp(demo_run, DEMO_TENANTS[-1][0]).isoformat()
+    )
+
+    one = DEMO_TENANTS[0][0]
+    code, out, err = run_cli("snapshot-metrics", "--tenant-id", one)
+    assert code == 0 and out.strip() == "rebuilt 1 of 1 metrics snapshots"
+
+
+def test_snapshot_metrics_command_fails_in_one_line(demo_run) -> None:
+    code, out, err = run_cli("snapshot-metrics", "--tenant-id", "no-such-tenant")
+    assert code == 2 and out == ""
+    assert err.strip().splitlines()[-1] == (
+        "adinsights: error: tenant 'no-such-tenant' does not exist (adinsights tenants list)"
+    )

@@ -38,6 +38,7 @@ def metrics_snapshot(
             "tenant_id": tenant_id,
             "snapshot_generated_at": generated_at.isoformat(),
             "row_totals": MetadataValue.json(row_totals),
+            "dagster/row_count": sum(row_totals.values()),
             "duration_ms": duration_ms,
         }
     )

@@ -1,0 +1,191 @@
+"""``/api/ops/sync-health/`` and ``/api/ops/health-overview/`` over real warehouse rows and a real
+Dagster instance."""
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from dagster import AssetMaterialization, DagsterInstance
+from dagster._daemon.types import DaemonHeartbeat
+from starlette.testclient import TestClient
+
+from adinsights_pipelines.api_keys import create_api_key
+from adinsights_pipelines.defs.tenants.partitions import TENANT_PARTITIONS
+from adinsights_pipelines.tenants import add_tenant
+from adinsights_pipelines.warehouse.database import engine
+from api.app import create_app
+
+SYNC, OVERVIEW = "/api/ops/sync-health/", "/api/ops/health-overview/"
+
+
+@pytest.fixture
+def world(instance: DagsterInstance, product_env) -> Iterator[tuple[TestClient, dict[str, str]]]:
+    now = datetime.now(UTC)
+    with engine(product_env).begin() as conn:
+        for tenant in ("acme", "blue"):
+            add_tenant(conn, tenant, tenant)
+        conn.execute(
+            sa.text(
+                "insert into app.meta_sync_state (tenant_id, account_id, last_job_status, "
+                "last_job_error, last_synced_at, last_success_at) values "
+                "('acme', 'act_1', 'succeeded', null, :fresh, :fresh), "
+                "('acme', 'act_2', 'failed', '(#200) access denied', :fresh, :old), "
+                "('blue', 'act_3', 'succeeded', null, :old, :old)"
+            ),
+            {"fresh": now - timedelta(minutes=10), "old": now - timedelta(hours=5)},
+        )
+        conn.execute(
+            sa.text(
+                "insert into app.airbyte_connections (connection_id, tenant_id, provider) values "
+                "('conn-acme-gads', 'acme', 'google_ads'), ('conn-acme-ga4', 'acme', 'ga4'), "
+                "('conn-blue-gads', 'blue', 'google_ads')"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "insert into app.airbyte_jobs (connection_id, job_id, tenant_id, status, "
+                "records_synced, finished_at, error) values "
+                "('conn-acme-gads', 1, 'acme', 'succeeded', 120, :recent, null), "
+                "('conn-blue-gads', 7, 'blue', 'succeeded', 90, :old, null), "
+                "('conn-blue-gads', 8, 'blue', 'failed', 0, :recent, 'source timed out')"
+            ),
+            {"recent": now - timedelta(minutes=20), "old": now - timedelta(hours=3)},
+        )
+        conn.execute(
+            sa.text(
+                "insert into app.metrics_snapshots (tenant_id, payload, snapshot_generated_at) "
+                "values ('acme', '{}', :at)"
+            ),
+            {"at": now - timedelta(minutes=10)},
+        )
+        keys = {
+            "acme": create_api_key(conn, tenant_id="acme"),
+            "operator": create_api_key(conn, tenant_id=None, operator=True),
+        }
+    instance.add_dynamic_partitions(TENANT_PARTITIONS, ["acme", "blue"])
+    instance.report_runless_asset_event(AssetMaterialization("meta_insights", partition="acme"))
+    for daemon in instance.get_required_daemon_types():
+        instance.add_daemon_heartbeat(DaemonHeartbeat(time.time() - 5, daemon, "test", None))
+    with TestClient(create_app(product_env)) as client:
+        yield client, keys
+
+
+def get(client: TestClient, url: str, key: str, **params) -> dict:
+    response = client.get(url, params=params, headers={"Authorization": f"Bearer {key}"})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def connections(tenant: dict) -> dict[tuple[str, str], dict]:
+    return {(c["kind"], c["connection"]): c for c in tenant["connections"]}
+
+
+def test_sync_health_rolls_up_every_tenant_for_an_operator(world) -> None:
+    client, keys = world
+    body = get(client, SYNC, keys["operator"])
+    assert [t["tenant_id"] for t in body["tenants"]] == ["acme", "blue"]
+    acme, blue = body["tenants"]
+    a = connections(acme)
+    assert a[("meta_account", "act_1")]["state"] == "fresh"
+    assert a[("meta_account", "act_2")]["state"] == "failing"
+    assert a[("meta_account", "act_2")]["detail"] == "(#200) access denied"
+    assert a[("airbyte_connection", "conn-acme-gads")]["state"] == "fresh"
+    assert a[("airbyte_connection", "conn-acme-gads")]["age_minutes"] == pytest.approx(20, abs=1)
+    assert a[("airbyte_connection", "conn-acme-ga4")]["state"] == "missing"
+    assert a[("asset", "meta_insights")] | {"age_minutes": None, "last_synced_at": None} == {
+        "platform": "meta",
+        "kind": "asset",
+        "connection": "meta_insights",
+        "state": "fresh",
+        "last_synced_at": None,
+        "age_minutes": None,
+        "last_job_status": None,
+        "detail": None,
+    }
+    assert a[("metrics_snapshot", "metrics_snapshot")]["state"] == "fresh"
+    assert acme["state"] == "failing"
+    assert acme["counts"] == {"fresh": 4, "stale": 0, "failing": 1, "missing": 1}
+    b = connections(blue)
+    assert b[("meta_account", "act_3")]["state"] == "stale"
+    failing = b[("airbyte_connection", "conn-blue-gads")]
+    assert (failing["state"], failing["last_job_status"]) == ("failing", "failed")
+    assert failing["detail"] == "job 8: source timed out"
+    assert b[("metrics_snapshot", "metrics_snapshot")]["state"] == "missing"
+    assert blue["counts"] == {"fresh": 0, "stale": 1, "failing": 1, "missing": 1}
+    assert body["counts"] == {"fresh": 4, "stale": 1, "failing": 2, "missing": 2}
+
+
+def test_sync_health_is_tenant_scoped_and_pages(world) -> None:
+    client, keys = world
+    own = get(client, SYNC, keys["acme"])
+    assert [t["tenant_id"] for t in own["tenants"]] == ["acme"]
+    assert own["counts"] == {"fresh": 4, "stale": 0, "failing": 1, "missing": 1}
+    refused = client.get(
+        SYNC, params={"tenant_id": "blue"}, headers={"Authorization": f"Bearer {keys['acme']}"}
+    )
+    assert refused.status_code == 403
+    one = get(client, SYNC, keys["operator"], tenant_id="blue")
+    assert [t["tenant_id"] for t in one["tenants"]] == ["blue"]
+
+    first = get(client, SYNC, keys["operator"], limit=1)
+    assert [t["tenant_id"] for t in first["tenants"]] == ["acme"] and first["next_cursor"]
+    second = get(client, SYNC, keys["operator"], limit=1, cursor=first["next_cursor"])
+    assert [t["tenant_id"] for t in second["tenants"]] == ["blue"]
+    assert second["next_cursor"] is None
+    bad = client.get(
+        SYNC, params={"cursor": "%%%"}, headers={"Authorization": f"Bearer {keys['operator']}"}
+    )
+    assert bad.status_code == 400
+    assert bad.headers["content-type"].startswith("application/problem+json")
+    assert client.get(SYNC).status_code == 401
+
+
+def test_health_overview_has_a_card_per_service(world, monkeypatch) -> None:
+    client, keys = world
+    monkeypatch.setenv("ADINSIGHTS_SUPERSET_HEALTH_URL", "http://127.0.0.1:1/health")
+    body = get(client, OVERVIEW, keys["operator"])
+    cards = {c["service"]: c for c in body["cards"]}
+    assert list(cards) == [
+        "api",
+        "database",
+        "dagster_daemon",
+        "dbt",
+        "airbyte",
+        "meta_sync",
+        "metrics_snapshots",
+        "superset",
+    ]
+    assert cards["api"]["status"] == "ok"
+    assert cards["database"]["status"] == "ok"
+    daemon = cards["dagster_daemon"]
+    assert daemon["status"] == "ok"
+    assert daemon["detail"].startswith("scheduler heartbeat")
+    assert 4 <= daemon["heartbeat_age_seconds"]["SCHEDULER"] < 60
+    assert (cards["dbt"]["status"], cards["dbt"]["detail"]) == (
+        "stale",
+        "no dbt_build run has finished yet",
+    )
+    assert cards["airbyte"]["status"] == "failing"
+    assert cards["airbyte"]["counts"] == {"fresh": 1, "stale": 0, "failing": 1, "missing": 1}
+    assert cards["meta_sync"]["status"] == "failing"
+    assert cards["metrics_snapshots"]["status"] == "ok"  # blue is too new to be overdue
+    assert cards["superset"]["status"] == "error"
+    assert body["status"] == "degraded"
+
+    own = {c["service"]: c for c in get(client, OVERVIEW, keys["acme"])["cards"]}
+    assert own["airbyte"]["counts"] == {"fresh": 1, "stale": 0, "failing": 0, "missing": 1}
+    assert own["airbyte"]["status"] == "no_recent_sync"
+
+
+def test_daemon_card_reports_a_stopped_daemon(world, instance) -> None:
+    client, keys = world
+    instance.add_daemon_heartbeat(DaemonHeartbeat(time.time() - 600, "SCHEDULER", "test", None))
+    cards = {c["service"]: c for c in get(client, OVERVIEW, keys["operator"])["cards"]}
+    daemon = cards["dagster_daemon"]
+    assert daemon["status"] == "stale"
+    assert "late or missing: SCHEDULER" in daemon["detail"]
+    instance.wipe_daemon_heartbeats()
+    cards = {c["service"]: c for c in get(client, OVERVIEW, keys["operator"])["cards"]}
+    assert cards["dagster_daemon"]["status"] == "missing"
