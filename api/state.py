@@ -1,4 +1,4 @@
-"""What the app shares between requests: the warehouse engine and the Dagster instance."""
+"""What the app shares between requests: settings, the warehouse engine, the Dagster instance."""
 
 from __future__ import annotations
 
@@ -9,12 +9,14 @@ from dagster import DagsterInstance
 from sqlalchemy.engine import Engine
 from starlette.requests import Request
 
+from adinsights_pipelines.settings import Settings
 from adinsights_pipelines.warehouse.database import Database, engine
 
 
 @dataclass
 class AppState:
     db: Database
+    settings: Settings
 
     @cached_property
     def engine(self) -> Engine:
