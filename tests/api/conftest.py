@@ -4,7 +4,7 @@ Built once for the tests/api package (package scope): tenants ``acme``, ``acme-2
 share every Meta id (account ``act_1001``, campaigns ``2001``/``2002``…) and differ only in
 their data, each tenant's text fields carrying its *marker* (``<<acme>>``), so a response that
 leaks another tenant's row is visible by searching for that tenant's marker. ``empty-co`` has
-no data at all. The marts come from the real ``dbt_build`` job run in a real Dagster instance
+no data at all, and ``dormant-co`` not even a key. The marts come from the real ``dbt_build`` job run in a real Dagster instance
 (which also gives ``/metrics/app/`` its ``dbt_run_duration_seconds``), and ``acme``'s snapshot
 from the real ``metrics_snapshots`` job.
 """
@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from dagster import DagsterInstance
+from dagster import AssetKey, DagsterInstance
 from starlette.applications import Starlette
 
 from adinsights_pipelines.api_keys import create_api_key
@@ -36,12 +36,20 @@ from tests.conftest import cloned_database, point_environment_at
 
 TENANTS = ("acme", "acme-2", "beta")
 EMPTY_TENANT = "empty-co"
+DORMANT_TENANT = "dormant-co"  # no data and no key: nothing any test does can touch it
 ACCOUNTS = ("act_1001", "act_1002")
 CAMPAIGNS = {"2001": "act_1001", "2002": "act_1001", "2003": "act_1002"}
 ADSETS = {"3001": "2001", "3002": "2002", "3003": "2003"}
 ADS = {"4001": "3001", "4002": "3001", "4003": "3002", "4004": "3003"}
 REGIONS = ("Kingston", "Saint Andrew", "Nowhere Land")
 DAYS = 6
+DBT_MODELS = (
+    "jamaica_parishes",
+    "google_geo_targets",
+    "stg_parish_aliases",
+    "stg_meta__insights",
+    "fct_ad_performance_daily",
+)
 # Throttles off: tests that want them build an app with budgets of their own.
 NO_THROTTLES = {
     "throttle_auth_burst": "",
@@ -188,6 +196,7 @@ def _build_world(db: Database) -> ApiWorld:
         add_tenant(conn, EMPTY_TENANT, "Acme")  # same display name as acme, no data
         world.keys[EMPTY_TENANT] = create_api_key(conn, tenant_id=EMPTY_TENANT)
         world.keys["operator"] = create_api_key(conn, tenant_id=None, operator=True)
+        add_tenant(conn, DORMANT_TENANT, "Dormant")
         for tenant in ("acme", "acme-2"):
             set_credential(conn, keyring, tenant, "meta", f"sim_world_{tenant}")
         # Meta: acme synced 10 minutes ago, acme-2 three days ago, beta never succeeded.
@@ -238,8 +247,11 @@ def _build_world(db: Database) -> ApiWorld:
 
     with DagsterInstance.get() as instance:
         instance.add_dynamic_partitions("tenant", [*TENANTS, EMPTY_TENANT])
+        # The models the API reads, built by the real dbt_build job (a selection keeps it quick).
         dbt = defs.resolve_job_def("dbt_build").execute_in_process(
-            instance=instance, run_config=QUIET_CONSOLE
+            instance=instance,
+            run_config=QUIET_CONSOLE,
+            asset_selection=[AssetKey(name) for name in DBT_MODELS],
         )
         snapshot = defs.resolve_job_def("metrics_snapshots").execute_in_process(
             instance=instance, partition_key="acme", run_config=QUIET_CONSOLE
