@@ -4,9 +4,9 @@ Built once for the tests/api package (package scope): tenants ``acme``, ``acme-2
 share every Meta id (account ``act_1001``, campaigns ``2001``/``2002``…) and differ only in
 their data, each tenant's text fields carrying its *marker* (``<<acme>>``), so a response that
 leaks another tenant's row is visible by searching for that tenant's marker. ``empty-co`` has
-no data at all, and ``dormant-co`` not even a key. The marts come from the real ``dbt_build`` job run in a real Dagster instance
-(which also gives ``/metrics/app/`` its ``dbt_run_duration_seconds``), and ``acme``'s snapshot
-from the real ``metrics_snapshots`` job.
+no data at all, and ``dormant-co`` not even a key. The marts come from the real ``dbt_build``
+job run in a real Dagster instance (which also gives ``/metrics/app/`` its
+``dbt_run_duration_seconds``), and ``acme``'s snapshot from the real ``metrics_snapshots`` job.
 """
 
 from __future__ import annotations

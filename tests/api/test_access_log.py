@@ -81,9 +81,7 @@ def test_an_unusable_request_id_is_replaced(client: TestClient, access_lines) ->
 def test_operator_requests_log_the_tenant_they_read(
     client: TestClient, api_world: ApiWorld, access_lines
 ) -> None:
-    client.get(
-        "/api/audit-logs/", params={"tenant_id": "beta"}, headers=api_world.auth("operator")
-    )
+    client.get("/api/audit-logs/", params={"tenant_id": "beta"}, headers=api_world.auth("operator"))
     assert parsed(access_lines)[0]["tenant_id"] == "beta"
 
 

@@ -83,9 +83,7 @@ def markers(world: ApiWorld, tenant: str) -> list[str]:
 
 def assert_only(world: ApiWorld, tenant: str | None, response) -> None:
     text = response.text
-    foreign = [
-        t for t in ALL_TENANTS if t != tenant and any(m in text for m in markers(world, t))
-    ]
+    foreign = [t for t in ALL_TENANTS if t != tenant and any(m in text for m in markers(world, t))]
     assert not foreign, f"{response.request.url} leaked rows of {foreign}"
     if response.status_code == 200:
         assert response.headers["content-type"].startswith("application/json")
