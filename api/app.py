@@ -11,6 +11,7 @@ Middleware, outermost first (see docs/architecture.md, "API"):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 
 import orjson
@@ -20,7 +21,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from adinsights_pipelines.settings import Settings, load_settings
@@ -40,7 +41,7 @@ from api.routes.health import health
 from api.routes.metrics import combined_metrics
 from api.routes.social import social_status
 from api.state import AppState
-from api.telemetry import build_registry
+from api.telemetry import RequestMetrics, build_registry
 from api.throttle import Budgets, Throttle, ThrottleMiddleware
 
 OPENAPI_PATH = "/api/openapi.json"
@@ -77,17 +78,15 @@ def _package_version() -> str:
         return "0.0.0"
 
 
-def create_app(db: Database, settings: Settings | None = None) -> Starlette:
-    settings = settings or load_settings()
-    state = AppState(db=db, settings=settings)
-    registry, request_metrics, _ = build_registry(
-        lambda: state.engine, lambda: state.instance, settings.metrics_cache_seconds
-    )
+def edge_middleware(
+    settings: Settings, app_routes: Sequence[BaseRoute], request_metrics: RequestMetrics
+) -> list[Middleware]:
+    """The middleware around the routes, outermost first (the order is the module docstring's)."""
     throttle = Throttle(settings.throttle_storage_uri, Budgets.from_settings(settings))
     middleware = [
         Middleware(
             ObservabilityMiddleware,
-            routes=RouteNames(routes),
+            routes=RouteNames(app_routes),
             metrics=request_metrics,
             access_log=settings.api_access_log,
         ),
@@ -97,9 +96,18 @@ def create_app(db: Database, settings: Settings | None = None) -> Starlette:
     if settings.trusted_proxies:
         proxies = [p.strip() for p in settings.trusted_proxies.split(",") if p.strip()]
         middleware.insert(0, Middleware(ProxyHeadersMiddleware, trusted_hosts=proxies))
+    return middleware
+
+
+def create_app(db: Database, settings: Settings | None = None) -> Starlette:
+    settings = settings or load_settings()
+    state = AppState(db=db, settings=settings)
+    registry, request_metrics, _ = build_registry(
+        lambda: state.engine, lambda: state.instance, settings.metrics_cache_seconds
+    )
     app = Starlette(
         routes=routes,
-        middleware=middleware,
+        middleware=edge_middleware(settings, routes, request_metrics),
         exception_handlers={
             HTTPException: http_exception_handler,
             sqlalchemy.exc.OperationalError: database_unavailable_handler,

@@ -1,9 +1,13 @@
 """Throttles: budgets per API key and per client address, counted by the ``limits`` library.
 
-- A request to an authenticated endpoint spends the *address* budgets (burst and sustained)
-  of its client address and, when it presents a bearer key, that key's *auth* budgets (burst
-  and sustained). The key is identified by a hash of what was presented, before any database
-  lookup: a throttled request never touches the database.
+- A request presenting a bearer key spends that key's *auth* budgets (burst and sustained). The
+  key is identified by a hash of what was presented, before any database lookup: a throttled
+  request never touches the database.
+- A request to an authenticated endpoint that is not from a *proven* key (no key, a key not
+  seen to authenticate lately in this process, or one that just failed) also spends its client
+  address's *address* budgets (burst and sustained): floods of made-up keys from one address
+  stop there, before their database lookups. Proven keys skip them, so the common request pays
+  for two counters, not four.
 - A request to a public endpoint (health, the webhook, metrics, the OpenAPI document) spends its
   address's *public* budget.
 
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -27,6 +32,7 @@ from limits.strategies import SlidingWindowCounterRateLimiter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from adinsights_pipelines.settings import Settings
+from api.observability import request_context
 from api.problems import problem_response
 
 
@@ -34,6 +40,10 @@ from api.problems import problem_response
 class Budget:
     name: str  # auth_burst, auth_sustained, address_burst, address_sustained, public
     item: RateLimitItem
+
+    @property
+    def expiry(self) -> int:
+        return self.item.get_expiry()
 
 
 @dataclass(frozen=True)
@@ -92,33 +102,73 @@ def retry_after_header(seconds: float) -> str:
     return str(max(1, math.ceil(seconds + 1e-3)))
 
 
+Check = tuple[Budget, str, str]  # budget, "key" or "address", identity
+
+
+class SweptMemoryStorage(MemoryStorage):
+    """``limits``' in-memory storage, its expired counters swept by :meth:`sweep` when the
+    throttle calls it (once a minute), not from a new ``threading.Timer`` every 10 ms of
+    traffic: starting a thread blocks the event loop until the thread runs, which on a busy
+    machine costs milliseconds. Counting is unchanged (reads expire stale keys themselves)."""
+
+    def _MemoryStorage__schedule_expiry(self) -> None:  # the base class's private hook
+        return None
+
+    def sweep(self) -> None:
+        self._MemoryStorage__expire_events()  # type: ignore[attr-defined]
+
+
 class Throttle:
     """Spends budgets for identities; answers None (admitted) or the seconds to wait."""
 
+    MAX_CACHED_KEYS = 100_000
+    SWEEP_EVERY = 60.0
+
     def __init__(self, storage_uri: str, budgets: Budgets) -> None:
-        self.storage = storage_from_string(storage_uri)
+        in_process = storage_uri.split("://", 1)[0] == "memory"
+        self.storage = SweptMemoryStorage() if in_process else storage_from_string(storage_uri)
         if not isinstance(self.storage, SlidingWindowCounterSupport):
             raise ValueError(f"throttle storage {storage_uri!r} has no sliding windows")
         self.limiter = SlidingWindowCounterRateLimiter(self.storage)
+        self.window: SlidingWindowCounterSupport = self.storage
         self.budgets = budgets
         # In-process counting takes microseconds: done on the event loop. A networked storage
         # would block the loop, so it runs in a worker thread.
         self.inline = isinstance(self.storage, MemoryStorage)
+        self._keys: dict[Check, str] = {}
+        self._swept = time.monotonic()
 
-    def _spend(self, checks: Sequence[tuple[Budget, str, str]]) -> float | None:
-        for budget, scope, identity in checks:
-            if not self.limiter.hit(budget.item, budget.name, scope, identity):
-                return max(self._wait(b, s, i) for b, s, i in checks)
+    def _key(self, check: Check) -> str:
+        # the storage key limits' strategy would build (item.key_for), built once per identity
+        key = self._keys.get(check)
+        if key is None:
+            if len(self._keys) >= self.MAX_CACHED_KEYS:
+                self._keys.clear()
+            budget, scope, identity = check
+            key = self._keys[check] = budget.item.key_for(budget.name, scope, identity)
+        return key
+
+    def _spend(self, checks: Sequence[Check]) -> float | None:
+        if isinstance(self.storage, SweptMemoryStorage):
+            now = time.monotonic()
+            if now - self._swept > self.SWEEP_EVERY:
+                self._swept = now
+                self.storage.sweep()
+        # what SlidingWindowCounterRateLimiter.hit does, minus rebuilding the key every time
+        for check in checks:
+            item = check[0].item
+            if not self.window.acquire_sliding_window_entry(
+                self._key(check), item.amount, item.get_expiry()
+            ):
+                return max(self._wait(c) for c in checks)
         return None
 
-    def _wait(self, budget: Budget, scope: str, identity: str) -> float:
-        item = budget.item
-        window = self.storage.get_sliding_window(  # type: ignore[union-attr]
-            item.key_for(budget.name, scope, identity), item.get_expiry()
-        )
+    def _wait(self, check: Check) -> float:
+        item = check[0].item
+        window = self.window.get_sliding_window(self._key(check), item.get_expiry())
         return seconds_until_allowed(item.amount, item.get_expiry(), *window)
 
-    async def spend(self, checks: Sequence[tuple[Budget, str, str]]) -> float | None:
+    async def spend(self, checks: Sequence[Check]) -> float | None:
         if not checks:
             return None
         if self.inline:
@@ -138,10 +188,14 @@ def key_identity(authorization: bytes) -> str | None:
 class ThrottleMiddleware:
     """Pure ASGI: spends budgets before routing; a refused request ends here with a 429."""
 
+    MAX_PROVEN = 10_000
+
     def __init__(self, app: ASGIApp, *, throttle: Throttle, public_paths: frozenset[str]) -> None:
         self.app = app
         self.throttle = throttle
         self.public_paths = public_paths
+        # key identities that authenticated lately (bounded; a failure removes one)
+        self.proven: set[str] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -150,25 +204,38 @@ class ThrottleMiddleware:
         client = scope.get("client")
         address = client[0] if client else "unknown"
         budgets = self.throttle.budgets
-        checks: list[tuple[Budget, str, str]]
+        identity = None
+        checks: list[Check]
         if scope["path"] in self.public_paths:
             checks = [(b, "address", address) for b in budgets.public]
         else:
-            checks = [(b, "address", address) for b in budgets.address]
-            if budgets.auth:
-                for name, value in scope["headers"]:
-                    if name == b"authorization":
-                        identity = key_identity(value)
-                        if identity is not None:
-                            checks += [(b, "key", identity) for b in budgets.auth]
-                        break
+            for name, value in scope["headers"]:
+                if name == b"authorization":
+                    identity = key_identity(value)
+                    break
+            checks = (
+                []
+                if identity in self.proven
+                else [(b, "address", address) for b in budgets.address]
+            )
+            if identity is not None:
+                checks += [(b, "key", identity) for b in budgets.auth]
         wait = await self.throttle.spend(checks)
-        if wait is None:
-            await self.app(scope, receive, send)
+        if wait is not None:
+            response = problem_response(
+                429,
+                "too many requests; retry after the Retry-After header's seconds",
+                headers={"Retry-After": retry_after_header(wait)},
+            )
+            await response(scope, receive, send)
             return
-        response = problem_response(
-            429,
-            "too many requests; retry after the Retry-After header's seconds",
-            headers={"Retry-After": retry_after_header(wait)},
-        )
-        await response(scope, receive, send)
+        await self.app(scope, receive, send)
+        if identity is not None:
+            context = request_context(scope)
+            if context is not None and context.api_key_prefix is not None:
+                if identity not in self.proven:
+                    if len(self.proven) >= self.MAX_PROVEN:
+                        self.proven.clear()
+                    self.proven.add(identity)
+            else:
+                self.proven.discard(identity)

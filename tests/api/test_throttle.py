@@ -79,32 +79,57 @@ def test_an_address_budget_covers_every_key_from_that_address(api_world: ApiWorl
             assert statuses(other, 1, headers=api_world.auth("acme")) == [200]
 
 
+def test_made_up_keys_from_one_address_are_stopped_before_the_database(
+    api_world: ApiWorld,
+) -> None:
+    app = api_world.app(throttle_address_burst="3/minute")
+    with (
+        time_machine.travel(T0, tick=False),
+        TestClient(app, client=("198.51.100.9", 40000)) as client,
+    ):
+        got = [
+            client.get(URL, headers={"Authorization": f"Bearer adi_{i:08x}_guess"}).status_code
+            for i in range(5)
+        ]
+        assert got == [401, 401, 401, 429, 429]
+        # a good key that has not authenticated yet counts against the address too
+        assert client.get(URL, headers=api_world.auth("acme")).status_code == 429
+
+
+def test_a_proven_key_spends_only_its_own_budgets(api_world: ApiWorld) -> None:
+    app = api_world.app(throttle_address_burst="2/minute", throttle_auth_burst="10/minute")
+    acme = api_world.auth("acme")
+    with time_machine.travel(T0, tick=False), TestClient(app) as client:
+        # the first request proves the key (and spends 1 of the address's 2)
+        assert statuses(client, 10, headers=acme) == [200] * 10
+        assert client.get(URL, headers=acme).status_code == 429  # its own burst is spent
+        assert client.get(URL).status_code == 401  # the address still has 1 left
+        assert client.get(URL).status_code == 429
+
+
 def test_x_forwarded_for_is_ignored_without_trusted_proxies(api_world: ApiWorld) -> None:
     app = api_world.app(throttle_address_burst="2/minute")
     with time_machine.travel(T0, tick=False), TestClient(app) as client:
         got = [
-            client.get(
-                URL, headers={"X-Forwarded-For": f"203.0.113.{i}", **api_world.auth("acme")}
-            ).status_code
+            client.get(URL, headers={"X-Forwarded-For": f"203.0.113.{i}"}).status_code
             for i in range(3)
         ]
-    assert got == [200, 200, 429]
+    assert got == [401, 401, 429]
 
 
 def test_trusted_proxy_forwards_the_client_address(api_world: ApiWorld) -> None:
     app = api_world.app(throttle_address_burst="2/minute", trusted_proxies="10.0.0.0/8")
-    acme = api_world.auth("acme")
     with (
         time_machine.travel(T0, tick=False),
         TestClient(app, client=("10.1.2.3", 5000)) as client,
     ):
         first = [
-            client.get(URL, headers={"X-Forwarded-For": "203.0.113.1", **acme}).status_code
+            client.get(URL, headers={"X-Forwarded-For": "203.0.113.1"}).status_code
             for _ in range(3)
         ]
-        second = client.get(URL, headers={"X-Forwarded-For": "203.0.113.2", **acme})
-    assert first == [200, 200, 429]
-    assert second.status_code == 200  # another client behind the same proxy
+        second = client.get(URL, headers={"X-Forwarded-For": "203.0.113.2"})
+    assert first == [401, 401, 429]
+    assert second.status_code == 401  # another client behind the same proxy: its own budget
 
 
 def test_public_endpoints_spend_the_public_budget(api_world: ApiWorld) -> None:
