@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 from starlette.testclient import TestClient
 
-from adinsights_pipelines.logs import json_handler
+from adinsights_pipelines.logs import json_handler, line_handler, log_context
 from tests.api.conftest import ApiWorld
 
 
@@ -114,3 +114,27 @@ def test_keys_and_query_strings_never_reach_the_log(
     assert key not in text and key.split("_", 2)[2] not in text
     assert "EAAsecret" not in text and "access_token" not in text
     assert "Bearer" not in text and "authorization" not in text.lower()
+
+
+def test_the_fast_access_handler_writes_the_same_json_shape() -> None:
+    """configure_logging gives api.access the orjson formatter; the line must match the
+    project's JSON handler field for field, and be masked the same way."""
+    lines = {}
+    for name, make in (("json", json_handler), ("line", line_handler)):
+        stream = io.StringIO()
+        logger = logging.getLogger(f"test.access.{name}")
+        logger.addHandler(make(stream))
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+        with log_context(request_id="r-1"):
+            logger.info("GET %s %s", "/x/", 200, extra={"route": "/x/", "status": 200})
+            logger.info("token access_token=EAAverysecretvalue123456789 Bearer abcdefghijk")
+        lines[name] = [json.loads(line) for line in stream.getvalue().splitlines()]
+    for fast, reference in zip(lines["line"], lines["json"], strict=True):
+        assert fast.keys() == reference.keys()
+        assert {k: v for k, v in fast.items() if k not in ("time", "logger")} == {
+            k: v for k, v in reference.items() if k not in ("time", "logger")
+        }
+    assert lines["line"][0]["request_id"] == "r-1"
+    assert "EAAvery" not in lines["line"][1]["message"]
+    assert "abcdefghijk" not in lines["line"][1]["message"]
