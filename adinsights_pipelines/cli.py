@@ -694,8 +694,15 @@ def serve_api() -> None:
 
     rt = bootstrap(progress)
     configure_logging("INFO")
+    # X-Forwarded-For is believed only from ADINSIGHTS_TRUSTED_PROXIES, which the app applies;
+    # uvicorn's own proxy-header handling (trusting 127.0.0.1 by default) stays off.
     uvicorn.run(
-        create_app(rt.db), host=rt.settings.api_host, port=rt.settings.api_port, log_config=None
+        create_app(rt.db, rt.settings),
+        host=rt.settings.api_host,
+        port=rt.settings.api_port,
+        log_config=None,
+        proxy_headers=False,
+        access_log=False,  # the app writes its own JSON access log (api.access)
     )
 
 

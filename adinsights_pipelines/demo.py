@@ -224,7 +224,14 @@ def create_demo_key(rt: Runtime, tenant_id: str) -> str:
 
 @contextmanager
 def serve_in_thread(app: object, host: str, port: int) -> Iterator[str]:
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))  # type: ignore[arg-type]
+    config = uvicorn.Config(
+        app,  # type: ignore[arg-type]
+        host=host,
+        port=port,
+        log_level="warning",
+        proxy_headers=False,  # see cli.serve_api
+    )
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 15
@@ -387,6 +394,7 @@ def _serve(rt: Runtime, key: str, progress: Progress) -> DemoResult:
                 host=settings.api_host,
                 port=settings.api_port,
                 log_level="warning",
+                proxy_headers=False,
             )
         )
         progress("ready")

@@ -1,27 +1,55 @@
 """All settings, typed, from environment variables (see ``.env.example``).
 
-Every variable is prefixed ``ADINSIGHTS_`` except Dagster's own ``DAGSTER_HOME``. Settings are
+Every variable is prefixed ``ADINSIGHTS_`` except Dagster's own ``DAGSTER_HOME``; the API's edge
+settings also answer to the runbook's names (``CORS_ALLOWED_ORIGINS``, ``THROTTLE_AUTH_BURST``…,
+and the older ``DRF_THROTTLE_*``), the prefixed name winning when both are set. Settings are
 read when a command starts, never at import time of the Dagster definitions: the code location
 receives resolved values through the environment its parent process prepares.
 """
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from adinsights_pipelines.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+_ORIGIN = re.compile(
+    r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$"
+)
+
+
+def _env(name: str, *older: str) -> AliasChoices:
+    """``ADINSIGHTS_<NAME>`` first, then the runbook's unprefixed names."""
+    return AliasChoices(f"ADINSIGHTS_{name}", name, *older)
+
+
+def _rate(value: str) -> str:
+    """A throttle budget as the ``limits`` library reads it ("30/minute"); empty turns it off."""
+    from limits import parse_many
+
+    value = value.strip()
+    if value:
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a rate like 30/minute or 1000/day") from None
+    return value
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="ADINSIGHTS_", env_file=None, extra="ignore", frozen=True
+        env_prefix="ADINSIGHTS_",
+        env_file=None,
+        extra="ignore",
+        frozen=True,
+        populate_by_name=True,
     )
 
     database_url: str | None = Field(
@@ -136,6 +164,72 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("ADINSIGHTS_SUPERSET_HEALTH_URL", "SUPERSET_HEALTH_URL"),
     )
 
+    # --- API edge (runbook "API Edge Controls") ---
+    cors_allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias=_env("CORS_ALLOWED_ORIGINS"),
+        description="Comma-separated full origins (https://app.example.com) allowed by CORS.",
+    )
+    cors_allow_all_origins: bool = Field(
+        default=False, validation_alias=_env("CORS_ALLOW_ALL_ORIGINS")
+    )
+    # Budgets per API key (burst = short window, sustained = long window), per client address
+    # for requests to authenticated endpoints, and per address for public endpoints.
+    throttle_auth_burst: str = Field(
+        default="120/minute",
+        validation_alias=_env("THROTTLE_AUTH_BURST", "DRF_THROTTLE_AUTH_BURST"),
+    )
+    throttle_auth_sustained: str = Field(
+        default="20000/day",
+        validation_alias=_env("THROTTLE_AUTH_SUSTAINED", "DRF_THROTTLE_AUTH_SUSTAINED"),
+    )
+    throttle_address_burst: str = Field(
+        default="600/minute", validation_alias=_env("THROTTLE_ADDRESS_BURST")
+    )
+    throttle_address_sustained: str = Field(
+        default="200000/day", validation_alias=_env("THROTTLE_ADDRESS_SUSTAINED")
+    )
+    throttle_public: str = Field(
+        default="60/minute", validation_alias=_env("THROTTLE_PUBLIC", "DRF_THROTTLE_PUBLIC")
+    )
+    throttle_storage_uri: str = Field(
+        default="memory://",
+        validation_alias=_env("THROTTLE_STORAGE_URI"),
+        description="limits storage: memory:// (per process) or redis://host:6379 (shared).",
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated proxy addresses/networks whose X-Forwarded-For is believed.",
+    )
+    api_access_log: bool = True
+    metrics_cache_seconds: float = Field(default=10.0, ge=0, le=300)
+
+    @field_validator("cors_allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("cors_allowed_origins")
+    @classmethod
+    def _full_origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if not _ORIGIN.match(origin):
+                raise ValueError(f"{origin!r} is not a full origin like https://app.example.com")
+        return value
+
+    @field_validator(
+        "throttle_auth_burst",
+        "throttle_auth_sustained",
+        "throttle_address_burst",
+        "throttle_address_sustained",
+        "throttle_public",
+    )
+    @classmethod
+    def _rates(cls, value: str) -> str:
+        return _rate(value)
+
     @field_validator("meta_api_version")
     @classmethod
     def _version_shape(cls, value: str) -> str:
@@ -163,7 +257,6 @@ def load_settings() -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else "settings"
-        # Fields read under an alias report it (DAGSTER_HOME, AIRBYTE_WEBHOOK_SECRET...).
-        aliased = field == "DAGSTER_HOME" or field.upper().startswith(("ADINSIGHTS_", "AIRBYTE_"))
-        name = field.upper() if aliased else f"ADINSIGHTS_{field.upper()}"
+        # aliased fields report the variable's own name (DAGSTER_HOME, CORS_ALLOWED_ORIGINS…)
+        name = field if field.isupper() else f"ADINSIGHTS_{field.upper()}"
         raise ConfigError(f"{name}: {first['msg']}") from None

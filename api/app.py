@@ -1,20 +1,57 @@
-"""The Starlette application: routes declared in one list."""
+"""The Starlette application: routes declared in one list, the edge middleware around them.
+
+Middleware, outermost first (see docs/architecture.md, "API"):
+
+1. ``ProxyHeadersMiddleware`` (uvicorn's), only when ``ADINSIGHTS_TRUSTED_PROXIES`` names the
+   proxies: the client address then comes from their ``X-Forwarded-For``, and never otherwise;
+2. observability: request id, access log, request metrics, last-resort 500 problem;
+3. CORS for approved origins (outside the throttle, so a 429 still carries CORS headers);
+4. throttles, before routing and before any database work.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
+
+import orjson
+import sqlalchemy.exc
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.routing import Route
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from adinsights_pipelines.settings import Settings, load_settings
 from adinsights_pipelines.warehouse.database import Database
-from api.problems import http_exception_handler, unhandled_exception_handler
+from api.cors import ApprovedOriginsCORS
+from api.observability import ObservabilityMiddleware, RouteNames
+from api.openapi import build_document
+from api.problems import (
+    database_unavailable_handler,
+    http_exception_handler,
+    unhandled_exception_handler,
+)
 from api.routes import airbyte, meta, web_analytics
+from api.routes.app_metrics import app_metrics
 from api.routes.audit import audit_logs
 from api.routes.health import health
 from api.routes.metrics import combined_metrics
 from api.routes.ops import health_overview, sync_health
 from api.routes.social import social_status
 from api.state import AppState
+from api.telemetry import RequestMetrics, build_registry
+from api.throttle import Budgets, Throttle, ThrottleMiddleware
+
+OPENAPI_PATH = "/api/openapi.json"
+
+
+async def openapi_document(request: Request) -> Response:
+    body: bytes = request.app.state.openapi
+    return Response(body, media_type="application/json")
+
 
 routes = [
     Route("/api/health/", health, methods=["GET"]),
@@ -33,16 +70,61 @@ routes = [
     Route("/api/analytics/web/search-console/", web_analytics.search_console, methods=["GET"]),
     Route("/api/ops/sync-health/", sync_health, methods=["GET"]),
     Route("/api/ops/health-overview/", health_overview, methods=["GET"]),
+    Route("/metrics/app/", app_metrics, methods=["GET"]),
+    Route(OPENAPI_PATH, openapi_document, methods=["GET"], include_in_schema=False),
 ]
 
+# Answer without an API key; they spend the public throttle budget. Every other route
+# authenticates (and its OpenAPI operation says so).
+PUBLIC_PATHS = frozenset({"/api/health/", "/api/airbyte/webhook/", "/metrics/app/", OPENAPI_PATH})
 
-def create_app(db: Database) -> Starlette:
+
+def _package_version() -> str:
+    try:
+        return version("adinsights-pipelines")
+    except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "0.0.0"
+
+
+def edge_middleware(
+    settings: Settings, app_routes: Sequence[BaseRoute], request_metrics: RequestMetrics
+) -> list[Middleware]:
+    """The middleware around the routes, outermost first (the order is the module docstring's)."""
+    throttle = Throttle(settings.throttle_storage_uri, Budgets.from_settings(settings))
+    middleware = [
+        Middleware(
+            ObservabilityMiddleware,
+            routes=RouteNames(app_routes),
+            metrics=request_metrics,
+            access_log=settings.api_access_log,
+        ),
+        Middleware(ApprovedOriginsCORS, settings=settings),
+        Middleware(ThrottleMiddleware, throttle=throttle, public_paths=PUBLIC_PATHS),
+    ]
+    if settings.trusted_proxies:
+        proxies = [p.strip() for p in settings.trusted_proxies.split(",") if p.strip()]
+        middleware.insert(0, Middleware(ProxyHeadersMiddleware, trusted_hosts=proxies))
+    return middleware
+
+
+def create_app(db: Database, settings: Settings | None = None) -> Starlette:
+    settings = settings or load_settings()
+    state = AppState(db=db, settings=settings)
+    registry, request_metrics, _ = build_registry(
+        lambda: state.engine, lambda: state.instance, settings.metrics_cache_seconds
+    )
     app = Starlette(
         routes=routes,
+        middleware=edge_middleware(settings, routes, request_metrics),
         exception_handlers={
             HTTPException: http_exception_handler,
+            sqlalchemy.exc.OperationalError: database_unavailable_handler,
             Exception: unhandled_exception_handler,
         },
     )
-    app.state.adinsights = AppState(db=db)
+    app.state.adinsights = state
+    app.state.metrics_registry = registry
+    app.state.openapi = orjson.dumps(
+        build_document(routes, PUBLIC_PATHS, _package_version()), option=orjson.OPT_NON_STR_KEYS
+    )
     return app

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from starlette.requests import Request
 
 from adinsights_pipelines.api_keys import Principal, verify_api_key
 from adinsights_pipelines.tenants import TENANT_ID_PATTERN
+from api.observability import request_context
 from api.problems import Problem
 from api.state import engine_of
 
@@ -19,6 +21,9 @@ def authenticate(request: Request) -> Principal:
         principal = verify_api_key(conn, key.strip())
     if principal is None:
         raise Problem(401, "invalid or revoked API key")
+    context = request_context(request.scope)
+    if context is not None:
+        context.api_key_prefix = principal.key_prefix
     return principal
 
 
@@ -26,19 +31,30 @@ def scoped_tenant(request: Request, principal: Principal) -> str:
     """The one tenant this request may read.
 
     A tenant key reads only its own tenant (naming another is refused); an operator key must
-    say which tenant with ``tenant_id=``.
+    say which tenant with ``tenant_id=``, and that tenant must exist.
     """
     requested = request.query_params.get("tenant_id")
-    if requested is not None and not TENANT_ID_PATTERN.match(requested):
+    if requested is not None and not TENANT_ID_PATTERN.fullmatch(requested):
         raise Problem(400, "tenant_id is not a valid tenant id")
     if principal.is_operator:
         if not requested:
             raise Problem(400, "operator keys must pass tenant_id")
-        return requested
-    assert principal.tenant_id is not None
-    if requested and requested != principal.tenant_id:
-        raise Problem(403, "this API key cannot read other tenants")
-    return principal.tenant_id
+        with engine_of(request).connect() as conn:
+            known = conn.execute(
+                sa.text("select 1 from app.tenants where id = :t"), {"t": requested}
+            ).first()
+        if known is None:
+            raise Problem(404, f"no tenant {requested}", "tenant-not-found")
+        tenant_id = requested
+    else:
+        assert principal.tenant_id is not None
+        if requested and requested != principal.tenant_id:
+            raise Problem(403, "this API key cannot read other tenants")
+        tenant_id = principal.tenant_id
+    context = request_context(request.scope)
+    if context is not None:
+        context.tenant_id = tenant_id
+    return tenant_id
 
 
 def tenant_scope(request: Request, principal: Principal) -> str | None:

@@ -41,9 +41,9 @@ def decode_cursor(raw: str) -> dict[str, Any]:
 
 
 def parse_limit(request: Request, default: int = 50, maximum: int = 500) -> int:
-    """``limit=`` as an integer from 1 to ``maximum``; ``default`` when absent or empty."""
+    """``limit=`` as an integer from 1 to ``maximum``; ``default`` when absent."""
     raw = request.query_params.get("limit")
-    if raw is None or raw == "":
+    if raw is None:
         return default
     if not _LIMIT.match(raw) or not 1 <= int(raw) <= maximum:
         raise Problem(400, f"limit must be an integer from 1 to {maximum}")

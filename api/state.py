@@ -1,4 +1,4 @@
-"""What the app shares between requests: the warehouse engine and the Dagster instance."""
+"""What the app shares between requests: settings, the warehouse engine, the Dagster instance."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGra
 from sqlalchemy.engine import Engine
 from starlette.requests import Request
 
+from adinsights_pipelines.settings import Settings
 from adinsights_pipelines.warehouse.database import Database, engine
 
 
@@ -22,6 +23,7 @@ def _utc_now() -> datetime:
 @dataclass
 class AppState:
     db: Database
+    settings: Settings
     #: What "now" is for freshness answers (tests move it; production reads the real clock).
     clock: Callable[[], datetime] = field(default=_utc_now)
 

@@ -13,21 +13,13 @@ import sqlalchemy as sa
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from api import params
 from api.auth import authenticate, scoped_tenant
 from api.pagination import decode_cursor, encode_cursor, parse_limit
 from api.problems import Problem
 from api.state import state_of
 
 MAX_FILTER_LENGTH = 100
-
-
-def _filter_param(request: Request, name: str) -> str | None:
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return None
-    if len(raw) > MAX_FILTER_LENGTH:
-        raise Problem(400, f"{name} is too long (at most {MAX_FILTER_LENGTH} characters)")
-    return raw
 
 
 def _position(request: Request) -> tuple[datetime, int] | None:
@@ -62,24 +54,52 @@ def _row(row: Any) -> dict[str, Any]:
 
 
 def audit_logs(request: Request) -> JSONResponse:
+    """The tenant's audit events, newest first.
+
+    ---
+    summary: The tenant's audit trail
+    tags: [audit]
+    parameters:
+      - name: action
+        in: query
+        required: false
+        description: Only events with this action (exact), e.g. `api_key_created`.
+        schema: {type: string, maxLength: 100}
+      - name: resource_type
+        in: query
+        required: false
+        description: Only events on this kind of resource (exact), e.g. `credential`.
+        schema: {type: string, maxLength: 100}
+      - $ref: '#/components/parameters/TenantId'
+      - $ref: '#/components/parameters/Limit'
+      - $ref: '#/components/parameters/Cursor'
+    responses:
+      200:
+        description: One page of events, newest first.
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/AuditEventPage'}
+      400: {$ref: '#/components/responses/BadRequest'}
+      404: {$ref: '#/components/responses/NotFound'}
+    """
     principal = authenticate(request)
     tenant_id = scoped_tenant(request, principal)
-    action = _filter_param(request, "action")
-    resource_type = _filter_param(request, "resource_type")
+    action = params.text(request, "action", MAX_FILTER_LENGTH)
+    resource_type = params.text(request, "resource_type", MAX_FILTER_LENGTH)
     limit = parse_limit(request)
     position = _position(request)
 
     conditions = ["tenant_id = :tenant_id"]
-    params: dict[str, Any] = {"tenant_id": tenant_id, "limit": limit + 1}
+    bound: dict[str, Any] = {"tenant_id": tenant_id, "limit": limit + 1}
     if action is not None:
         conditions.append("action = :action")
-        params["action"] = action
+        bound["action"] = action
     if resource_type is not None:
         conditions.append("resource_type = :resource_type")
-        params["resource_type"] = resource_type
+        bound["resource_type"] = resource_type
     if position is not None:
         conditions.append("(created_at, id) < (:after_created_at, :after_id)")
-        params["after_created_at"], params["after_id"] = position
+        bound["after_created_at"], bound["after_id"] = position
     # Only fixed fragments are joined; every value is a bound parameter.
     query = sa.text(
         "select id, tenant_id, actor, action, resource_type, resource_id, metadata, created_at "
@@ -88,7 +108,7 @@ def audit_logs(request: Request) -> JSONResponse:
         + " order by created_at desc, id desc limit :limit"
     )
     with state_of(request).engine.connect() as conn:
-        rows = conn.execute(query, params).all()
+        rows = conn.execute(query, bound).all()
 
     page, more = rows[:limit], len(rows) > limit
     next_cursor = (

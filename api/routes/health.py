@@ -10,6 +10,23 @@ from api.state import state_of
 
 
 def health(request: Request) -> JSONResponse:
+    """Liveness: the database and the Dagster instance answer.
+
+    ---
+    summary: Liveness
+    tags: [health]
+    responses:
+      200:
+        description: Everything answers.
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/Health'}
+      503:
+        description: A dependency does not answer (`status` is `degraded`).
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/Health'}
+    """
     state = state_of(request)
     checks: dict[str, dict[str, str]] = {}
     try:

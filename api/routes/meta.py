@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from api import params
 from api.auth import authenticate, scoped_tenant
 from api.pagination import decode_cursor, encode_cursor, parse_limit
 from api.problems import Problem
@@ -25,6 +26,9 @@ from api.state import state_of
 ACCOUNT_ID = re.compile(r"^act_[0-9]{1,30}$")
 OBJECT_ID = re.compile(r"^[0-9]{1,30}$")
 MAX_INSIGHT_DAYS = 400
+MAX_KEY_LENGTH = 200
+ACCOUNT_ID_DOC = "a Meta ad account id (act_<digits>)"
+OBJECT_ID_DOC = "a Meta object id (digits)"
 
 
 @dataclass(frozen=True)
@@ -34,7 +38,8 @@ class Listing:
     table: str
     columns: Sequence[str]
     order: Sequence[str]
-    parent: tuple[str, re.Pattern[str]] | None = None
+    parent: tuple[str, re.Pattern[str], str] | None = None
+    date_keys: frozenset[str] = field(default_factory=frozenset)
 
 
 def _jsonable(value: Any) -> Any:
@@ -45,93 +50,148 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _after(request: Request, listing: Listing) -> list[Any] | None:
+    """The keyset position from ``cursor=``, each value checked so SQL can never reject it."""
+    raw = request.query_params.get("cursor")
+    if not raw:
+        return None
+    after = decode_cursor(raw).get("after")
+    if not isinstance(after, list) or len(after) != len(listing.order):
+        raise Problem(400, "cursor is not valid")
+    values: list[Any] = []
+    for column, value in zip(listing.order, after, strict=True):
+        if not isinstance(value, str):
+            raise Problem(400, "cursor is not valid")
+        try:
+            if column in listing.date_keys:
+                values.append(params.parse_date("cursor", value))
+            else:
+                values.append(params.clean_text("cursor", value, MAX_KEY_LENGTH))
+        except Problem:
+            raise Problem(400, "cursor is not valid") from None
+    return values
+
+
 def _page(
     request: Request,
     listing: Listing,
     where: list[str],
-    params: dict[str, Any],
+    bound: dict[str, Any],
 ) -> JSONResponse:
     limit = parse_limit(request)
-    raw_cursor = request.query_params.get("cursor")
-    if raw_cursor:
-        after = decode_cursor(raw_cursor).get("after")
-        if not isinstance(after, list) or len(after) != len(listing.order):
-            raise Problem(400, "cursor is not valid")
-        if not all(isinstance(v, str) for v in after):
-            raise Problem(400, "cursor is not valid")
+    after = _after(request, listing)
+    if after is not None:
         keys = ", ".join(listing.order)
         marks = ", ".join(f":after_{i}" for i in range(len(after)))
         where.append(f"({keys}) > ({marks})")
-        params.update({f"after_{i}": v for i, v in enumerate(after)})
+        bound.update({f"after_{i}": v for i, v in enumerate(after)})
     sql = (
         f"select {', '.join(listing.columns)} from {listing.table} where {' and '.join(where)} "
         f"order by {', '.join(listing.order)} limit :limit"
     )
     with state_of(request).engine.connect() as conn:
-        rows = conn.execute(sa.text(sql), {**params, "limit": limit + 1}).mappings().all()
+        rows = conn.execute(sa.text(sql), {**bound, "limit": limit + 1}).mappings().all()
     page = rows[:limit]
     next_cursor = None
     if len(rows) > limit:
         # Keyset values travel as text; PostgreSQL compares them in their column types.
-        next_cursor = encode_cursor({"after": [str(page[-1][k]) for k in listing.order]})
+        last = page[-1]
+        next_cursor = encode_cursor({"after": [str(_jsonable(last[k])) for k in listing.order]})
     results = [{k: _jsonable(v) for k, v in row.items()} for row in page]
     return JSONResponse({"results": results, "next_cursor": next_cursor})
 
 
-def _required(request: Request, name: str, pattern: re.Pattern[str]) -> str:
-    value = request.query_params.get(name)
-    if not value:
-        raise Problem(400, f"{name} is required")
-    if not pattern.match(value):
-        raise Problem(400, f"{name} is not a valid Meta id")
-    return value
+_LIST_DOC = """{summary}
+
+    ---
+    summary: {summary}
+    tags: [meta]
+    parameters:
+{parent}      - $ref: '#/components/parameters/TenantId'
+      - $ref: '#/components/parameters/Limit'
+      - $ref: '#/components/parameters/Cursor'
+    responses:
+      200:
+        description: One page, in the natural order of the object's id.
+        content:
+          application/json:
+            schema: {{$ref: '#/components/schemas/{schema}'}}
+      400: {{$ref: '#/components/responses/BadRequest'}}
+      404: {{$ref: '#/components/responses/NotFound'}}
+"""
+_PARENT_DOC = """      - name: {name}
+        in: query
+        required: true
+        description: The parent object ({what}).
+        schema: {{type: string, pattern: '{pattern}'}}
+"""
 
 
-def _listing_endpoint(listing: Listing) -> Callable[[Request], JSONResponse]:
+def _listing_endpoint(
+    name: str, summary: str, schema: str, listing: Listing
+) -> Callable[[Request], JSONResponse]:
     def endpoint(request: Request) -> JSONResponse:
         tenant_id = scoped_tenant(request, authenticate(request))
-        where, params = ["tenant_id = :tenant_id"], {"tenant_id": tenant_id}
+        where, bound = ["tenant_id = :tenant_id"], {"tenant_id": tenant_id}
         if listing.parent is not None:
-            name, pattern = listing.parent
-            params[name] = _required(request, name, pattern)
-            where.append(f"{name} = :{name}")
-        return _page(request, listing, where, params)
+            column, pattern, what = listing.parent
+            bound[column] = params.required(request, column, pattern, what)
+            where.append(f"{column} = :{column}")
+        return _page(request, listing, where, bound)
 
+    parent = ""
+    if listing.parent is not None:
+        column, pattern, what = listing.parent
+        parent = _PARENT_DOC.format(name=column, what=what, pattern=pattern.pattern)
+    endpoint.__name__ = endpoint.__qualname__ = name
+    endpoint.__doc__ = _LIST_DOC.format(summary=summary, parent=parent, schema=schema)
     return endpoint
 
 
 HIERARCHY_COLUMNS = ("name", "status", "effective_status", "created_time", "updated_time")
 
 accounts = _listing_endpoint(
+    "meta_accounts",
+    "The tenant's Meta ad accounts.",
+    "MetaAccountPage",
     Listing(
         "raw.meta_ad_accounts",
         ("account_id", "name", "currency", "timezone_name", "account_status"),
         ("account_id",),
-    )
+    ),
 )
 campaigns = _listing_endpoint(
+    "meta_campaigns",
+    "Campaigns of one ad account.",
+    "MetaCampaignPage",
     Listing(
         "raw.meta_campaigns",
         ("campaign_id", "account_id", *HIERARCHY_COLUMNS, "objective", "daily_budget"),
         ("campaign_id",),
-        ("account_id", ACCOUNT_ID),
-    )
+        ("account_id", ACCOUNT_ID, ACCOUNT_ID_DOC),
+    ),
 )
 adsets = _listing_endpoint(
+    "meta_adsets",
+    "Ad sets of one campaign.",
+    "MetaAdSetPage",
     Listing(
         "raw.meta_adsets",
         ("adset_id", "campaign_id", "account_id", *HIERARCHY_COLUMNS, "daily_budget"),
         ("adset_id",),
-        ("campaign_id", OBJECT_ID),
-    )
+        ("campaign_id", OBJECT_ID, OBJECT_ID_DOC),
+    ),
 )
 ads = _listing_endpoint(
+    "meta_ads",
+    "Ads of one ad set.",
+    "MetaAdPage",
     Listing(
         "raw.meta_ads",
         ("ad_id", "adset_id", "campaign_id", "account_id", *HIERARCHY_COLUMNS),
         ("ad_id",),
-        ("adset_id", OBJECT_ID),
-    )
+        ("adset_id", OBJECT_ID, OBJECT_ID_DOC),
+    ),
 )
 
 INSIGHTS = Listing(
@@ -141,30 +201,56 @@ INSIGHTS = Listing(
         "spend", "impressions", "clicks", "reach", "conversions", "actions", "currency",
     ),
     ("date_start", "ad_id", "region"),
+    date_keys=frozenset({"date_start"}),
 )  # fmt: skip
 
 
-def _date(request: Request, name: str, default: date) -> date:
-    raw = request.query_params.get(name)
-    if not raw:
-        return default
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise Problem(400, f"{name} must be a date (YYYY-MM-DD)") from None
-
-
 def insights(request: Request) -> JSONResponse:
-    """Daily ad-level insight rows of one account (``level=ad``), region breakdown included."""
+    """Daily ad-level insight rows of one account (``level=ad``), region breakdown included.
+
+    ---
+    summary: Daily ad-level insights of one ad account
+    tags: [meta]
+    parameters:
+      - name: account_id
+        in: query
+        required: true
+        schema: {type: string, pattern: '^act_[0-9]{1,30}$'}
+      - name: level
+        in: query
+        required: false
+        description: Rows are stored at ad level; only `ad` is accepted.
+        schema: {type: string, enum: [ad], default: ad}
+      - name: since
+        in: query
+        required: false
+        description: First day (default until minus 27 days).
+        schema: {type: string, format: date}
+      - name: until
+        in: query
+        required: false
+        description: Last day (default today); at most 400 days after since.
+        schema: {type: string, format: date}
+      - $ref: '#/components/parameters/TenantId'
+      - $ref: '#/components/parameters/Limit'
+      - $ref: '#/components/parameters/Cursor'
+    responses:
+      200:
+        description: One page of rows ordered by day, ad and region.
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/MetaInsightPage'}
+      400: {$ref: '#/components/responses/BadRequest'}
+      404: {$ref: '#/components/responses/NotFound'}
+    """
     tenant_id = scoped_tenant(request, authenticate(request))
-    account_id = _required(request, "account_id", ACCOUNT_ID)
-    level = request.query_params.get("level", "ad")
-    if level != "ad":
-        raise Problem(400, "level must be ad (rows are stored at ad level)")
-    until = _date(request, "until", date.today())
-    since = _date(request, "since", until - timedelta(days=27))
-    if since > until:
-        raise Problem(400, "since is after until")
+    account_id = params.required(request, "account_id", ACCOUNT_ID, ACCOUNT_ID_DOC)
+    params.choice(request, "level", ("ad",), "ad")
+    since, until = params.date_range(request, "since", "until", MAX_INSIGHT_DAYS)
+    if until is None:
+        until = max(date.today(), since) if since else date.today()
+    if since is None:
+        since = until - timedelta(days=min(27, (until - date.min).days))
     if (until - since).days >= MAX_INSIGHT_DAYS:
         raise Problem(400, f"since..until spans more than {MAX_INSIGHT_DAYS} days")
     where = [
@@ -172,5 +258,5 @@ def insights(request: Request) -> JSONResponse:
         "account_id = :account_id",
         "date_start between :since and :until",
     ]
-    params = {"tenant_id": tenant_id, "account_id": account_id, "since": since, "until": until}
-    return _page(request, INSIGHTS, where, params)
+    bound = {"tenant_id": tenant_id, "account_id": account_id, "since": since, "until": until}
+    return _page(request, INSIGHTS, where, bound)

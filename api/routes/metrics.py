@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from dagster import AssetKey, AssetRecordsFilter
@@ -20,42 +20,21 @@ from adinsights_pipelines.defs.snapshots.payload import (
     load_snapshot,
     store_snapshot,
 )
+from api import params
 from api.auth import authenticate, scoped_tenant
-from api.problems import Problem
 from api.state import state_of
 
 SNAPSHOT_ASSET = AssetKey("metrics_snapshot")
 SOURCES = ("warehouse",)
 
 
-def _date_param(request: Request, name: str) -> date | None:
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise Problem(400, f"{name} must be a date (YYYY-MM-DD)") from None
-
-
 def _filters(request: Request) -> SnapshotFilters:
-    filters = SnapshotFilters(
-        start_date=_date_param(request, "start_date"),
-        end_date=_date_param(request, "end_date"),
-        parish=(request.query_params.get("parish") or None),
+    start_date, end_date = params.date_range(request, "start_date", "end_date")
+    return SnapshotFilters(
+        start_date=start_date,
+        end_date=end_date,
+        parish=params.text(request, "parish", max_length=64),
     )
-    if filters.start_date and filters.end_date and filters.start_date > filters.end_date:
-        raise Problem(400, "start_date is after end_date")
-    if filters.parish is not None and len(filters.parish) > 64:
-        raise Problem(400, "parish is too long")
-    return filters
-
-
-def _use_cache(request: Request) -> bool:
-    raw = request.query_params.get("cache", "true").lower()
-    if raw not in ("true", "false", "1", "0"):
-        raise Problem(400, "cache must be true or false")
-    return raw in ("true", "1")
 
 
 def _latest_materialization(request: Request, tenant_id: str) -> dict[str, Any] | None:
@@ -72,12 +51,52 @@ def _latest_materialization(request: Request, tenant_id: str) -> dict[str, Any] 
 
 
 def combined_metrics(request: Request) -> JSONResponse:
+    """The tenant's metrics snapshot, cached or live per the contract's cache rules.
+
+    ---
+    summary: The tenant's combined metrics snapshot
+    description: >
+      Unfiltered: the stored snapshot, unchanged between calls (`cached: true`).
+      `cache=false`: recomputed and stored, with a new `snapshot_generated_at`.
+      Filtered (`start_date`, `end_date`, `parish`): computed live; the stored snapshot and
+      its timestamp are left alone. `snapshot_generated_at` is present (null when the tenant
+      has no snapshot yet, with an empty payload).
+    tags: [metrics]
+    parameters:
+      - name: source
+        in: query
+        required: false
+        schema: {type: string, enum: [warehouse], default: warehouse}
+      - name: cache
+        in: query
+        required: false
+        schema: {type: string, enum: ['true', 'false', '1', '0'], default: 'true'}
+      - name: start_date
+        in: query
+        required: false
+        schema: {type: string, format: date}
+      - name: end_date
+        in: query
+        required: false
+        schema: {type: string, format: date}
+      - name: parish
+        in: query
+        required: false
+        schema: {type: string, maxLength: 64}
+      - $ref: '#/components/parameters/TenantId'
+    responses:
+      200:
+        description: The snapshot (or live figures) with its timestamp.
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/CombinedMetrics'}
+      400: {$ref: '#/components/responses/BadRequest'}
+      404: {$ref: '#/components/responses/NotFound'}
+    """
     principal = authenticate(request)
     tenant_id = scoped_tenant(request, principal)
-    source = request.query_params.get("source", "warehouse")
-    if source not in SOURCES:
-        raise Problem(400, f"source must be one of: {', '.join(SOURCES)}")
-    filters, use_cache = _filters(request), _use_cache(request)
+    source = params.choice(request, "source", SOURCES, "warehouse")
+    filters, use_cache = _filters(request), params.boolean(request, "cache", default=True)
     engine = state_of(request).engine
 
     if not filters.is_empty:

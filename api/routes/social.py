@@ -79,6 +79,22 @@ def platform_status(row: Any, now: datetime) -> dict[str, Any]:
 
 
 def social_status(request: Request) -> JSONResponse:
+    """Where each platform stands for the tenant.
+
+    ---
+    summary: Social onboarding and sync status per platform
+    tags: [integrations]
+    parameters:
+      - $ref: '#/components/parameters/TenantId'
+    responses:
+      200:
+        description: One entry per platform (meta, google_ads, ga4, search_console).
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/SocialStatus'}
+      400: {$ref: '#/components/responses/BadRequest'}
+      404: {$ref: '#/components/responses/NotFound'}
+    """
     tenant_id = scoped_tenant(request, authenticate(request))
     with state_of(request).engine.connect() as conn:
         rows = conn.execute(

@@ -16,7 +16,8 @@ from starlette.responses import JSONResponse
 from adinsights_pipelines.defs.google.sources import PROPERTY_ID, SITE_URL
 from api.auth import authenticate, scoped_tenant
 from api.problems import Problem
-from api.routes.meta import Listing, _date, _page
+from api import params
+from api.routes.meta import Listing, _page
 
 DEFAULT_DAYS = 28
 MAX_DAYS = 400
@@ -42,8 +43,9 @@ SEARCH_CONSOLE = Listing(
 
 
 def _window(request: Request) -> tuple[date, date]:
-    until = _date(request, "until", date.today())
-    since = _date(request, "since", until - timedelta(days=DEFAULT_DAYS - 1))
+    lo, hi = params.date_range(request, "since", "until", MAX_DAYS)
+    until = hi or date.today()
+    since = lo or until - timedelta(days=DEFAULT_DAYS - 1)
     if since > until:
         raise Problem(400, "since is after until")
     if (until - since).days >= MAX_DAYS:

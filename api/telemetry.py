@@ -1,0 +1,259 @@
+"""Prometheus metrics for ``GET /metrics/app/`` (official ``prometheus-client``).
+
+Two kinds, in one registry per app:
+
+- request metrics, updated by the observability middleware on every request:
+  ``api_requests_total`` and ``api_request_duration_seconds`` by method, route template (never
+  the raw path: ids would explode the series) and status;
+- freshness gauges, read when Prometheus scrapes (a custom collector), from timestamps cached
+  for ``metrics_cache_seconds`` so a scrape storm costs at most one round of queries per
+  interval; ages are computed at scrape time from the cached timestamps:
+  ``meta_sync_age_seconds``, ``airbyte_sync_age_seconds``, ``metrics_snapshot_age_seconds``
+  per tenant (``+Inf`` when a tenant that should have one never had a success), and
+  ``dbt_run_duration_seconds`` (+ ``dbt_run_finished_timestamp_seconds``, ``dbt_run_success``)
+  of the latest finished run of the Dagster job ``dbt_build``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from sqlalchemy.engine import Engine
+
+log = logging.getLogger("api.metrics")
+
+DBT_JOB = "dbt_build"
+FINISHED = [DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED]
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+class RequestMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.requests = Counter(
+            "api_requests",
+            "API requests answered, by method, route template and status.",
+            ("method", "route", "status"),
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "api_request_duration_seconds",
+            "Time to answer an API request, by method, route template and status.",
+            ("method", "route", "status"),
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        # label lookups cost more than the increments; the label sets are few
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            labels = (method if method in KNOWN_METHODS else "OTHER", route, str(status))
+            children = (self.requests.labels(*labels), self.latency.labels(*labels))
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
+
+_TENANT_TIMES_SQL = """
+select t.id as tenant_id,
+       (select max(s.last_success_at) from app.meta_sync_state s where s.tenant_id = t.id)
+         as meta_last_success,
+       (exists (select 1 from app.meta_sync_state s where s.tenant_id = t.id)
+        or exists (select 1 from app.platform_credentials c
+                    where c.tenant_id = t.id and c.provider = 'meta')) as meta_expected,
+       (select max(j.finished_at) from app.airbyte_jobs j
+         where j.tenant_id = t.id and j.status = 'succeeded') as airbyte_last_success,
+       exists (select 1 from app.airbyte_connections a where a.tenant_id = t.id and a.is_active)
+         as airbyte_expected,
+       m.snapshot_generated_at
+  from app.tenants t
+  left join app.metrics_snapshots m on m.tenant_id = t.id
+ where t.status = 'active'
+ order by t.id
+"""
+
+
+@dataclass(frozen=True)
+class TenantTimes:
+    tenant_id: str
+    meta_last_success: datetime | None
+    meta_expected: bool
+    airbyte_last_success: datetime | None
+    airbyte_expected: bool
+    snapshot_generated_at: datetime | None
+
+
+@dataclass(frozen=True)
+class DbtRun:
+    run_id: str
+    start_time: float
+    end_time: float
+    success: bool
+
+
+@dataclass
+class _Reading:
+    at: float = -math.inf
+    tenants: list[TenantTimes] | None = None
+    dbt_run: DbtRun | None = None
+    dbt_read: bool = False
+    errors: list[str] = field(default_factory=list)
+
+
+def read_tenant_times(engine: Engine) -> list[TenantTimes]:
+    with engine.connect() as conn:
+        return [TenantTimes(**row._mapping) for row in conn.execute(sa.text(_TENANT_TIMES_SQL))]
+
+
+def read_latest_dbt_run(instance: DagsterInstance) -> DbtRun | None:
+    records = instance.get_run_records(
+        RunsFilter(job_name=DBT_JOB, statuses=FINISHED), limit=1, order_by="update_timestamp"
+    )
+    if not records:
+        return None
+    record = records[0]
+    if record.start_time is None or record.end_time is None:
+        return None
+    return DbtRun(
+        run_id=record.dagster_run.run_id,
+        start_time=record.start_time,
+        end_time=record.end_time,
+        success=record.dagster_run.status == DagsterRunStatus.SUCCESS,
+    )
+
+
+def age_seconds(now: float, moment: datetime | None, expected: bool = True) -> float | None:
+    """Seconds since ``moment``; +Inf when it should exist and does not; None: not applicable."""
+    if moment is None:
+        return math.inf if expected else None
+    return max(0.0, now - moment.timestamp())
+
+
+class FreshnessCollector:
+    """Scrape-time gauges over the warehouse and the Dagster instance, with a short cache."""
+
+    def __init__(
+        self,
+        engine: Callable[[], Engine],
+        instance: Callable[[], DagsterInstance],
+        cache_seconds: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._engine, self._instance = engine, instance
+        self.cache_seconds = cache_seconds
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._reading = _Reading()
+
+    def describe(self) -> Iterable[Metric]:
+        # names only, so registering does not query anything
+        return list(self._families(_Reading(tenants=[], dbt_read=True), 0.0))
+
+    def _read(self) -> _Reading:
+        with self._lock:
+            if time.monotonic() - self._reading.at < self.cache_seconds:
+                return self._reading
+            reading = _Reading(at=time.monotonic())
+            try:
+                reading.tenants = read_tenant_times(self._engine())
+            except Exception as exc:  # a scrape must answer even when a source is down
+                log.warning("metrics: warehouse unreadable: %s", type(exc).__name__)
+                reading.errors.append("warehouse")
+            try:
+                reading.dbt_run = read_latest_dbt_run(self._instance())
+                reading.dbt_read = True
+            except Exception as exc:
+                log.warning("metrics: Dagster instance unreadable: %s", type(exc).__name__)
+                reading.errors.append("dagster_instance")
+            self._reading = reading
+            return reading
+
+    def collect(self) -> Iterable[Metric]:
+        return list(self._families(self._read(), self.clock()))
+
+    @staticmethod
+    def _families(reading: _Reading, now: float) -> Iterable[Metric]:
+        labels = ["tenant_id"]
+        meta = GaugeMetricFamily(
+            "meta_sync_age_seconds",
+            "Seconds since the tenant's newest successful Meta account sync "
+            "(app.meta_sync_state.last_success_at); +Inf: connected, never succeeded.",
+            labels=labels,
+        )
+        airbyte = GaugeMetricFamily(
+            "airbyte_sync_age_seconds",
+            "Seconds since the tenant's newest succeeded Airbyte job finished "
+            "(app.airbyte_jobs); +Inf: connections exist, none succeeded.",
+            labels=labels,
+        )
+        snapshot = GaugeMetricFamily(
+            "metrics_snapshot_age_seconds",
+            "Seconds since the tenant's metrics snapshot was generated "
+            "(app.metrics_snapshots.snapshot_generated_at); +Inf: no snapshot.",
+            labels=labels,
+        )
+        for tenant in reading.tenants or []:
+            for family, moment, expected in (
+                (meta, tenant.meta_last_success, tenant.meta_expected),
+                (airbyte, tenant.airbyte_last_success, tenant.airbyte_expected),
+                (snapshot, tenant.snapshot_generated_at, True),
+            ):
+                age = age_seconds(now, moment, expected)
+                if age is not None:
+                    family.add_metric([tenant.tenant_id], age)
+        yield from (meta, airbyte, snapshot)
+
+        duration = GaugeMetricFamily(
+            "dbt_run_duration_seconds",
+            f"Wall time of the latest finished run of the Dagster job {DBT_JOB}.",
+        )
+        finished = GaugeMetricFamily(
+            "dbt_run_finished_timestamp_seconds",
+            f"When the latest finished {DBT_JOB} run ended (Unix time).",
+        )
+        success = GaugeMetricFamily(
+            "dbt_run_success", f"1 if the latest finished {DBT_JOB} run succeeded, else 0."
+        )
+        run = reading.dbt_run
+        if run is not None:
+            duration.add_metric([], run.end_time - run.start_time)
+            finished.add_metric([], run.end_time)
+            success.add_metric([], 1.0 if run.success else 0.0)
+        yield from (duration, finished, success)
+
+        errors = GaugeMetricFamily(
+            "app_metrics_source_up",
+            "1 if the source of the freshness gauges answered at the last read, else 0.",
+            labels=["source"],
+        )
+        if reading.tenants is not None or reading.errors or reading.dbt_read:
+            errors.add_metric(["warehouse"], 0.0 if "warehouse" in reading.errors else 1.0)
+            errors.add_metric(
+                ["dagster_instance"], 0.0 if "dagster_instance" in reading.errors else 1.0
+            )
+        yield errors
+
+
+def build_registry(
+    engine: Callable[[], Engine],
+    instance: Callable[[], DagsterInstance],
+    cache_seconds: float,
+) -> tuple[CollectorRegistry, RequestMetrics, FreshnessCollector]:
+    registry = CollectorRegistry(auto_describe=False)
+    request_metrics = RequestMetrics(registry)
+    freshness = FreshnessCollector(engine, instance, cache_seconds)
+    registry.register(freshness)
+    return registry, request_metrics, freshness
