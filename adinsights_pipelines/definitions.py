@@ -6,6 +6,7 @@ module with more than one ``Definitions`` at module scope.
 
 from dagster import Definitions
 
+from adinsights_pipelines.defs.contracts import definitions as contracts
 from adinsights_pipelines.defs.dbt import definitions as dbt
 from adinsights_pipelines.defs.meta import definitions as meta
 from adinsights_pipelines.defs.resources import (
@@ -22,6 +23,7 @@ defs = Definitions.merge(
     tenants.defs,
     meta.defs,
     dbt.defs,
+    contracts.defs,
     snapshots.defs,
     security.defs,
     retention.defs,

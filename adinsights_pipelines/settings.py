@@ -54,6 +54,13 @@ class Settings(BaseSettings):
     meta_api_version: str = "v21.0"
     meta_insights_lookback_days: int = Field(default=28, ge=1, le=395)
 
+    contracts_window_days: int = Field(
+        default=7,
+        ge=1,
+        le=400,
+        description="Days the data-contract asset checks compare (raw vs marts, currencies).",
+    )
+
     audit_retention_days: int = Field(default=365, ge=1)
     audit_export_url: str | None = None
 

@@ -10,6 +10,7 @@ from adinsights_pipelines.warehouse.database import Database
 from api.problems import http_exception_handler, unhandled_exception_handler
 from api.routes import meta
 from api.routes.audit import audit_logs
+from api.routes.dbt_health import dbt_health_status
 from api.routes.health import health
 from api.routes.metrics import combined_metrics
 from api.routes.social import social_status
@@ -17,6 +18,7 @@ from api.state import AppState
 
 routes = [
     Route("/api/health/", health, methods=["GET"]),
+    Route("/api/health/dbt/", dbt_health_status, methods=["GET"]),
     Route("/api/metrics/combined/", combined_metrics, methods=["GET"]),
     Route("/api/audit-logs/", audit_logs, methods=["GET"]),
     Route("/api/meta/accounts/", meta.accounts, methods=["GET"]),

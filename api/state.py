@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cached_property
 
 from dagster import DagsterInstance
@@ -12,9 +14,15 @@ from starlette.requests import Request
 from adinsights_pipelines.warehouse.database import Database, engine
 
 
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass
 class AppState:
     db: Database
+    #: "Now" for answers that depend on age (staleness); tests substitute a fixed clock.
+    clock: Callable[[], datetime] = field(default=utc_now)
 
     @cached_property
     def engine(self) -> Engine:
