@@ -674,6 +674,92 @@ def generate_master_key_command() -> None:
     click.echo(generate_master_key())
 
 
+@cli.command("check-contracts")
+@click.option(
+    "--days",
+    type=click.IntRange(1, 400),
+    default=28,
+    show_default=True,
+    help="How many recent days to reconcile (raw vs marts) and check currencies over.",
+)
+@click.option("--tenant-id", help="Report only this tenant's violations.")
+def check_contracts(days: int, tenant_id: str | None) -> None:
+    """The cross-stream data-contract gate: marts vs raw, platform coverage, currencies.
+
+    Prints a table of violations and exits non-zero when any contract is violated.
+    """
+    from adinsights_pipelines.bootstrap import bootstrap
+    from adinsights_pipelines.defs.contracts.rules import (
+        contracts,
+        evaluate,
+        require_marts,
+        violations_table,
+    )
+    from adinsights_pipelines.tenants import require_tenant
+    from adinsights_pipelines.warehouse.database import engine
+
+    rt = bootstrap()
+    found = []
+    summary = []
+    with engine(rt.db).connect() as conn:
+        if tenant_id:
+            require_tenant(conn, tenant_id)
+        require_marts(conn)
+        for contract in contracts(days=days):
+            progress(f"checking {contract.name}")
+            violations = [
+                v for v in evaluate(conn, contract) if not tenant_id or v.tenant_id == tenant_id
+            ]
+            found += violations
+            verdict = "FAIL" if violations else "ok"
+            summary.append((contract.name, verdict, len(violations), contract.blocking))
+    width = max(len(name) for name, *_ in summary)
+    click.echo(f"{'CONTRACT':<{width}}  RESULT  VIOLATIONS  BLOCKS SNAPSHOTS")
+    for name, verdict, count, blocking in summary:
+        click.echo(f"{name:<{width}}  {verdict:<6}  {count:<10}  {'yes' if blocking else 'no'}")
+    if found:
+        click.echo("")
+        click.echo(violations_table(found))
+        failed = sum(1 for _, verdict, *_ in summary if verdict == "FAIL")
+        raise AdinsightsError(f"{len(found)} data-contract violations in {failed} contracts")
+
+
+@cli.command("dbt-freshness")
+@click.option(
+    "--warn-hours",
+    type=click.IntRange(min=1),
+    help="Override dbt var freshness_warn_hours (default 2; dev/CI on simulated data: larger).",
+)
+@click.option(
+    "--error-hours",
+    type=click.IntRange(min=1),
+    help="Override dbt var freshness_error_hours (default 4).",
+)
+@click.option(
+    "--select",
+    "selectors",
+    multiple=True,
+    help="dbt selection, e.g. source:meta (repeatable). Default: every source.",
+)
+def dbt_freshness(warn_hours: int | None, error_hours: int | None, selectors: tuple[str]) -> None:
+    """Run `dbt source freshness` on the raw tables and summarise it.
+
+    Exits non-zero when a source is older than the error threshold.
+    """
+    from adinsights_pipelines.bootstrap import bootstrap
+    from adinsights_pipelines.defs.dbt.freshness import freshness_table, run_source_freshness
+
+    rt = bootstrap()
+    progress("running dbt source freshness")
+    results = run_source_freshness(
+        rt.db, warn_hours=warn_hours, error_hours=error_hours, select=selectors
+    )
+    click.echo(freshness_table(results))
+    stale = [r.source for r in results if r.is_error]
+    if stale:
+        raise AdinsightsError(f"{len(stale)} sources past the error threshold: {', '.join(stale)}")
+
+
 @cli.command()
 @click.option("--once", is_flag=True, help="Do the demo's work, check the API, exit (no serving).")
 def demo(once: bool) -> None:

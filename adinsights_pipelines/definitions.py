@@ -12,6 +12,7 @@ from dagster import Definitions, PreviewWarning
 from adinsights_pipelines.defs.airbyte import definitions as airbyte
 from adinsights_pipelines.defs.airbyte.resource import AirbyteServerResource
 from adinsights_pipelines.defs.alerts import definitions as alerts
+from adinsights_pipelines.defs.contracts import definitions as contracts
 from adinsights_pipelines.defs.dbt import definitions as dbt
 from adinsights_pipelines.defs.freshness import with_freshness_policy
 from adinsights_pipelines.defs.google import definitions as google
@@ -37,6 +38,7 @@ with warnings.catch_warnings():
         airbyte.defs,
         google.defs,
         dbt.defs,
+        contracts.defs,
         snapshots.defs,
         security.defs,
         retention.defs,

@@ -139,6 +139,13 @@ class Settings(BaseSettings):
     search_console_row_limit: int = Field(default=25_000, ge=1, le=25_000)
     google_backoff_max_s: float = Field(default=60.0, gt=0, le=600)
 
+    contracts_window_days: int = Field(
+        default=7,
+        ge=1,
+        le=400,
+        description="Days the data-contract asset checks compare (raw vs marts, currencies).",
+    )
+
     audit_retention_days: int = Field(default=365, ge=1)
     audit_export_url: str | None = None
 

@@ -37,6 +37,7 @@ from api.problems import (
 from api.routes import airbyte, meta, web_analytics
 from api.routes.app_metrics import app_metrics
 from api.routes.audit import audit_logs
+from api.routes.dbt_health import dbt_health_status
 from api.routes.health import health
 from api.routes.metrics import combined_metrics
 from api.routes.ops import health_overview, sync_health
@@ -58,6 +59,7 @@ routes = [
     Route("/api/health/airbyte/", airbyte.airbyte_health, methods=["GET"]),
     Route("/api/airbyte/webhook/", airbyte.webhook, methods=["POST"]),
     Route("/api/airbyte/telemetry/", airbyte.airbyte_telemetry, methods=["GET"]),
+    Route("/api/health/dbt/", dbt_health_status, methods=["GET"]),
     Route("/api/metrics/combined/", combined_metrics, methods=["GET"]),
     Route("/api/audit-logs/", audit_logs, methods=["GET"]),
     Route("/api/meta/accounts/", meta.accounts, methods=["GET"]),

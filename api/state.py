@@ -16,7 +16,7 @@ from adinsights_pipelines.settings import Settings
 from adinsights_pipelines.warehouse.database import Database, engine
 
 
-def _utc_now() -> datetime:
+def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
@@ -24,8 +24,8 @@ def _utc_now() -> datetime:
 class AppState:
     db: Database
     settings: Settings
-    #: What "now" is for freshness answers (tests move it; production reads the real clock).
-    clock: Callable[[], datetime] = field(default=_utc_now)
+    #: "Now" for answers that depend on age (staleness); tests substitute a fixed clock.
+    clock: Callable[[], datetime] = field(default=utc_now)
 
     @cached_property
     def engine(self) -> Engine:

@@ -14,9 +14,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from adinsights_pipelines.defs.google.sources import PROPERTY_ID, SITE_URL
+from api import params
 from api.auth import authenticate, scoped_tenant
 from api.problems import Problem
-from api import params
 from api.routes.meta import Listing, _page
 
 DEFAULT_DAYS = 28

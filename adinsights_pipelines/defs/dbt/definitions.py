@@ -10,8 +10,11 @@ from dagster_dbt import DbtCliResource
 from adinsights_pipelines.defs.dbt.assets import dbt_models
 from adinsights_pipelines.defs.dbt.project import dbt_project
 
+# The dbt assets and every check on them: dbt tests, and the data contracts of defs/contracts/.
 dbt_build_job = define_asset_job(
-    "dbt_build", selection=AssetSelection.assets(dbt_models), description="dbt build: all models."
+    "dbt_build",
+    selection=AssetSelection.assets(dbt_models),
+    description="dbt build (all models and tests), then the data-contract checks on the marts.",
 )
 
 # Production runs every 15 minutes (the contract's cadence).

@@ -7,13 +7,16 @@ suite prepare it once before loading definitions; deployments prepare it at buil
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from dagster_dbt import DbtProject
 
 from adinsights_pipelines.settings import PROJECT_ROOT
+from adinsights_pipelines.warehouse.database import Database
 
 # dagster-dbt finds `dbt` on PATH (its manifest preparer takes no executable setting). Put the
 # interpreter's own bin folder first, so a virtualenv that is not activated still works.
@@ -31,3 +34,33 @@ def prepare_manifest(force: bool = False) -> None:
     """Write ``target/manifest.json`` (``dbt parse``); needs no database connection."""
     if force or not dbt_project.manifest_path.exists():
         dbt_project.preparer.prepare(dbt_project)
+
+
+def load_manifest() -> dict[str, Any]:
+    """The prepared manifest, with relations that name no database.
+
+    ``dbt parse`` writes the database of the environment it ran in (at build time: any, or
+    none) into every relation. Dagster reads relations from this manifest to count rows and read
+    columns after each model builds, on whatever database the run's dbt uses: relations must
+    not point at the database the manifest happened to be parsed against (PostgreSQL refuses
+    cross-database references). dbt itself re-parses, with the run's profile, at every run.
+    """
+    manifest: dict[str, Any] = json.loads(dbt_project.manifest_path.read_text())
+    for section in ("nodes", "sources", "seeds"):
+        for node in manifest.get(section, {}).values():
+            if node.get("database") is None:
+                continue
+            node["database"] = None
+            if node.get("schema") and (node.get("alias") or node.get("identifier")):
+                name = node.get("identifier") if section == "sources" else node.get("alias")
+                node["relation_name"] = f'"{node["schema"]}"."{name}"'
+    return manifest
+
+
+def dbt_environment(db: Database) -> dict[str, str]:
+    """The environment a dbt process needs: where the warehouse is (profiles.yml reads it).
+
+    JIT is switched off for dbt's sessions: the incremental models touch a few thousand rows, but
+    the planner cannot tell before it runs them and would spend seconds compiling each query.
+    """
+    return {**db.dbt_env(), "PGOPTIONS": "-c jit=off"}

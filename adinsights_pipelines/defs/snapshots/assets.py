@@ -2,9 +2,17 @@
 
 import time
 
-from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
 
 from adinsights_pipelines.defs.resources import WarehouseResource
+from adinsights_pipelines.defs.snapshots.guard import failures_blocking
 from adinsights_pipelines.defs.snapshots.payload import compute_payload, store_snapshot
 from adinsights_pipelines.defs.tenants.partitions import tenant_partitions
 
@@ -14,12 +22,35 @@ from adinsights_pipelines.defs.tenants.partitions import tenant_partitions
     group_name="snapshots",
     deps=[AssetKey("fct_ad_performance_daily")],
     kinds={"python", "postgres"},
-    description="The tenant's cached metrics payload (app.metrics_snapshots).",
+    description=(
+        "The tenant's cached metrics payload (app.metrics_snapshots). Not built while a blocking "
+        "check upstream (dbt tests, data contracts) has failed."
+    ),
 )
 def metrics_snapshot(
     context: AssetExecutionContext, warehouse: WarehouseResource
 ) -> MaterializeResult:
     tenant_id = context.partition_key
+    # The whole code location's graph: a run's own graph holds only its job's assets (no checks
+    # upstream), and in-process runs (demo, tests) have no repository on the context. Imported
+    # here, when every module of the code location is loaded.
+    from adinsights_pipelines.definitions import defs
+
+    blocked = failures_blocking(
+        context.instance, defs.resolve_asset_graph(), context.asset_key, tenant_id
+    )
+    if blocked:
+        raise Failure(
+            description=(
+                f"snapshot for {tenant_id} blocked by failed checks: "
+                + ", ".join(f.label for f in blocked)
+            ),
+            metadata={
+                "failed_checks": MetadataValue.json([f.label for f in blocked]),
+                "check_run_ids": MetadataValue.json(sorted({f.run_id for f in blocked})),
+            },
+            allow_retries=False,
+        )
     started = time.perf_counter()
     with warehouse.engine().begin() as conn:
         payload, row_totals = compute_payload(conn, tenant_id)

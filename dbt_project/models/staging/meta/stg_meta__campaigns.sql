@@ -1,9 +1,3 @@
-with source as (
-
-    select * from {{ source('meta', 'campaigns') }}
-
-)
-
 select
     tenant_id::text                 as tenant_id,
     campaign_id::text               as campaign_id,
@@ -16,4 +10,4 @@ select
     created_time::timestamptz       as created_at,
     updated_time::timestamptz       as updated_at,
     _loaded_at::timestamptz         as loaded_at
-from source
+from {{ source('meta', 'campaigns') }}

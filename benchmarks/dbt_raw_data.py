@@ -1,0 +1,237 @@
+"""Synthetic raw rows for the dbt benchmark: every raw table, N tenants x D days, in SQL.
+
+Generated inside PostgreSQL (``generate_series``), so millions of rows take seconds. The shapes
+are the ingestion assets' (Meta ad-level insights by region, Airbyte's append-only Google Ads
+table with re-delivered copies, GA4 by region and channel, Search Console by query/page).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+META_REGIONS = (
+    "Kingston Parish", "St. Andrew", "Saint Catherine Parish", "Saint James Parish",
+    "Manchester Parish", "Clarendon Parish", "St. Ann", "Westmoreland Parish",
+    "Saint Elizabeth Parish", "Trelawny Parish", "Portland Parish", "Saint Mary Parish",
+    "Saint Thomas Parish", "Hanover Parish", "Unknown",
+)  # fmt: skip
+GA4_REGIONS = (
+    "Kingston Parish", "Saint Andrew Parish", "Saint Catherine Parish", "Saint James Parish",
+    "Manchester Parish", "Clarendon Parish", "Saint Ann Parish", "(not set)",
+)  # fmt: skip
+CHANNELS = ("Organic Search", "Paid Social", "Paid Search", "Direct", "Referral", "Email")
+
+
+def tenant_ids(tenants: int) -> list[str]:
+    return [f"bench-{n:02d}" for n in range(1, tenants + 1)]
+
+
+def generate(
+    conn: Connection,
+    *,
+    tenants: int,
+    days: int,
+    until: date,
+    campaigns: int = 8,
+    adsets: int = 3,
+    ads: int = 2,
+    google_campaigns: int = 6,
+    google_copies: int = 2,
+    queries: int = 40,
+) -> dict[str, int]:
+    """Fill the raw tables; returns row counts per table. Days run ``until - days + 1 .. until``."""
+    params = {
+        "tenants": tenants,
+        "days": days,
+        "until": until,
+        "campaigns": campaigns,
+        "adsets": adsets,
+        "ads": ads,
+        "g_campaigns": google_campaigns,
+        "copies": google_copies,
+        "queries": queries,
+        "meta_regions": list(META_REGIONS),
+        "ga4_regions": list(GA4_REGIONS),
+        "channels": list(CHANNELS),
+    }
+    statements = [
+        """
+        insert into app.tenants (id, name)
+        select 'bench-' || lpad(t::text, 2, '0'), 'Bench tenant ' || t
+        from generate_series(1, :tenants) t
+        on conflict (id) do nothing
+        """,
+        """
+        insert into raw.meta_ad_accounts (tenant_id, account_id, name, currency, timezone_name,
+            account_status, _loaded_at)
+        select 'bench-' || lpad(t::text, 2, '0'), 'act_' || (1000 + t), 'Account ' || t,
+               case when t % 3 = 0 then 'USD' else 'JMD' end, 'America/Jamaica', 1,
+               now() - interval '1 hour'
+        from generate_series(1, :tenants) t
+        """,
+        """
+        insert into raw.meta_campaigns (tenant_id, campaign_id, account_id, name, status,
+            effective_status, objective, daily_budget, _loaded_at)
+        select 'bench-' || lpad(t::text, 2, '0'), (t * 1000 + c)::text, 'act_' || (1000 + t),
+               'Campaign ' || c, 'ACTIVE', 'ACTIVE', 'OUTCOME_TRAFFIC', 500000,
+               now() - interval '1 hour'
+        from generate_series(1, :tenants) t, generate_series(1, :campaigns) c
+        """,
+        # Ad-level insights by region; each day was last loaded as it happened (the newest
+        # days an hour ago), which is what an hourly sync leaves behind.
+        """
+        insert into raw.meta_insights (tenant_id, account_id, campaign_id, campaign_name,
+            adset_id, adset_name, ad_id, ad_name, date_start, date_stop, region, spend,
+            impressions, clicks, reach, conversions, currency, _loaded_at)
+        select 'bench-' || lpad(t::text, 2, '0'), 'act_' || (1000 + t), (t * 1000 + c)::text,
+               'Campaign ' || c, (t * 100000 + c * 100 + s)::text, 'Ad set ' || s,
+               (t * 10000000 + c * 10000 + s * 100 + a)::text, 'Ad ' || a,
+               d::date, d::date, r.region,
+               round((((t * 7 + c * 13 + s * 17 + a * 19 + extract(doy from d)::int * 3
+                        + r.n * 5) % 97) + 3) * 1.37, 2),
+               (t * 31 + c * 7 + a * 3 + r.n * 11 + extract(doy from d)::int) % 900 + 100,
+               (t + c + a + r.n + extract(doy from d)::int) % 40,
+               (t * 31 + c * 7 + a * 3 + r.n * 11) % 600 + 50,
+               (c + a + r.n + extract(doy from d)::int) % 4,
+               case when t % 3 = 0 then 'USD' else 'JMD' end,
+               least(d::date + interval '23 hours', now() - interval '1 hour')
+        from generate_series(1, :tenants) t,
+             generate_series(1, :campaigns) c,
+             generate_series(1, :adsets) s,
+             generate_series(1, :ads) a,
+             generate_series(cast(:until as date) - (:days - 1), cast(:until as date),
+                             interval '1 day') d,
+             unnest(cast(:meta_regions as text[])) with ordinality as r(region, n)
+        """,
+        """
+        insert into app.airbyte_connections (connection_id, tenant_id, provider,
+            source_account_id)
+        select 'conn-gads-' || t, 'bench-' || lpad(t::text, 2, '0'), 'google_ads',
+               (5550000000 + t)::text
+        from generate_series(1, :tenants) t
+        """,
+        # Airbyte appends: every re-sync of the conversion window delivers another copy.
+        """
+        insert into raw.google_ads_campaign_performance (_airbyte_raw_id, _airbyte_extracted_at,
+            customer_id, customer_currency_code, campaign_id, campaign_name, campaign_status,
+            segments_date, segments_geo_target_region, metrics_cost_micros, metrics_impressions,
+            metrics_clicks, metrics_conversions)
+        select gen_random_uuid()::text,
+               least(d::date + interval '23 hours' + (k - 1) * interval '1 day',
+                     now() - interval '1 hour' - (:copies - k) * interval '1 minute'),
+               (5550000000 + t)::text, 'JMD', (t * 100 + c)::text, 'Search ' || c, 'ENABLED',
+               d::date,
+               case when g = 0 then null else 'geoTargetConstants/' || (9070000 + g) end,
+               (((t * 7 + c * 13 + g * 5 + extract(doy from d)::int) % 89) + k) * 250000,
+               (t * 13 + c * 7 + g * 3 + extract(doy from d)::int) % 700 + 50,
+               (t + c + g + extract(doy from d)::int) % 30,
+               ((c + g + extract(doy from d)::int) % 5) * 0.5
+        from generate_series(1, :tenants) t,
+             generate_series(1, :g_campaigns) c,
+             generate_series(cast(:until as date) - (:days - 1), cast(:until as date),
+                             interval '1 day') d,
+             generate_series(0, 14) g,
+             generate_series(1, :copies) k
+        """,
+        """
+        insert into raw.ga4_daily (tenant_id, property_id, date, region,
+            session_default_channel_group, sessions, total_users, new_users, screen_page_views,
+            engaged_sessions, key_events, _loaded_at)
+        select 'bench-' || lpad(t::text, 2, '0'), (400000 + t)::text, d::date, r.region,
+               ch.channel,
+               (t * 17 + r.n * 5 + ch.n * 3 + extract(doy from d)::int) % 300 + 10,
+               (t * 17 + r.n * 5 + ch.n * 3 + extract(doy from d)::int) % 250 + 5,
+               (t * 7 + r.n + ch.n + extract(doy from d)::int) % 100,
+               (t * 17 + r.n * 5 + ch.n * 3 + extract(doy from d)::int) % 900 + 20,
+               (t * 11 + r.n * 3 + ch.n + extract(doy from d)::int) % 200,
+               (r.n + ch.n + extract(doy from d)::int) % 9,
+               least(d::date + interval '23 hours', now() - interval '1 hour')
+        from generate_series(1, :tenants) t,
+             generate_series(cast(:until as date) - (:days - 1), cast(:until as date),
+                             interval '1 day') d,
+             unnest(cast(:ga4_regions as text[])) with ordinality as r(region, n),
+             unnest(cast(:channels as text[])) with ordinality as ch(channel, n)
+        """,
+        """
+        insert into raw.search_console_daily (tenant_id, site_url, date, query, page, country,
+            device, clicks, impressions, ctr, position, data_state, _loaded_at)
+        select 'bench-' || lpad(t::text, 2, '0'), 'https://bench-' || t || '.example/', d::date,
+               'query ' || q, 'https://bench-' || t || '.example/page-' || (q % 7), 'jam', dev,
+               (t + q + extract(doy from d)::int) % 20,
+               (t * 3 + q * 7 + extract(doy from d)::int) % 400 + 20,
+               0.05, 1 + (q % 30) * 0.7,
+               case when d::date > cast(:until as date) - 3 then 'all' else 'final' end,
+               least(d::date + interval '23 hours', now() - interval '1 hour')
+        from generate_series(1, :tenants) t,
+             generate_series(cast(:until as date) - (:days - 1), cast(:until as date),
+                             interval '1 day') d,
+             generate_series(1, :queries) q,
+             unnest(array['DESKTOP', 'MOBILE', 'TABLET']) dev
+        """,
+    ]
+    for statement in statements:
+        conn.execute(sa.text(statement), params)
+    counts = {}
+    for table in (
+        "raw.meta_insights",
+        "raw.google_ads_campaign_performance",
+        "raw.ga4_daily",
+        "raw.search_console_daily",
+    ):
+        counts[table] = conn.execute(sa.text(f"select count(*) from {table}")).scalar_one()
+    return counts
+
+
+def new_hour(conn: Connection, *, until: date) -> dict[str, int]:
+    """One hour's sync: today's rows grow and yesterday's get re-reported, for every source."""
+    written = {}
+    written["raw.meta_insights"] = conn.execute(
+        sa.text(
+            """
+            update raw.meta_insights
+               set spend = spend + 1.25, impressions = impressions + 40, clicks = clicks + 1,
+                   _loaded_at = now()
+             where date_start in (cast(:until as date), cast(:until as date) - 1)
+            """
+        ),
+        {"until": until},
+    ).rowcount
+    written["raw.google_ads_campaign_performance"] = conn.execute(
+        sa.text(
+            """
+            insert into raw.google_ads_campaign_performance (_airbyte_raw_id,
+                _airbyte_extracted_at, customer_id, customer_currency_code, campaign_id,
+                campaign_name, campaign_status, segments_date, segments_geo_target_region,
+                metrics_cost_micros, metrics_impressions, metrics_clicks, metrics_conversions)
+            select distinct on (customer_id, campaign_id, segments_date,
+                                segments_geo_target_region)
+                   gen_random_uuid()::text, now(), customer_id, customer_currency_code,
+                   campaign_id, campaign_name, campaign_status, segments_date,
+                   segments_geo_target_region, metrics_cost_micros + 1500000,
+                   metrics_impressions + 30, metrics_clicks + 1, metrics_conversions
+              from raw.google_ads_campaign_performance
+             where segments_date in (cast(:until as date), cast(:until as date) - 1)
+             order by customer_id, campaign_id, segments_date, segments_geo_target_region,
+                      _airbyte_extracted_at desc
+            """
+        ),
+        {"until": until},
+    ).rowcount
+    written["raw.ga4_daily"] = conn.execute(
+        sa.text(
+            "update raw.ga4_daily set sessions = sessions + 3, _loaded_at = now() "
+            "where date = cast(:until as date)"
+        ),
+        {"until": until},
+    ).rowcount
+    written["raw.search_console_daily"] = conn.execute(
+        sa.text(
+            "update raw.search_console_daily set impressions = impressions + 5, "
+            "_loaded_at = now() where date = cast(:until as date)"
+        ),
+        {"until": until},
+    ).rowcount
+    return written
