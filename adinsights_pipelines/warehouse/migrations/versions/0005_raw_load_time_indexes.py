@@ -1,7 +1,7 @@
 """Indexes on the raw tables' load-time columns, for dbt's incremental models.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-11-28
 
 Every incremental dbt model reads only the raw rows loaded after its watermark (the newest load
@@ -13,8 +13,8 @@ raw table, so a 15-minute dbt cycle would cost in proportion to history instead 
 
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
