@@ -202,9 +202,218 @@ class SocialStatus(_Shape):
     platforms: list[PlatformStatus]
 
 
+# --- Airbyte ----------------------------------------------------------------------------------
+
+AirbyteStatus = Literal["ok", "stale", "no_recent_sync", "failing"]
+
+
+class AirbyteConnectionHealth(_Shape):
+    tenant_id: str
+    connection_id: str
+    provider: str
+    source_account_id: str | None
+    status: AirbyteStatus
+    last_synced_at: datetime | None = Field(description="The newest successful job's end.")
+    age_minutes: float | None
+    records: int | None
+    bytes: int | None
+    last_job_id: int | None
+    last_job_status: str | None
+    last_job_at: datetime | None
+    error: str | None = Field(description="Why the connection is failing; null otherwise.")
+
+
+class AirbyteHealth(_Shape):
+    """200 when ``ok``, 503 when ``stale`` or ``no_recent_sync``, 502 when ``failing``."""
+
+    status: AirbyteStatus = Field(description="The worst connection status.")
+    tenant_id: str | None = Field(description="Null when an operator key sees every tenant.")
+    checked_at: datetime
+    stale_after_minutes: int
+    connections: list[AirbyteConnectionHealth]
+
+
+class AirbyteJob(_Shape):
+    connection_id: str
+    provider: str
+    job_id: int
+    status: str
+    records_synced: int | None
+    bytes_synced: int | None
+    duration_seconds: float | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    error: str | None
+
+
+class AirbyteTenantTelemetry(_Shape):
+    tenant_id: str
+    connections: int
+    sync_status_state: Literal["fresh", "stale", "missing"]
+    sync_status_age_minutes: float | None
+    last_synced_at: datetime | None
+    latest_job: AirbyteJob | None
+
+
+class AirbyteTelemetry(_Page):
+    results: list[AirbyteTenantTelemetry]
+    generated_at: datetime
+
+
+class AirbyteWebhookJob(_Shape):
+    """A job notification: Airbyte's ``SyncSummary`` under ``data``, or the same flat."""
+
+    connection: dict[str, Any] | None = Field(
+        default=None, description='`{"id": "<connection uuid>"}`'
+    )
+    connectionId: str | None = None
+    jobId: int | str | None = None
+    success: bool | None = None
+    status: str | None = None
+    startedAt: str | float | None = None
+    finishedAt: str | float | None = None
+    recordsEmitted: int | None = None
+    recordsCommitted: int | None = None
+    bytesEmitted: int | None = None
+    bytesCommitted: int | None = None
+    durationInSeconds: float | None = None
+    errorMessage: str | None = None
+
+
+class AirbyteWebhookPayload(AirbyteWebhookJob):
+    """Airbyte's Slack-style notification (``text``, ``blocks``) with the job in ``data``."""
+
+    text: str | None = None
+    data: AirbyteWebhookJob | None = None
+
+
+class AirbyteWebhookReceipt(_Shape):
+    tenant_id: str
+    connection_id: str
+    job_id: int
+    status: str
+    duplicate: bool = Field(description="True when this job and status were already stored.")
+    received_at: datetime
+
+
+# --- ops rollups ------------------------------------------------------------------------------
+
+SyncState = Literal["fresh", "stale", "failing", "missing"]
+
+
+class SyncStateCounts(_Shape):
+    fresh: int
+    stale: int
+    failing: int
+    missing: int
+
+
+class SyncConnection(_Shape):
+    platform: str
+    kind: Literal["meta_account", "airbyte_connection", "asset", "metrics_snapshot"]
+    connection: str
+    state: SyncState
+    last_synced_at: datetime | None
+    age_minutes: float | None
+    last_job_status: str | None
+    detail: str | None
+
+
+class TenantSyncHealth(_Shape):
+    tenant_id: str
+    state: SyncState = Field(description="The worst state of the tenant's connections.")
+    counts: SyncStateCounts
+    connections: list[SyncConnection]
+
+
+class SyncHealth(_Page):
+    generated_at: datetime
+    counts: SyncStateCounts
+    tenants: list[TenantSyncHealth]
+
+
+class HealthCard(_Shape):
+    service: str
+    status: Literal[
+        "ok",
+        "error",
+        "missing",
+        "stale",
+        "failing",
+        "no_recent_sync",
+        "not_configured",
+        "warning",
+        "critical",
+    ]
+    detail: str
+
+
+class HealthOverview(_Shape):
+    status: Literal["ok", "degraded"]
+    generated_at: datetime
+    tenant_id: str | None = Field(description="Null when an operator key sees every tenant.")
+    cards: list[HealthCard]
+
+
+# --- web analytics ----------------------------------------------------------------------------
+
+
+class Ga4Row(_Shape):
+    property_id: str
+    date: date
+    region: str
+    session_default_channel_group: str
+    sessions: int
+    total_users: int
+    new_users: int
+    screen_page_views: int
+    engaged_sessions: int
+    key_events: str = Field(description="A decimal string (exact).")
+
+
+class Ga4Page(_Page):
+    results: list[Ga4Row]
+
+
+class SearchConsoleRow(_Shape):
+    site_url: str
+    date: date
+    query: str
+    page: str
+    country: str
+    device: str
+    clicks: int
+    impressions: int
+    ctr: float
+    position: float
+    data_state: Literal["final", "all"]
+
+
+class SearchConsolePage(_Page):
+    results: list[SearchConsoleRow]
+
+
+class DbtHealth(_Shape):
+    """The latest dbt run's results (``ok``, ``stale``: no success in 24 h, ``failing``)."""
+
+    status: Literal["ok", "stale", "failing"]
+    last_run_at: datetime | None
+    last_run_id: str | None
+    last_run_status: Literal["success", "failure"] | None
+    duration_seconds: float | None
+    dbt_elapsed_seconds: float | None
+    last_success_at: datetime | None
+    stale_after_hours: float
+    counts: dict[str, int] = Field(description="Models by status (success, skipped, error, ...).")
+    test_counts: dict[str, int] = Field(description="Tests by status (pass, fail, error, ...).")
+    seed_counts: dict[str, int]
+    error: str | None
+
+
 SCHEMA_MODELS: tuple[type[BaseModel], ...] = (
     Problem,
     Health,
+    DbtHealth,
     MetaAccountPage,
     MetaCampaignPage,
     MetaAdSetPage,
@@ -213,4 +422,12 @@ SCHEMA_MODELS: tuple[type[BaseModel], ...] = (
     AuditEventPage,
     CombinedMetrics,
     SocialStatus,
+    AirbyteHealth,
+    AirbyteTelemetry,
+    AirbyteWebhookPayload,
+    AirbyteWebhookReceipt,
+    SyncHealth,
+    HealthOverview,
+    Ga4Page,
+    SearchConsolePage,
 )

@@ -44,6 +44,7 @@ from adinsights_pipelines.defs.airbyte.store import (
 )
 from adinsights_pipelines.defs.airbyte.webhook import WebhookJob, WebhookPayloadError, parse_webhook
 from adinsights_pipelines.settings import load_settings
+from adinsights_pipelines.tenants import TENANT_ID_PATTERN
 from api.auth import authenticate, tenant_scope
 from api.pagination import decode_cursor, encode_cursor, parse_limit
 from api.problems import Problem
@@ -147,10 +148,44 @@ def _record(state: AppState, job: WebhookJob) -> tuple[AirbyteConnectionRow, boo
 
 
 async def webhook(request: Request) -> JSONResponse:
+    """Airbyte's job-completion notification: stores the job, audits it and reports it to
+    Dagster, once per job and status (a replay answers ``duplicate: true``).
+
+    ---
+    summary: Airbyte job-completion webhook
+    tags: [airbyte]
+    parameters:
+      - name: X-Airbyte-Webhook-Secret
+        in: header
+        required: false
+        description: The shared secret (ADINSIGHTS_AIRBYTE_WEBHOOK_SECRET), when one is set.
+        schema: {type: string}
+    requestBody:
+      required: true
+      description: Airbyte's notification; the job (SyncSummary) under `data`, or flat.
+      content:
+        application/json:
+          schema: {$ref: '#/components/schemas/AirbyteWebhookPayload'}
+    responses:
+      200:
+        description: The job as stored.
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/AirbyteWebhookReceipt'}
+      400: {$ref: '#/components/responses/BadRequest'}
+      403: {$ref: '#/components/responses/Forbidden'}
+      404: {$ref: '#/components/responses/NotFound'}
+      503:
+        description: The secret is required but not configured, or the database or the Dagster
+          instance is unavailable (nothing was stored; Airbyte may retry).
+        content:
+          application/problem+json:
+            schema: {$ref: '#/components/schemas/Problem'}
+    """
     _check_secret(request)
     try:
         payload: Any = json.loads(await request.body())
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise Problem(400, "the body is not valid JSON") from None
     try:
         job = parse_webhook(payload)
@@ -217,6 +252,35 @@ def _connection_health(row: dict[str, Any], now: datetime) -> dict[str, Any]:
 
 
 def airbyte_health(request: Request) -> JSONResponse:
+    """Per-connection Airbyte sync health, rolled up to the worst status.
+
+    ---
+    summary: Airbyte sync health (an HTTP probe can alert on the status code)
+    tags: [airbyte]
+    parameters:
+      - $ref: '#/components/parameters/TenantId'
+    responses:
+      200:
+        description: Every connection is `ok`.
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/AirbyteHealth'}
+      400: {$ref: '#/components/responses/BadRequest'}
+      404: {$ref: '#/components/responses/NotFound'}
+      502:
+        description: A connection is `failing` (same body as 200).
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/AirbyteHealth'}
+      503:
+        description: A connection is `stale` or has `no_recent_sync`, or there are no
+          connections (same body as 200); a problem when the database is unavailable.
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/AirbyteHealth'}
+          application/problem+json:
+            schema: {$ref: '#/components/schemas/Problem'}
+    """
     tenant_id = tenant_scope(request, authenticate(request))
     state = state_of(request)
     now = state.clock()
@@ -253,13 +317,32 @@ def _latest_job(row: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def airbyte_telemetry(request: Request) -> JSONResponse:
+    """Per-tenant Airbyte sync state and latest job, in pages of tenants.
+
+    ---
+    summary: Airbyte sync telemetry
+    tags: [airbyte]
+    parameters:
+      - $ref: '#/components/parameters/TenantId'
+      - $ref: '#/components/parameters/Limit'
+      - $ref: '#/components/parameters/Cursor'
+    responses:
+      200:
+        description: One entry per active tenant in scope, ordered by tenant id.
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/AirbyteTelemetry'}
+      400: {$ref: '#/components/responses/BadRequest'}
+      404: {$ref: '#/components/responses/NotFound'}
+    """
     tenant_id = tenant_scope(request, authenticate(request))
     limit = parse_limit(request)
     after = None
     raw_cursor = request.query_params.get("cursor")
     if raw_cursor:
         after = decode_cursor(raw_cursor).get("after")
-        if not isinstance(after, str):
+        # A tenant id: PostgreSQL would refuse a NUL byte with a 500.
+        if not isinstance(after, str) or not TENANT_ID_PATTERN.fullmatch(after):
             raise Problem(400, "cursor is not valid")
     state = state_of(request)
     now = state.clock()

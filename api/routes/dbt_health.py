@@ -13,12 +13,29 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from adinsights_pipelines.defs.dbt.health import dbt_health, read_dbt_runs
-from api.auth import authenticate
+from api.auth import authenticate, tenant_scope
 from api.state import state_of
 
 
 def dbt_health_status(request: Request) -> JSONResponse:
-    authenticate(request)
+    """The latest dbt run's results from the Dagster instance.
+
+    ---
+    summary: dbt health (latest run, staleness, counts by model and test status)
+    tags: [health]
+    parameters:
+      - $ref: '#/components/parameters/TenantId'
+    responses:
+      200:
+        description: The status and the latest run's figures.
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/DbtHealth'}
+      400: {$ref: '#/components/responses/BadRequest'}
+      404: {$ref: '#/components/responses/NotFound'}
+    """
+    # No tenant data here, but a tenant key naming another tenant is refused like everywhere.
+    tenant_scope(request, authenticate(request))
     state = state_of(request)
     latest, last_success = read_dbt_runs(state.instance)
     return JSONResponse(dbt_health(latest, last_success, now=state.clock()))

@@ -166,6 +166,28 @@ def _counts(entries: list[ConnectionHealth]) -> dict[str, int]:
 
 
 async def sync_health(request: Request) -> JSONResponse:
+    """Every connection of every tenant in scope: fresh, stale, failing or missing.
+
+    ---
+    summary: Sync health per tenant and connection
+    tags: [ops]
+    parameters:
+      - $ref: '#/components/parameters/TenantId'
+      - name: limit
+        in: query
+        required: false
+        description: Tenants per page.
+        schema: {type: integer, minimum: 1, maximum: 500, default: 100}
+      - $ref: '#/components/parameters/Cursor'
+    responses:
+      200:
+        description: Counts over all tenants in scope and one page of tenants.
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/SyncHealth'}
+      400: {$ref: '#/components/responses/BadRequest'}
+      404: {$ref: '#/components/responses/NotFound'}
+    """
     return JSONResponse(await run_in_threadpool(_sync_health, request))
 
 
@@ -326,4 +348,21 @@ def _health_overview(request: Request) -> dict[str, Any]:
 
 
 async def health_overview(request: Request) -> JSONResponse:
+    """One card per service: API, database, Dagster daemon, dbt, Airbyte, Meta sync, metrics
+    snapshots and Superset.
+
+    ---
+    summary: Health overview of the platform
+    tags: [ops]
+    parameters:
+      - $ref: '#/components/parameters/TenantId'
+    responses:
+      200:
+        description: The cards; `status` is `degraded` when any card is not ok.
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/HealthOverview'}
+      400: {$ref: '#/components/responses/BadRequest'}
+      404: {$ref: '#/components/responses/NotFound'}
+    """
     return JSONResponse(await run_in_threadpool(_health_overview, request))

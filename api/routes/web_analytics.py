@@ -8,12 +8,13 @@ the last 28 days) and optionally one property or site, in keyset pages (``limit`
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from adinsights_pipelines.defs.google.sources import PROPERTY_ID, SITE_URL
+from adinsights_pipelines.defs.google.sources import SITE_URL
 from api import params
 from api.auth import authenticate, scoped_tenant
 from api.problems import Problem
@@ -22,6 +23,9 @@ from api.routes.meta import Listing, _page
 DEFAULT_DAYS = 28
 MAX_DAYS = 400
 MAX_SITE_URL = 2048
+PROPERTY_ID_DOC = "a GA4 property id (digits, or properties/<digits>)"
+PROPERTY = re.compile(r"^(?:properties/)?[0-9]{1,20}$")
+SITE_URL_DOC = "a Search Console site (https://host/ or sc-domain:host)"
 
 GA4 = Listing(
     "raw.ga4_daily",
@@ -30,6 +34,7 @@ GA4 = Listing(
         "total_users", "new_users", "screen_page_views", "engaged_sessions", "key_events",
     ),
     ("date", "property_id", "region", "session_default_channel_group"),
+    date_keys=frozenset({"date"}),
 )  # fmt: skip
 
 SEARCH_CONSOLE = Listing(
@@ -39,52 +44,119 @@ SEARCH_CONSOLE = Listing(
         "ctr", "position", "data_state",
     ),
     ("date", "site_url", "query", "page", "country", "device"),
+    date_keys=frozenset({"date"}),
 )  # fmt: skip
 
 
 def _window(request: Request) -> tuple[date, date]:
-    lo, hi = params.date_range(request, "since", "until", MAX_DAYS)
-    until = hi or date.today()
-    since = lo or until - timedelta(days=DEFAULT_DAYS - 1)
-    if since > until:
-        raise Problem(400, "since is after until")
+    """``since``..``until`` (as :func:`api.routes.meta.insights` reads them)."""
+    since, until = params.date_range(request, "since", "until", MAX_DAYS)
+    if until is None:
+        until = max(date.today(), since) if since else date.today()
+    if since is None:
+        since = until - timedelta(days=min(DEFAULT_DAYS - 1, (until - date.min).days))
     if (until - since).days >= MAX_DAYS:
         raise Problem(400, f"since..until spans more than {MAX_DAYS} days")
     return since, until
 
 
 def ga4(request: Request) -> JSONResponse:
-    """Daily GA4 rows by region and default channel group (``property_id=`` to pick one)."""
+    """Daily GA4 rows by region and default channel group (``property_id=`` to pick one).
+
+    ---
+    summary: Daily GA4 rows of the tenant
+    tags: [web_analytics]
+    parameters:
+      - name: property_id
+        in: query
+        required: false
+        description: One GA4 property (digits, or `properties/<digits>`).
+        schema: {type: string, pattern: '^(properties/)?[0-9]{1,20}$'}
+      - name: since
+        in: query
+        required: false
+        description: First day (default until minus 27 days).
+        schema: {type: string, format: date}
+      - name: until
+        in: query
+        required: false
+        description: Last day (default today); at most 400 days after since.
+        schema: {type: string, format: date}
+      - $ref: '#/components/parameters/TenantId'
+      - $ref: '#/components/parameters/Limit'
+      - $ref: '#/components/parameters/Cursor'
+    responses:
+      200:
+        description: One page of rows ordered by day, property, region and channel group.
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/Ga4Page'}
+      400: {$ref: '#/components/responses/BadRequest'}
+      404: {$ref: '#/components/responses/NotFound'}
+    """
     tenant_id = scoped_tenant(request, authenticate(request))
     since, until = _window(request)
     where = ["tenant_id = :tenant_id", "date between :since and :until"]
-    params: dict[str, object] = {"tenant_id": tenant_id, "since": since, "until": until}
-    if (property_id := request.query_params.get("property_id")) is not None:
+    bound: dict[str, object] = {"tenant_id": tenant_id, "since": since, "until": until}
+    property_id = params.matching(request, "property_id", PROPERTY, PROPERTY_ID_DOC)
+    if property_id is not None:
         property_id = property_id.removeprefix("properties/")
-        if not PROPERTY_ID.match(property_id):
-            raise Problem(400, "property_id must be a GA4 property id (digits)")
         where.append("property_id = :property_id")
-        params["property_id"] = property_id
-    return _page(request, GA4, where, params)
+        bound["property_id"] = property_id
+    return _page(request, GA4, where, bound)
 
 
 def search_console(request: Request) -> JSONResponse:
     """Daily Search Console rows by query, page, country and device (``site_url=`` to pick one,
-    ``data_state=final|all`` to keep only finalised or only fresh rows)."""
+    ``data_state=final|all`` to keep only finalised or only fresh rows).
+
+    ---
+    summary: Daily Search Console rows of the tenant
+    tags: [web_analytics]
+    parameters:
+      - name: site_url
+        in: query
+        required: false
+        description: One site, as Search Console names it.
+        schema: {type: string, maxLength: 2048}
+      - name: data_state
+        in: query
+        required: false
+        schema: {type: string, enum: [final, all]}
+      - name: since
+        in: query
+        required: false
+        description: First day (default until minus 27 days).
+        schema: {type: string, format: date}
+      - name: until
+        in: query
+        required: false
+        description: Last day (default today); at most 400 days after since.
+        schema: {type: string, format: date}
+      - $ref: '#/components/parameters/TenantId'
+      - $ref: '#/components/parameters/Limit'
+      - $ref: '#/components/parameters/Cursor'
+    responses:
+      200:
+        description: One page of rows ordered by day, site, query, page, country and device.
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/SearchConsolePage'}
+      400: {$ref: '#/components/responses/BadRequest'}
+      404: {$ref: '#/components/responses/NotFound'}
+    """
     tenant_id = scoped_tenant(request, authenticate(request))
     since, until = _window(request)
     where = ["tenant_id = :tenant_id", "date between :since and :until"]
-    params: dict[str, object] = {"tenant_id": tenant_id, "since": since, "until": until}
-    if (site_url := request.query_params.get("site_url")) is not None:
-        if len(site_url) > MAX_SITE_URL or not SITE_URL.match(site_url):
-            raise Problem(
-                400, "site_url must be a Search Console site (https://host/ or sc-domain:host)"
-            )
+    bound: dict[str, object] = {"tenant_id": tenant_id, "since": since, "until": until}
+    site_url = params.text(request, "site_url", MAX_SITE_URL)
+    if site_url is not None:
+        if not SITE_URL.fullmatch(site_url):
+            raise Problem(400, f"site_url must be {SITE_URL_DOC}")
         where.append("site_url = :site_url")
-        params["site_url"] = site_url
-    if (data_state := request.query_params.get("data_state")) is not None:
-        if data_state not in ("final", "all"):
-            raise Problem(400, "data_state must be final or all")
+        bound["site_url"] = site_url
+    if request.query_params.get("data_state") is not None:
+        data_state = params.choice(request, "data_state", ("final", "all"), "all")
         where.append("data_state = :data_state")
-        params["data_state"] = data_state
-    return _page(request, SEARCH_CONSOLE, where, params)
+        bound["data_state"] = data_state
+    return _page(request, SEARCH_CONSOLE, where, bound)

@@ -194,8 +194,22 @@ def test_flat_replays_are_accepted() -> None:
         {"connectionId": CONNECTION, "jobId": 1, "status": "exploded"},
         {"data": {"connection": {"id": CONNECTION}, "jobId": 1, "success": True,
                   "recordsCommitted": -1}},
+        # what PostgreSQL would refuse (a 500 before): beyond bigint, NaN, a time out of range
+        {"connectionId": CONNECTION, "jobId": 2**63, "status": "succeeded"},
+        {"connectionId": CONNECTION, "jobId": "-1", "status": "succeeded"},
+        {"connectionId": CONNECTION, "jobId": 1, "status": "succeeded", "bytesCommitted": 1e19},
+        {"connectionId": CONNECTION, "jobId": 1, "status": "succeeded",
+         "durationInSeconds": float("nan")},
+        {"connectionId": CONNECTION, "jobId": 1, "status": "succeeded", "startedAt": 1e300},
     ],
 )  # fmt: skip
 def test_unusable_payloads_are_refused(payload: object) -> None:
     with pytest.raises(WebhookPayloadError):
         parse_webhook(payload)
+
+
+def test_an_error_message_loses_nul_bytes_postgresql_text_cannot_hold() -> None:
+    parsed = parse_webhook(
+        {"connectionId": CONNECTION, "jobId": 3, "status": "failed", "errorMessage": "a\x00b"}
+    )
+    assert parsed.error == "ab"

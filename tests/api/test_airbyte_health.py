@@ -15,6 +15,7 @@ from adinsights_pipelines.defs.airbyte.store import add_connection, record_attem
 from adinsights_pipelines.tenants import add_tenant
 from adinsights_pipelines.warehouse.database import Database, engine
 from api.app import create_app
+from api.pagination import encode_cursor
 from tests.conftest import cloned_database
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -192,6 +193,15 @@ def test_telemetry_pages_with_an_opaque_cursor(client: TestClient, keys) -> None
     assert {"h-ok", "h-stale", "h-failing", "h-never", "h-running", "h-down"} <= set(seen)
     bad = get(client, "/api/airbyte/telemetry/", keys["operator"], cursor="nope")
     assert bad.status_code == 400
+    # a well-formed cursor whose position PostgreSQL would refuse (a NUL byte): 400, not 500
+    nul = get(
+        client,
+        "/api/airbyte/telemetry/",
+        keys["operator"],
+        cursor=encode_cursor({"after": "a\x00"}),
+    )
+    assert nul.status_code == 400
+    assert nul.json()["detail"] == "cursor is not valid"
 
 
 def test_statement_count_does_not_grow_with_tenants_or_jobs(

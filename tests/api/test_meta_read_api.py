@@ -9,9 +9,11 @@ from starlette.testclient import TestClient
 
 from adinsights_pipelines.api_keys import create_api_key
 from adinsights_pipelines.definitions import defs
+from adinsights_pipelines.settings import Settings
 from adinsights_pipelines.tenants import add_tenant, mark_credential, set_credential
 from adinsights_pipelines.warehouse.database import Database, engine
 from api.app import create_app
+from tests.api.conftest import NO_THROTTLES
 
 # Overlapping ids and names on purpose.
 TENANTS = {"acme": "sim_read_acme", "acme-jm": "sim_read_acme_jm"}
@@ -38,7 +40,9 @@ def synced(
                 .execute_in_process(instance=instance, partition_key=tenant)
                 .success
             )
-    with TestClient(create_app(product_env)) as client:
+    # Throttles off: walking every page of insights is not what this module tests.
+    settings = Settings().model_copy(update=NO_THROTTLES)
+    with TestClient(create_app(product_env, settings)) as client:
         yield client, keys
 
 

@@ -26,6 +26,7 @@ from adinsights_pipelines.simulators.google import GoogleSimulator
 from adinsights_pipelines.tenants import add_tenant
 from adinsights_pipelines.warehouse.database import Database, engine
 from api.app import create_app
+from api.pagination import encode_cursor
 from tests.conftest import cloned_database
 
 # Overlapping ids on purpose.
@@ -35,6 +36,8 @@ SOURCES = {
 }
 GA4 = "/api/analytics/web/ga4/"
 GSC = "/api/analytics/web/search-console/"
+BAD_DATE_CURSOR = encode_cursor({"after": ["2026-13-45", "510000001", "Kingston", "Direct"]})
+GSC_BAD_DATE_CURSOR = encode_cursor({"after": ["2026-02-30", "https://a/", "q", "p", "c", "d"]})
 
 
 def apis(sim: GoogleSimulator) -> GoogleApis:
@@ -181,6 +184,11 @@ def test_each_key_reads_only_its_tenant(loaded, client: TestClient) -> None:
         (GSC, {"site_url": "ftp://example.com/"}, "site_url must be"),
         (GSC, {"data_state": "fresh"}, "data_state must be"),
         (GSC, {"tenant_id": "Not A Tenant"}, "tenant_id is not a valid"),
+        # values PostgreSQL would refuse (a 500 before)
+        (GSC, {"site_url": "https://a\x00b/"}, "site_url contains control characters"),
+        (GA4, {"cursor": BAD_DATE_CURSOR}, "cursor is not valid"),
+        (GSC, {"cursor": GSC_BAD_DATE_CURSOR}, "cursor is not valid"),
+        (GA4, {"property_id": "510000001\n"}, "property_id must be"),
     ],
 )
 def test_bad_input_answers_400_problem_json(
@@ -191,3 +199,16 @@ def test_bad_input_answers_400_problem_json(
     assert answer.status_code == 400
     assert answer.headers["content-type"].startswith("application/problem+json")
     assert detail in answer.json()["detail"]
+
+
+@pytest.mark.parametrize("path", [GA4, GSC])
+def test_a_window_at_the_edge_of_the_calendar_is_an_empty_page(
+    loaded, client: TestClient, path: str
+) -> None:
+    """``until`` in year 1: the default window stops at 0001-01-01 (it overflowed: a 500)."""
+    _, keys = loaded
+    answer = client.get(
+        path, params={"until": "0001-01-05"}, headers={"Authorization": f"Bearer {keys['acme']}"}
+    )
+    assert answer.status_code == 200
+    assert answer.json() == {"results": [], "next_cursor": None}

@@ -9,6 +9,7 @@ platform's ``SyncSummary``) for machines: ``connection.id``, ``jobId``, ``succes
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,6 +25,9 @@ from adinsights_pipelines.defs.airbyte.jobs import (
 )
 
 KNOWN_STATUSES = (*RUNNING_STATUSES, *FAILED_STATUSES, SUCCEEDED)
+#: Job ids and counts are stored as PostgreSQL bigint.
+MAX_BIGINT = 2**63 - 1
+MAX_ERROR_LENGTH = 10_000
 
 
 class WebhookPayloadError(ValueError):
@@ -68,9 +72,21 @@ def _count(data: Mapping[str, Any], *names: str) -> int | None:
     value = _first(data, *names)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not 0 <= value <= MAX_BIGINT
+    ):
         raise WebhookPayloadError(f"{names[0]} must be a non-negative number")
     return int(value)
+
+
+def _time(data: Mapping[str, Any], *names: str) -> datetime | None:
+    value = _first(data, *names)
+    try:
+        return parse_time(value)
+    except (OverflowError, OSError, ValueError):
+        raise WebhookPayloadError(f"{names[0]} is not a time") from None
 
 
 def parse_webhook(payload: Any) -> WebhookJob:
@@ -95,6 +111,8 @@ def parse_webhook(payload: Any) -> WebhookJob:
         job_id = int(raw_job)
     except ValueError:
         raise WebhookPayloadError("the job id must be an integer") from None
+    if not 0 <= job_id <= MAX_BIGINT:
+        raise WebhookPayloadError("the job id is out of range")
 
     raw_status = _first(data, "status", "jobStatus")
     if raw_status is not None:
@@ -107,11 +125,13 @@ def parse_webhook(payload: Any) -> WebhookJob:
             raise WebhookPayloadError("the payload says neither success nor status")
         status = SUCCEEDED if success else "failed"
 
-    started = parse_time(_first(data, "startedAt", "startTime"))
-    finished = parse_time(_first(data, "finishedAt", "endTime"))
+    started = _time(data, "startedAt", "startTime")
+    finished = _time(data, "finishedAt", "endTime")
     duration = _first(data, "durationInSeconds", "duration_seconds")
     if duration is not None and (
-        isinstance(duration, bool) or not isinstance(duration, int | float) or duration < 0
+        isinstance(duration, bool)
+        or not isinstance(duration, int | float)
+        or not 0 <= duration < math.inf  # also refuses NaN (JSON allows it, jsonb does not)
     ):
         raise WebhookPayloadError("durationInSeconds must be a non-negative number")
     if duration is None and started and finished:
@@ -126,5 +146,6 @@ def parse_webhook(payload: Any) -> WebhookJob:
         duration_seconds=float(duration) if duration is not None else None,
         started_at=started,
         finished_at=finished,
-        error=str(error) if error else None,
+        # PostgreSQL text cannot hold NUL.
+        error=str(error).replace("\x00", "")[:MAX_ERROR_LENGTH] if error else None,
     )
