@@ -312,6 +312,12 @@ def main() -> None:
             " { partition timestamp runId } } } }"
         )
         gql_body = {"query": query, "variables": {"path": [ASSET], "partitions": tenants}}
+        import httpx2 as httpx
+
+        answer = httpx.post(f"http://127.0.0.1:{dagit_port}/graphql", json=gql_body, timeout=60)
+        latest = answer.json()["data"]["assetNodeOrError"]["latestMaterializationByPartition"]
+        answered = sum(1 for m in latest if m and m.get("timestamp"))
+        print(f"GraphQL check: {answered}/{TENANTS} partitions answered with a materialization")
         targets: list[tuple[str, str, str, dict[str, str], dict[str, Any] | None]] = [
             (
                 "floor (constant JSON)",
