@@ -186,15 +186,17 @@ def generate(
 
 
 def new_hour(conn: Connection, *, until: date) -> dict[str, int]:
-    """One hour's sync: today's rows grow and yesterday's get re-reported, for every source."""
+    """One hour's sync: every row of today grows (the hour's delivery) and a tenth of
+    yesterday's rows is re-reported (late attribution), for every source."""
     written = {}
     written["raw.meta_insights"] = conn.execute(
         sa.text(
             """
             update raw.meta_insights
                set spend = spend + 1.25, impressions = impressions + 40, clicks = clicks + 1,
-                   _loaded_at = now()
-             where date_start in (cast(:until as date), cast(:until as date) - 1)
+                   conversions = conversions + 1, _loaded_at = now()
+             where date_start = cast(:until as date)
+                or (date_start = cast(:until as date) - 1 and hashtext(ad_id || region) % 10 = 0)
             """
         ),
         {"until": until},
@@ -213,7 +215,9 @@ def new_hour(conn: Connection, *, until: date) -> dict[str, int]:
                    segments_geo_target_region, metrics_cost_micros + 1500000,
                    metrics_impressions + 30, metrics_clicks + 1, metrics_conversions
               from raw.google_ads_campaign_performance
-             where segments_date in (cast(:until as date), cast(:until as date) - 1)
+             where segments_date = cast(:until as date)
+                or (segments_date = cast(:until as date) - 1
+                    and hashtext(campaign_id || coalesce(segments_geo_target_region, '')) % 10 = 0)
              order by customer_id, campaign_id, segments_date, segments_geo_target_region,
                       _airbyte_extracted_at desc
             """

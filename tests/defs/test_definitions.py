@@ -25,15 +25,17 @@ def test_ingestion_and_snapshots_are_partitioned_by_tenant() -> None:
         assert partitions is not None and getattr(partitions, "name", None) == "tenant"
 
 
-def test_dbt_tests_are_asset_checks_on_the_mart() -> None:
+def test_dbt_tests_and_data_contracts_are_blocking_checks_on_the_mart() -> None:
     graph = defs.resolve_asset_graph()
     checks = {
-        k.name
+        k.name: graph.get(k).blocking
         for k in graph.asset_check_keys
         if k.asset_key == AssetKey("fct_ad_performance_daily")
     }
-    assert any(name.startswith("not_null") for name in checks)
-    assert any("non_negative" in name for name in checks)
+    assert checks["non_negative_fct_ad_performance_daily_spend"] is True
+    assert checks["accepted_values_fct_ad_performance_daily_parish"] is True
+    assert checks["marts_reconcile_with_raw_spend"] is True
+    assert checks["currency_consistent_per_account"] is True
 
 
 def test_schedules_run_in_jamaica_time() -> None:
