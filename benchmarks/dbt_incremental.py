@@ -1,7 +1,8 @@
 """dbt: a full build of 10 tenants x 90 days vs the incremental run after one new hour of data.
 
 The warehouse is a fresh database created for the run (on the server of
-ADINSIGHTS_BENCH_DATABASE_URL, or an embedded PostgreSQL) and dropped afterwards. Raw rows are
+ADINSIGHTS_BENCH_DATABASE_URL, or an embedded PostgreSQL) and dropped afterwards (kept with
+ADINSIGHTS_BENCH_KEEP_DATABASE=1, for inspection). Raw rows are
 generated in SQL (benchmarks/dbt_raw_data.py): Meta ad-level insights by region, Airbyte's
 append-only Google Ads table (two copies of every row), GA4 and Search Console.
 
@@ -148,8 +149,11 @@ def main() -> None:
         metadata_s = dagster_metadata_cost(eng, manifest)
     finally:
         engine(db).dispose()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
+        if os.environ.get("ADINSIGHTS_BENCH_KEEP_DATABASE"):
+            print(f"kept database {name} (ADINSIGHTS_BENCH_KEEP_DATABASE)")
+        else:
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
         admin.dispose()
         shutil.rmtree(workdir, ignore_errors=True)
 
