@@ -2,7 +2,9 @@
 
 Generated inside PostgreSQL (``generate_series``), so millions of rows take seconds. The shapes
 are the ingestion assets' (Meta ad-level insights by region, Airbyte's append-only Google Ads
-table with re-delivered copies, GA4 by region and channel, Search Console by query/page).
+table with re-delivered copies, GA4 by region and channel, Search Console by query/page), and so
+is the physical order: rows are written day after day, as daily syncs write them (a day's rows
+sit together on disk, not spread over every page of the table).
 """
 
 from __future__ import annotations
@@ -105,6 +107,7 @@ def generate(
              generate_series(cast(:until as date) - (:days - 1), cast(:until as date),
                              interval '1 day') d,
              unnest(cast(:meta_regions as text[])) with ordinality as r(region, n)
+        order by d, t
         """,
         """
         insert into app.airbyte_connections (connection_id, tenant_id, provider,
@@ -135,6 +138,7 @@ def generate(
                              interval '1 day') d,
              generate_series(0, 14) g,
              generate_series(1, :copies) k
+        order by k, d, t
         """,
         """
         insert into raw.ga4_daily (tenant_id, property_id, date, region,
@@ -154,6 +158,7 @@ def generate(
                              interval '1 day') d,
              unnest(cast(:ga4_regions as text[])) with ordinality as r(region, n),
              unnest(cast(:channels as text[])) with ordinality as ch(channel, n)
+        order by d, t
         """,
         """
         insert into raw.search_console_daily (tenant_id, site_url, date, query, page, country,
@@ -170,6 +175,7 @@ def generate(
                              interval '1 day') d,
              generate_series(1, :queries) q,
              unnest(array['DESKTOP', 'MOBILE', 'TABLET']) dev
+        order by d, t
         """,
     ]
     for statement in statements:
@@ -186,15 +192,17 @@ def generate(
 
 
 def new_hour(conn: Connection, *, until: date) -> dict[str, int]:
-    """One hour's sync: today's rows grow and yesterday's get re-reported, for every source."""
+    """One hour's sync: every row of today grows (the hour's delivery) and a tenth of
+    yesterday's rows is re-reported (late attribution), for every source."""
     written = {}
     written["raw.meta_insights"] = conn.execute(
         sa.text(
             """
             update raw.meta_insights
                set spend = spend + 1.25, impressions = impressions + 40, clicks = clicks + 1,
-                   _loaded_at = now()
-             where date_start in (cast(:until as date), cast(:until as date) - 1)
+                   conversions = conversions + 1, _loaded_at = now()
+             where date_start = cast(:until as date)
+                or (date_start = cast(:until as date) - 1 and hashtext(ad_id || region) % 10 = 0)
             """
         ),
         {"until": until},
@@ -213,7 +221,9 @@ def new_hour(conn: Connection, *, until: date) -> dict[str, int]:
                    segments_geo_target_region, metrics_cost_micros + 1500000,
                    metrics_impressions + 30, metrics_clicks + 1, metrics_conversions
               from raw.google_ads_campaign_performance
-             where segments_date in (cast(:until as date), cast(:until as date) - 1)
+             where segments_date = cast(:until as date)
+                or (segments_date = cast(:until as date) - 1
+                    and hashtext(campaign_id || coalesce(segments_geo_target_region, '')) % 10 = 0)
              order by customer_id, campaign_id, segments_date, segments_geo_target_region,
                       _airbyte_extracted_at desc
             """

@@ -2,8 +2,8 @@
   Campaigns across platforms, one row per (tenant_id, platform, campaign_id): every campaign
   that delivered (from the fact) and every Meta campaign of the hierarchy sync, even one that
   never delivered. Names are the newest; status and objective come from the platform.
-  Incremental: a run re-computes only the campaigns with fact rows or hierarchy rows loaded
-  since its watermark.
+  Incremental: a run reads only the fact rows and hierarchy rows loaded since its watermark and
+  merges them with the stored row (the delivery span only widens).
 #}
 {{
     config(
@@ -20,37 +20,57 @@
 
 {%- set since = incremental_watermark() if is_incremental() else "'-infinity'::timestamptz" %}
 
-with changed as (
+with delivered_since as (
 
-    select distinct tenant_id, platform, account_id, campaign_id
+    -- the fact rows loaded since the last run (all of them on a full build)
+    select
+        tenant_id,
+        platform,
+        campaign_id,
+        min(account_id)                                                     as account_id,
+        (array_agg(campaign_name order by date_day desc, loaded_at desc))[1] as campaign_name,
+        min(date_day)                                                       as first_active_date,
+        max(date_day)                                                       as last_active_date,
+        max(loaded_at)                                                      as loaded_at
     from {{ ref('fct_ad_performance_daily') }}
     where loaded_at > {{ since }}
-    union
-    select tenant_id, 'meta', account_id, campaign_id
-    from {{ ref('stg_meta__campaigns') }}
-    where loaded_at > {{ since }}
+    group by tenant_id, platform, campaign_id
 
 ),
 
 delivered as (
 
+    {% if is_incremental() %}
+    -- merged with what this model already knows, so history is not re-read: the delivery
+    -- span only widens, and the name is the one of the newest day
     select
-        fct.tenant_id,
-        fct.platform,
-        fct.campaign_id,
-        min(fct.account_id)                                                         as account_id,
-        (array_agg(fct.campaign_name order by fct.date_day desc, fct.loaded_at desc))[1]
-                                                                                    as campaign_name,
-        min(fct.date_day)                                                           as first_active_date,
-        max(fct.date_day)                                                           as last_active_date,
-        max(fct.loaded_at)                                                          as loaded_at
-    from {{ ref('fct_ad_performance_daily') }} as fct
-    join changed
-        on changed.tenant_id = fct.tenant_id
-       and changed.platform = fct.platform
-       and changed.account_id = fct.account_id
-       and changed.campaign_id = fct.campaign_id
-    group by fct.tenant_id, fct.platform, fct.campaign_id
+        fresh.tenant_id,
+        fresh.platform,
+        fresh.campaign_id,
+        coalesce(stored.account_id, fresh.account_id)                       as account_id,
+        case when stored.last_active_date > fresh.last_active_date
+             then stored.campaign_name else fresh.campaign_name end         as campaign_name,
+        least(stored.first_active_date, fresh.first_active_date)            as first_active_date,
+        greatest(stored.last_active_date, fresh.last_active_date)           as last_active_date,
+        fresh.loaded_at
+    from delivered_since as fresh
+    left join {{ this }} as stored
+        on stored.tenant_id = fresh.tenant_id
+       and stored.platform = fresh.platform
+       and stored.campaign_id = fresh.campaign_id
+    {% else %}
+    select * from delivered_since
+    {% endif %}
+
+),
+
+changed as (
+
+    select tenant_id, platform, campaign_id from delivered
+    union
+    select tenant_id, 'meta', campaign_id
+    from {{ ref('stg_meta__campaigns') }}
+    where loaded_at > {{ since }}
 
 ),
 
@@ -75,6 +95,35 @@ meta_campaigns as (
 
 ),
 
+{% if is_incremental() %}
+stored_delivery as (
+
+    -- campaigns whose hierarchy row changed but that delivered nothing new keep their span
+    select stored.tenant_id, stored.platform, stored.campaign_id, stored.account_id,
+           stored.campaign_name, stored.first_active_date, stored.last_active_date,
+           stored.loaded_at
+    from {{ this }} as stored
+    join changed using (tenant_id, platform, campaign_id)
+    where not exists (
+        select 1 from delivered
+        where delivered.tenant_id = stored.tenant_id
+          and delivered.platform = stored.platform
+          and delivered.campaign_id = stored.campaign_id
+    )
+
+),
+
+{% endif %}
+all_delivered as (
+
+    select * from delivered
+    {% if is_incremental() %}
+    union all
+    select * from stored_delivery
+    {% endif %}
+
+),
+
 campaigns as (
 
     select
@@ -90,7 +139,7 @@ campaigns as (
         delivered.first_active_date,
         delivered.last_active_date,
         greatest(delivered.loaded_at, meta_campaigns.loaded_at)         as loaded_at
-    from delivered
+    from all_delivered as delivered
     full outer join meta_campaigns
         on meta_campaigns.tenant_id = delivered.tenant_id
        and meta_campaigns.platform = delivered.platform

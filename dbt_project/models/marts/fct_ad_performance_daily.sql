@@ -106,9 +106,10 @@ select
     unioned.platform::text                                      as platform,
     unioned.account_id::text                                    as account_id,
     unioned.campaign_id::text                                   as campaign_id,
-    -- campaign names change; report the most recently loaded one
-    ((array_agg(unioned.campaign_name order by unioned.loaded_at desc nulls last))[1])::text
-                                                                as campaign_name,
+    -- a campaign's name as reported for that day (max: a rename within one day is rare).
+    -- Plain max/sum keep the grouping hashable; an ordered array_agg would force a sort of
+    -- every input row, the costliest step of an incremental run. dim_campaigns has the newest.
+    max(unioned.campaign_name)::text                            as campaign_name,
     unioned.date_day::date                                      as date_day,
     coalesce(parishes.parish, 'Unknown')::text                  as parish,
     parishes.iso_code::text                                     as parish_iso_code,
@@ -117,9 +118,8 @@ select
     sum(unioned.clicks)::bigint                                 as clicks,
     sum(unioned.reach)::bigint                                  as reach,
     sum(unioned.conversions)::numeric(18, 4)                    as conversions,
-    -- one currency per ad account (the contract gate checks it); the newest row's wins
-    ((array_agg(unioned.currency order by unioned.loaded_at desc))[1])::text
-                                                                as currency,
+    -- one currency per ad account (currency_consistent_per_account checks it)
+    max(unioned.currency)::text                                 as currency,
     max(unioned.loaded_at)::timestamptz                         as loaded_at
 from unioned
 left join parishes

@@ -1,0 +1,179 @@
+"""dbt: a full build of 10 tenants x 90 days vs the incremental run after one new hour of data.
+
+The warehouse is a fresh database created for the run (on the server of
+ADINSIGHTS_BENCH_DATABASE_URL, or an embedded PostgreSQL) and dropped afterwards (kept with
+ADINSIGHTS_BENCH_KEEP_DATABASE=1, for inspection). Raw rows are
+generated in SQL (benchmarks/dbt_raw_data.py): Meta ad-level insights by region, Airbyte's
+append-only Google Ads table (two copies of every row), GA4 and Search Console.
+
+- full: ``dbt build --full-refresh`` (every model rebuilt, every test on every row);
+- one new hour of data: every row of today re-delivered with new numbers (the hour's delivery)
+  and a tenth of yesterday's (late attribution), for every source;
+- incremental: ``dbt build``, exactly what the 15-minute schedule runs.
+
+Both are timed end to end (the dbt process included, as the schedule pays it). It also times
+the queries dagster-dbt adds per run for row counts and column metadata. Last line:
+``full_s=<x> incremental_s=<x> speedup=<x>``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import date
+from pathlib import Path
+
+import sqlalchemy as sa
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from dbt_raw_data import generate, new_hour
+
+TENANTS = 10
+DAYS = 90
+# Per tenant: 80 campaigns x 4 ad sets x 3 ads (960 ads) in 15 regions -> 14,400 Meta rows a
+# day; 10 Google Ads campaigns (two Airbyte copies of each row), GA4, Search Console.
+SCALE = {"campaigns": 80, "adsets": 4, "ads": 3, "google_campaigns": 10, "queries": 60}
+META_INDEXES = (
+    "create index meta_insights_tenant_date on raw.meta_insights (tenant_id, date_start)",
+    "create index meta_insights_loaded_at on raw.meta_insights (_loaded_at)",
+)
+
+
+def dbt(args: list[str], env: dict[str, str], target: Path) -> tuple[float, dict]:
+    """Run dbt; (wall seconds, run_results.json)."""
+    from adinsights_pipelines.defs.dbt.project import dbt_project
+
+    command = [shutil.which("dbt") or "dbt", *args, "--quiet"]
+    command += ["--project-dir", str(dbt_project.project_dir)]
+    command += ["--profiles-dir", str(dbt_project.profiles_dir)]
+    command += ["--target-path", str(target), "--log-path", str(target)]
+    started = time.perf_counter()
+    done = subprocess.run(
+        command,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        sys.exit(f"dbt {' '.join(args)} failed:\n{done.stdout[-3000:]}{done.stderr[-2000:]}")
+    results = target / "run_results.json"
+    return elapsed, json.loads(results.read_text()) if results.exists() else {}
+
+
+def written(results: dict) -> dict[str, int]:
+    """Rows each table model wrote (dbt's adapter response; views and tests excluded)."""
+    out = {}
+    for r in results["results"]:
+        name = r["unique_id"].split(".")[2]
+        rows = (r.get("adapter_response") or {}).get("rows_affected")
+        if r["unique_id"].startswith("model.") and rows is not None and rows >= 0:
+            out[name] = rows
+    return out
+
+
+def dagster_metadata_cost(eng: sa.Engine, manifest: dict) -> float:
+    """The queries dagster-dbt's fetch_row_counts / fetch_column_metadata run after a build."""
+    tables = [
+        (n["schema"], n["alias"])
+        for n in manifest["nodes"].values()
+        if n["resource_type"] in ("model", "seed") and n["config"]["materialized"] != "view"
+    ]
+    started = time.perf_counter()
+    with eng.connect() as conn:
+        for schema, name in tables:
+            conn.execute(sa.text(f'select count(*) from "{schema}"."{name}"')).scalar_one()
+            conn.execute(
+                sa.text(
+                    "select column_name, data_type from information_schema.columns "
+                    "where table_schema = :s and table_name = :n order by ordinal_position"
+                ),
+                {"s": schema, "n": name},
+            ).all()
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    from adinsights_pipelines.defs.dbt.project import dbt_environment, prepare_manifest
+    from adinsights_pipelines.warehouse import migrate
+    from adinsights_pipelines.warehouse.database import Database, engine, start_embedded
+
+    workdir = Path(tempfile.mkdtemp(prefix="adi-bench-dbt-"))
+    server_url = os.environ.get("ADINSIGHTS_BENCH_DATABASE_URL")
+    server = Database.from_url(server_url) if server_url else start_embedded(workdir)
+    name = f"adi_bench_dbt_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(
+        server.sqlalchemy_url, poolclass=sa.pool.NullPool, isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'create database "{name}"'))
+    db = server.with_database(name)
+    try:
+        migrate.upgrade(db)
+        prepare_manifest(force=True)
+        eng = engine(db)
+        today = date.today()
+        started = time.perf_counter()
+        with eng.begin() as conn:
+            # bulk load without the secondary indexes, then build them (test-data preparation)
+            conn.execute(sa.text("drop index raw.meta_insights_tenant_date"))
+            conn.execute(sa.text("drop index raw.meta_insights_loaded_at"))
+            counts = generate(conn, tenants=TENANTS, days=DAYS, until=today, **SCALE)
+            for statement in META_INDEXES:
+                conn.execute(sa.text(statement))
+        with eng.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(sa.text("vacuum analyze"))
+        print(f"raw rows ({TENANTS} tenants x {DAYS} days), generated in "
+              f"{time.perf_counter() - started:.0f} s:")  # fmt: skip
+        for table, count in counts.items():
+            print(f"  {table:<40} {count:>12,}")
+
+        env = {**os.environ, **dbt_environment(db), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+        target = workdir / "target"
+        # Parsed once beforehand, as a deployment prepares its manifest at build time (and as
+        # dagster-dbt hands every run the partial-parse state): neither timing includes a parse.
+        dbt(["parse"], env, target)
+        full_s, full = dbt(["build", "--full-refresh"], env, target)
+        with eng.begin() as conn:
+            arrived = new_hour(conn, until=today)
+        incremental_s, incremental = dbt(["build"], env, target)
+        manifest = json.loads((target / "manifest.json").read_text())
+        metadata_s = dagster_metadata_cost(eng, manifest)
+    finally:
+        engine(db).dispose()
+        if os.environ.get("ADINSIGHTS_BENCH_KEEP_DATABASE"):
+            print(f"kept database {name} (ADINSIGHTS_BENCH_KEEP_DATABASE)")
+        else:
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
+        admin.dispose()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    print("one new hour of data (rows re-delivered):")
+    for table, count in arrived.items():
+        print(f"  {table:<40} {count:>12,}")
+    print(f"dbt build --full-refresh: {full_s:7.1f} s wall, {full['elapsed_time']:7.1f} s in dbt")
+    for model, rows in sorted(written(full).items()):
+        print(f"  {model:<40} {rows:>12,} rows")
+    print(
+        f"dbt build (incremental):  {incremental_s:7.1f} s wall, "
+        f"{incremental['elapsed_time']:7.1f} s in dbt"
+    )
+    for model, rows in sorted(written(incremental).items()):
+        print(f"  {model:<40} {rows:>12,} rows written")
+    print(f"dagster-dbt row counts + column metadata after a build: {metadata_s:.2f} s")
+    speedup = full_s / incremental_s
+    print(f"full_s={full_s:.1f} incremental_s={incremental_s:.1f} speedup={speedup:.1f}")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
