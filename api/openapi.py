@@ -6,7 +6,7 @@ names its parameters and its 200 answer (and any error it raises besides the sta
 referring to the shared pieces below with ``$ref``:
 
 - ``#/components/schemas/<Model>``: the pydantic models in ``api/schemas.py``;
-- ``#/components/parameters/{TenantId,Limit,Cursor}``;
+- ``#/components/parameters/{TenantId,Limit,Cursor,Since,Until}``;
 - ``#/components/responses/{BadRequest,NotFound,Unavailable}``.
 
 What every operation shares is added here, not repeated in docstrings: ``operationId`` (the
@@ -76,6 +76,20 @@ def components() -> dict[str, Any]:
                 "required": False,
                 "description": "Page size.",
                 "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
+            },
+            "Since": {
+                "name": "since",
+                "in": "query",
+                "required": False,
+                "description": "First day (default until minus 27 days).",
+                "schema": {"type": "string", "format": "date"},
+            },
+            "Until": {
+                "name": "until",
+                "in": "query",
+                "required": False,
+                "description": "Last day (default today); at most 400 days after since.",
+                "schema": {"type": "string", "format": "date"},
             },
             "Cursor": {
                 "name": "cursor",

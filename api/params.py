@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 
 from starlette.requests import Request
 
@@ -79,6 +79,21 @@ def date_range(
         if max_days is not None and (hi - lo).days >= max_days:
             raise Problem(400, f"{start}..{end} spans more than {max_days} days")
     return lo, hi
+
+
+def day_window(
+    request: Request, *, default_days: int = 28, max_days: int = 400
+) -> tuple[date, date]:
+    """``since``..``until`` of a daily listing: ``until`` defaults to today (or ``since`` when
+    that is later), ``since`` to ``default_days`` ending at ``until``; at most ``max_days``."""
+    since, until = date_range(request, "since", "until", max_days)
+    if until is None:
+        until = max(date.today(), since) if since else date.today()
+    if since is None:
+        since = until - timedelta(days=min(default_days - 1, (until - date.min).days))
+    if (until - since).days >= max_days:
+        raise Problem(400, f"since..until spans more than {max_days} days")
+    return since, until
 
 
 def choice(request: Request, name: str, options: Sequence[str], default: str) -> str:

@@ -65,7 +65,6 @@ import json
 import logging
 import re
 import secrets
-import socket
 import threading
 import time
 import uuid
@@ -84,6 +83,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from adinsights_pipelines.simulators.server import LoopbackServer
 
 __all__ = [
     "KNOB_NAMES",
@@ -1397,7 +1398,7 @@ def create_app(state: AirbyteSimState | None = None) -> Starlette:
 # --------------------------------------------------------------------------------------------
 
 
-class AirbyteSimulator:
+class AirbyteSimulator(LoopbackServer):
     """Runs the simulator with uvicorn in a background thread on 127.0.0.1.
 
     ``port=0`` picks a free port; ``url`` is known once :meth:`start` returned. ``down()`` stops
@@ -1411,17 +1412,7 @@ class AirbyteSimulator:
 
     def __init__(self, state: AirbyteSimState | None = None, *, port: int = 0) -> None:
         self.state = state or AirbyteSimState()
-        self.app = create_app(self.state)
-        self._port = port
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._url: str | None = None
-
-    @property
-    def url(self) -> str:
-        if self._url is None:
-            raise RuntimeError("the simulator is not running")
-        return self._url
+        super().__init__(create_app(self.state), port=port, name="Airbyte")
 
     @property
     def rest_api_base_url(self) -> str:
@@ -1431,43 +1422,6 @@ class AirbyteSimulator:
     def configuration_api_base_url(self) -> str:
         return self.url + CONFIG
 
-    def start(self, timeout: float = 10.0) -> AirbyteSimulator:
-        if self._thread is not None:
-            return self
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", self._port))
-        self._port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self.app, log_level="warning", lifespan="off", timeout_graceful_shutdown=1
-        )
-        server = uvicorn.Server(config)
-        thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [sock]}, name="airbyte-sim", daemon=True
-        )
-        self._server, self._thread = server, thread
-        thread.start()
-        deadline = time.monotonic() + timeout
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                sock.close()
-                raise RuntimeError("the Airbyte simulator did not start")
-            time.sleep(0.01)
-        self._url = f"http://127.0.0.1:{self._port}"
-        return self
-
-    def stop(self, timeout: float = 5.0) -> None:
-        server, thread = self._server, self._thread
-        if server is not None and thread is not None:
-            server.should_exit = True
-            thread.join(timeout)
-            if thread.is_alive():
-                server.force_exit = True
-                thread.join(timeout)
-        self._server = self._thread = None
-        self._url = None
-
     def down(self) -> None:
         """Stop answering (connection refused); jobs keep their state."""
         self.stop()
@@ -1475,12 +1429,6 @@ class AirbyteSimulator:
     def up(self) -> AirbyteSimulator:
         """Listen again on the same port."""
         return self.start()
-
-    def __enter__(self) -> AirbyteSimulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def main(

@@ -57,9 +57,7 @@ import json
 import random
 import re
 import secrets
-import socket
 import threading
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -76,6 +74,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from adinsights_pipelines.simulators.meta_graph import JAMAICA_REGIONS
+from adinsights_pipelines.simulators.server import LoopbackServer
 
 __all__ = [
     "GA4_REGIONS",
@@ -1132,7 +1131,7 @@ def create_app(state: GoogleSimState | None = None) -> Starlette:
 # --------------------------------------------------------------------------------------------
 
 
-class GoogleSimulator:
+class GoogleSimulator(LoopbackServer):
     """Runs the simulator with uvicorn in a background thread on 127.0.0.1.
 
     ``port=0`` picks a free port; ``url`` is known once :meth:`start` returned. The OAuth token
@@ -1141,64 +1140,11 @@ class GoogleSimulator:
 
     def __init__(self, state: GoogleSimState | None = None, *, port: int = 0) -> None:
         self.state = state or GoogleSimState()
-        self.app = create_app(self.state)
-        self._port = port
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._url: str | None = None
-
-    @property
-    def url(self) -> str:
-        if self._url is None:
-            raise RuntimeError("the simulator is not running")
-        return self._url
+        super().__init__(create_app(self.state), port=port, name="Google")
 
     @property
     def token_url(self) -> str:
         return f"{self.url}/token"
-
-    def start(self, timeout: float = 10.0) -> GoogleSimulator:
-        if self._thread is not None:
-            return self
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", self._port))
-        port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self.app, log_level="warning", lifespan="off", timeout_graceful_shutdown=1
-        )
-        server = uvicorn.Server(config)
-        thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [sock]}, name="google-sim", daemon=True
-        )
-        self._server, self._thread = server, thread
-        thread.start()
-        deadline = time.monotonic() + timeout
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                sock.close()
-                raise RuntimeError("the Google simulator did not start")
-            time.sleep(0.01)
-        self._url = f"http://127.0.0.1:{port}"
-        return self
-
-    def stop(self, timeout: float = 5.0) -> None:
-        server, thread = self._server, self._thread
-        if server is not None and thread is not None:
-            server.should_exit = True
-            thread.join(timeout)
-            if thread.is_alive():
-                server.force_exit = True
-                thread.join(timeout)
-        self._server = self._thread = None
-        self._url = None
-
-    def __enter__(self) -> GoogleSimulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def environment(url: str) -> dict[str, str]:

@@ -50,7 +50,6 @@ import json
 import random
 import re
 import secrets
-import socket
 import threading
 import time
 from collections import deque
@@ -69,6 +68,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from adinsights_pipelines.simulators.server import LoopbackServer
 
 __all__ = [
     "KNOB_NAMES",
@@ -1991,7 +1992,7 @@ def _usage_json(pct: int) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-class MetaSimulator:
+class MetaSimulator(LoopbackServer):
     """Runs the simulator with uvicorn in a background thread on 127.0.0.1.
 
     ``port=0`` picks a free port; ``url`` is known once :meth:`start` returned::
@@ -2002,60 +2003,7 @@ class MetaSimulator:
 
     def __init__(self, state: MetaSimState | None = None, *, port: int = 0) -> None:
         self.state = state or MetaSimState()
-        self.app = create_app(self.state)
-        self._port = port
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._url: str | None = None
-
-    @property
-    def url(self) -> str:
-        if self._url is None:
-            raise RuntimeError("the simulator is not running")
-        return self._url
-
-    def start(self, timeout: float = 10.0) -> MetaSimulator:
-        if self._thread is not None:
-            return self
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", self._port))
-        port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self.app, log_level="warning", lifespan="off", timeout_graceful_shutdown=1
-        )
-        server = uvicorn.Server(config)
-        thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [sock]}, name="meta-sim", daemon=True
-        )
-        self._server, self._thread = server, thread
-        thread.start()
-        deadline = time.monotonic() + timeout
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                sock.close()
-                raise RuntimeError("the Meta simulator did not start")
-            time.sleep(0.01)
-        self._url = f"http://127.0.0.1:{port}"
-        return self
-
-    def stop(self, timeout: float = 5.0) -> None:
-        server, thread = self._server, self._thread
-        if server is not None and thread is not None:
-            server.should_exit = True
-            thread.join(timeout)
-            if thread.is_alive():
-                server.force_exit = True
-                thread.join(timeout)
-        self._server = self._thread = None
-        self._url = None
-
-    def __enter__(self) -> MetaSimulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        super().__init__(create_app(self.state), port=port, name="Meta")
 
 
 def main(host: str = "127.0.0.1", port: int = 8765) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -221,16 +220,8 @@ def insights(request: Request) -> JSONResponse:
         required: false
         description: Rows are stored at ad level; only `ad` is accepted.
         schema: {type: string, enum: [ad], default: ad}
-      - name: since
-        in: query
-        required: false
-        description: First day (default until minus 27 days).
-        schema: {type: string, format: date}
-      - name: until
-        in: query
-        required: false
-        description: Last day (default today); at most 400 days after since.
-        schema: {type: string, format: date}
+      - $ref: '#/components/parameters/Since'
+      - $ref: '#/components/parameters/Until'
       - $ref: '#/components/parameters/TenantId'
       - $ref: '#/components/parameters/Limit'
       - $ref: '#/components/parameters/Cursor'
@@ -246,13 +237,7 @@ def insights(request: Request) -> JSONResponse:
     tenant_id = scoped_tenant(request, authenticate(request))
     account_id = params.required(request, "account_id", ACCOUNT_ID, ACCOUNT_ID_DOC)
     params.choice(request, "level", ("ad",), "ad")
-    since, until = params.date_range(request, "since", "until", MAX_INSIGHT_DAYS)
-    if until is None:
-        until = max(date.today(), since) if since else date.today()
-    if since is None:
-        since = until - timedelta(days=min(27, (until - date.min).days))
-    if (until - since).days >= MAX_INSIGHT_DAYS:
-        raise Problem(400, f"since..until spans more than {MAX_INSIGHT_DAYS} days")
+    since, until = params.day_window(request, max_days=MAX_INSIGHT_DAYS)
     where = [
         "tenant_id = :tenant_id",
         "account_id = :account_id",

@@ -9,7 +9,6 @@ the last 28 days) and optionally one property or site, in keyset pages (``limit`
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -48,18 +47,6 @@ SEARCH_CONSOLE = Listing(
 )  # fmt: skip
 
 
-def _window(request: Request) -> tuple[date, date]:
-    """``since``..``until`` (as :func:`api.routes.meta.insights` reads them)."""
-    since, until = params.date_range(request, "since", "until", MAX_DAYS)
-    if until is None:
-        until = max(date.today(), since) if since else date.today()
-    if since is None:
-        since = until - timedelta(days=min(DEFAULT_DAYS - 1, (until - date.min).days))
-    if (until - since).days >= MAX_DAYS:
-        raise Problem(400, f"since..until spans more than {MAX_DAYS} days")
-    return since, until
-
-
 def ga4(request: Request) -> JSONResponse:
     """Daily GA4 rows by region and default channel group (``property_id=`` to pick one).
 
@@ -72,16 +59,8 @@ def ga4(request: Request) -> JSONResponse:
         required: false
         description: One GA4 property (digits, or `properties/<digits>`).
         schema: {type: string, pattern: '^(properties/)?[0-9]{1,20}$'}
-      - name: since
-        in: query
-        required: false
-        description: First day (default until minus 27 days).
-        schema: {type: string, format: date}
-      - name: until
-        in: query
-        required: false
-        description: Last day (default today); at most 400 days after since.
-        schema: {type: string, format: date}
+      - $ref: '#/components/parameters/Since'
+      - $ref: '#/components/parameters/Until'
       - $ref: '#/components/parameters/TenantId'
       - $ref: '#/components/parameters/Limit'
       - $ref: '#/components/parameters/Cursor'
@@ -95,7 +74,7 @@ def ga4(request: Request) -> JSONResponse:
       404: {$ref: '#/components/responses/NotFound'}
     """
     tenant_id = scoped_tenant(request, authenticate(request))
-    since, until = _window(request)
+    since, until = params.day_window(request, default_days=DEFAULT_DAYS, max_days=MAX_DAYS)
     where = ["tenant_id = :tenant_id", "date between :since and :until"]
     bound: dict[str, object] = {"tenant_id": tenant_id, "since": since, "until": until}
     property_id = params.matching(request, "property_id", PROPERTY, PROPERTY_ID_DOC)
@@ -123,16 +102,8 @@ def search_console(request: Request) -> JSONResponse:
         in: query
         required: false
         schema: {type: string, enum: [final, all]}
-      - name: since
-        in: query
-        required: false
-        description: First day (default until minus 27 days).
-        schema: {type: string, format: date}
-      - name: until
-        in: query
-        required: false
-        description: Last day (default today); at most 400 days after since.
-        schema: {type: string, format: date}
+      - $ref: '#/components/parameters/Since'
+      - $ref: '#/components/parameters/Until'
       - $ref: '#/components/parameters/TenantId'
       - $ref: '#/components/parameters/Limit'
       - $ref: '#/components/parameters/Cursor'
@@ -146,7 +117,7 @@ def search_console(request: Request) -> JSONResponse:
       404: {$ref: '#/components/responses/NotFound'}
     """
     tenant_id = scoped_tenant(request, authenticate(request))
-    since, until = _window(request)
+    since, until = params.day_window(request, default_days=DEFAULT_DAYS, max_days=MAX_DAYS)
     where = ["tenant_id = :tenant_id", "date between :since and :until"]
     bound: dict[str, object] = {"tenant_id": tenant_id, "since": since, "until": until}
     site_url = params.text(request, "site_url", MAX_SITE_URL)
