@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import sqlalchemy as sa
 from starlette.requests import Request
 
@@ -9,16 +12,18 @@ from adinsights_pipelines.api_keys import Principal, verify_api_key
 from adinsights_pipelines.tenants import TENANT_ID_PATTERN
 from api.observability import request_context
 from api.problems import Problem
-from api.state import engine_of
+from api.state import reader_of
 
 
-def authenticate(request: Request) -> Principal:
+def authenticate(request: Request, conn: sa.Connection | None = None) -> Principal:
+    """The request's principal; ``conn``, when given, is a connection the route holds anyway
+    (one checkout per request on the hot paths)."""
     header = request.headers.get("authorization", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise Problem(401, "missing bearer API key (Authorization: Bearer <key>)")
-    with engine_of(request).connect() as conn:
-        principal = verify_api_key(conn, key.strip())
+    with _connection(request, conn) as usable:
+        principal = verify_api_key(usable, key.strip())
     if principal is None:
         raise Problem(401, "invalid or revoked API key")
     context = request_context(request.scope)
@@ -27,7 +32,7 @@ def authenticate(request: Request) -> Principal:
     return principal
 
 
-def scoped_tenant(request: Request, principal: Principal) -> str:
+def scoped_tenant(request: Request, principal: Principal, conn: sa.Connection | None = None) -> str:
     """The one tenant this request may read.
 
     A tenant key reads only its own tenant (naming another is refused); an operator key must
@@ -39,8 +44,8 @@ def scoped_tenant(request: Request, principal: Principal) -> str:
     if principal.is_operator:
         if not requested:
             raise Problem(400, "operator keys must pass tenant_id")
-        with engine_of(request).connect() as conn:
-            known = conn.execute(
+        with _connection(request, conn) as usable:
+            known = usable.execute(
                 sa.text("select 1 from app.tenants where id = :t"), {"t": requested}
             ).first()
         if known is None:
@@ -55,6 +60,15 @@ def scoped_tenant(request: Request, principal: Principal) -> str:
     if context is not None:
         context.tenant_id = tenant_id
     return tenant_id
+
+
+@contextmanager
+def _connection(request: Request, conn: sa.Connection | None) -> Iterator[sa.Connection]:
+    if conn is not None:
+        yield conn
+    else:
+        with reader_of(request).connect() as own:
+            yield own
 
 
 def tenant_scope(request: Request, principal: Principal) -> str | None:

@@ -6,14 +6,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
+from typing import Any
 
+import sqlalchemy as sa
 from dagster import DagsterInstance
 from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
 from sqlalchemy.engine import Engine
 from starlette.requests import Request
 
 from adinsights_pipelines.settings import Settings
-from adinsights_pipelines.warehouse.database import Database, engine
+from adinsights_pipelines.warehouse.database import Database
 
 
 def utc_now() -> datetime:
@@ -26,10 +28,29 @@ class AppState:
     settings: Settings
     #: "Now" for answers that depend on age (staleness); tests substitute a fixed clock.
     clock: Callable[[], datetime] = field(default=utc_now)
+    #: Each tenant's stored metrics snapshot as last read (``api/routes/metrics.py``), used only
+    #: while its ``snapshot_generated_at`` is unchanged.
+    snapshots: dict[str, Any] = field(default_factory=dict)
 
     @cached_property
     def engine(self) -> Engine:
-        return engine(self.db)
+        """The API's own pool, sized for a server's concurrent requests. No pre-ping (a round
+        trip on every checkout): after a database restart the first request on a dead
+        connection answers 503 and SQLAlchemy then discards the whole pool."""
+        return sa.create_engine(
+            self.db.sqlalchemy_url,
+            pool_size=10,
+            max_overflow=10,
+            pool_recycle=1800,
+            pool_pre_ping=False,
+        )
+
+    @cached_property
+    def reader(self) -> Engine:
+        """The same pool in autocommit: a read is one round trip (no BEGIN, no ROLLBACK on
+        return). Under READ COMMITTED each statement sees the same data either way; writes use
+        :attr:`engine` and ``begin()``."""
+        return self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @cached_property
     def instance(self) -> DagsterInstance:
@@ -50,3 +71,7 @@ def state_of(request: Request) -> AppState:
 
 def engine_of(request: Request) -> Engine:
     return state_of(request).engine
+
+
+def reader_of(request: Request) -> Engine:
+    return state_of(request).reader

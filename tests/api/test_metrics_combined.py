@@ -1,6 +1,7 @@
 """``/api/metrics/combined/`` and ``/api/health/`` as dashboards call them."""
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -205,12 +206,14 @@ def test_snapshot_cache_rules_call_by_call(client: TestClient, keys, demo_run) -
         new_stored = stored_timestamp(demo_run, tenant)
         assert new_stored > stored
         assert refreshed["snapshot_generated_at"] == new_stored.isoformat()
+        assert refreshed["materialization"] is None  # stored by the API, by no Dagster run
 
         # 4. unfiltered again: the new snapshot, cached
         after = call()
         assert after["cached"] is True
         assert after["payload"] == refreshed["payload"]
         assert after["snapshot_generated_at"] == refreshed["snapshot_generated_at"]
+        assert after["materialization"] is None
     finally:
         with engine(db).begin() as conn:
             conn.execute(
@@ -251,9 +254,12 @@ def run_cli(*args: str) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-def test_snapshot_metrics_command_rebuilds_every_tenant_as_dagster_runs(demo_run) -> None:
-    from dagster import AssetKey, DagsterInstance
+def test_snapshot_metrics_command_rebuilds_every_tenant_as_dagster_runs(
+    demo_run, client: TestClient, keys
+) -> None:
+    from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
 
+    served = client.get(URL, headers=auth(keys["tenant"])).json()  # in the app's snapshot cache
     before = {t: stored_timestamp(demo_run, t) for t, _, _ in DEMO_TENANTS}
     code, out, err = run_cli("snapshot-metrics")
     assert code == 0, err
@@ -275,6 +281,19 @@ def test_snapshot_metrics_command_rebuilds_every_tenant_as_dagster_runs(demo_run
     one = DEMO_TENANTS[0][0]
     code, out, err = run_cli("snapshot-metrics", "--tenant-id", one)
     assert code == 0 and out.strip() == "rebuilt 1 of 1 metrics snapshots"
+    # The same app answers the new snapshot at once, naming the run that stored it.
+    latest = instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=AssetKey("metrics_snapshot"), asset_partitions=[one]),
+        limit=1,
+    ).records[0]
+    body = client.get(URL, headers=auth(keys["tenant"])).json()
+    assert body["tenant_id"] == one
+    assert body["snapshot_generated_at"] == stored_timestamp(demo_run, one).isoformat()
+    assert body["snapshot_generated_at"] != served["snapshot_generated_at"]
+    assert body["materialization"] == {
+        "run_id": latest.run_id,
+        "materialized_at": datetime.fromtimestamp(latest.timestamp, UTC).isoformat(),
+    }
 
 
 def test_snapshot_metrics_command_fails_in_one_line(demo_run) -> None:

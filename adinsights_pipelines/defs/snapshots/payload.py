@@ -39,6 +39,8 @@ class StoredSnapshot:
     payload: dict[str, Any]
     row_totals: dict[str, Any]
     snapshot_generated_at: datetime
+    #: The Dagster run that stored it; ``None`` when the API recomputed it (``cache=false``).
+    dagster_run_id: str | None = None
 
 
 def _where(tenant_id: str, filters: SnapshotFilters) -> tuple[str, dict[str, Any]]:
@@ -168,7 +170,7 @@ def store_snapshot(
 def load_snapshot(conn: Connection, tenant_id: str) -> StoredSnapshot | None:
     row = conn.execute(
         sa.text(
-            "select tenant_id, payload, row_totals, snapshot_generated_at "
+            "select tenant_id, payload, row_totals, snapshot_generated_at, dagster_run_id "
             "from app.metrics_snapshots where tenant_id = :t"
         ),
         {"t": tenant_id},
