@@ -151,3 +151,26 @@ def test_problem_kinds_are_one_stable_list() -> None:
         Problem(400, "x", kind="no-such-kind")
     with pytest.raises(ValueError):
         Problem(400, "x", kind="not-found")  # a kind belongs to one status
+
+
+def test_a_dropped_database_connection_answers_503_once_then_recovers(api_world: ApiWorld) -> None:
+    """The API's pool has no pre-ping: a connection the server killed (a restart, a failover)
+    fails one request with a 503 problem, and the pool is replaced for the next."""
+    with TestClient(api_world.app()) as client:
+        headers = api_world.auth("acme")
+        assert client.get("/api/metrics/combined/", headers=headers).status_code == 200
+        with engine(api_world.db).connect() as conn:
+            killed = conn.execute(
+                sa.text(
+                    "select count(pg_terminate_backend(pid)) from pg_stat_activity "
+                    "where datname = current_database() and pid <> pg_backend_pid() "
+                    "and state = 'idle'"
+                )
+            ).scalar_one()
+        assert killed >= 1
+        failed = client.get("/api/metrics/combined/", headers=headers)
+        body = assert_problem(failed, 503, "unavailable")
+        assert "Traceback" not in failed.text and "pg_" not in failed.text
+        assert body["detail"] == "the database is unavailable; retry shortly"
+        again = client.get("/api/metrics/combined/", headers=headers)
+        assert again.status_code == 200 and again.json()["tenant_id"] == "acme"
