@@ -6,9 +6,10 @@ that captures what the tests assert on, since later stages change the warehouse:
 1. ``first_build``: raw rows of two tenants (Meta, Google Ads via Airbyte, GA4, Search
    Console) -> job ``dbt_build`` -> marts, passed checks, a metrics snapshot;
 2. ``incremental_rerun``: one Meta row and one Google Ads row of yesterday change, then the
-   incremental models run again. Every raw row was loaded within the re-read overlap, so the
-   run re-computes them all: the rows without new data must not be written at all, and the
-   two changed fact rows must be updated in place;
+   15-minute schedule ticks and its run request runs (the incremental and table models with
+   their checks, and the checks on the staging views; views and seeds left as built). Every raw
+   row was loaded within the re-read overlap, so the run re-computes them all: the rows without
+   new data must not be written at all, and the two changed fact rows must be updated in place;
 3. ``contract_gate``: ``adinsights check-contracts`` on marts made to disagree with raw;
 4. ``broken_build``: a negative spend and a Google Ads customer of no tenant -> the checks
    fail, the run fails, the snapshot is refused, /api/health/dbt/ says failing.
@@ -180,6 +181,38 @@ def run_job(
     )
 
 
+def schedule_tick(instance: DagsterInstance) -> Any:
+    """What ``dbt_build_every_15_minutes`` asks for now (the daemon's evaluation)."""
+    from dagster import build_schedule_context
+
+    from adinsights_pipelines.defs.dbt.definitions import dbt_build_schedule
+
+    with build_schedule_context(instance=instance) as context:
+        return dbt_build_schedule(context)
+
+
+def run_requested(instance: DagsterInstance, request: Any) -> Any:
+    """Run a schedule's run request in process, as the daemon would launch it."""
+    from adinsights_pipelines.definitions import defs
+
+    job = defs.resolve_job_def("dbt_build")
+    if request.asset_selection is not None:
+        job = job.get_subset(
+            asset_selection=set(request.asset_selection),
+            asset_check_selection=set(request.asset_check_keys or ()),
+        )
+    return job.execute_in_process(instance=instance, raise_on_error=False, tags=request.tags)
+
+
+def materialized_in(instance: DagsterInstance, run_id: str) -> set[str]:
+    from dagster import DagsterEventType
+
+    records = instance.get_records_for_run(
+        run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION
+    ).records
+    return {r.event_log_entry.asset_materialization.asset_key.to_user_string() for r in records}
+
+
 def row_versions(conn: sa.Connection) -> dict[str, dict[tuple[Any, ...], str]]:
     """Every incremental mart's rows by key -> xmin (the writing transaction)."""
     keys = {
@@ -244,7 +277,9 @@ def env(module_env: ModuleEnv) -> Iterator[dict[str, Any]]:
 def first_build(env: dict[str, Any]) -> dict[str, Any]:
     module_env, client, key = env["env"], env["client"], env["key"]
     before = health(client, key)
+    tick_before = schedule_tick(module_env.instance)
     result = run_job("dbt_build", module_env.instance)
+    tick_after = schedule_tick(module_env.instance)
     snapshot = run_job("metrics_snapshots", module_env.instance, "alpha")
     with engine(module_env.db).connect() as conn:
         fact = conn.execute(
@@ -271,6 +306,8 @@ def first_build(env: dict[str, Any]) -> dict[str, Any]:
         versions = row_versions(conn)
     return {
         "health_before": before,
+        "tick_before": tick_before,
+        "tick_after": tick_after,
         "result": result,
         "checks": check_results(module_env.instance, result.run_id),
         "snapshot": snapshot,
@@ -313,7 +350,7 @@ def incremental_rerun(first_build: dict[str, Any], env: dict[str, Any]) -> dict[
             {"d": YESTERDAY},
         )
     before = first_build["versions"]
-    result = run_job("dbt_build", module_env.instance, assets=INCREMENTAL_MODELS)
+    result = run_requested(module_env.instance, first_build["tick_after"])
     with engine(module_env.db).connect() as conn:
         versions = row_versions(conn)
         fact = {
@@ -326,7 +363,20 @@ def incremental_rerun(first_build: dict[str, Any], env: dict[str, Any]) -> dict[
                 {"d": YESTERDAY},
             )
         }
-    return {"result": result, "before": before, "after": versions, "fact": fact}
+    return {
+        "result": result,
+        "before": before,
+        "after": versions,
+        "fact": fact,
+        "materialized": materialized_in(module_env.instance, result.run_id),
+        "checks": check_results(module_env.instance, result.run_id),
+        "checked_assets": {
+            r.event_log_entry.dagster_event.event_specific_data.asset_key.to_user_string()
+            for r in module_env.instance.get_records_for_run(
+                result.run_id, of_type=_evaluation_type()
+            ).records
+        },
+    }
 
 
 @pytest.fixture(scope="module")
@@ -530,6 +580,53 @@ def test_materializations_carry_row_counts_and_columns(first_build, env) -> None
 
 
 # 2. the incremental run ------------------------------------------------------------------
+
+
+def test_the_schedule_builds_everything_until_views_and_seeds_are_built_from_this_code(
+    first_build,
+) -> None:
+    from adinsights_pipelines.defs.dbt.assets import SCOPE_TAG, STATIC_FINGERPRINT, STATIC_TAG
+
+    # No view or seed built yet: the tick asks for the whole job.
+    assert first_build["tick_before"].asset_selection is None
+    assert first_build["tick_before"].tags[SCOPE_TAG] == "full"
+    # That build tagged its run with the views' and seeds' fingerprint...
+    run = first_build["result"].dagster_run
+    assert run.tags[STATIC_TAG] == STATIC_FINGERPRINT
+    # ...so the next tick leaves views and seeds alone, and keeps every check but the seeds'.
+    tick = first_build["tick_after"]
+    assert tick.tags[SCOPE_TAG] == "incremental"
+    selected = {k.to_user_string() for k in tick.asset_selection}
+    assert set(INCREMENTAL_MODELS) | {"dim_accounts"} == selected
+    checks = {(k.asset_key.to_user_string(), k.name) for k in tick.asset_check_keys}
+    assert ("stg_meta__insights", "non_negative_stg_meta__insights_spend") in checks
+    assert ("fct_ad_performance_daily", "marts_reconcile_with_raw_spend") in checks
+    assert not {asset for asset, _ in checks} & {"jamaica_parishes", "google_geo_targets"}
+
+
+def test_a_scheduled_run_builds_models_and_checks_views_without_rebuilding_them(
+    incremental_rerun,
+) -> None:
+    assert incremental_rerun["result"].success
+    assert incremental_rerun["materialized"] == set(INCREMENTAL_MODELS) | {"dim_accounts"}
+    checks = incremental_rerun["checks"]
+    assert checks["non_negative_stg_meta__insights_spend"] is True  # a view's test still ran
+    assert checks["marts_reconcile_with_raw_spend"] is True  # and the data contracts
+    # seeds' own tests did not
+    assert not incremental_rerun["checked_assets"] & {"jamaica_parishes", "google_geo_targets"}
+
+
+def test_a_changed_view_definition_changes_the_fingerprint() -> None:
+    import copy
+
+    from adinsights_pipelines.defs.dbt.assets import MANIFEST, static_fingerprint
+
+    changed = copy.deepcopy(MANIFEST)
+    changed["nodes"]["model.adinsights.stg_meta__insights"]["checksum"]["checksum"] = "edited"
+    assert static_fingerprint(changed) != static_fingerprint(MANIFEST)
+    mart = copy.deepcopy(MANIFEST)  # a table model is rebuilt every tick anyway
+    mart["nodes"]["model.adinsights.fct_ad_performance_daily"]["checksum"]["checksum"] = "edited"
+    assert static_fingerprint(mart) == static_fingerprint(MANIFEST)
 
 
 def test_rerun_writes_no_row_without_new_data(incremental_rerun) -> None:

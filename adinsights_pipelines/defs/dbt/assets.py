@@ -1,5 +1,6 @@
 """dbt models as Dagster assets; dbt tests as asset checks (blocking where severity is error)."""
 
+import hashlib
 import os
 import shutil
 from collections.abc import Iterator, Mapping
@@ -38,6 +39,7 @@ from adinsights_pipelines.defs.resources import WarehouseResource
 
 dbt_project.prepare_if_dev()
 prepare_manifest()
+MANIFEST = load_manifest()
 
 #: Statuses in run_results.json that make a dbt node a failure.
 FAILED_STATUSES = ("error", "fail", "runtime error")
@@ -88,6 +90,46 @@ translator = AdinsightsDbtTranslator(
 )
 
 
+#: Run tag: the fingerprint of the view and seed definitions a full build built.
+STATIC_TAG = "adinsights/dbt-static"
+#: Run tag: ``full`` (every node) or ``incremental`` (views and seeds left as they are).
+SCOPE_TAG = "adinsights/dbt-scope"
+
+
+def static_nodes(manifest: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """Seeds and view models of our project: rebuilt only when their definitions change."""
+    return [
+        node
+        for node in manifest["nodes"].values()
+        if node["package_name"] == manifest["metadata"]["project_name"]
+        and (
+            node["resource_type"] == "seed"
+            or (node["resource_type"] == "model" and node["config"]["materialized"] == "view")
+        )
+    ]
+
+
+def static_fingerprint(manifest: Mapping[str, Any]) -> str:
+    """A hash of what a view or seed is built from: their files and our project's macros."""
+    digest = hashlib.sha256()
+    for node in sorted(static_nodes(manifest), key=lambda n: n["unique_id"]):
+        digest.update(f"{node['unique_id']}={node['checksum']['checksum']}\n".encode())
+    project = manifest["metadata"]["project_name"]
+    for uid, macro in sorted(manifest["macros"].items()):
+        if macro["package_name"] == project:
+            digest.update(f"{uid}={macro['macro_sql']}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+STATIC_FINGERPRINT = static_fingerprint(MANIFEST)
+STATIC_KEYS = frozenset(translator.get_asset_key(node) for node in static_nodes(MANIFEST))
+SEED_KEYS = frozenset(
+    translator.get_asset_key(node)
+    for node in static_nodes(MANIFEST)
+    if node["resource_type"] == "seed"
+)
+
+
 def failed_nodes(run_results: Mapping[str, Any]) -> list[str]:
     """Names of the failed nodes (unique ids ``<type>.adinsights.<name>[.<hash>]``)."""
     return sorted(
@@ -104,13 +146,17 @@ def _run_results(invocation: DbtCliInvocation) -> dict[str, Any] | None:
         return None
 
 
-@dbt_assets(manifest=load_manifest(), project=dbt_project, dagster_dbt_translator=translator)
+@dbt_assets(manifest=MANIFEST, project=dbt_project, dagster_dbt_translator=translator)
 def dbt_models(
     context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
 ) -> Iterator[Any]:
     # dagster-dbt passes this process's environment to the dbt subprocess.
     os.environ.update(dbt_environment(warehouse.database()))
-    context.instance.add_run_tags(context.run_id, {DBT_RUN_TAG: DBT_RUN_TAG_VALUE})
+    tags = {DBT_RUN_TAG: DBT_RUN_TAG_VALUE}
+    if STATIC_KEYS & context.selected_asset_keys:
+        # this run (re)builds views or seeds: from these definitions (definitions.py's schedule)
+        tags[STATIC_TAG] = STATIC_FINGERPRINT
+    context.instance.add_run_tags(context.run_id, tags)
     invocation = dbt.cli(["build"], context=context, raise_on_error=False)
     run_results: dict[str, Any] | None = None
     try:
