@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,6 +16,16 @@ from starlette.requests import Request
 
 from adinsights_pipelines.settings import Settings
 from adinsights_pipelines.warehouse.database import Database
+
+
+@cache
+def api_engine_for(sqlalchemy_url: str) -> Engine:
+    """The API's pool (one per database per process), sized for a server's concurrent requests.
+    No pre-ping (a round trip on every checkout): after a database restart the first request on
+    a dead connection answers 503 and SQLAlchemy then discards the whole pool."""
+    return sa.create_engine(
+        sqlalchemy_url, pool_size=10, max_overflow=10, pool_recycle=1800, pool_pre_ping=False
+    )
 
 
 def utc_now() -> datetime:
@@ -34,16 +44,7 @@ class AppState:
 
     @cached_property
     def engine(self) -> Engine:
-        """The API's own pool, sized for a server's concurrent requests. No pre-ping (a round
-        trip on every checkout): after a database restart the first request on a dead
-        connection answers 503 and SQLAlchemy then discards the whole pool."""
-        return sa.create_engine(
-            self.db.sqlalchemy_url,
-            pool_size=10,
-            max_overflow=10,
-            pool_recycle=1800,
-            pool_pre_ping=False,
-        )
+        return api_engine_for(self.db.sqlalchemy_url)
 
     @cached_property
     def reader(self) -> Engine:
