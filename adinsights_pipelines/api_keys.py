@@ -64,6 +64,14 @@ def create_api_key(
         raise AdinsightsError("an API key is either for one tenant (--tenant) or --operator")
     if tenant_id is not None:
         require_tenant(conn, tenant_id)
+        status = conn.execute(
+            sa.text("select status from app.tenants where id = :t"), {"t": tenant_id}
+        ).scalar_one()
+        if status != "active":
+            raise AdinsightsError(
+                f"tenant {tenant_id!r} is {status}: its keys do not work "
+                f"(reactivate it with adinsights tenants add {tenant_id} --name ...)"
+            )
     prefix = secrets.token_hex(4)
     key = f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
     conn.execute(
@@ -95,10 +103,14 @@ def verify_api_key(conn: Connection, key: str) -> Principal | None:
     parts = key.split("_", 2)
     if len(parts) != 3 or parts[0] != KEY_PREFIX:
         return None
+    # A tenant key works only while its tenant is active (deactivation keeps the keys, so a
+    # reactivated tenant's keys work again); operator keys have no tenant.
     row = conn.execute(
         sa.text(
-            "select prefix, key_hash, role, tenant_id from app.api_keys "
-            "where prefix = :p and revoked_at is null"
+            "select k.prefix, k.key_hash, k.role, k.tenant_id from app.api_keys k "
+            "left join app.tenants t on t.id = k.tenant_id "
+            "where k.prefix = :p and k.revoked_at is null "
+            "and (k.tenant_id is null or t.status = 'active')"
         ),
         {"p": parts[1]},
     ).one_or_none()

@@ -25,7 +25,7 @@ def authenticate(request: Request, conn: sa.Connection | None = None) -> Princip
     with _connection(request, conn) as usable:
         principal = verify_api_key(usable, key.strip())
     if principal is None:
-        raise Problem(401, "invalid or revoked API key")
+        raise Problem(401, "invalid or revoked API key, or its tenant is deactivated")
     context = request_context(request.scope)
     if context is not None:
         context.api_key_prefix = principal.key_prefix

@@ -290,7 +290,7 @@ def _snapshot_card(state: AppState, snapshots: list, now: datetime) -> dict[str,
         f"{states[State.FAIL]} older than 120 min or missing"
     )
     if grace:
-        detail += "; within 15 min of a dbt run (alerts held)"
+        detail += "; within 15 min of a dbt run (staleness under 15 min old not yet alerted)"
     return _card(
         "metrics_snapshots",
         status,

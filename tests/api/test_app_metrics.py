@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
+from adinsights_pipelines.defs.alerts.observe import REQUESTS_METRIC
 from adinsights_pipelines.defs.dbt.definitions import dbt_build_job
 from adinsights_pipelines.warehouse.database import engine
 from api.telemetry import DBT_JOB
@@ -55,7 +56,7 @@ def test_requests_are_counted_by_route_template_and_status(
     client.get("/api/meta/accounts/")  # 401
     client.get("/api/meta/accounts/12345/details")  # no such route: never its raw path
     samples = scrape(client)
-    counted = "api_requests_total"
+    counted = REQUESTS_METRIC  # what the alert sensor reads for the API error rate
     assert value(samples, counted, route="/api/meta/accounts/", status="200", method="GET") == 3
     assert value(samples, counted, route="/api/meta/accounts/", status="401") == 1
     assert value(samples, counted, route="/api/meta/campaigns/", status="200") == 2

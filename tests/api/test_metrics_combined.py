@@ -302,3 +302,28 @@ def test_snapshot_metrics_command_fails_in_one_line(demo_run) -> None:
     assert err.strip().splitlines()[-1] == (
         "adinsights: error: tenant 'no-such-tenant' does not exist (adinsights tenants list)"
     )
+
+
+def test_a_deactivated_tenants_keys_stop_working_until_it_is_reactivated(
+    client: TestClient, demo_run
+) -> None:
+    from adinsights_pipelines.errors import AdinsightsError
+    from adinsights_pipelines.tenants import add_tenant, deactivate_tenant
+
+    db, _ = demo_run
+    tenant, name, _ = DEMO_TENANTS[1]
+    with engine(db).begin() as conn:
+        key = create_api_key(conn, tenant_id=tenant)
+    assert client.get(URL, headers=auth(key)).status_code == 200
+    with engine(db).begin() as conn:
+        deactivate_tenant(conn, tenant)
+    try:
+        refused = client.get(URL, headers=auth(key))
+        assert refused.status_code == 401
+        assert refused.json()["detail"].endswith("or its tenant is deactivated")
+        with engine(db).begin() as conn, pytest.raises(AdinsightsError, match="is inactive"):
+            create_api_key(conn, tenant_id=tenant)
+    finally:
+        with engine(db).begin() as conn:
+            add_tenant(conn, tenant, name)  # reactivates: the same key works again
+    assert client.get(URL, headers=auth(key)).status_code == 200

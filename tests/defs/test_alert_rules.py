@@ -12,6 +12,7 @@ from adinsights_pipelines.defs.alerts.rules import (
     hold_during_grace,
     pending_alerts,
     record_silent_states,
+    staleness_onset,
 )
 from adinsights_pipelines.defs.freshness import State
 
@@ -84,15 +85,33 @@ def test_vanished_subjects_are_forgotten() -> None:
 
 def test_snapshot_grace_holds_new_staleness_for_15_minutes_after_dbt() -> None:
     dbt_end = NOW - timedelta(minutes=10)
-    assert hold_during_grace(State.WARN, State.PASS, dbt_end, NOW) == (State.PASS, True)
-    assert hold_during_grace(State.FAIL, State.WARN, dbt_end, NOW) == (State.WARN, True)
-    assert hold_during_grace(State.FAIL, None, dbt_end, NOW) == (State.PASS, True)
+    just = NOW - timedelta(minutes=2)  # the snapshot crossed its threshold 2 minutes ago
+    assert hold_during_grace(State.WARN, State.PASS, dbt_end, NOW, just) == (State.PASS, True)
+    assert hold_during_grace(State.FAIL, State.WARN, dbt_end, NOW, just) == (State.WARN, True)
+    assert hold_during_grace(State.FAIL, None, dbt_end, NOW, just) == (State.PASS, True)
     # recovery is never held
-    assert hold_during_grace(State.PASS, State.FAIL, dbt_end, NOW) == (State.PASS, False)
+    assert hold_during_grace(State.PASS, State.FAIL, dbt_end, NOW, None) == (State.PASS, False)
     # 15 minutes after dbt ended, staleness shows
     late = NOW - timedelta(minutes=15)
-    assert hold_during_grace(State.WARN, State.PASS, late, NOW) == (State.WARN, False)
-    assert hold_during_grace(State.WARN, State.PASS, None, NOW) == (State.WARN, False)
+    assert hold_during_grace(State.WARN, State.PASS, late, NOW, just) == (State.WARN, False)
+    assert hold_during_grace(State.WARN, State.PASS, None, NOW, just) == (State.WARN, False)
+
+
+def test_grace_delays_an_alert_at_most_15_minutes_even_with_dbt_every_15_minutes() -> None:
+    """dbt succeeds every 15 minutes, so some run has always just ended: a snapshot that has
+    been stale for 15 minutes or more alerts anyway."""
+    dbt_end = NOW - timedelta(minutes=3)
+    long_ago = NOW - timedelta(minutes=15)
+    assert hold_during_grace(State.WARN, State.PASS, dbt_end, NOW, long_ago) == (State.WARN, False)
+    # a missing snapshot has no onset to bound the hold by: never held
+    assert hold_during_grace(State.FAIL, State.PASS, dbt_end, NOW, None) == (State.FAIL, False)
+
+
+def test_staleness_onset_is_when_the_age_crossed_the_threshold() -> None:
+    assert staleness_onset(State.WARN, 70.0, NOW) == NOW - timedelta(minutes=10)
+    assert staleness_onset(State.FAIL, 125.0, NOW) == NOW - timedelta(minutes=5)
+    assert staleness_onset(State.FAIL, None, NOW) is None
+    assert staleness_onset(State.PASS, 30.0, NOW) is None
 
 
 def test_escalation_above_20_percent_of_tenants() -> None:

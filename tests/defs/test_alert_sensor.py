@@ -31,6 +31,7 @@ from dagster import (
 from adinsights_pipelines.definitions import defs
 from adinsights_pipelines.defs.alerts.delivery import EmailChannel, SlackChannel
 from adinsights_pipelines.defs.alerts.evaluate import evaluate_alerts
+from adinsights_pipelines.defs.alerts.observe import REQUESTS_METRIC
 from adinsights_pipelines.defs.alerts.sensor import alert_sensor
 from adinsights_pipelines.defs.resources import AlertChannelsResource, WarehouseResource
 from adinsights_pipelines.defs.tenants.partitions import TENANT_PARTITIONS, tenant_partitions
@@ -418,7 +419,7 @@ def test_alert_sensor_runs_by_default_about_every_minute() -> None:
 # --- API error rate ---------------------------------------------------------------------------
 
 
-METRIC = "adinsights_http_requests_total"
+METRIC = REQUESTS_METRIC
 
 
 class Counters:
@@ -429,8 +430,8 @@ class Counters:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 text = (
-                    "# HELP adinsights_http_requests_total Requests by route and status.\n"
-                    "# TYPE adinsights_http_requests_total counter\n"
+                    f"# HELP {METRIC} Requests by route and status.\n"
+                    f"# TYPE {METRIC} counter\n"
                     f'{METRIC}{{route="/api/health/",status="200"}} {counters.ok}\n'
                     f'{METRIC}{{route="/api/meta/ads/",status="500"}} {counters.errors}\n'
                     f'{METRIC}{{route="/api/meta/ads/",status="404"}} 7\n'

@@ -45,6 +45,7 @@ from adinsights_pipelines.defs.alerts.rules import (
     hold_during_grace,
     pending_alerts,
     record_silent_states,
+    staleness_onset,
     with_state,
 )
 from adinsights_pipelines.defs.freshness import State
@@ -110,7 +111,11 @@ def observe_all(
         for obs in snapshot_observations(conn, tenants, now, ui_url=ui_url):
             previous = cursor["effective"].get(obs.subject)
             state, held = hold_during_grace(
-                obs.state, State(previous) if previous else None, dbt_finished_at, now
+                obs.state,
+                State(previous) if previous else None,
+                dbt_finished_at,
+                now,
+                staleness_onset(obs.state, obs.age_minutes, now),
             )
             if held:
                 obs = with_state(

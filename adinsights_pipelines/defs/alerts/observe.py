@@ -54,9 +54,9 @@ log = logging.getLogger("adinsights.alerts")
 
 #: Runs of `adinsights simulate-alerts` carry this tag; the real sensor ignores them.
 SIMULATION_TAG = "adinsights/simulation"
-#: The request counter the API exports at /metrics/app/ (label ``status``). One constant, so the
-#: name can follow the API's exporter.
-REQUESTS_METRIC = "adinsights_http_requests_total"
+#: The request counter the API exports at /metrics/app/ (``api/telemetry.py``, label
+#: ``status``); tests/api/test_app_metrics.py checks the real exposition carries it.
+REQUESTS_METRIC = "api_requests_total"
 #: On its first evaluation the sensor looks this far back for finished runs.
 FIRST_RUN_LOOKBACK = timedelta(hours=1)
 MAX_TRACKED_RUN_SUBJECTS = 2000

@@ -14,7 +14,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from adinsights_pipelines.defs.freshness import SNAPSHOT_GRACE_AFTER_DBT, State
+from adinsights_pipelines.defs.freshness import (
+    SNAPSHOT_FAIL,
+    SNAPSHOT_GRACE_AFTER_DBT,
+    SNAPSHOT_WARN,
+    State,
+)
 
 #: More than this share of tenants with stale snapshots in one evaluation pages Data Engineering.
 ESCALATION_SHARE = 0.20
@@ -150,14 +155,27 @@ def record_silent_states(
     return updated
 
 
+def staleness_onset(state: State, age_minutes: float | None, now: datetime) -> datetime | None:
+    """When a snapshot's ``state`` began: its age crossed 60 (WARN) or 120 minutes (FAIL).
+    ``None`` when that cannot be told (no timestamp)."""
+    threshold = {State.WARN: SNAPSHOT_WARN, State.FAIL: SNAPSHOT_FAIL}.get(state)
+    if threshold is None or age_minutes is None:
+        return None
+    return now - (timedelta(minutes=age_minutes) - threshold)
+
+
 def hold_during_grace(
     computed: State,
     previous_effective: State | None,
     dbt_finished_at: datetime | None,
     now: datetime,
+    worse_since: datetime | None,
 ) -> tuple[State, bool]:
     """A snapshot's effective state: within 15 minutes of a successful dbt run's end, a snapshot
-    may not get *worse* (the next snapshot run picks up the new marts); it may recover.
+    that *just* got worse (``worse_since``, less than 15 minutes ago) keeps its previous state,
+    since the next snapshot run picks up the new marts; it may always recover. The hold delays
+    an alert by at most 15 minutes: with dbt every 15 minutes a run has nearly always just
+    ended, and an unbounded hold would never let staleness show.
 
     Returns (state, suppressed).
     """
@@ -165,7 +183,9 @@ def hold_during_grace(
         timedelta(0) <= now - dbt_finished_at < SNAPSHOT_GRACE_AFTER_DBT
     ):
         return computed, False
-    if computed is State.UNKNOWN:
+    if computed is State.UNKNOWN or worse_since is None:
+        return computed, False
+    if now - worse_since >= SNAPSHOT_GRACE_AFTER_DBT:
         return computed, False
     held = previous_effective if previous_effective in _RANK else State.PASS
     assert held is not None
@@ -270,7 +290,7 @@ def error_rate_observation(rate: ErrorRate | None) -> Observation:
         kind="error_rate",
         state=State.FAIL if failing else State.PASS,
         summary=summary if failing else "API error rate back to normal: " + summary,
-        target="/metrics/app/ adinsights_http_requests_total",
+        target="/metrics/app/ api_requests_total",
         threshold="5xx above 2% of requests over 5 min",
     )
 
