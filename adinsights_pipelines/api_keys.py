@@ -64,7 +64,7 @@ def create_api_key(
         raise AdinsightsError("an API key is either for one tenant (--tenant) or --operator")
     if tenant_id is not None:
         require_tenant(conn, tenant_id)
-        status = conn.execute(
+        status: str = conn.execute(
             sa.text("select status from app.tenants where id = :t"), {"t": tenant_id}
         ).scalar_one()
         if status != "active":
