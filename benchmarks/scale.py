@@ -50,7 +50,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +61,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 DEFAULT_SIZES = {"load": (10, 100, 1000), "snapshot": (10, 50, 100, 200), "cycle": (5, 10, 20, 40)}
 LOAD_REPEATS = 3
-SNAPSHOT_DAYS = 30
+SNAPSHOT_DAYS = 7
 CYCLE_DAYS = 7
 QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 #: Internal: the server a measure process creates its database on.
@@ -180,7 +180,9 @@ def _fill_load_tenants(rt: Any, tenants: list[str]) -> None:
             )
             add_source(conn, tenant, "ga4", str(400_000_000 + n))
             add_source(conn, tenant, "search_console", f"https://{tenant}.example/")
-            store_snapshot(conn, tenant, {"totals": []}, {"rows": 0}, duration_ms=1)
+            store_snapshot(
+                conn, tenant, {"totals": []}, {"rows": 0}, duration_ms=1, dagster_run_id=None
+            )
     instance = DagsterInstance.get()
     instance.add_dynamic_partitions(TENANT_PARTITIONS, tenants)
     from adinsights_pipelines.definitions import defs
@@ -235,6 +237,8 @@ def load_probe() -> None:
     snapped = time.perf_counter()
 
     instance = DagsterInstance.get()
+    instance.get_dynamic_partitions("tenant")  # connects; not part of any tick
+    loaded = time.perf_counter()
     resources = repository.get_top_level_resources()
     # 10:00 Jamaica on a weekday: every hourly schedule is due.
     tick_time = datetime.now(UTC).replace(hour=15, minute=0, second=0, microsecond=0)
@@ -272,6 +276,7 @@ def load_probe() -> None:
                 "snapshot_s": snapped - resolved,
                 "snapshot_bytes": len(snapshot),
                 "ticks": ticks,
+                "after_load_s": time.perf_counter() - loaded,
             }
         )
     )
@@ -307,7 +312,8 @@ def measure_load(sizes: Sequence[int], progress: Callable[[str], None]) -> dict[
                 if done.returncode != 0:
                     raise SystemExit(f"load probe failed:\n{done.stderr[-3000:]}")
                 probe = json.loads(done.stdout.strip().splitlines()[-1])
-                probe["process_s"] = wall
+                # The process up to a loaded code location: its wall time minus the ticks.
+                probe["process_s"] = wall - probe["after_load_s"]
                 probes.append(probe)
             best = min(probes, key=lambda p: p["process_s"])
             median = {
@@ -412,13 +418,13 @@ def _cycle_environment(sim_urls: dict[str, str], workspace_id: str) -> None:
     os.environ["ADINSIGHTS_AIRBYTE_WORKSPACE_ID"] = workspace_id
     os.environ["ADINSIGHTS_AIRBYTE_POLL_INTERVAL_SECONDS"] = "0.1"
     os.environ["ADINSIGHTS_META_APP_ID"] = "adinsights-scale-app"
-    os.environ["ADINSIGHTS_META_APP_SECRET"] = "simulator-only-app-secret"  # noqa: S105
+    os.environ["ADINSIGHTS_META_APP_SECRET"] = "simulator-only-app-secret"
     os.environ["ADINSIGHTS_META_REPORT_POLL_SECONDS"] = "0.1"
     os.environ["ADINSIGHTS_META_INSIGHTS_LOOKBACK_DAYS"] = str(CYCLE_DAYS)
     os.environ["ADINSIGHTS_META_INITIAL_SYNC_DAYS"] = str(CYCLE_DAYS)
     os.environ.update(google_environment(sim_urls["google"]))
     os.environ["ADINSIGHTS_GOOGLE_CLIENT_ID"] = "adinsights-scale.apps.example"
-    os.environ["ADINSIGHTS_GOOGLE_CLIENT_SECRET"] = "simulator-only-client-secret"  # noqa: S105
+    os.environ["ADINSIGHTS_GOOGLE_CLIENT_SECRET"] = "simulator-only-client-secret"
 
 
 def _seed_cycle_tenants(rt: Any, airbyte: Any, tenants: list[str]) -> None:
@@ -564,7 +570,7 @@ def report(results: dict[str, dict[str, Any]]) -> tuple[str, dict[str, float]]:
             _table(
                 [
                     "tenants",
-                    "process wall s",
+                    "process to loaded s",
                     "import defs s",
                     "resolve graph s",
                     "repository snapshot s",
@@ -604,9 +610,7 @@ def report(results: dict[str, dict[str, Any]]) -> tuple[str, dict[str, float]]:
             summary[f"tick_{name}_exponent"] = growth["exponent"]
         out.append(
             _table(
-                ["schedule / sensor"]
-                + [f"N={n:,}" for n in sizes]
-                + ["exponent", "ms per tenant"],
+                ["schedule / sensor"] + [f"N={n:,}" for n in sizes] + ["exponent", "ms per tenant"],
                 tick_rows,
             )
         )
@@ -685,7 +689,8 @@ def report(results: dict[str, dict[str, Any]]) -> tuple[str, dict[str, float]]:
             + [f"**{t:.1f}**" for t in totals]
             + [f"**{growth['exponent']:.2f}**", f"**{growth['per_tenant_s']:.3f}**"]
         )
-        stage_rows.append(["s per tenant"] + [f"{t / n:.2f}" for t, n in zip(totals, sizes)])
+        per_tenant = [f"{t / n:.2f}" for t, n in zip(totals, sizes, strict=True)]
+        stage_rows.append(["s per tenant", *per_tenant])
         stage_rows.append(["load avg before -> after"] + [r["load"] for r in rows])
         out.append(
             _table(
@@ -723,7 +728,7 @@ def plot(results: dict[str, dict[str, Any]], path: Path) -> None:
         sizes = [r["n"] for r in rows]
         if measure == "load":
             series = {
-                "fresh process (wall)": [r["process_s"] for r in rows],
+                "fresh process to loaded": [r["process_s"] for r in rows],
                 "definitions (import+graph+snapshot)": [
                     r["import_s"] + r["resolve_s"] + r["snapshot_s"] for r in rows
                 ],
@@ -745,7 +750,9 @@ def plot(results: dict[str, dict[str, Any]], path: Path) -> None:
                 series[stage] = [r["stages"][stage] for r in rows]
             title = "One hour of schedules"
         for name, values in series.items():
-            ax.plot(sizes, values, marker="o", label=f"{name} (k={fit(sizes, values)['exponent']:.2f})")
+            ax.plot(
+                sizes, values, marker="o", label=f"{name} (k={fit(sizes, values)['exponent']:.2f})"
+            )
         lo, hi = sizes[0], sizes[-1]
         base = series[next(iter(series))][0]
         ax.plot([lo, hi], [base, base * hi / lo], ls=":", color="grey", label="linear (k=1)")
