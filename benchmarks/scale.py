@@ -257,15 +257,15 @@ def load_probe() -> None:
             "runs": len(data.run_requests or []),
         }
     for sensor in repository.sensor_defs:
-        context = build_sensor_context(
+        sensor_context = build_sensor_context(
             instance=instance, resources=resources, repository_def=repository
         )
         t0 = time.perf_counter()
         with contextlib.redirect_stderr(io.StringIO()):
-            data = sensor.evaluate_tick(context)
+            sensor_data = sensor.evaluate_tick(sensor_context)
         ticks[sensor.name] = {
             "s": time.perf_counter() - t0,
-            "runs": len(data.run_requests or []),
+            "runs": len(sensor_data.run_requests or []),
         }
     print(
         json.dumps(
@@ -508,14 +508,16 @@ def measure_cycle(sizes: Sequence[int], progress: Callable[[str], None]) -> dict
                 _seed_cycle_tenants(rt, airbyte_state, tenants)
                 load_before = load_average()
                 stages: dict[str, float] = {}
+                runs: dict[str, list[float]] = {}
                 for stage in CYCLE_STAGES:
                     if stage in PER_TENANT_STAGES:
-                        stages[stage] = sum(run_job(stage, tenant) for tenant in tenants)
+                        runs[stage] = [run_job(stage, tenant) for tenant in tenants]
                     else:
-                        stages[stage] = run_job(stage)
+                        runs[stage] = [run_job(stage)]
+                    stages[stage] = sum(runs[stage])
                     progress(f"cycle: N={size} {stage} {stages[stage]:.1f} s")
             with engine(rt.db).connect() as conn:
-                rows = {
+                rows: dict[str, int] = {
                     table: conn.execute(sa.text(f"select count(*) from {table}")).scalar_one()
                     for table in (
                         "raw.meta_insights",
@@ -531,6 +533,7 @@ def measure_cycle(sizes: Sequence[int], progress: Callable[[str], None]) -> dict
                     "n": size,
                     "total_s": total,
                     "stages": stages,
+                    "runs": runs,
                     "rows": rows,
                     "load": f"{load_before} -> {load_average()}",
                 }
@@ -684,6 +687,16 @@ def report(results: dict[str, dict[str, Any]]) -> tuple[str, dict[str, float]]:
                 + [f"{g['exponent']:.2f}", f"{g['per_tenant_s']:.3f}"]
             )
             summary[f"cycle_{stage}_exponent"] = g["exponent"]
+        per_tenant_parts = [
+            sum(v for k, v in r["stages"].items() if k in PER_TENANT_STAGES) for r in rows
+        ]
+        g_parts = fit(sizes, per_tenant_parts)
+        stage_rows.append(
+            ["per-tenant stages"]
+            + [f"{s:.1f}" for s in per_tenant_parts]
+            + [f"{g_parts['exponent']:.2f}", f"{g_parts['per_tenant_s']:.3f}"]
+        )
+        summary["cycle_per_tenant_stages_exponent"] = g_parts["exponent"]
         stage_rows.append(
             ["**total**"]
             + [f"**{t:.1f}**" for t in totals]
@@ -698,6 +711,21 @@ def report(results: dict[str, dict[str, Any]]) -> tuple[str, dict[str, float]]:
                 stage_rows,
             )
         )
+        if "runs" in rows[-1]:
+            # A per-run cost that grows with the runs already in the instance would show as the
+            # later runs of a stage being slower than the first ones.
+            drift = []
+            for stage in CYCLE_STAGES:
+                durations = rows[-1]["runs"][stage]
+                if len(durations) >= 8:
+                    quarter = len(durations) // 4
+                    first = statistics.fmean(durations[:quarter])
+                    last = statistics.fmean(durations[-quarter:])
+                    drift.append(f"`{stage}` {first:.2f} -> {last:.2f}")
+            out.append(
+                f"\nMean run seconds, first quarter -> last quarter of the runs at N={sizes[-1]}: "
+                + ", ".join(drift)
+            )
         raw = rows[-1]["rows"]
         out.append(
             f"\nRows at N={sizes[-1]}: "
@@ -745,7 +773,12 @@ def plot(results: dict[str, dict[str, Any]], path: Path) -> None:
             }
             title = "Metrics snapshots"
         else:
-            series = {"hourly cycle total": [r["total_s"] for r in rows]}
+            series = {
+                "hourly cycle total": [r["total_s"] for r in rows],
+                "per-tenant stages": [
+                    sum(v for k, v in r["stages"].items() if k in PER_TENANT_STAGES) for r in rows
+                ],
+            }
             for stage in ("meta_sync", "dbt_build", "metrics_snapshots"):
                 series[stage] = [r["stages"][stage] for r in rows]
             title = "One hour of schedules"
@@ -758,6 +791,8 @@ def plot(results: dict[str, dict[str, Any]], path: Path) -> None:
         ax.plot([lo, hi], [base, base * hi / lo], ls=":", color="grey", label="linear (k=1)")
         ax.set_xscale("log")
         ax.set_yscale("log")
+        ax.set_xticks(sizes, [f"{n:,}" for n in sizes])
+        ax.minorticks_off()
         ax.set_xlabel("tenants (N)")
         ax.set_ylabel("seconds")
         ax.set_title(title)
@@ -791,6 +826,9 @@ def main() -> None:
         )
     parser.add_argument("--plot", action="store_true", help="write docs/performance-scale.png")
     parser.add_argument("--json", type=Path, help="also write the raw figures here")
+    parser.add_argument(
+        "--from-json", type=Path, help="print the report (and --plot) from a --json file; no runs"
+    )
     parser.add_argument("--load-probe", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--run-measure", help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, action="append", help=argparse.SUPPRESS)
@@ -804,6 +842,14 @@ def main() -> None:
 
     if args.run_measure:  # a measure (at some sizes) in its own process; prints its JSON
         print(json.dumps(MEASURES[args.run_measure](args.size, progress)))
+        return
+
+    if args.from_json:
+        try:
+            saved = json.loads(args.from_json.read_text())
+        except (OSError, ValueError) as exc:
+            parser.error(f"cannot read {args.from_json}: {exc}")
+        emit(saved, args.plot, note=f"figures from {args.from_json}")
         return
 
     measures = [m.strip() for m in args.measures.split(",") if m.strip()]
@@ -821,7 +867,7 @@ def main() -> None:
     started = time.perf_counter()
     progress(f"cores {os.cpu_count()}, load average {load_average()}")
     for measure in measures:
-        sizes: tuple[int, ...] = getattr(args, f"{measure}_sizes")
+        sizes = getattr(args, f"{measure}_sizes")
         # Loading grows one database (each size is probed by fresh processes); the other
         # measures run each size in a process of its own (its own Dagster instance).
         batches = [sizes] if measure == "load" else [(n,) for n in sizes]
@@ -837,15 +883,21 @@ def main() -> None:
             rows += json.loads(done.stdout.strip().splitlines()[-1])["rows"]
         results[measure] = {"measure": measure, "rows": rows}
     elapsed = time.perf_counter() - started
-    text, summary = report(results)
-    print(
-        f"Machine: {os.cpu_count()} cores; load average at the end {load_average()}; "
-        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; all measures {elapsed / 60:.1f} min\n"
-    )
-    print(text)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
-    if args.plot:
+    emit(
+        results,
+        args.plot,
+        note=f"{os.cpu_count()} cores; load average at the end {load_average()}; "
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; all measures {elapsed / 60:.1f} min",
+    )
+
+
+def emit(results: dict[str, dict[str, Any]], with_plot: bool, note: str) -> None:
+    text, summary = report(results)
+    print(f"Machine: {note}\n")
+    print(text)
+    if with_plot:
         path = ROOT / "docs" / "performance-scale.png"
         plot(results, path)
         print(f"plot: {path.relative_to(ROOT)}")

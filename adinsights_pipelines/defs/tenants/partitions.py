@@ -41,7 +41,7 @@ def partition_run_request(
 
     It carries the partition tag Dagster would add (``dagster/partition``), so a schedule tick
     does not look every key up in the instance again: without it Dagster checks each request's
-    key with one query on two new connections, 9 ms per tenant per tick, 6-9 s a tick for
+    key with one query on two new connections, about 6 ms per tenant per tick, 6 s a tick for
     1,000 tenants (docs/performance.md).
     """
     return RunRequest(
