@@ -740,7 +740,72 @@ def report(results: dict[str, dict[str, Any]]) -> tuple[str, dict[str, float]]:
                 f"cycle_s_{sizes[-1]}": totals[-1],
             }
         )
-    return "\n".join(out), summary
+    return "\n".join([*overview(results), *out]), summary
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.2f} s" if abs(seconds) >= 1 else f"{seconds * 1000:.2f} ms"
+
+
+def overview(results: dict[str, dict[str, Any]]) -> list[str]:
+    """One line per measure: sizes, time at the largest size, exponent, per-tenant cost."""
+    lines: list[tuple[str, list[int], list[float]]] = []
+    if "load" in results:
+        rows = results["load"]["rows"]
+        sizes = [r["n"] for r in rows]
+        lines.append(("Definitions load (fresh process)", sizes, [r["process_s"] for r in rows]))
+        tenant_ticks = [
+            name for name, tick in rows[-1]["ticks"].items() if tick["runs"] == sizes[-1]
+        ]
+        if tenant_ticks:
+            slowest = max(tenant_ticks, key=lambda name: rows[-1]["ticks"][name]["s"])
+            lines.append(
+                (
+                    f"Slowest tenant schedule tick (`{slowest}`)",
+                    sizes,
+                    [r["ticks"][slowest]["s"] for r in rows],
+                )
+            )
+        if "adinsights_alerts" in rows[-1]["ticks"]:
+            lines.append(
+                (
+                    "Alert sensor tick",
+                    sizes,
+                    [r["ticks"]["adinsights_alerts"]["s"] for r in rows],
+                )
+            )
+    if "snapshot" in results:
+        rows = results["snapshot"]["rows"]
+        lines.append(
+            ("Metrics snapshots, all tenants", [r["n"] for r in rows], [r["total_s"] for r in rows])
+        )
+    if "cycle" in results:
+        rows = results["cycle"]["rows"]
+        sizes = [r["n"] for r in rows]
+        lines.append(("One hour of schedules, total", sizes, [r["total_s"] for r in rows]))
+        lines.append(
+            (
+                "One hour of schedules, per-tenant stages",
+                sizes,
+                [sum(v for k, v in r["stages"].items() if k in PER_TENANT_STAGES) for r in rows],
+            )
+        )
+    if not lines:
+        return []
+    table = _table(
+        ["measure", "tenants", "seconds at the largest N", "exponent k", "per tenant (fit)"],
+        [
+            [
+                name,
+                ", ".join(f"{n:,}" for n in sizes),
+                f"{seconds[-1]:.3g}",
+                f"{fit(sizes, seconds)['exponent']:.2f}",
+                _duration(fit(sizes, seconds)["per_tenant_s"]),
+            ]
+            for name, sizes, seconds in lines
+        ],
+    )
+    return ["### Summary\n", table, ""]
 
 
 def plot(results: dict[str, dict[str, Any]], path: Path) -> None:
