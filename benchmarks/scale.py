@@ -11,7 +11,8 @@ dropped afterwards):
   and serialise the repository snapshot (``RepositorySnap.from_def``, what the gRPC server sends
   to the webserver and daemon). The same process then evaluates one tick of every schedule and
   sensor (``evaluate_tick``: the code the daemon calls; run submission is the daemon's, not
-  timed here). The process's wall time includes the interpreter and the imports.
+  timed here). "Process to loaded" is the process's wall time minus the ticks: interpreter,
+  imports and the code location.
 - ``snapshot``: N tenants with the same synthetic raw rows each (``dbt_raw_data.generate``),
   one ``dbt build``, then every tenant's snapshot rebuilt through ``refresh_snapshots`` (what
   ``adinsights snapshot-metrics`` runs: one in-process Dagster run of ``metrics_snapshots`` per
@@ -28,11 +29,15 @@ Usage::
 
     .venv/bin/python benchmarks/scale.py                      # all three, default sizes
     .venv/bin/python benchmarks/scale.py --measures load --load-sizes 10,100,1000
-    .venv/bin/python benchmarks/scale.py --plot               # also docs/performance-scale.png
+    .venv/bin/python benchmarks/scale.py --plot --json scale.json  # + docs/performance-scale.png
+    .venv/bin/python benchmarks/scale.py --from-json scale.json     # the report again, no runs
 
-Prints a Markdown table per measure (pasteable into docs/performance.md), each with the
+All three at the default sizes take about 13 minutes on the 2-core development machine. Prints
+a summary and a Markdown table per measure (pasteable into docs/performance.md), each with the
 per-tenant cost, a fitted growth exponent (slope of log time over log N) and a linear fit
-(fixed + per-tenant seconds); the last line is machine-readable name=value pairs.
+(fixed + per-tenant seconds); the cycle also compares the first and last quarter of each
+stage's runs (a per-run cost growing with stored runs would show there). The last line is
+machine-readable name=value pairs.
 """
 
 from __future__ import annotations
