@@ -19,6 +19,8 @@ from dagster import (
 from dagster._core.definitions.unresolved_asset_job_definition import (
     UnresolvedAssetJobDefinition,
 )
+
+# "dagster/partition", not exported at the top level either (dagster.yaml limits runs by it).
 from dagster._core.storage.tags import PARTITION_NAME_TAG
 
 TENANT_PARTITIONS = "tenant"
