@@ -28,6 +28,7 @@ CHANNELS = ("Organic Search", "Paid Social", "Paid Search", "Direct", "Referral"
 
 
 def tenant_ids(tenants: int) -> list[str]:
+    """Ids as ``generate`` writes them (two digits at least: bench-01 ... bench-100)."""
     return [f"bench-{n:02d}" for n in range(1, tenants + 1)]
 
 
@@ -62,14 +63,14 @@ def generate(
     statements = [
         """
         insert into app.tenants (id, name)
-        select 'bench-' || lpad(t::text, 2, '0'), 'Bench tenant ' || t
+        select 'bench-' || to_char(t, 'FM99999900'), 'Bench tenant ' || t
         from generate_series(1, :tenants) t
         on conflict (id) do nothing
         """,
         """
         insert into raw.meta_ad_accounts (tenant_id, account_id, name, currency, timezone_name,
             account_status, _loaded_at)
-        select 'bench-' || lpad(t::text, 2, '0'), 'act_' || (1000 + t), 'Account ' || t,
+        select 'bench-' || to_char(t, 'FM99999900'), 'act_' || (1000 + t), 'Account ' || t,
                case when t % 3 = 0 then 'USD' else 'JMD' end, 'America/Jamaica', 1,
                now() - interval '1 hour'
         from generate_series(1, :tenants) t
@@ -77,7 +78,7 @@ def generate(
         """
         insert into raw.meta_campaigns (tenant_id, campaign_id, account_id, name, status,
             effective_status, objective, daily_budget, _loaded_at)
-        select 'bench-' || lpad(t::text, 2, '0'), (t * 1000 + c)::text, 'act_' || (1000 + t),
+        select 'bench-' || to_char(t, 'FM99999900'), (t * 1000 + c)::text, 'act_' || (1000 + t),
                'Campaign ' || c, 'ACTIVE', 'ACTIVE', 'OUTCOME_TRAFFIC', 500000,
                now() - interval '1 hour'
         from generate_series(1, :tenants) t, generate_series(1, :campaigns) c
@@ -88,7 +89,7 @@ def generate(
         insert into raw.meta_insights (tenant_id, account_id, campaign_id, campaign_name,
             adset_id, adset_name, ad_id, ad_name, date_start, date_stop, region, spend,
             impressions, clicks, reach, conversions, currency, _loaded_at)
-        select 'bench-' || lpad(t::text, 2, '0'), 'act_' || (1000 + t), (t * 1000 + c)::text,
+        select 'bench-' || to_char(t, 'FM99999900'), 'act_' || (1000 + t), (t * 1000 + c)::text,
                'Campaign ' || c, (t * 100000 + c * 100 + s)::text, 'Ad set ' || s,
                (t * 10000000 + c * 10000 + s * 100 + a)::text, 'Ad ' || a,
                d::date, d::date, r.region,
@@ -112,7 +113,7 @@ def generate(
         """
         insert into app.airbyte_connections (connection_id, tenant_id, provider,
             source_account_id)
-        select 'conn-gads-' || t, 'bench-' || lpad(t::text, 2, '0'), 'google_ads',
+        select 'conn-gads-' || t, 'bench-' || to_char(t, 'FM99999900'), 'google_ads',
                (5550000000 + t)::text
         from generate_series(1, :tenants) t
         """,
@@ -144,7 +145,7 @@ def generate(
         insert into raw.ga4_daily (tenant_id, property_id, date, region,
             session_default_channel_group, sessions, total_users, new_users, screen_page_views,
             engaged_sessions, key_events, _loaded_at)
-        select 'bench-' || lpad(t::text, 2, '0'), (400000 + t)::text, d::date, r.region,
+        select 'bench-' || to_char(t, 'FM99999900'), (400000 + t)::text, d::date, r.region,
                ch.channel,
                (t * 17 + r.n * 5 + ch.n * 3 + extract(doy from d)::int) % 300 + 10,
                (t * 17 + r.n * 5 + ch.n * 3 + extract(doy from d)::int) % 250 + 5,
@@ -163,7 +164,7 @@ def generate(
         """
         insert into raw.search_console_daily (tenant_id, site_url, date, query, page, country,
             device, clicks, impressions, ctr, position, data_state, _loaded_at)
-        select 'bench-' || lpad(t::text, 2, '0'), 'https://bench-' || t || '.example/', d::date,
+        select 'bench-' || to_char(t, 'FM99999900'), 'https://bench-' || t || '.example/', d::date,
                'query ' || q, 'https://bench-' || t || '.example/page-' || (q % 7), 'jam', dev,
                (t + q + extract(doy from d)::int) % 20,
                (t * 3 + q * 7 + extract(doy from d)::int) % 400 + 20,

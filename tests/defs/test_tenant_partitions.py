@@ -52,12 +52,22 @@ def test_sensor_keeps_partitions_equal_to_active_tenants(
     assert not isinstance(evaluate(), SensorResult)  # nothing left to change: skipped
 
 
-def test_every_tenant_schedule_requests_one_keyed_run_per_tenant(tmp_path) -> None:
+def test_every_tenant_schedule_requests_one_keyed_run_per_tenant(tmp_path, monkeypatch) -> None:
     from dagster import DagsterInstance, build_schedule_context
 
     from adinsights_pipelines.definitions import defs
     from adinsights_pipelines.defs.meta.definitions import meta_sync_hourly
 
+    # Dagster re-checks each request's partition key in the instance (a query on new
+    # connections per tenant) unless the request carries its partition tag: count the checks.
+    lookups: list[str] = []
+    has_dynamic_partition = DagsterInstance.has_dynamic_partition
+
+    def counted(self: DagsterInstance, name: str, key: str) -> bool:
+        lookups.append(key)
+        return has_dynamic_partition(self, name, key)
+
+    monkeypatch.setattr(DagsterInstance, "has_dynamic_partition", counted)
     with DagsterInstance.local_temp(str(tmp_path)) as instance:
         instance.add_dynamic_partitions("tenant", ["acme", "globex"])
         context = build_schedule_context(
@@ -65,7 +75,8 @@ def test_every_tenant_schedule_requests_one_keyed_run_per_tenant(tmp_path) -> No
         )
         result = meta_sync_hourly.evaluate_tick(context)
     requests = result.run_requests or []
-    assert sorted((r.partition_key, r.run_key, r.tags["tenant_id"]) for r in requests) == [
-        ("acme", "acme", "acme"),
-        ("globex", "globex", "globex"),
-    ]
+    assert sorted(
+        (r.partition_key, r.run_key, r.tags["tenant_id"], r.tags["dagster/partition"])
+        for r in requests
+    ) == [("acme", "acme", "acme", "acme"), ("globex", "globex", "globex", "globex")]
+    assert lookups == []

@@ -23,6 +23,7 @@ from adinsights_pipelines.defs.resources import WarehouseResource
 from adinsights_pipelines.defs.tenants.partitions import (
     JAMAICA_TZ,
     TENANT_PARTITIONS,
+    partition_run_request,
     tenant_job,
 )
 
@@ -51,12 +52,12 @@ def due_run_requests(
     for (tenant_id, provider_name), connection_ids in sorted(due.items()):
         asset_name = PROVIDERS_BY_NAME[provider_name].asset_name
         requests.append(
-            RunRequest(
+            partition_run_request(
+                tenant_id,
                 run_key=f"{provider_name}:{tenant_id}:{now.astimezone(UTC):%Y%m%dT%H%M}",
-                partition_key=tenant_id,
                 asset_selection=[AssetKey(asset_name)],
                 run_config={"ops": {asset_name: {"config": {"connection_ids": connection_ids}}}},
-                tags={"tenant_id": tenant_id, "airbyte/provider": provider_name},
+                tags={"airbyte/provider": provider_name},
             )
         )
     return requests
