@@ -28,6 +28,18 @@ def api_engine_for(sqlalchemy_url: str) -> Engine:
     )
 
 
+@dataclass(frozen=True)
+class CachedSnapshot:
+    """One tenant's stored snapshot as this process last read it, with the materialization that
+    produced it once the instance has recorded it."""
+
+    tenant_id: str
+    generated_at: datetime
+    payload: dict[str, Any]
+    dagster_run_id: str | None
+    materialization: dict[str, Any] | None = None
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -40,7 +52,7 @@ class AppState:
     clock: Callable[[], datetime] = field(default=utc_now)
     #: Each tenant's stored metrics snapshot as last read (``api/routes/metrics.py``), used only
     #: while its ``snapshot_generated_at`` is unchanged.
-    snapshots: dict[str, Any] = field(default_factory=dict)
+    snapshots: dict[str, CachedSnapshot] = field(default_factory=dict)
 
     @cached_property
     def engine(self) -> Engine:
@@ -68,10 +80,6 @@ class AppState:
 def state_of(request: Request) -> AppState:
     state: AppState = request.app.state.adinsights
     return state
-
-
-def engine_of(request: Request) -> Engine:
-    return state_of(request).engine
 
 
 def reader_of(request: Request) -> Engine:

@@ -118,6 +118,15 @@ def node_times(results: dict, top: int = 10) -> list[str]:
     return lines
 
 
+def report(label: str, wall_s: float, results: dict, rows_word: str) -> None:
+    """One build's times, the rows each table model wrote, and where its time went."""
+    print(f"{label}: {wall_s:7.1f} s wall, {results['elapsed_time']:7.1f} s in dbt")
+    for model, rows in sorted(written(results).items()):
+        print(f"  {model:<40} {rows:>12,} {rows_word}")
+    print("  node time by kind, slowest nodes:")
+    print("\n".join(node_times(results)))
+
+
 def dagster_metadata_cost(eng: sa.Engine, manifest: dict) -> float:
     """The queries dagster-dbt's fetch_row_counts / fetch_column_metadata run after a build."""
     tables = [
@@ -202,19 +211,9 @@ def main() -> None:
     print("one new hour of data (rows re-delivered):")
     for table, count in arrived.items():
         print(f"  {table:<40} {count:>12,}")
-    print(f"dbt build --full-refresh: {full_s:7.1f} s wall, {full['elapsed_time']:7.1f} s in dbt")
-    for model, rows in sorted(written(full).items()):
-        print(f"  {model:<40} {rows:>12,} rows")
-    print("  node time by kind, slowest nodes:")
-    print("\n".join(node_times(full)))
-    print(
-        f"dbt build (the 15-minute schedule's incremental run): {incremental_s:7.1f} s wall, "
-        f"{incremental['elapsed_time']:7.1f} s in dbt"
-    )
-    for model, rows in sorted(written(incremental).items()):
-        print(f"  {model:<40} {rows:>12,} rows written")
-    print("  node time by kind, slowest nodes:")
-    print("\n".join(node_times(incremental)))
+    report("dbt build --full-refresh", full_s, full, "rows")
+    report("dbt build (the 15-minute schedule's incremental run)", incremental_s, incremental,
+           "rows written")  # fmt: skip
     print(
         f"dbt build of every node after another new hour (views and seeds rebuilt too): "
         f"{every_node_s:.1f} s wall, {every_node['elapsed_time']:.1f} s in dbt, "

@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,7 +25,7 @@ from adinsights_pipelines.defs.snapshots.payload import (
 )
 from api import params
 from api.auth import authenticate, scoped_tenant
-from api.state import AppState, state_of
+from api.state import AppState, CachedSnapshot, state_of
 
 SNAPSHOT_ASSET = AssetKey("metrics_snapshot")
 SOURCES = ("warehouse",)
@@ -40,24 +40,11 @@ def _filters(request: Request) -> SnapshotFilters:
     )
 
 
-@dataclass(frozen=True)
-class CachedSnapshot:
-    """One tenant's stored snapshot as this process last read it, with the materialization that
-    produced it once the instance has recorded it."""
-
-    tenant_id: str
-    generated_at: datetime
-    payload: dict[str, Any]
-    dagster_run_id: str | None
-    materialization: dict[str, Any] | None = None
-
-
-def _materialization(request: Request, entry: CachedSnapshot) -> dict[str, Any] | None:
+def _materialization(state: AppState, entry: CachedSnapshot) -> dict[str, Any] | None:
     """The Dagster materialization that stored ``entry``: ``None`` for a snapshot the API
     recomputed (``cache=false``), and until the run's event is in the instance."""
     if entry.dagster_run_id is None or entry.materialization is not None:
         return entry.materialization
-    state = state_of(request)
     result = state.instance.fetch_materializations(
         AssetRecordsFilter(asset_key=SNAPSHOT_ASSET, asset_partitions=[entry.tenant_id]), limit=1
     )
@@ -82,7 +69,7 @@ def _stored(state: AppState, conn: sa.Connection, tenant_id: str) -> CachedSnaps
     ).scalar_one_or_none()
     if generated_at is None:
         return None
-    entry: CachedSnapshot | None = state.snapshots.get(tenant_id)
+    entry = state.snapshots.get(tenant_id)
     if entry is not None and entry.generated_at == generated_at:
         return entry
     stored = load_snapshot(conn, tenant_id)
@@ -139,31 +126,28 @@ def combined_metrics(request: Request) -> Response:
       404: {$ref: '#/components/responses/NotFound'}
     """
     state = state_of(request)
+    materialization = None  # only a stored snapshot was made by a Dagster run
     # One pooled connection (autocommit) for the key check, the scoping and the reads.
     with state.reader.connect() as conn:
         principal = authenticate(request, conn)
         tenant_id = scoped_tenant(request, principal, conn)
         source = params.choice(request, "source", SOURCES, "warehouse")
         filters, use_cache = _filters(request), params.boolean(request, "cache", default=True)
-        if filters.is_empty and use_cache:
-            entry = _stored(state, conn, tenant_id)
-        elif not filters.is_empty:
+        if not filters.is_empty:  # live; the stored snapshot's timestamp, which it never changes
             payload, _ = compute_payload(conn, tenant_id, filters)
             stored = load_snapshot(conn, tenant_id)
-            # A live answer carries the stored snapshot's timestamp, which it never changes.
             generated_at = stored.snapshot_generated_at if stored else None
-    if filters.is_empty and use_cache:
-        payload = entry.payload if entry else {}
-        generated_at = entry.generated_at if entry else None
-        materialization = _materialization(request, entry) if entry else None
-    else:
-        materialization = None  # computed here and now, by no Dagster run
-        if filters.is_empty:  # cache=false: recompute and store
-            with state.engine.begin() as write:
-                payload, row_totals = compute_payload(write, tenant_id)
-                generated_at = store_snapshot(
-                    write, tenant_id, payload, row_totals, duration_ms=0, dagster_run_id=None
-                )
+        elif use_cache:
+            entry = _stored(state, conn, tenant_id)
+            payload = entry.payload if entry else {}
+            generated_at = entry.generated_at if entry else None
+            materialization = _materialization(state, entry) if entry else None
+    if filters.is_empty and not use_cache:  # recompute and store
+        with state.engine.begin() as write:
+            payload, row_totals = compute_payload(write, tenant_id)
+            generated_at = store_snapshot(
+                write, tenant_id, payload, row_totals, duration_ms=0, dagster_run_id=None
+            )
 
     body = {
         "tenant_id": tenant_id,

@@ -190,7 +190,6 @@ def simulate_alerts(
     tenant = sandbox_tenant_id()
     now = datetime.now(UTC)
     run_ids: list[str] = []
-    dbt_failed_on_purpose = False
     log_path = settings.data_dir / "logs" / "simulate-alerts.log"
     progress(f"sandbox tenant {tenant}")
     try:
@@ -202,7 +201,6 @@ def simulate_alerts(
         )
         run_id, succeeded = _build_dbt_model(instance, tenant, log_path)
         run_ids.append(run_id)
-        dbt_failed_on_purpose = True
         progress(
             f"dbt_build run {run_id[:8]} {'succeeded (unexpected)' if succeeded else 'failed'}"
         )
@@ -255,7 +253,7 @@ def simulate_alerts(
     finally:
         _clean(eng, instance, tenant, run_ids)
         progress(f"sandbox {tenant} removed")
-        if dbt_failed_on_purpose:
+        if run_ids:  # the drill's dbt run failed a blocking check on purpose
             # The drill's failed test is now the latest evaluation of a blocking check, which
             # would keep every tenant's snapshot from building (defs/snapshots/guard.py) until
             # the next dbt build. Evaluate the model's tests again on the real rows (the run

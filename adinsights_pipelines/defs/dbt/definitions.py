@@ -43,13 +43,15 @@ dbt_build_job = define_asset_job(
 )
 
 
-def static_models_current(instance: DagsterInstance, fingerprint: str = STATIC_FINGERPRINT) -> bool:
-    """Whether every view and seed was last built by a run of this fingerprint."""
+def static_models_current(instance: DagsterInstance) -> bool:
+    """Whether every view and seed was last built by a run of this code's fingerprint."""
     latest = instance.get_latest_materialization_events(list(STATIC_KEYS))
-    run_ids = {event.run_id for event in latest.values() if event is not None}
-    if len(latest) < len(STATIC_KEYS) or any(event is None for event in latest.values()):
+    if len(latest) < len(STATIC_KEYS) or None in latest.values():
         return False
-    tagged = instance.get_run_ids(RunsFilter(run_ids=list(run_ids), tags={STATIC_TAG: fingerprint}))
+    run_ids = {event.run_id for event in latest.values() if event is not None}
+    tagged = instance.get_run_ids(
+        RunsFilter(run_ids=list(run_ids), tags={STATIC_TAG: STATIC_FINGERPRINT})
+    )
     return set(tagged) == run_ids
 
 
