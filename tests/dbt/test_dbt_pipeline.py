@@ -593,7 +593,8 @@ def test_the_schedule_builds_everything_until_views_and_seeds_are_built_from_thi
     # That build tagged its run with the views' and seeds' fingerprint...
     run = first_build["result"].dagster_run
     assert run.tags[STATIC_TAG] == STATIC_FINGERPRINT
-    # ...so the next tick leaves views and seeds alone, and keeps every check but the seeds'.
+    # ...so the next tick leaves views and seeds alone, and keeps every check but those that
+    # read only seeds (the seeds' own and the parish lookups').
     tick = first_build["tick_after"]
     assert tick.tags[SCOPE_TAG] == "incremental"
     selected = {k.to_user_string() for k in tick.asset_selection}
@@ -601,7 +602,11 @@ def test_the_schedule_builds_everything_until_views_and_seeds_are_built_from_thi
     checks = {(k.asset_key.to_user_string(), k.name) for k in tick.asset_check_keys}
     assert ("stg_meta__insights", "non_negative_stg_meta__insights_spend") in checks
     assert ("fct_ad_performance_daily", "marts_reconcile_with_raw_spend") in checks
-    assert not {asset for asset, _ in checks} & {"jamaica_parishes", "google_geo_targets"}
+    assert (
+        "stg_app__airbyte_connections",
+        "unique_stg_app__airbyte_connections_connection_id",
+    ) in (checks)  # a view over an app table: its rows change
+    assert not {asset for asset, _ in checks} & SEEDS_ONLY
 
 
 def test_a_scheduled_run_builds_models_and_checks_views_without_rebuilding_them(
@@ -612,8 +617,17 @@ def test_a_scheduled_run_builds_models_and_checks_views_without_rebuilding_them(
     checks = incremental_rerun["checks"]
     assert checks["non_negative_stg_meta__insights_spend"] is True  # a view's test still ran
     assert checks["marts_reconcile_with_raw_spend"] is True  # and the data contracts
-    # seeds' own tests did not
-    assert not incremental_rerun["checked_assets"] & {"jamaica_parishes", "google_geo_targets"}
+    # the tests that read only seeds did not
+    assert not incremental_rerun["checked_assets"] & SEEDS_ONLY
+
+
+# Seeds and the views that read only seeds: their tests wait for the next full build.
+SEEDS_ONLY = {
+    "jamaica_parishes",
+    "google_geo_targets",
+    "stg_parish_aliases",
+    "stg_google_geo_targets",
+}
 
 
 def test_a_changed_view_definition_changes_the_fingerprint() -> None:
@@ -627,6 +641,11 @@ def test_a_changed_view_definition_changes_the_fingerprint() -> None:
     mart = copy.deepcopy(MANIFEST)  # a table model is rebuilt every tick anyway
     mart["nodes"]["model.adinsights.fct_ad_performance_daily"]["checksum"]["checksum"] = "edited"
     assert static_fingerprint(mart) == static_fingerprint(MANIFEST)
+    # a test on a seeds-only view is skipped by the ticks, so adding or editing one counts too
+    fewer = copy.deepcopy(MANIFEST)
+    alias_test = next(u for u in fewer["nodes"] if ".unique_stg_parish_aliases_alias_key" in u)
+    del fewer["nodes"][alias_test]
+    assert static_fingerprint(fewer) != static_fingerprint(MANIFEST)
 
 
 def test_rerun_writes_no_row_without_new_data(incremental_rerun) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from dagster import (
+    AssetCheckKey,
     AssetExecutionContext,
     AssetKey,
     AutomationCondition,
@@ -109,11 +110,43 @@ def static_nodes(manifest: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     ]
 
 
+def static_tests(manifest: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """Tests that read no source, only seeds and views over them (the parish lookups): their
+    result can change only with the static fingerprint, so a 15-minute build skips them."""
+    nodes = manifest["nodes"]
+    reads_source: dict[str, bool] = {}
+
+    def from_sources(uid: str) -> bool:
+        if uid not in reads_source:
+            parents = nodes[uid].get("depends_on", {}).get("nodes", []) if uid in nodes else []
+            reads_source[uid] = uid.startswith("source.") or any(map(from_sources, parents))
+        return reads_source[uid]
+
+    return [
+        node
+        for uid, node in nodes.items()
+        if node["resource_type"] == "test" and node.get("attached_node") and not from_sources(uid)
+    ]
+
+
+def static_check_keys(manifest: Mapping[str, Any]) -> frozenset[AssetCheckKey]:
+    """The asset checks of ``static_tests`` (dagster-dbt names a test's check after the test)."""
+    nodes = manifest["nodes"]
+    return frozenset(
+        AssetCheckKey(translator.get_asset_key(nodes[test["attached_node"]]), test["name"])
+        for test in static_tests(manifest)
+    )
+
+
 def static_fingerprint(manifest: Mapping[str, Any]) -> str:
-    """A hash of what a view or seed is built from: their files and our project's macros."""
+    """A hash of what a view or seed is built from (their files and our project's macros) and
+    of the tests that read only them."""
     digest = hashlib.sha256()
     for node in sorted(static_nodes(manifest), key=lambda n: n["unique_id"]):
         digest.update(f"{node['unique_id']}={node['checksum']['checksum']}\n".encode())
+    # a test's id ends in a hash of its arguments: an added or edited test on them counts
+    for uid in sorted(node["unique_id"] for node in static_tests(manifest)):
+        digest.update(f"{uid}\n".encode())
     project = manifest["metadata"]["project_name"]
     for uid, macro in sorted(manifest["macros"].items()):
         if macro["package_name"] == project:
@@ -123,11 +156,7 @@ def static_fingerprint(manifest: Mapping[str, Any]) -> str:
 
 STATIC_FINGERPRINT = static_fingerprint(MANIFEST)
 STATIC_KEYS = frozenset(translator.get_asset_key(node) for node in static_nodes(MANIFEST))
-SEED_KEYS = frozenset(
-    translator.get_asset_key(node)
-    for node in static_nodes(MANIFEST)
-    if node["resource_type"] == "seed"
-)
+STATIC_CHECK_KEYS = static_check_keys(MANIFEST)
 
 
 def failed_nodes(run_results: Mapping[str, Any]) -> list[str]:

@@ -1,8 +1,9 @@
 """The ``dbt_build`` job and its 15-minute schedule.
 
 A 15-minute tick rebuilds what data changes: the incremental and table models, with every dbt
-test and data-contract check on them, and the tests on the staging views (which guard the raw
-rows each model reads). Views and seeds change only when the project does, so a tick rebuilds
+test and data-contract check on them, and the tests on the staging views that read raw rows
+(they guard what each model reads). Views and seeds change only when the project does, and so
+do the tests that read nothing else (the parish lookups'), so a tick rebuilds and re-tests
 them (a full ``dbt_build``, every node) only when they were not yet built from this code:
 their definitions' fingerprint is a tag on every run that builds them (``dbt_models``).
 A deploy that changes a view or seed therefore gets a full build on its first tick.
@@ -27,7 +28,7 @@ from dagster_dbt import DbtCliResource
 
 from adinsights_pipelines.defs.dbt.assets import (
     SCOPE_TAG,
-    SEED_KEYS,
+    STATIC_CHECK_KEYS,
     STATIC_FINGERPRINT,
     STATIC_KEYS,
     STATIC_TAG,
@@ -58,10 +59,11 @@ def static_models_current(instance: DagsterInstance) -> bool:
 def incremental_selection(
     check_keys: frozenset[AssetCheckKey],
 ) -> tuple[list[AssetKey], list[AssetCheckKey]]:
-    """A 15-minute build: every dbt asset but the views and seeds; every check but the seeds'."""
+    """A 15-minute build: every dbt asset but the views and seeds; every check but those that
+    read only seeds (``static_tests``)."""
     assets = sorted(set(dbt_models.keys) - STATIC_KEYS, key=lambda k: k.to_user_string())
     checks = sorted(
-        (key for key in check_keys if key.asset_key not in SEED_KEYS),
+        (key for key in check_keys if key not in STATIC_CHECK_KEYS),
         key=lambda k: (k.asset_key.to_user_string(), k.name),
     )
     return assets, checks

@@ -21,7 +21,7 @@
         slice_columns=['tenant_id', 'platform', 'account_id', 'date_day'],
         on_schema_change='fail',
         indexes=[
-            {'columns': ['tenant_id', 'platform', 'account_id', 'campaign_id', 'date_day', 'parish'],
+            {'columns': ['tenant_id', 'platform', 'account_id', 'date_day', 'campaign_id', 'parish'],
              'unique': True},
             {'columns': ['platform', 'loaded_at']},
             {'columns': ['loaded_at']},
