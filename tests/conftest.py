@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -175,3 +176,22 @@ def demo_run(
 def keyring(product_env: Database) -> LocalKeyring:
     """The keyring our commands and assets use in this environment (a local master key)."""
     return keyring_from_settings(Settings())
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under ``--dist loadfile``, tests/api goes to one worker as a whole.
+
+    Its package-scoped ``api_world`` runs a real dbt build (20-40 s). With one work unit per
+    file, the worker left the package between files and pytest tore the fixture down, so a run
+    built it about six times; as one unit, it is built once. Every other file stays a unit.
+    """
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FilesWithApiPackage(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "tests/api" if path.startswith("tests/api/") else path
+
+    return FilesWithApiPackage(config, log)

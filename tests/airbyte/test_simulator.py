@@ -9,6 +9,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 import requests
+import sqlalchemy as sa
 from dagster import Failure
 from dagster_airbyte import AirbyteWorkspace
 
@@ -50,7 +51,7 @@ def test_workspace_connections_paging_details_and_destinations(sim: AirbyteSimul
     assert len(data.connections_by_id) == len(sim.state.connections) >= 3
     ((destination_id, destination),) = data.destinations_by_id.items()
     assert (destination.type, destination.schema) == ("postgres", "raw")
-    assert destination.database == sim.state.database_url.rsplit("/", 1)[-1]
+    assert destination.database == sa.engine.make_url(sim.state.database_url).database
     connection = next(iter(data.connections_by_id.values()))
     assert connection.destination_id == destination_id and connection.stream_prefix == "google_ads_"
     assert list(connection.streams) == ["campaign_performance"]

@@ -602,10 +602,11 @@ def test_the_schedule_builds_everything_until_views_and_seeds_are_built_from_thi
     checks = {(k.asset_key.to_user_string(), k.name) for k in tick.asset_check_keys}
     assert ("stg_meta__insights", "non_negative_stg_meta__insights_spend") in checks
     assert ("fct_ad_performance_daily", "marts_reconcile_with_raw_spend") in checks
+    # a view test that reads sources (raw rows, app.tenants) still runs
     assert (
-        "stg_app__airbyte_connections",
-        "unique_stg_app__airbyte_connections_connection_id",
-    ) in (checks)  # a view over an app table: its rows change
+        "stg_meta__ad_accounts",
+        "relationships_stg_meta__ad_accounts_tenant_id__id__source_app_tenants_",
+    ) in checks
     assert not {asset for asset, _ in checks} & SEEDS_ONLY
 
 
