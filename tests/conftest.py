@@ -178,6 +178,26 @@ def keyring(product_env: Database) -> LocalKeyring:
     return keyring_from_settings(Settings())
 
 
+#: The files (and the package) that take longest, started first: a worker that drew one of
+#: them last would run it alone while the other sat idle (the runbook file takes ~3 minutes).
+SLOW_FIRST = (
+    "tests/test_operations_doc.py",
+    "tests/test_end_to_end.py",
+    "tests/api/",
+    "tests/dbt/",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid.split("::", 1)[0]
+        return next(
+            (i for i, slow in enumerate(SLOW_FIRST) if path.startswith(slow)), len(SLOW_FIRST)
+        )
+
+    items.sort(key=rank)  # stable: each file keeps its own order
+
+
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """Under ``--dist loadfile``, tests/api goes to one worker as a whole.
 
@@ -188,6 +208,10 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     if config.getvalue("dist") != "loadfile":
         return None
     from xdist.scheduler import LoadScopeScheduling
+
+    # xdist otherwise hands out the units with the most tests first, whatever their duration,
+    # which left the one-test runbook file for last: keep the collection order (SLOW_FIRST).
+    config.option.loadscopereorder = False
 
     class FilesWithApiPackage(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
