@@ -34,7 +34,7 @@ lint: install
 
 ## Every benchmark script; each prints its figures, the last line as name=value pairs.
 bench: install
-	@set -e; for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script; done
+	@set -e; for script in benchmarks/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script; done
 
 clean:
 	rm -rf $(VENV) .adinsights dbt_project/target dbt_project/logs

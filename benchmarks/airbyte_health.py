@@ -18,7 +18,6 @@ import os
 import statistics
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -86,12 +85,11 @@ def main() -> None:
     else:
         os.environ.pop("ADINSIGHTS_DATABASE_URL", None)
 
+    from _tenants import add_bench_tenant
     from starlette.testclient import TestClient
 
     from adinsights_pipelines.api_keys import create_api_key
     from adinsights_pipelines.bootstrap import bootstrap
-    from adinsights_pipelines.defs.airbyte.store import add_connection
-    from adinsights_pipelines.tenants import add_tenant
     from adinsights_pipelines.warehouse.database import engine
     from api.app import create_app
 
@@ -100,14 +98,7 @@ def main() -> None:
         conn.execute(sa.text("delete from app.airbyte_connections where tenant_id like 'bench-%'"))
         for n in range(TENANTS):
             tenant_id = f"bench-{n:03d}"
-            add_tenant(conn, tenant_id, tenant_id)
-            add_connection(
-                conn,
-                tenant_id=tenant_id,
-                provider="google_ads",
-                connection_id=str(uuid.uuid4()),
-                source_account_id=str(3_000_000_000 + n),
-            )
+            add_bench_tenant(conn, tenant_id, n)
         key = create_api_key(conn, tenant_id=None, operator=True, label="bench")
 
     figures: dict[str, float] = {}

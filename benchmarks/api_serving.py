@@ -263,11 +263,11 @@ def main() -> None:
     else:
         os.environ.pop("ADINSIGHTS_DATABASE_URL", None)
 
+    from _tenants import add_bench_tenant
+
     from adinsights_pipelines.api_keys import create_api_key
     from adinsights_pipelines.bootstrap import bootstrap
-    from adinsights_pipelines.defs.airbyte.store import add_connection
     from adinsights_pipelines.defs.snapshots.payload import store_snapshot
-    from adinsights_pipelines.tenants import add_tenant
     from adinsights_pipelines.warehouse.database import engine
 
     rt = bootstrap()  # exports DAGSTER_HOME and the storage URL for every child process
@@ -278,14 +278,7 @@ def main() -> None:
     with engine(rt.db).begin() as conn:
         conn.execute(sa.text("delete from app.airbyte_connections where tenant_id like 'bench-%'"))
         for n, tenant_id in enumerate(tenants):
-            add_tenant(conn, tenant_id, tenant_id)
-            add_connection(
-                conn,
-                tenant_id=tenant_id,
-                provider="google_ads",
-                connection_id=str(uuid.uuid4()),
-                source_account_id=str(3_000_000_000 + n),
-            )
+            add_bench_tenant(conn, tenant_id, n)
             store_snapshot(
                 conn,
                 tenant_id,

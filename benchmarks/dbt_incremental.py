@@ -100,8 +100,7 @@ def dbt_in_process(args: list[str], env: dict[str, str], target: Path) -> float:
     lines = done.stdout.strip().splitlines()
     outcome = json.loads(lines[-1]) if done.returncode == 0 and lines else {}
     if not outcome.get("success"):
-        sys.exit(f"dbt in-process {' '.join(args[:1])} failed:\n{done.stdout[-3000:]}"
-                 f"{done.stderr[-2000:]}")  # fmt: skip
+        sys.exit(f"dbt in-process run failed:\n{done.stdout[-3000:]}{done.stderr[-2000:]}")
     return float(outcome["seconds"])
 
 

@@ -160,29 +160,21 @@ def tenant_names(prefix: str, count: int) -> list[str]:
 
 def _fill_load_tenants(rt: Any, tenants: list[str]) -> None:
     """Register ``tenants`` as an operator would leave them after a day of running."""
+    from _tenants import add_bench_tenant
     from dagster import AssetKey, AssetMaterialization, DagsterEventType, DagsterInstance
     from dagster._core.events import DagsterEvent, StepMaterializationData
     from dagster._core.events.log import EventLogEntry
     from dagster._core.instance.utils import RUNLESS_JOB_NAME, RUNLESS_RUN_ID
 
-    from adinsights_pipelines.defs.airbyte.store import add_connection
     from adinsights_pipelines.defs.google.sources import add_source
     from adinsights_pipelines.defs.snapshots.payload import store_snapshot
     from adinsights_pipelines.defs.tenants.partitions import TENANT_PARTITIONS
-    from adinsights_pipelines.tenants import add_tenant
     from adinsights_pipelines.warehouse.database import engine
 
     with engine(rt.db).begin() as conn:
         for tenant in tenants:
             n = int(tenant.rsplit("-", 1)[1])
-            add_tenant(conn, tenant, tenant)
-            add_connection(
-                conn,
-                tenant_id=tenant,
-                provider="google_ads",
-                connection_id=str(uuid.uuid4()),
-                source_account_id=str(3_000_000_000 + n),
-            )
+            add_bench_tenant(conn, tenant, n)
             add_source(conn, tenant, "ga4", str(400_000_000 + n))
             add_source(conn, tenant, "search_console", f"https://{tenant}.example/")
             store_snapshot(

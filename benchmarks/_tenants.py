@@ -1,0 +1,25 @@
+"""Set-up shared by the benchmarks (not a benchmark: ``make bench`` skips ``_*.py``)."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.engine import Connection
+
+#: A benchmark tenant's Google Ads customer id is this plus its number.
+GOOGLE_CUSTOMER_BASE = 3_000_000_000
+
+
+def add_bench_tenant(conn: Connection, tenant_id: str, n: int) -> None:
+    """The tenant ``tenant_id`` with its Google Ads Airbyte connection (customer id base + n)."""
+    from adinsights_pipelines.defs.airbyte.store import add_connection
+    from adinsights_pipelines.tenants import add_tenant
+
+    add_tenant(conn, tenant_id, tenant_id)
+    add_connection(
+        conn,
+        tenant_id=tenant_id,
+        provider="google_ads",
+        connection_id=str(uuid.uuid4()),
+        source_account_id=str(GOOGLE_CUSTOMER_BASE + n),
+    )
