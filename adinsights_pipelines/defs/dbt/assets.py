@@ -18,7 +18,6 @@ from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
     DbtCliInvocation,
-    DbtCliResource,
     dbt_assets,
 )
 
@@ -35,6 +34,11 @@ from adinsights_pipelines.defs.dbt.results import (
     encode,
     summarize_run_results,
     unreadable_results,
+)
+from adinsights_pipelines.defs.dbt.runner import (
+    DbtResource,
+    keep_partial_parse_state,
+    stream_with_table_metadata,
 )
 from adinsights_pipelines.defs.resources import WarehouseResource
 
@@ -177,9 +181,9 @@ def _run_results(invocation: DbtCliInvocation) -> dict[str, Any] | None:
 
 @dbt_assets(manifest=MANIFEST, project=dbt_project, dagster_dbt_translator=translator)
 def dbt_models(
-    context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+    context: AssetExecutionContext, dbt: DbtResource, warehouse: WarehouseResource
 ) -> Iterator[Any]:
-    # dagster-dbt passes this process's environment to the dbt subprocess.
+    # dbt's process (forked or started: defs/dbt/runner.py) gets this process's environment.
     os.environ.update(dbt_environment(warehouse.database()))
     tags = {DBT_RUN_TAG: DBT_RUN_TAG_VALUE}
     if STATIC_KEYS & context.selected_asset_keys:
@@ -191,10 +195,9 @@ def dbt_models(
     try:
         # Row counts: one count(*) per table built (views are skipped). Column metadata: the
         # relation's columns; column lineage is left off (sqlglot re-parses every model).
-        yield from (
-            invocation.stream().fetch_row_counts().fetch_column_metadata(with_column_lineage=False)
-        )
+        yield from stream_with_table_metadata(invocation)
     finally:
+        keep_partial_parse_state(invocation)
         run_results = _run_results(invocation)
         summary = (
             summarize_run_results(run_results)
