@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from dagster import AssetCheckEvaluation, AssetMaterialization
+from dagster import AssetCheckEvaluation, AssetMaterialization, IntMetadataValue
 from dagster_dbt import DbtCliInvocation
 
 from adinsights_pipelines.defs.dbt.assets import MANIFEST, translator
@@ -23,9 +23,13 @@ from adinsights_pipelines.defs.dbt.runner import (
     ForkedDbt,
     keep_partial_parse_state,
     partial_parse_state,
+    stream_with_table_metadata,
 )
 from adinsights_pipelines.warehouse.database import engine
 from tests.dbt.conftest import ModuleEnv
+
+SEEDS = dbt_project.project_dir / "seeds"
+GEO_TARGETS = len((SEEDS / "google_geo_targets.csv").read_text().splitlines()) - 1
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +86,23 @@ def test_a_forked_build_streams_what_a_subprocess_build_does(
     assert any(e[0].startswith("check ") for e in forked)
     assert all(passed for _, _, passed in forked)
     assert forked == events("subprocess", args, tmp_path)
+
+
+def test_a_build_that_raises_yields_what_it_built_first(env: ModuleEnv, tmp_path: Path) -> None:
+    """With raise_on_error, the seeds built before a failing node keep their materializations."""
+    # every seed's test, including those on views this module never builds: they error
+    invocation = invoke("fork", ["build", "--select", "resource_type:seed"], tmp_path)
+    built = []
+    with pytest.raises(Exception, match="failed with exit code `1`"):
+        for event in stream_with_table_metadata(invocation):
+            if isinstance(event, AssetMaterialization):
+                built.append(
+                    (event.asset_key.to_user_string(), event.metadata["dagster/row_count"])
+                )
+    assert sorted(built) == [
+        ("google_geo_targets", IntMetadataValue(GEO_TARGETS)),
+        ("jamaica_parishes", IntMetadataValue(14)),
+    ]
 
 
 def failing(launch: str, target: Path) -> tuple[bool, int | None, str]:

@@ -29,6 +29,7 @@ import subprocess
 import sys
 import time
 import traceback
+import warnings
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -87,7 +88,12 @@ class ForkedDbt:
         # (collecting, say, a database connection would close the parent's session).
         gc.freeze()
         try:
-            pid = os.fork()
+            with warnings.catch_warnings():
+                # Python 3.12+ warns of forking a process with threads: their locks are copied
+                # held. The child touches none of them: it writes through new stream objects,
+                # and CPython re-creates its import and logging locks in a forked child.
+                warnings.filterwarnings("ignore", "This process .* is multi-threaded")
+                pid = os.fork()
             if pid == 0:
                 os.close(read_fd)
                 _run_dbt_in_child(self.args, dict(env), os.fspath(cwd), write_fd)
@@ -373,9 +379,15 @@ def stream_with_table_metadata(
 
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="dbt_metadata") as pool:
         pending: deque[Future[DbtDagsterEventType]] = deque()
-        for event in invocation.stream():
-            pending.append(pool.submit(with_metadata, event))
-            while pending and pending[0].done():
+        try:
+            for event in invocation.stream():
+                pending.append(pool.submit(with_metadata, event))
+                while pending and pending[0].done():
+                    yield pending.popleft().result()
+        except Exception:
+            # dbt failed with raise_on_error: what it built before still counts (as in dagster-dbt)
+            while pending:
                 yield pending.popleft().result()
+            raise
         while pending:
             yield pending.popleft().result()
