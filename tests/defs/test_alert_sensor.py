@@ -411,7 +411,7 @@ def test_snapshot_staleness_is_held_within_15_minutes_of_a_dbt_run(
 
 
 def test_alert_sensor_runs_by_default_about_every_minute() -> None:
-    sensor = defs.get_sensor_def("adinsights_alerts")
+    sensor = defs.resolve_sensor_def("adinsights_alerts")
     assert sensor.minimum_interval_seconds == 60
     assert sensor.default_status.value == "RUNNING"
 
