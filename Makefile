@@ -30,7 +30,7 @@ test: install lint
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy adinsights_pipelines api
+	$(BIN)/mypy adinsights_pipelines api benchmarks
 
 ## Every benchmark script; each prints its figures, the last line as name=value pairs.
 bench: install

@@ -20,23 +20,29 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+
+if TYPE_CHECKING:
+    from starlette.testclient import TestClient
+
+    from adinsights_pipelines.warehouse.database import Database
 
 TENANTS = 100
 HISTORIES = (10, 500)
 REQUESTS = 100
 
 
-def _fill(db, jobs_per_connection: int, start_job: int) -> None:  # type: ignore[no-untyped-def]
+def _fill(db: Database, jobs_per_connection: int, start_job: int) -> None:
     from adinsights_pipelines.warehouse.database import engine
 
     now = datetime.now(UTC)
     with engine(db).begin() as conn:
         connections = conn.execute(
             sa.text("select connection_id, tenant_id from app.airbyte_connections")
-        ).all()
-        rows = []
+        ).tuples()
+        rows: list[dict[str, Any]] = []
         for connection_id, tenant_id in connections:
             for k in range(jobs_per_connection):
                 finished = now - timedelta(minutes=15 * (jobs_per_connection - k))
@@ -64,7 +70,7 @@ def _fill(db, jobs_per_connection: int, start_job: int) -> None:  # type: ignore
         conn.execute(sa.text("analyze app.airbyte_jobs"))
 
 
-def _measure(client, key: str, url: str) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+def _measure(client: TestClient, key: str, url: str) -> tuple[float, float]:
     timings = []
     for _ in range(REQUESTS):
         started = time.perf_counter()

@@ -181,7 +181,7 @@ def generate(
     ]
     for statement in statements:
         conn.execute(sa.text(statement), params)
-    counts = {}
+    counts: dict[str, int] = {}
     for table in (
         "raw.meta_insights",
         "raw.google_ads_campaign_performance",

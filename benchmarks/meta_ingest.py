@@ -243,7 +243,13 @@ def main() -> None:
             started = time.perf_counter()
             _fetch_raw(url, accounts, *_window(n, until), raw_pages)
             source[n] = n / (time.perf_counter() - started)
-            ceilings[n] = timed_load(lambda a, s, u, f=raw_pages: _pages_of(f, a["id"]), n)[0]
+
+            def from_file(
+                account: dict[str, Any], since: date, until: date, f: Path = raw_pages
+            ) -> Iterator[dict[str, Any]]:
+                return _pages_of(f, account["id"])
+
+            ceilings[n] = timed_load(from_file, n)[0]
             raw_pages.unlink()
     finally:
         proc.terminate()
