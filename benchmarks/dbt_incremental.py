@@ -55,6 +55,12 @@ META_INDEXES = (
 )
 
 
+def run_results(target: Path) -> dict:
+    """A run's run_results.json (none for ``dbt parse``)."""
+    results = target / "run_results.json"
+    return json.loads(results.read_text()) if results.exists() else {}
+
+
 def dbt(args: list[str], env: dict[str, str], target: Path) -> tuple[float, dict]:
     """Run dbt; (wall seconds, run_results.json)."""
     from adinsights_pipelines.defs.dbt.project import dbt_project
@@ -74,8 +80,7 @@ def dbt(args: list[str], env: dict[str, str], target: Path) -> tuple[float, dict
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
         sys.exit(f"dbt {' '.join(args)} failed:\n{done.stdout[-3000:]}{done.stderr[-2000:]}")
-    results = target / "run_results.json"
-    return elapsed, json.loads(results.read_text()) if results.exists() else {}
+    return elapsed, run_results(target)
 
 
 def dbt_step(launch: str, args: list[str], target: Path) -> tuple[float, dict]:
@@ -113,8 +118,7 @@ def dbt_step(launch: str, args: list[str], target: Path) -> tuple[float, dict]:
         elapsed = time.perf_counter() - started
     if not invocation.is_successful():
         sys.exit(f"dbt {' '.join(args)} ({launch}) failed: {invocation.get_error()}")
-    results = target / "run_results.json"
-    return elapsed, json.loads(results.read_text()) if results.exists() else {}
+    return elapsed, run_results(target)
 
 
 def written(results: dict) -> dict[str, int]:

@@ -127,12 +127,6 @@ class ForkedDbt:
         if self.poll() is None:
             os.kill(self.pid, sig)
 
-    def terminate(self) -> None:
-        self.send_signal(signal.SIGTERM)
-
-    def kill(self) -> None:
-        self.send_signal(signal.SIGKILL)
-
 
 def _line_stream(fd: int) -> IO[str]:
     return open(fd, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)
@@ -319,13 +313,12 @@ class DbtResource(DbtCliResource):
         }
         if params.indirect_selection:
             env[DBT_INDIRECT_SELECTION_ENV] = params.indirect_selection
-        profile_args = [*(["--profile", self.profile] if self.profile else [])]
-        profile_args += ["--target", self.target] if self.target else []
         full_args = [
             "dbt",
             *self.global_config_flags,
             *cleaned_args,
-            *profile_args,
+            *(["--profile", self.profile] if self.profile else []),
+            *(["--target", self.target] if self.target else []),
             *params.selection_args,
         ]
         with pushd(str(project_dir)):
@@ -379,15 +372,16 @@ def stream_with_table_metadata(
 
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="dbt_metadata") as pool:
         pending: deque[Future[DbtDagsterEventType]] = deque()
+        failure: Exception | None = None
         try:
             for event in invocation.stream():
                 pending.append(pool.submit(with_metadata, event))
                 while pending and pending[0].done():
                     yield pending.popleft().result()
-        except Exception:
+        except Exception as error:
             # dbt failed with raise_on_error: what it built before still counts (as in dagster-dbt)
-            while pending:
-                yield pending.popleft().result()
-            raise
+            failure = error
         while pending:
             yield pending.popleft().result()
+        if failure is not None:
+            raise failure
