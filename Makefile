@@ -3,11 +3,14 @@ VENV    ?= .venv
 PYTHON  ?= python3
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-stamp
-# Tests create and drop their own databases on this server; set it empty for an embedded one.
-export ADINSIGHTS_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
-# Two workers (this machine's cores) against a server; a test file stays on one worker (its
-# module fixtures). One embedded server per run cannot be shared by workers: no -n then.
-PYTEST_ARGS ?= $(if $(ADINSIGHTS_TEST_DATABASE_URL),-n 2 --dist loadfile,)
+# The suite picks its PostgreSQL itself (tests/database_choice.py): this URL when set (empty: an
+# embedded server), else the server at 127.0.0.1:5432 when one answers, else an embedded one.
+ifneq ($(origin ADINSIGHTS_TEST_DATABASE_URL),undefined)
+export ADINSIGHTS_TEST_DATABASE_URL
+endif
+# Two workers (this machine's cores) sharing the one server; a test file stays on one worker
+# (its module fixtures).
+PYTEST_ARGS ?= -n 2 --dist loadfile
 
 .PHONY: install demo test lint unit bench clean
 

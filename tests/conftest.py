@@ -1,8 +1,9 @@
 """Fixtures: a real PostgreSQL per test, a real Dagster instance on it, the Meta simulator.
 
-The server is ``ADINSIGHTS_TEST_DATABASE_URL`` (the Makefile points it at 127.0.0.1:5432) or,
-when that is unset, an embedded PostgreSQL started for the session. Each test gets its own
-database cloned from a migrated template, dropped afterwards: nothing leaks between tests.
+The server is chosen once per run (``tests/database_choice.py``): ``ADINSIGHTS_TEST_DATABASE_URL``
+when set, else the server at 127.0.0.1:5432 when one answers, else an embedded PostgreSQL that
+every xdist worker shares. Each test gets its own database cloned from a migrated template,
+dropped afterwards: nothing leaks between tests.
 """
 
 from __future__ import annotations
@@ -28,7 +29,24 @@ from adinsights_pipelines.simulators.google import GoogleSimulator
 from adinsights_pipelines.simulators.google import environment as google_environment
 from adinsights_pipelines.simulators.meta_graph import MetaSimulator
 from adinsights_pipelines.warehouse import migrate
-from adinsights_pipelines.warehouse.database import Database, engine_for, start_embedded
+from adinsights_pipelines.warehouse.database import Database, engine_for
+from tests import database_choice
+
+TEST_DATABASE = pytest.StashKey[database_choice.TestDatabase]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Choose the suite's database in the controller; xdist workers inherit its URL."""
+    if hasattr(config, "workerinput"):
+        return
+    choice = database_choice.choose(os.environ)
+    config.stash[TEST_DATABASE] = choice
+    os.environ[database_choice.ENV_VAR] = choice.admin.plain_url
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    choice = config.stash.get(TEST_DATABASE, None)
+    return choice.line if choice else None
 
 
 def _admin_execute(admin: Database, *statements: str) -> None:
@@ -44,11 +62,9 @@ def _admin_execute(admin: Database, *statements: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def pg_admin(tmp_path_factory: pytest.TempPathFactory) -> Database:
-    url = os.environ.get("ADINSIGHTS_TEST_DATABASE_URL")
-    if url:
-        return Database.from_url(url)
-    return start_embedded(tmp_path_factory.mktemp("pg")).with_database("postgres")
+def pg_admin() -> Database:
+    """The server chosen in ``pytest_configure`` (its URL is in the environment of every worker)."""
+    return Database.from_url(os.environ[database_choice.ENV_VAR])
 
 
 @pytest.fixture(scope="session")

