@@ -55,7 +55,8 @@ def choose(
         try:
             check_reachable(server, timeout_s=probe_timeout_s)
         except DatabaseUnavailable as exc:
-            reason = f"no server answered: {exc}"
+            # "cannot reach database …: connection to server at …: Connection refused"
+            reason = f"nothing answered at {server.display}: {str(exc).rsplit(': ', 1)[-1]}"
         else:
             return TestDatabase(server, "a server answered there")
     else:
