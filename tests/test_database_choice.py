@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import socket
+import tempfile
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from adinsights_pipelines.warehouse.database import Database
@@ -17,6 +19,14 @@ def _closed_port_url() -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"postgresql://postgres@127.0.0.1:{port}/postgres"
+
+
+@pytest.fixture
+def server_parent() -> Path:
+    """A folder for an embedded server, outside pytest's temporary tree: pytest resets that
+    tree's root to mode 0700 whenever a session starts (each xdist worker's does), and the server
+    runs as another user when we are root. The server deletes its data when this process exits."""
+    return Path(tempfile.mkdtemp(prefix="adi-choice-"))
 
 
 def test_an_explicit_url_wins_without_probing_anything(tmp_path: Path) -> None:
@@ -41,14 +51,14 @@ def test_a_server_that_answers_is_used(pg_admin: Database, tmp_path: Path) -> No
     assert list(tmp_path.iterdir()) == []
 
 
-def test_with_no_server_an_embedded_one_is_started_and_answers(tmp_path: Path) -> None:
+def test_with_no_server_an_embedded_one_is_started_and_answers(server_parent: Path) -> None:
     closed = _closed_port_url()
-    chosen = choose({}, server_url=closed, embedded_parent=tmp_path, probe_timeout_s=1)
+    chosen = choose({}, server_url=closed, embedded_parent=server_parent, probe_timeout_s=1)
     assert chosen.admin.embedded
     assert chosen.reason.startswith(f"nothing answered at {closed}: ")
     assert chosen.line.startswith("test database: embedded PostgreSQL at postgresql://postgres@")
     # It listens on a socket in the folder it was given, not on the probed port.
-    assert str(chosen.admin.url.query["host"]).startswith(str(tmp_path.resolve()))
+    assert str(chosen.admin.url.query["host"]).startswith(str(server_parent.resolve()))
     eng = sa.create_engine(chosen.admin.sqlalchemy_url, poolclass=sa.pool.NullPool)
     try:
         with eng.connect() as conn:
@@ -58,9 +68,9 @@ def test_with_no_server_an_embedded_one_is_started_and_answers(tmp_path: Path) -
 
 
 def test_an_empty_url_asks_for_an_embedded_server_even_when_one_answers(
-    pg_admin: Database, tmp_path: Path
+    pg_admin: Database, server_parent: Path
 ) -> None:
-    chosen = choose({ENV_VAR: ""}, server_url=pg_admin.plain_url, embedded_parent=tmp_path)
+    chosen = choose({ENV_VAR: ""}, server_url=pg_admin.plain_url, embedded_parent=server_parent)
     assert chosen.admin.embedded
     assert chosen.reason == f"{ENV_VAR} is set empty"
     assert chosen.admin.plain_url != pg_admin.plain_url
