@@ -8,20 +8,40 @@ One server answers the three APIs the web analytics assets call, with their docu
     answers 400 ``{"error": "invalid_grant", "error_description": ...}``, a missing client 401
     ``invalid_client``.
 ``POST /v1beta/properties/{id}:runReport``
-    GA4 Data API v1beta: ``dateRanges`` (``YYYY-MM-DD``, ``today``, ``yesterday``,
-    ``NdaysAgo``), ``dimensions`` (``date``, ``region``, ``sessionDefaultChannelGroup``,
-    ``country``), ``metrics`` (``sessions``, ``totalUsers``, ``newUsers``, ``screenPageViews``,
-    ``engagedSessions``, ``keyEvents``), ``offset``/``limit`` (at most 250,000 rows an answer),
-    ``returnPropertyQuota``. Answers ``dimensionHeaders``, ``metricHeaders``, ``rows`` (string
-    values, dates as ``YYYYMMDD``; omitted when empty), ``rowCount``, ``metadata``,
-    ``propertyQuota`` and ``kind``. Regions are Jamaica's parishes as GA4 names them
-    (``Saint Andrew Parish``) plus ``(not set)``.
+    GA4 Data API v1beta: up to 4 ``dateRanges`` (``YYYY-MM-DD``, ``today``, ``yesterday``,
+    ``NdaysAgo``; ``name`` or ``date_range_<index>``; a 5th is 400 ``INVALID_ARGUMENT``),
+    ``dimensions`` (``date``, ``region``, ``sessionDefaultChannelGroup``, ``country``,
+    ``dateRange`` - added last by itself when there are several ranges), ``metrics``
+    (``sessions``, ``totalUsers``, ``newUsers``, ``screenPageViews``, ``engagedSessions``,
+    ``keyEvents``), ``dimensionFilter`` and ``metricFilter`` (``andGroup``, ``orGroup``,
+    ``notExpression``; ``stringFilter`` with every match type and ``caseSensitive``,
+    ``inListFilter``, ``numericFilter``, ``betweenFilter``, ``emptyFilter``; a dimension filter
+    applies before aggregation, also on dimensions not shown), ``orderBys`` (metric, or dimension
+    with ``ALPHANUMERIC``/``CASE_INSENSITIVE_ALPHANUMERIC``/``NUMERIC``; ``desc``; without them
+    the first metric descending), ``metricAggregations`` (``TOTAL``, ``MINIMUM``, ``MAXIMUM`` as
+    ``totals``/``minimums``/``maximums`` rows, one per date range, other dimensions
+    ``RESERVED_TOTAL``/``RESERVED_MIN``/``RESERVED_MAX``), ``offset``/``limit`` (at most 250,000
+    rows an answer), ``keepEmptyRows``, ``returnPropertyQuota``. Enums are read by name or by
+    number and int64 fields as numbers or strings (proto3 JSON, as the official REST transport
+    sends them); an unknown field is 400. Answers ``dimensionHeaders``, ``metricHeaders``,
+    ``rows`` (string values, dates as ``YYYYMMDD``; omitted when empty), ``rowCount``,
+    ``metadata``, ``propertyQuota`` and ``kind``. Regions are Jamaica's parishes as GA4 names
+    them (``Saint Andrew Parish``) plus ``(not set)``.
+``GET /webmasters/v3/sites`` and ``GET /webmasters/v3/sites/{siteUrl}``
+    Search Console ``sites.list`` (``{"siteEntry": [{"siteUrl", "permissionLevel"}]}``, ``{}``
+    for none: the ``sites`` knob) and ``sites.get``. ``sites.add``/``sites.delete`` and the
+    ``sitemaps`` methods answer 501 ``UNIMPLEMENTED`` (not modelled).
 ``POST /webmasters/v3/sites/{siteUrl}/searchAnalytics/query``
     ``siteUrl`` percent-encoded as one path segment; ``startDate``/``endDate``, ``dimensions``
     (``date``, ``query``, ``page``, ``country``, ``device``), ``type``, ``aggregationType``,
     ``dataState`` (``final``, the default, or ``all``), ``rowLimit`` (1-25,000, default 1,000) and
     ``startRow``. Rows are sorted by clicks, descending; ``metadata.firstIncompleteDate`` is set
     when ``dataState`` is ``all``, rows are grouped by date and the range holds fresh days.
+
+Every error is Google's JSON body ``{"error": {"code", "message", "status", "details"?}}``
+(Search Console adds the older ``errors`` list), also for paths nothing serves (404) and
+methods a path does not take (405); the token endpoint answers OAuth's
+``{"error", "error_description"}``.
 
 Data are derived from ``seed``, the property id or site URL and the day, so a standalone
 simulator and a test agree. Recent days keep growing on the virtual clock (GA4 processes the
@@ -37,7 +57,9 @@ Tokens
 Knobs (attributes of :class:`GoogleSimState`, or ``POST /__sim__/config``)
     ``access_token_ttl_s`` (3599), ``error_rate_5xx``, ``latency_s``, ``deny_properties``,
     ``deny_sites``, ``final_delay_days`` (3), ``ga4_tokens_per_hour`` (40,000),
-    ``ga4_tokens_per_day`` (200,000); ``now`` pins the clock, ``advance_s`` moves it.
+    ``ga4_tokens_per_day`` (200,000), ``sites`` (site URL -> ``permissionLevel``: the user's
+    own sites; other well-formed site URLs read as ``siteFullUser``, a ``siteUnverifiedUser``
+    site's search analytics are 403); ``now`` pins the clock, ``advance_s`` moves it.
 
 Simulator control over HTTP::
 
@@ -69,6 +91,7 @@ from zoneinfo import ZoneInfo
 import uvicorn
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -180,6 +203,7 @@ _STATUS_OF = {
     409: "ABORTED",
     429: "RESOURCE_EXHAUSTED",
     500: "INTERNAL",
+    405: "UNIMPLEMENTED",
     501: "UNIMPLEMENTED",
     503: "UNAVAILABLE",
     504: "DEADLINE_EXCEEDED",
@@ -208,6 +232,11 @@ _METHODS = {
 }
 _PROPERTY_PATH = re.compile(r"/v1beta/properties/([^/:]+):runReport")
 _SITE_PATH = re.compile(r"/webmasters/v3/sites/([^/]+)/searchAnalytics/query")
+_SITES_PATH = re.compile(r"/webmasters/v3/sites/?")
+_SITE_ENTRY_PATH = re.compile(r"/webmasters/v3/sites/([^/]+)")
+_SITEMAPS_PATH = re.compile(r"/webmasters/v3/sites/([^/]+)/sitemaps")
+_SITEMAP_PATH = re.compile(r"/webmasters/v3/sites/([^/]+)/sitemaps/[^/]+")
+_HTTP_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 _DAYS_AGO = re.compile(r"([0-9]{1,4})daysAgo")
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
@@ -287,7 +316,9 @@ def _legacy_reason(http_status: int) -> str:
         401: "authError",
         403: "forbidden",
         404: "notFound",
+        405: "httpMethodNotAllowed",
         429: "rateLimitExceeded",
+        501: "notImplemented",
     }.get(http_status, "backendError")
 
 
@@ -360,7 +391,10 @@ KNOB_NAMES = (
     "final_delay_days",
     "ga4_tokens_per_hour",
     "ga4_tokens_per_day",
+    "sites",
 )
+#: Search Console's documented ``permissionLevel`` values.
+SC_PERMISSION_LEVELS = ("siteOwner", "siteFullUser", "siteRestrictedUser", "siteUnverifiedUser")
 _SECRET_FIELDS = ("refresh_token", "client_secret", "access_token", "code")
 
 
@@ -415,6 +449,10 @@ class GoogleSimState:
         #: GA4 property tokens per hour / per day; beyond them 429 ``RESOURCE_EXHAUSTED``.
         self.ga4_tokens_per_hour: int = 40_000
         self.ga4_tokens_per_day: int = 200_000
+        #: The user's own Search Console sites (``sites.list``): site URL -> permissionLevel.
+        #: Any other well-formed site URL not in ``deny_sites`` reads as ``siteFullUser``;
+        #: a ``siteUnverifiedUser`` site answers ``searchAnalytics.query`` with 403.
+        self.sites: dict[str, str] = {}
 
     def reset_knobs(self) -> None:
         """Every knob back to its default and the clock back to real time."""
@@ -460,6 +498,13 @@ class GoogleSimState:
                 if number < 0 or (name == "error_rate_5xx" and number > 1):
                     raise ValueError(f"{name} out of range")
                 converted[name] = number
+            elif name == "sites":
+                if not isinstance(value, Mapping):
+                    raise ValueError("sites must map a site URL to a permissionLevel")
+                levels = {str(url): str(level) for url, level in value.items()}
+                if bad := sorted(set(levels.values()) - set(SC_PERMISSION_LEVELS)):
+                    raise ValueError(f"unknown permissionLevel(s): {', '.join(bad)}")
+                converted[name] = levels
             elif name in ("deny_properties", "deny_sites"):
                 if isinstance(value, str):
                     raise ValueError(f"{name} must be a list")
@@ -488,6 +533,7 @@ class GoogleSimState:
             "final_delay_days": self.final_delay_days,
             "ga4_tokens_per_hour": self.ga4_tokens_per_hour,
             "ga4_tokens_per_day": self.ga4_tokens_per_day,
+            "sites": dict(sorted(self.sites.items())),
             "now": self.now().isoformat(),
             "clock_pinned": self._now is not None,
         }
@@ -820,27 +866,354 @@ def _names(items: Any, kind: str, known: tuple[str, ...]) -> list[str]:
     return names
 
 
+# --- GA4 runReport: filters, ordering, aggregations, several date ranges --------------------
+
+#: Proto3 JSON carries an enum by name or by number (the official clients' REST transport sends
+#: numbers); these are the GA4 Data API v1beta enums the simulator reads.
+_MATCH_TYPES = {
+    0: "EXACT",  # MATCH_TYPE_UNSPECIFIED: GA4 matches exactly
+    1: "EXACT",
+    2: "BEGINS_WITH",
+    3: "ENDS_WITH",
+    4: "CONTAINS",
+    5: "FULL_REGEXP",
+    6: "PARTIAL_REGEXP",
+}
+_OPERATIONS = {
+    1: "EQUAL",
+    2: "LESS_THAN",
+    3: "LESS_THAN_OR_EQUAL",
+    4: "GREATER_THAN",
+    5: "GREATER_THAN_OR_EQUAL",
+}
+_ORDER_TYPES = {
+    0: "ALPHANUMERIC",  # ORDER_TYPE_UNSPECIFIED
+    1: "ALPHANUMERIC",
+    2: "CASE_INSENSITIVE_ALPHANUMERIC",
+    3: "NUMERIC",
+}
+_AGGREGATIONS = {1: "TOTAL", 4: "COUNT", 5: "MINIMUM", 6: "MAXIMUM"}
+#: The response field and the reserved dimension value of each aggregation the simulator serves.
+_AGGREGATION_ROWS = {
+    "TOTAL": ("totals", "RESERVED_TOTAL"),
+    "MAXIMUM": ("maximums", "RESERVED_MAX"),
+    "MINIMUM": ("minimums", "RESERVED_MIN"),
+}
+GA4_MAX_DATE_RANGES = 4
+_RUN_REPORT_FIELDS = frozenset(
+    {
+        "property",
+        "dimensions",
+        "metrics",
+        "dateRanges",
+        "dimensionFilter",
+        "metricFilter",
+        "offset",
+        "limit",
+        "metricAggregations",
+        "orderBys",
+        "currencyCode",
+        "cohortSpec",
+        "keepEmptyRows",
+        "returnPropertyQuota",
+        "comparisons",
+    }
+)
+#: Documented request fields the simulator does not model: a clear 400 rather than a silent
+#: answer that ignores them.
+_NOT_SIMULATED = ("cohortSpec", "comparisons")
+
+
+def _enum(raw: Any, by_number: Mapping[int, str], field_name: str, default: str | None) -> str:
+    """An enum field in proto3 JSON: its name, or its number."""
+    if raw is None:
+        if default is None:
+            raise _invalid(f"Field {field_name} is required.", "ga4")
+        return default
+    if isinstance(raw, bool):
+        raise _invalid(f"Invalid value at '{field_name}': {json.dumps(raw)}", "ga4")
+    if isinstance(raw, int):
+        if raw == 0 and default is not None:
+            return default
+        if raw in by_number:
+            return by_number[raw]
+    elif isinstance(raw, str) and raw in set(by_number.values()):
+        return raw
+    elif isinstance(raw, str) and raw.endswith("_UNSPECIFIED") and default is not None:
+        return default
+    raise _invalid(f"Invalid value at '{field_name}' ({json.dumps(raw)}).", "ga4")
+
+
+def _number(raw: Any, field_name: str) -> float:
+    """A ``NumericValue``: ``{"int64Value": "5"}`` or ``{"doubleValue": 1.5}``."""
+    if isinstance(raw, dict):
+        if "int64Value" in raw:
+            return float(_int(raw["int64Value"], f"{field_name}.int64Value", "ga4", 0))
+        value = raw.get("doubleValue")
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+    raise _invalid(f"Invalid value at '{field_name}': a NumericValue is required.", "ga4")
+
+
+def _as_number(value: str | float) -> float | None:
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+Predicate = Callable[[Mapping[str, Any]], bool]
+
+
+def _filter(raw: Any, known: tuple[str, ...], kind: str, path: str) -> Predicate:
+    """Compile a ``FilterExpression`` into a predicate on a row's values by field name."""
+    if not isinstance(raw, dict):
+        raise _invalid(f"Invalid value at '{path}': a FilterExpression is required.", "ga4")
+    present = [k for k in ("andGroup", "orGroup", "notExpression", "filter") if k in raw]
+    if len(present) != 1:
+        raise _invalid(
+            f"Invalid value at '{path}': a FilterExpression must set exactly one of andGroup, "
+            "orGroup, notExpression or filter.",
+            "ga4",
+        )
+    which = present[0]
+    if which in ("andGroup", "orGroup"):
+        group = raw[which]
+        expressions = group.get("expressions") if isinstance(group, dict) else None
+        if not isinstance(expressions, list) or not expressions:
+            raise _invalid(f"Invalid value at '{path}.{which}': expressions are required.", "ga4")
+        parts = [
+            _filter(e, known, kind, f"{path}.{which}.expressions[{i}]")
+            for i, e in enumerate(expressions)
+        ]
+        if which == "andGroup":
+            return lambda row: all(p(row) for p in parts)
+        return lambda row: any(p(row) for p in parts)
+    if which == "notExpression":
+        inner = _filter(raw[which], known, kind, f"{path}.notExpression")
+        return lambda row: not inner(row)
+    return _leaf(raw["filter"], known, kind, f"{path}.filter")
+
+
+def _leaf(raw: Any, known: tuple[str, ...], kind: str, path: str) -> Predicate:
+    if not isinstance(raw, dict):
+        raise _invalid(f"Invalid value at '{path}': a Filter is required.", "ga4")
+    name = raw.get("fieldName")
+    if not isinstance(name, str) or name not in known:
+        raise _invalid(
+            f"Field {name} is not a valid {kind} for a {kind}Filter. For a list of valid "
+            f"dimensions and metrics, see {_GA4_SCHEMA_URL} ",
+            "ga4",
+        )
+    kinds = [
+        k
+        for k in ("stringFilter", "inListFilter", "numericFilter", "betweenFilter", "emptyFilter")
+        if k in raw
+    ]
+    if len(kinds) != 1:
+        raise _invalid(f"Invalid value at '{path}': a Filter must set exactly one filter.", "ga4")
+    which = kinds[0]
+    spec = raw[which] if isinstance(raw[which], dict) else {}
+    if kind == "metric" and which not in ("numericFilter", "betweenFilter", "emptyFilter"):
+        raise _invalid(
+            f"A metric filter on {name} must be a numericFilter or betweenFilter.", "ga4"
+        )
+
+    if which == "stringFilter":
+        value = spec.get("value", "")  # proto3 JSON leaves out an empty string
+        if not isinstance(value, str):
+            raise _invalid(f"Invalid value at '{path}.stringFilter.value'.", "ga4")
+        match_type = _enum(spec.get("matchType"), _MATCH_TYPES, "matchType", "EXACT")
+        sensitive = bool(spec.get("caseSensitive", False))
+        if match_type in ("FULL_REGEXP", "PARTIAL_REGEXP"):
+            try:
+                pattern = re.compile(value, 0 if sensitive else re.IGNORECASE)
+            except re.error:
+                raise _invalid(f"Invalid regular expression: {value}", "ga4") from None
+            search = pattern.fullmatch if match_type == "FULL_REGEXP" else pattern.search
+            return lambda row: search(str(row[name])) is not None
+        wanted = value if sensitive else value.lower()
+
+        def string_match(row: Mapping[str, Any]) -> bool:
+            actual = str(row[name]) if sensitive else str(row[name]).lower()
+            if match_type == "EXACT":
+                return actual == wanted
+            if match_type == "BEGINS_WITH":
+                return actual.startswith(wanted)
+            if match_type == "ENDS_WITH":
+                return actual.endswith(wanted)
+            return wanted in actual
+
+        return string_match
+    if which == "inListFilter":
+        values = spec.get("values", [])
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise _invalid(f"Invalid value at '{path}.inListFilter.values'.", "ga4")
+        sensitive = bool(spec.get("caseSensitive", False))
+        accepted = set(values) if sensitive else {v.lower() for v in values}
+        return lambda row: (str(row[name]) if sensitive else str(row[name]).lower()) in accepted
+    if which == "emptyFilter":
+        return lambda row: row[name] in ("", "(not set)")
+    if which == "numericFilter":
+        operation = _enum(spec.get("operation"), _OPERATIONS, "operation", None)
+        target = _number(spec.get("value"), f"{path}.numericFilter.value")
+        compare: Callable[[float], bool] = {
+            "EQUAL": lambda v: v == target,
+            "LESS_THAN": lambda v: v < target,
+            "LESS_THAN_OR_EQUAL": lambda v: v <= target,
+            "GREATER_THAN": lambda v: v > target,
+            "GREATER_THAN_OR_EQUAL": lambda v: v >= target,
+        }[operation]
+    else:
+        low = _number(spec.get("fromValue"), f"{path}.betweenFilter.fromValue")
+        high = _number(spec.get("toValue"), f"{path}.betweenFilter.toValue")
+
+        def compare(v: float) -> bool:
+            return low <= v <= high
+
+    def numeric_match(row: Mapping[str, Any]) -> bool:
+        number = _as_number(row[name])
+        return number is not None and compare(number)
+
+    return numeric_match
+
+
+@dataclass(frozen=True)
+class _DateRange:
+    name: str
+    start: date
+    end: date
+
+
+def _date_ranges(raw: Any, today: date) -> list[_DateRange]:
+    if not isinstance(raw, list) or not raw:
+        raise _invalid("Must specify at least one dateRange.", "ga4")
+    if len(raw) > GA4_MAX_DATE_RANGES:
+        raise _invalid(
+            f"Requests are allowed up to {GA4_MAX_DATE_RANGES} date ranges; this request has "
+            f"{len(raw)}.",
+            "ga4",
+        )
+    ranges = []
+    for index, span in enumerate(raw):
+        span = span if isinstance(span, dict) else {}
+        start = _ga4_date(span.get("startDate"), today, "startDate")
+        end = _ga4_date(span.get("endDate"), today, "endDate")
+        if start > end:
+            raise _invalid(
+                f"Invalid dateRange. The startDate ({start}) must be before or equal to the "
+                f"endDate ({end}).",
+                "ga4",
+            )
+        name = span.get("name") or f"date_range_{index}"
+        if span.get("name") and str(name).startswith(("date_range_", "RESERVED_")):
+            raise _invalid(
+                f"Invalid dateRange name '{name}': a name cannot begin with date_range_ or "
+                "RESERVED_.",
+                "ga4",
+            )
+        ranges.append(_DateRange(str(name), start, end))
+    if len({r.name for r in ranges}) != len(ranges):
+        raise _invalid("Each dateRange must have a distinct name.", "ga4")
+    return ranges
+
+
+def _order_key(
+    raw: Any, dimensions: list[str], metrics: list[str], index: int
+) -> tuple[Callable[[tuple[tuple[str, ...], list[int]]], Any], bool]:
+    """A sort key on (dimension values, metric values) from one ``OrderBy``, and ``desc``."""
+    path = f"orderBys[{index}]"
+    if not isinstance(raw, dict):
+        raise _invalid(f"Invalid value at '{path}'.", "ga4")
+    desc = bool(raw.get("desc", False))
+    if "metric" in raw:
+        name = raw["metric"].get("metricName") if isinstance(raw["metric"], dict) else None
+        if name not in metrics:
+            raise _invalid(
+                f"The metric {name} in orderBys must be one of the request's metrics.", "ga4"
+            )
+        position = metrics.index(name)
+        return (lambda row: row[1][position]), desc
+    if "dimension" in raw:
+        spec = raw["dimension"] if isinstance(raw["dimension"], dict) else {}
+        name = spec.get("dimensionName")
+        if name not in dimensions:
+            raise _invalid(
+                f"The dimension {name} in orderBys must be one of the request's dimensions.",
+                "ga4",
+            )
+        position = dimensions.index(name)
+        order_type = _enum(spec.get("orderType"), _ORDER_TYPES, "orderType", "ALPHANUMERIC")
+        if order_type == "NUMERIC":
+            # Non-numeric values all rank equal, below every numeric value.
+            def numeric(row: tuple[tuple[str, ...], list[int]]) -> tuple[int, float]:
+                number = _as_number(row[0][position])
+                return (0, 0.0) if number is None else (1, number)
+
+            return numeric, desc
+        if order_type == "CASE_INSENSITIVE_ALPHANUMERIC":
+            return (lambda row: row[0][position].lower()), desc
+        return (lambda row: row[0][position]), desc
+    if "pivot" in raw:
+        raise _invalid("Pivot orderBys apply to runPivotReport, not runReport.", "ga4")
+    raise _invalid(f"Invalid value at '{path}': set metric or dimension.", "ga4")
+
+
+def _aggregation_rows(
+    rows: list[tuple[tuple[str, ...], list[int]]],
+    dimensions: list[str],
+    ranges: list[_DateRange],
+    metric_count: int,
+    reserved: str,
+    combine: Callable[[list[int]], int],
+) -> list[dict[str, Any]]:
+    """One row per date range (one in all without the ``dateRange`` dimension)."""
+    if "dateRange" in dimensions:
+        at = dimensions.index("dateRange")
+        groups = [(r.name, [row for row in rows if row[0][at] == r.name]) for r in ranges]
+    else:
+        groups = [("", rows)]
+    answer = []
+    for range_name, members in groups:
+        values = [
+            combine([row[1][i] for row in members]) if members else 0 for i in range(metric_count)
+        ]
+        answer.append(
+            {
+                "dimensionValues": [
+                    {"value": range_name if d == "dateRange" else reserved} for d in dimensions
+                ],
+                "metricValues": [{"value": str(v)} for v in values],
+            }
+        )
+    return answer
+
+
 def _run_report(sim: GoogleSimState, property_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
-    dimensions = _names(body.get("dimensions"), "dimension", GA4_DIMENSIONS)
+    unknown = sorted(set(body) - _RUN_REPORT_FIELDS)
+    if unknown:
+        raise _invalid(
+            f'Invalid JSON payload received. Unknown name "{unknown[0]}": Cannot find field.',
+            "ga4",
+        )
+    for name in _NOT_SIMULATED:
+        if body.get(name):
+            raise _invalid(f"The simulator does not model {name}.", "ga4")
+    dimensions = _names(body.get("dimensions"), "dimension", (*GA4_DIMENSIONS, "dateRange"))
     metrics = _names(body.get("metrics"), "metric", GA4_METRICS)
     if not metrics and not dimensions:
         raise _invalid("Must request at least one dimension or metric.", "ga4")
-    ranges = body.get("dateRanges")
-    if not isinstance(ranges, list) or not ranges:
-        raise _invalid("Must specify at least one dateRange.", "ga4")
-    if len(ranges) > 1:
-        raise _invalid("The simulator serves one dateRange per request.", "ga4")
     now_local = sim.now().astimezone(ZoneInfo(GA4_TIMEZONE))
     today = now_local.date()
-    span = ranges[0] if isinstance(ranges[0], dict) else {}
-    start = _ga4_date(span.get("startDate"), today, "startDate")
-    end = _ga4_date(span.get("endDate"), today, "endDate")
-    if start > end:
-        raise _invalid(
-            f"Invalid dateRange. The startDate ({start}) must be before or equal to the endDate "
-            f"({end}).",
-            "ga4",
-        )
+    ranges = _date_ranges(body.get("dateRanges"), today)
+    if len(ranges) > 1 and "dateRange" not in dimensions:
+        # Several ranges: every row says which range it belongs to.
+        dimensions.append("dateRange")
     offset = _int(body.get("offset"), "offset", "ga4", 0)
     limit = _int(body.get("limit"), "limit", "ga4", GA4_DEFAULT_LIMIT)
     if offset < 0:
@@ -848,6 +1221,31 @@ def _run_report(sim: GoogleSimState, property_id: str, body: Mapping[str, Any]) 
     if limit < 0:
         raise _invalid("limit must be positive.", "ga4")
     limit = min(limit or GA4_DEFAULT_LIMIT, GA4_MAX_LIMIT)
+    dimension_filter = (
+        _filter(
+            body["dimensionFilter"], (*GA4_DIMENSIONS, "dateRange"), "dimension", "dimensionFilter"
+        )
+        if body.get("dimensionFilter")
+        else None
+    )
+    metric_filter = (
+        _filter(body["metricFilter"], GA4_METRICS, "metric", "metricFilter")
+        if body.get("metricFilter")
+        else None
+    )
+    raw_orders = body.get("orderBys") or []
+    if not isinstance(raw_orders, list):
+        raise _invalid("Invalid value at 'orderBys'.", "ga4")
+    orders = [_order_key(o, dimensions, metrics, i) for i, o in enumerate(raw_orders)]
+    raw_aggregations = body.get("metricAggregations") or []
+    if not isinstance(raw_aggregations, list):
+        raise _invalid("Invalid value at 'metricAggregations'.", "ga4")
+    aggregations = [
+        _enum(a, _AGGREGATIONS, f"metricAggregations[{i}]", None)
+        for i, a in enumerate(raw_aggregations)
+    ]
+    if "COUNT" in aggregations:
+        raise _invalid("The simulator does not model the COUNT metric aggregation.", "ga4")
     if property_id in sim.deny_properties or not property_id.isdigit():
         raise GoogleError(
             403,
@@ -857,27 +1255,42 @@ def _run_report(sim: GoogleSimState, property_id: str, body: Mapping[str, Any]) 
         )
 
     grouped: dict[tuple[str, ...], list[int]] = {}
-    day = start
-    while day <= min(end, today):
-        factor = _completeness(day, now_local)
-        for region, channel, values in _ga4_day(sim.seed, property_id, day):
-            values_now = [int(v * factor) for v in values]
-            values_now[0] = max(1, values_now[0])
-            by_name = {
-                "date": day.strftime("%Y%m%d"),
-                "region": region,
-                "sessionDefaultChannelGroup": channel,
-                "country": "(not set)" if region == "(not set)" else "Jamaica",
-            }
-            key = tuple(by_name[d] for d in dimensions)
-            sums = grouped.setdefault(key, [0] * len(GA4_METRICS))
-            for i, value in enumerate(values_now):
-                sums[i] += value
-        day += timedelta(days=1)
+    for span in ranges:
+        day = span.start
+        while day <= min(span.end, today):
+            factor = _completeness(day, now_local)
+            for region, channel, values in _ga4_day(sim.seed, property_id, day):
+                by_name: dict[str, Any] = {
+                    "date": day.strftime("%Y%m%d"),
+                    "region": region,
+                    "sessionDefaultChannelGroup": channel,
+                    "country": "(not set)" if region == "(not set)" else "Jamaica",
+                    "dateRange": span.name,
+                }
+                if dimension_filter is not None and not dimension_filter(by_name):
+                    continue
+                values_now = [int(v * factor) for v in values]
+                values_now[0] = max(1, values_now[0])
+                key = tuple(by_name[d] for d in dimensions)
+                sums = grouped.setdefault(key, [0] * len(GA4_METRICS))
+                for i, value in enumerate(values_now):
+                    sums[i] += value
+            day += timedelta(days=1)
 
-    keys = sorted(grouped)
-    page = keys[offset : offset + limit]
     metric_index = [GA4_METRICS.index(m) for m in metrics]
+    rows = [
+        (key, [sums[i] for i in metric_index])
+        for key, sums in sorted(grouped.items())
+        if metric_filter is None or metric_filter(dict(zip(GA4_METRICS, sums, strict=True)))
+    ]
+    # GA4 leaves the order without orderBys unspecified: here the first metric, descending (as
+    # the GA4 reports do), so a client that pages without orderBys sees rows move as the
+    # numbers of days still being processed grow between its calls.
+    if metric_index:
+        rows.sort(key=lambda row: -row[1][0])
+    for key_of, desc in reversed(orders):  # stable sorts, the last orderBy first
+        rows.sort(key=key_of, reverse=desc)
+    page = rows[offset : offset + limit]
     answer: dict[str, Any] = {
         "dimensionHeaders": [{"name": d} for d in dimensions],
         "metricHeaders": [{"name": m, "type": "TYPE_INTEGER"} for m in metrics],
@@ -886,14 +1299,24 @@ def _run_report(sim: GoogleSimState, property_id: str, body: Mapping[str, Any]) 
         answer["rows"] = [
             {
                 "dimensionValues": [{"value": v} for v in key],
-                "metricValues": [{"value": str(grouped[key][i])} for i in metric_index],
+                "metricValues": [{"value": str(v)} for v in values],
             }
-            for key in page
+            for key, values in page
         ]
-    if keys:
-        answer["rowCount"] = len(keys)
+    combiners: dict[str, Callable[[list[int]], int]] = {
+        "TOTAL": sum,
+        "MAXIMUM": max,
+        "MINIMUM": min,
+    }
+    for aggregation in dict.fromkeys(aggregations):
+        field_name, reserved = _AGGREGATION_ROWS[aggregation]
+        answer[field_name] = _aggregation_rows(
+            rows, dimensions, ranges, len(metrics), reserved, combiners[aggregation]
+        )
+    if rows:
+        answer["rowCount"] = len(rows)
     answer["metadata"] = {"currencyCode": "JMD", "timeZone": GA4_TIMEZONE}
-    quota = sim._charge_ga4(property_id, 1 + len(keys) // 500)
+    quota = sim._charge_ga4(property_id, 1 + len(rows) // 500)
     if body.get("returnPropertyQuota"):
         answer["propertyQuota"] = quota
     answer["kind"] = "analyticsData#runReport"
@@ -909,6 +1332,38 @@ def _sc_date(raw: Any, name: str) -> date:
         raise _invalid(
             f"Invalid value '{raw}' for {name}: use YYYY-MM-DD", "search_console"
         ) from None
+
+
+def _site_forbidden(site_url: str) -> GoogleError:
+    return GoogleError(
+        403,
+        f"User does not have sufficient permission for site '{site_url}'. See also: "
+        "https://support.google.com/webmasters/answer/2451999.",
+        api="search_console",
+        reason="forbidden",
+    )
+
+
+def _site_permission(sim: GoogleSimState, site_url: str) -> str:
+    """The user's ``permissionLevel`` on a site; 403 for a denied or malformed site URL."""
+    valid_site = site_url.startswith(("http://", "https://", "sc-domain:"))
+    if site_url in sim.deny_sites or not valid_site:
+        raise _site_forbidden(site_url)
+    return sim.sites.get(site_url, "siteFullUser")
+
+
+def _sites_list(sim: GoogleSimState) -> dict[str, Any]:
+    """``sites.list``: the user's sites; an empty list is an empty object, as Google sends it."""
+    entries = [
+        {"siteUrl": url, "permissionLevel": level}
+        for url, level in sorted(sim.sites.items())
+        if url not in sim.deny_sites
+    ]
+    return {"siteEntry": entries} if entries else {}
+
+
+def _sites_get(sim: GoogleSimState, site_url: str) -> dict[str, Any]:
+    return {"siteUrl": site_url, "permissionLevel": _site_permission(sim, site_url)}
 
 
 def _search_analytics(
@@ -943,15 +1398,8 @@ def _search_analytics(
         raise _invalid(f"rowLimit must be between 1 and {SC_MAX_ROW_LIMIT}", api)
     if start_row < 0:
         raise _invalid("startRow must be non-negative", api)
-    valid_site = site_url.startswith(("http://", "https://", "sc-domain:"))
-    if site_url in sim.deny_sites or not valid_site:
-        raise GoogleError(
-            403,
-            f"User does not have sufficient permission for site '{site_url}'. See also: "
-            "https://support.google.com/webmasters/answer/2451999.",
-            api=api,
-            reason="forbidden",
-        )
+    if _site_permission(sim, site_url) == "siteUnverifiedUser":
+        raise _site_forbidden(site_url)
 
     now_pt = sim.now().astimezone(PACIFIC)
     today = now_pt.date()
@@ -1002,9 +1450,50 @@ def _search_analytics(
     return answer
 
 
+def _route(api: str, method: str, path: str) -> tuple[str, str]:
+    """(operation, path argument) of a request; Google's 404 or 405 when nothing answers it."""
+    routes: list[tuple[re.Pattern[str], dict[str, str]]]
+    if api == "oauth":
+        routes = [(re.compile(r"/token"), {"POST": "token"})]
+    elif api == "ga4":
+        routes = [(_PROPERTY_PATH, {"POST": "runReport"})]
+    else:
+        routes = [
+            (_SITES_PATH, {"GET": "sites.list"}),
+            (
+                _SITE_ENTRY_PATH,
+                {"GET": "sites.get", "PUT": "sites.add", "DELETE": "sites.delete"},
+            ),
+            (_SITE_PATH, {"POST": "searchAnalytics.query"}),
+            (_SITEMAPS_PATH, {"GET": "sitemaps.list"}),
+            (
+                _SITEMAP_PATH,
+                {"GET": "sitemaps.get", "PUT": "sitemaps.submit", "DELETE": "sitemaps.delete"},
+            ),
+        ]
+    for pattern, methods in routes:
+        match = pattern.fullmatch(path)
+        if match is None:
+            continue
+        if method not in methods:
+            raise _method_not_allowed(method, path, api)
+        argument = unquote(match.group(1)) if match.groups() else ""
+        return methods[method], argument
+    raise _not_found(path, api)
+
+
+def _not_found(path: str, api: str) -> GoogleError:
+    return GoogleError(404, f"The requested URL {path} was not found on this server.", api=api)
+
+
+def _method_not_allowed(method: str, path: str, api: str) -> GoogleError:
+    return GoogleError(405, f"Method {method} is not allowed on {path}.", api=api)
+
+
 def _execute(
     sim: GoogleSimState,
     api: str,
+    method: str,
     path: str,
     headers: Mapping[str, str],
     body: Mapping[str, Any],
@@ -1012,20 +1501,21 @@ def _execute(
     try:
         if fault := sim._take_fault(path):
             raise fault.to_error(api)
+        operation, argument = _route(api, method, path)
         if api == "oauth":
             return 200, _token(sim, body), {"Cache-Control": "no-store"}
         if sim._roll_5xx():
             raise GoogleError(503, api=api)
         sim._access(_bearer(headers), api)
-        if api == "ga4":
-            match = _PROPERTY_PATH.fullmatch(path)
-            if match is None:
-                raise GoogleError(404, api=api)
-            return 200, _run_report(sim, unquote(match.group(1)), body), {}
-        match = _SITE_PATH.fullmatch(path)
-        if match is None:
-            raise GoogleError(404, api=api)
-        return 200, _search_analytics(sim, unquote(match.group(1)), body), {}
+        if operation == "runReport":
+            return 200, _run_report(sim, argument, body), {}
+        if operation == "sites.list":
+            return 200, _sites_list(sim), {}
+        if operation == "sites.get":
+            return 200, _sites_get(sim, argument), {}
+        if operation == "searchAnalytics.query":
+            return 200, _search_analytics(sim, argument, body), {}
+        raise GoogleError(501, f"The simulator does not model {operation}.", api=api)
     except GoogleError as error:
         return error.http_status, error.body(), error.headers()
 
@@ -1060,7 +1550,7 @@ def create_app(state: GoogleSimState | None = None) -> Starlette:
             if sim.latency_s > 0:
                 await asyncio.sleep(sim.latency_s)
             status, answer, headers = await run_in_threadpool(
-                _execute, sim, api, path, request.headers, body
+                _execute, sim, api, request.method, path, request.headers, body
             )
             sim._record(RequestRecord(request.method, unquote(path), _loggable(body), status))
             return JSONResponse(answer, status_code=status, headers=headers)
@@ -1117,11 +1607,27 @@ def create_app(state: GoogleSimState | None = None) -> Starlette:
         Route("/__sim__/config", config, methods=["GET", "POST", "DELETE"]),
         Route("/__sim__/revoke", revoke, methods=["POST"]),
         Route("/__sim__/reset", reset, methods=["POST"]),
-        Route("/token", handler("oauth"), methods=["POST"]),
-        Route("/v1beta/{rest:path}", handler("ga4"), methods=["POST"]),
-        Route("/webmasters/v3/sites/{rest:path}", handler("search_console"), methods=["POST"]),
+        # Every method reaches the handlers, which answer Google's 404/405 for what they lack.
+        Route("/token", handler("oauth"), methods=_HTTP_METHODS),
+        Route("/v1beta/{rest:path}", handler("ga4"), methods=_HTTP_METHODS),
+        Route("/webmasters/v3/{rest:path}", handler("search_console"), methods=_HTTP_METHODS),
     ]
-    app = Starlette(routes=routes)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        # Paths and methods no route serves: Google's JSON error body, never plain text.
+        code = exc.status_code if isinstance(exc, HTTPException) else 500
+        path = request.url.path
+        api = "search_console" if path.startswith("/webmasters/") else "ga4"
+        if code == 405:
+            error = _method_not_allowed(request.method, path, api)
+        elif code == 404:
+            error = _not_found(path, api)
+        else:
+            error = GoogleError(code, api=api)
+        sim._record(RequestRecord(request.method, path, {}, error.http_status))
+        return JSONResponse(error.body(), status_code=error.http_status, headers=error.headers())
+
+    app = Starlette(routes=routes, exception_handlers={HTTPException: http_error})
     app.state.sim = sim
     return app
 

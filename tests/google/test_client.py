@@ -94,6 +94,26 @@ def test_ga4_pages_by_offset_until_row_count(sim: GoogleSimulator, rec: Recorder
     assert not rec.failures
 
 
+def test_ga4_pages_stay_consistent_while_recent_days_grow(
+    sim: GoogleSimulator, rec: Recorder
+) -> None:
+    # GA4 does not promise an order without orderBys; numbers of days still being processed
+    # grow between two page calls. Each page must still continue where the last one ended.
+    sim.state.set_now(datetime(2026, 11, 20, 15, tzinfo=ZoneInfo("UTC")))  # 10:00 in Kingston
+    since, until = date(2026, 11, 17), date(2026, 11, 20)
+    rows = ga4(sim, rec).iter_report(PROPERTY, since, until, page_size=30)
+    seen = [next(rows) for _ in range(30)]  # the first page
+    sim.state.advance(timedelta(hours=9))
+    seen += list(rows)
+    keys = [(r["date"], r["region"], r["sessionDefaultChannelGroup"]) for r in seen]
+    assert len(keys) == len(set(keys))
+    everything = ga4(sim, rec).iter_report(PROPERTY, since, until)
+    assert set(keys) == {
+        (r["date"], r["region"], r["sessionDefaultChannelGroup"]) for r in everything
+    }
+    assert {k[0] for k in keys} == {"20261117", "20261118", "20261119", "20261120"}
+
+
 def test_search_console_pages_by_start_row_until_a_short_page(
     sim: GoogleSimulator, rec: Recorder
 ) -> None:

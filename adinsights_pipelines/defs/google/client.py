@@ -7,8 +7,10 @@ The same code talks to Google and to the loopback simulator
   (``grant_type=refresh_token``); ``invalid_grant`` (revoked or expired consent) raises
   :class:`InvalidGrantError`, which the assets turn into ``reauth_required``.
 * :class:`Ga4Client` calls ``POST /v1beta/properties/{id}:runReport`` and pages with
-  ``offset``/``limit`` until ``rowCount`` rows were read; rows are returned keyed by the names in
-  ``dimensionHeaders``/``metricHeaders`` (values stay strings, as GA4 sends them).
+  ``offset``/``limit`` until ``rowCount`` rows were read, ordered by its dimensions (``orderBys``:
+  GA4 promises no order otherwise, and recent days change between pages); rows are returned
+  keyed by the names in ``dimensionHeaders``/``metricHeaders`` (values stay strings, as GA4
+  sends them).
 * :class:`SearchConsoleClient` calls ``POST /webmasters/v3/sites/{siteUrl}/searchAnalytics/query``
   and pages with ``startRow``/``rowLimit`` (at most 25,000) until a short page; with
   ``dataState='all'`` the rows of days on or after ``metadata.firstIncompleteDate`` are marked
@@ -524,6 +526,10 @@ class Ga4Client(_GoogleApiClient):
                     "dateRanges": [{"startDate": since.isoformat(), "endDate": until.isoformat()}],
                     "dimensions": [{"name": d} for d in dimensions],
                     "metrics": [{"name": m} for m in metrics],
+                    # GA4 promises no order without orderBys, and the numbers of days still
+                    # being processed change between page calls: ordering by the dimensions
+                    # keeps each page starting where the last one ended.
+                    "orderBys": [{"dimension": {"dimensionName": d}} for d in dimensions],
                     "offset": offset,
                     "limit": page_size,
                     "keepEmptyRows": False,
