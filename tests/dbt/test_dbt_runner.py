@@ -1,31 +1,23 @@
-"""dbt forked from the step process (defs/dbt/runner.py) behaves as dagster-dbt's subprocess.
+"""What the dbt asset's step adds to dagster-dbt (defs/dbt/runner.py), on real dbt and PostgreSQL:
+the metadata stream tells Dagster what dagster-dbt's own chain does, a failing run still reports
+what it built, and each run's parse state is the next run's starting point."""
 
-Real dbt against this module's PostgreSQL: the same events for the same build, the same exit
-code and parsed error for a failing command, Ctrl-C (dagster-dbt's termination) cancelling the
-running query on the server, and the parent's own database session untouched by the child.
-"""
-
-import signal
-import time
-from collections.abc import Iterator
+import inspect
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from dagster import AssetCheckEvaluation, AssetMaterialization, IntMetadataValue
-from dagster_dbt import DbtCliInvocation
+from dagster_dbt import DbtCliInvocation, DbtCliResource
 
 from adinsights_pipelines.defs.dbt.assets import MANIFEST, translator
 from adinsights_pipelines.defs.dbt.project import dbt_environment, dbt_project
 from adinsights_pipelines.defs.dbt.runner import (
-    DbtResource,
-    ForkedDbt,
     keep_partial_parse_state,
     partial_parse_state,
     stream_with_table_metadata,
 )
-from adinsights_pipelines.warehouse.database import engine
 from tests.dbt.conftest import ModuleEnv
 
 SEEDS = dbt_project.project_dir / "seeds"
@@ -40,58 +32,75 @@ def env(module_env: ModuleEnv) -> Iterator[ModuleEnv]:
         yield module_env
 
 
-def resource(launch: str) -> DbtResource:
-    return DbtResource(
-        project_dir=str(dbt_project.project_dir),
-        profiles_dir=str(dbt_project.profiles_dir),
-        launch=launch,
-    )
-
-
-def invoke(launch: str, args: list[str], target: Path, **kwargs: Any) -> DbtCliInvocation:
-    """``cli()`` as the asset calls it, writing its artifacts under ``target``."""
+def invoke(args: list[str], target: Path, **kwargs: Any) -> DbtCliInvocation:
+    """``cli()`` as the asset calls it (dagster-dbt's own resource), artifacts under ``target``."""
     target.mkdir(parents=True, exist_ok=True)
-    return resource(launch).cli(
+    resource = DbtCliResource(
+        project_dir=str(dbt_project.project_dir), profiles_dir=str(dbt_project.profiles_dir)
+    )
+    return resource.cli(
         args,
         manifest=MANIFEST,
         dagster_dbt_translator=translator,
-        target_path=target / launch,
+        target_path=target,
         **kwargs,
     )
 
 
-def events(launch: str, args: list[str], target: Path) -> list[tuple[str, str, bool]]:
-    invocation = invoke(launch, args, target)
-    out = []
-    for event in invocation.stream():
+def summary(stream: Iterable[Any]) -> list[tuple[str, str, Any]]:
+    """What a stream told Dagster: each materialization with its row count, each check's result."""
+    out: list[tuple[str, str, Any]] = []
+    for event in stream:
         if isinstance(event, AssetMaterialization):
-            out.append(("materialization", event.asset_key.to_user_string(), True))
+            row_count = event.metadata.get("dagster/row_count")
+            columns = event.metadata.get("dagster/column_schema")
+            out.append((event.asset_key.to_user_string(), "rows", row_count))
+            out.append((event.asset_key.to_user_string(), "has columns", columns is not None))
         elif isinstance(event, AssetCheckEvaluation):
             out.append(
-                (f"check {event.check_name}", event.asset_key.to_user_string(), event.passed)
+                (event.asset_key.to_user_string(), f"check {event.check_name}", event.passed)
             )
-    assert invocation.is_successful()
-    return sorted(out)
+    return sorted(out, key=repr)
 
 
-def test_a_forked_build_streams_what_a_subprocess_build_does(
+def test_the_metadata_stream_tells_dagster_what_dagster_dbts_chain_does(
     env: ModuleEnv, tmp_path: Path
 ) -> None:
     args = ["build", "--select", "resource_type:seed", "--indirect-selection", "cautious"]
-    forked = events("fork", args, tmp_path)
-    assert {key for kind, key, _ in forked if kind == "materialization"} == {
-        "google_geo_targets",
-        "jamaica_parishes",
-    }
-    assert any(e[0].startswith("check ") for e in forked)
-    assert all(passed for _, _, passed in forked)
-    assert forked == events("subprocess", args, tmp_path)
+    ours = summary(stream_with_table_metadata(invoke(args, tmp_path / "ours")))
+    theirs = summary(
+        invoke(args, tmp_path / "theirs")
+        .stream()
+        .fetch_row_counts()
+        .fetch_column_metadata(with_column_lineage=False)
+    )
+    assert ("jamaica_parishes", "rows", IntMetadataValue(14)) in ours
+    assert ("google_geo_targets", "rows", IntMetadataValue(GEO_TARGETS)) in ours
+    assert ("jamaica_parishes", "has columns", True) in ours
+    assert any(kind.startswith("check ") for _, kind, _ in ours)
+    assert ours == theirs
+
+
+def test_the_dagster_dbt_internals_we_call_still_exist_as_we_call_them() -> None:
+    """dagster_dbt_internals reaches two private functions: an upgrade that renames them or
+    changes their parameters must fail here, not in a production run."""
+    from dagster_dbt.core import dbt_event_iterator
+
+    assert list(inspect.signature(dbt_event_iterator._fetch_row_count_metadata).parameters) == [
+        "invocation",
+        "event",
+    ]
+    assert list(inspect.signature(dbt_event_iterator._fetch_column_metadata).parameters) == [
+        "invocation",
+        "event",
+        "with_column_lineage",
+    ]
 
 
 def test_a_build_that_raises_yields_what_it_built_first(env: ModuleEnv, tmp_path: Path) -> None:
     """With raise_on_error, the seeds built before a failing node keep their materializations."""
     # every seed's test, including those on views this module never builds: they error
-    invocation = invoke("fork", ["build", "--select", "resource_type:seed"], tmp_path)
+    invocation = invoke(["build", "--select", "resource_type:seed"], tmp_path)
     built = []
     with pytest.raises(Exception, match="failed with exit code `1`"):
         for event in stream_with_table_metadata(invocation):
@@ -105,72 +114,6 @@ def test_a_build_that_raises_yields_what_it_built_first(env: ModuleEnv, tmp_path
     ]
 
 
-def failing(launch: str, target: Path) -> tuple[bool, int | None, str]:
-    """Success, exit code and the errors dagster-dbt parsed from dbt's log lines."""
-    args = ["show", "--inline", "select * from raw.no_such_table"]
-    invocation = invoke(launch, args, target, raise_on_error=False)
-    ok = invocation.is_successful()
-    parsed = str(invocation.get_error()).partition("Errors parsed from dbt logs:")[2]
-    return ok, invocation.process.returncode, parsed.strip()
-
-
-def test_a_failing_command_fails_as_the_dbt_command_does(env: ModuleEnv, tmp_path: Path) -> None:
-    forked = failing("fork", tmp_path)
-    assert forked[:2] == (False, 2)  # dbt's exit code for an error outside a node
-    assert 'relation "raw.no_such_table" does not exist' in forked[2]
-    assert forked == failing("subprocess", tmp_path)
-
-
-def sleeping_queries(conn: sa.Connection) -> list[Any]:
-    return conn.execute(
-        sa.text(
-            "select pid from pg_stat_activity where query like '%pg_sleep(120)%' "
-            "and pid <> pg_backend_pid()"
-        )
-    ).all()
-
-
-def test_sigint_stops_the_child_and_cancels_its_query(env: ModuleEnv, tmp_path: Path) -> None:
-    """What dagster-dbt does when a run is terminated: SIGINT, then wait for the exit."""
-    args = ["show", "--inline", "select pg_sleep(120) as slept"]
-    invocation = invoke("fork", args, tmp_path, raise_on_error=False)
-    process = invocation.process
-    assert isinstance(process, ForkedDbt)
-    # autocommit: a transaction would read pg_stat_activity once and keep that snapshot
-    with engine(env.db).connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        deadline = time.monotonic() + 60
-        while not sleeping_queries(conn):
-            assert process.poll() is None, "dbt ended before its query started"
-            assert time.monotonic() < deadline, "dbt's query never started"
-            time.sleep(0.2)
-        interrupted = time.monotonic()
-        process.send_signal(signal.SIGINT)
-        code = process.wait(timeout=30)
-        assert time.monotonic() - interrupted < 15
-        assert code != 0
-        time.sleep(0.5)
-        assert sleeping_queries(conn) == []
-    assert invocation.is_successful() is False
-
-
-def test_the_parents_database_session_outlives_the_child(env: ModuleEnv, tmp_path: Path) -> None:
-    eng = sa.create_engine(env.db.sqlalchemy_url, pool_size=1)
-    try:
-        with eng.connect() as conn:
-            before = conn.execute(sa.text("select pg_backend_pid()")).scalar_one()
-            invocation = invoke("fork", ["show", "--inline", "select 1 as one"], tmp_path)
-            invocation.wait()
-            assert invocation.process.returncode == 0
-            assert conn.execute(sa.text("select pg_backend_pid()")).scalar_one() == before
-    finally:
-        eng.dispose()
-
-
-def test_an_unknown_launch_is_refused() -> None:
-    with pytest.raises(Exception, match="launch must be one of fork, subprocess"):
-        resource("thread")
-
-
 def test_each_run_leaves_its_parse_to_the_next(
     env: ModuleEnv, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -180,11 +123,11 @@ def test_each_run_leaves_its_parse_to_the_next(
     state = partial_parse_state(dbt_project.project_dir)
 
     def run(name: str, args: list[str]) -> str:
-        invocation = invoke("fork", args, tmp_path / name)
+        invocation = invoke(args, tmp_path / name)
         invocation.wait()
         keep_partial_parse_state(invocation)
         assert invocation.process.returncode == 0
-        return (tmp_path / name / "fork" / "dbt.log").read_text()
+        return (tmp_path / name / "dbt.log").read_text()
 
     with monkeypatch.context() as build_time:
         build_time.setenv("ADINSIGHTS_DBT_DBNAME", "the_build_machines_database")

@@ -18,6 +18,7 @@ from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
     DbtCliInvocation,
+    DbtCliResource,
     dbt_assets,
 )
 
@@ -36,7 +37,6 @@ from adinsights_pipelines.defs.dbt.results import (
     unreadable_results,
 )
 from adinsights_pipelines.defs.dbt.runner import (
-    DbtResource,
     keep_partial_parse_state,
     stream_with_table_metadata,
 )
@@ -181,9 +181,9 @@ def _run_results(invocation: DbtCliInvocation) -> dict[str, Any] | None:
 
 @dbt_assets(manifest=MANIFEST, project=dbt_project, dagster_dbt_translator=translator)
 def dbt_models(
-    context: AssetExecutionContext, dbt: DbtResource, warehouse: WarehouseResource
+    context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
 ) -> Iterator[Any]:
-    # dbt's process (forked or started: defs/dbt/runner.py) gets this process's environment.
+    # dbt's process gets this process's environment.
     os.environ.update(dbt_environment(warehouse.database()))
     tags = {DBT_RUN_TAG: DBT_RUN_TAG_VALUE}
     if STATIC_KEYS & context.selected_asset_keys:

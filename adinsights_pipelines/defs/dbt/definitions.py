@@ -24,6 +24,7 @@ from dagster import (
     define_asset_job,
     schedule,
 )
+from dagster_dbt import DbtCliResource
 
 from adinsights_pipelines.defs.dbt.assets import (
     SCOPE_TAG,
@@ -34,7 +35,6 @@ from adinsights_pipelines.defs.dbt.assets import (
     dbt_models,
 )
 from adinsights_pipelines.defs.dbt.project import dbt_project
-from adinsights_pipelines.defs.dbt.runner import DbtResource
 
 # The dbt assets and every check on them: dbt tests, and the data contracts of defs/contracts/.
 dbt_build_job = define_asset_job(
@@ -102,7 +102,7 @@ defs = Definitions(
     jobs=[dbt_build_job],
     schedules=[dbt_build_schedule],
     resources={
-        "dbt": DbtResource(
+        "dbt": DbtCliResource(
             project_dir=str(dbt_project.project_dir), profiles_dir=str(dbt_project.profiles_dir)
         )
     },
