@@ -128,7 +128,9 @@ def test_failed_job_fails_the_partition_with_airbytes_reason_and_is_stored(
 def test_a_sync_already_running_is_attached_to_not_failed(
     world: World, tenant: Tenant, airbyte: AirbyteSimulator
 ) -> None:
-    airbyte.state.configure(job_duration_s=1.0)
+    # Long enough that no loaded machine starts the run after it ended (1 s did not, at a load
+    # average of 20); the sync waits for it, so the test takes that long.
+    airbyte.state.configure(job_duration_s=8.0)
     running = airbyte.state.start_job(tenant.connection_id)  # Airbyte's own schedule was first
 
     result = sync(world, tenant.id)
