@@ -7,6 +7,13 @@ with page access tokens, page insights, posts and post insights), Graph cursor p
 ``paging.next`` URLs), the Graph error envelope and the rate-limit usage headers (on error
 answers too).
 
+Versions
+    Ads calls (ad accounts, report runs) on a version past its Marketing API sunset in
+    ``defs/meta/graph_versions.toml`` (by the virtual clock) fail with Meta's ``(#2635) You are
+    calling a deprecated version of the Ads API``. Page insights and post insights serve Meta's
+    current metrics; a retired one (``page_impressions``, ``page_fans``, ...) fails the whole
+    request with ``(#100) The value must be a valid insights metric``.
+
 Tokens
     Any access token starting with ``sim_`` is valid and the data it sees is derived from a hash
     of the token, so the same token always yields the same accounts, objects and numbers.
@@ -20,7 +27,8 @@ Tokens
 Knobs (attributes of :class:`MetaSimState`, or ``POST /__sim__/config`` with the same names)
     ``report_polls_to_complete`` (2), ``fail_next_report_run``, ``empty_page_every``,
     ``max_rows_per_request``, ``throttle_after_calls``, ``error_rate_5xx``,
-    ``expire_tokens_at``, ``deny_accounts``, ``latency_s``, ``spend_overrides``; the virtual
+    ``expire_tokens_at``, ``deny_accounts``, ``latency_s``, ``spend_overrides``,
+    ``retired_metrics`` (Page / post insights metrics Meta retires from now on); the virtual
     clock (:meth:`MetaSimState.set_now`, ``"now"`` over HTTP) drives token expiry, the 37-month
     rule, posts and report-run times. :meth:`MetaSimState.reset` clears all of them.
 
@@ -69,6 +77,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from adinsights_pipelines.defs.meta.graph_versions import (
+    DEFAULT_VERSION,
+    known_versions,
+    latest_version,
+)
 from adinsights_pipelines.simulators.server import LoopbackServer
 
 __all__ = [
@@ -81,7 +94,6 @@ __all__ = [
     "main",
 ]
 
-DEFAULT_VERSION = "v21.0"
 VERSION_RE = re.compile(r"v\d+\.\d+")
 ACCOUNT_RE = re.compile(r"act_(\d+)")
 PAGE_TOKEN_RE = re.compile(r"sim_page_(\d+)_[0-9a-f]+")
@@ -180,36 +192,34 @@ _POST_MESSAGES = (
     "Tune in live tonight at 8.",
     "Volunteers needed for the coastal clean-up.",
 )
-#: Page insights metrics with their titles and descriptions.
+#: Page insights metrics Meta serves today, with their titles and descriptions.
 PAGE_METRICS = {
-    "page_impressions": (
-        "Daily Total Impressions",
-        "Daily: The number of times any content from your Page or about your Page entered a "
-        "person's screen.",
+    "page_media_view": (
+        "Daily Total Views",
+        "Daily: The number of times your Page's content was played or displayed.",
     ),
-    "page_impressions_unique": (
-        "Daily Total Reach",
-        "Daily: The number of people who had any content from your Page or about your Page "
-        "enter their screen.",
+    "page_total_media_view_unique": (
+        "Daily Total Viewers",
+        "Daily: The number of people who saw your Page's content at least once.",
     ),
     "page_post_engagements": (
         "Daily Post Engagements",
         "Daily: The number of times people have engaged with your posts through reactions, "
         "comments, shares and more.",
     ),
-    "page_fans": (
-        "Lifetime Total Likes",
-        "Lifetime: The total number of people who have liked your Page.",
+    "page_follows": (
+        "Lifetime Total Follows",
+        "Lifetime: The number of people who follow your Page.",
     ),
 }
 POST_METRICS = {
-    "post_impressions": (
-        "Lifetime Post Total Impressions",
-        "Lifetime: The number of times your Page's post entered a person's screen.",
+    "post_media_view": (
+        "Lifetime Post Total Views",
+        "Lifetime: The number of times your Page's post was played or displayed.",
     ),
-    "post_impressions_unique": (
-        "Lifetime Post Total Reach",
-        "Lifetime: The number of people who had your Page's post enter their screen.",
+    "post_total_media_view_unique": (
+        "Lifetime Post Total Viewers",
+        "Lifetime: The number of people who saw your Page's post at least once.",
     ),
     "post_clicks": (
         "Lifetime Post Clicks",
@@ -220,6 +230,23 @@ POST_METRICS = {
         "Lifetime: Total post reactions by type.",
     ),
 }
+#: Metrics Meta retired for all versions (2025-06-15, 2025-11-15, 2026-06-15 waves): asking for
+#: one fails the whole request with "(#100) The value must be a valid insights metric".
+RETIRED_PAGE_METRICS = frozenset(
+    {
+        "page_impressions", "page_impressions_unique", "page_impressions_paid",
+        "page_impressions_paid_unique", "page_impressions_viral", "page_impressions_viral_unique",
+        "page_impressions_nonviral", "page_impressions_nonviral_unique", "page_posts_impressions",
+        "page_posts_impressions_unique", "page_fans", "page_fans_locale", "page_fans_city",
+        "page_fans_country", "page_fan_adds", "page_fan_adds_unique", "page_fan_removes",
+        "page_fan_removes_unique", "post_impressions", "post_impressions_unique",
+        "post_impressions_paid", "post_impressions_paid_unique", "post_impressions_fan",
+        "post_impressions_fan_unique", "post_impressions_organic",
+        "post_impressions_organic_unique", "post_impressions_viral",
+        "post_impressions_viral_unique", "post_impressions_nonviral",
+        "post_impressions_nonviral_unique",
+    }
+)  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------------
@@ -374,6 +401,7 @@ KNOB_NAMES = (
     "deny_accounts",
     "latency_s",
     "spend_overrides",
+    "retired_metrics",
 )
 
 SpendKey = tuple[str, str, str]
@@ -486,6 +514,8 @@ class MetaSimState:
         self.latency_s: float = 0.0
         #: ``{(ad_id, "YYYY-MM-DD", region): "12.34"}``: that row's spend, nothing else.
         self.spend_overrides: dict[SpendKey, str] = {}
+        #: Page / post insights metrics Meta has retired since (answered like the retired ones).
+        self.retired_metrics: set[str] = set()
 
     def reset_knobs(self) -> None:
         """Every knob back to its default and the clock un-pinned (faults, log etc. stay)."""
@@ -554,6 +584,10 @@ class MetaSimState:
                 converted[name] = {_act(str(v)) for v in value or ()}
             elif name == "spend_overrides":
                 converted[name] = _spend_overrides(value)
+            elif name == "retired_metrics":
+                if isinstance(value, str):
+                    raise ValueError("retired_metrics must be a list of metric names")
+                converted[name] = {str(v) for v in value or ()}
         for name, value in converted.items():
             if name == "now":
                 self.set_now(value)
@@ -578,6 +612,7 @@ class MetaSimState:
                 {"ad_id": ad_id, "date": day, "region": region, "spend": spend}
                 for (ad_id, day, region), spend in sorted(self.spend_overrides.items())
             ],
+            "retired_metrics": sorted(self.retired_metrics),
             "now": self.now().isoformat(),
             "clock_pinned": self._now is not None,
         }
@@ -1075,11 +1110,11 @@ def _page_day(page: _Page, day: date) -> dict[str, int]:
     rng = random.Random(f"pageday|{page.id}|{day.isoformat()}")
     impressions = rng.randint(200, 6000)
     return {
-        "page_impressions": impressions,
-        "page_impressions_unique": int(impressions * rng.uniform(0.5, 0.9)),
+        "page_media_view": impressions,
+        "page_total_media_view_unique": int(impressions * rng.uniform(0.5, 0.9)),
         "page_post_engagements": int(impressions * rng.uniform(0.01, 0.08)),
         # cumulative and never shrinking: 7 per day plus 0..6 of noise
-        "page_fans": page.fans_base + (day - date(2023, 1, 1)).days * 7 + rng.randint(0, 6),
+        "page_follows": page.fans_base + (day - date(2023, 1, 1)).days * 7 + rng.randint(0, 6),
     }
 
 
@@ -1100,8 +1135,8 @@ def _post_values(page: _Page, k: int, now: datetime) -> dict[str, Any]:
         left -= reactions[name]
     reactions["anger"] = left
     return {
-        "post_impressions": impressions,
-        "post_impressions_unique": int(impressions * rng.uniform(0.5, 0.9)),
+        "post_media_view": impressions,
+        "post_total_media_view_unique": int(impressions * rng.uniform(0.5, 0.9)),
         "post_clicks": int(impressions * rng.uniform(0.01, 0.06)),
         "post_reactions_by_type_total": {k: v for k, v in reactions.items() if v},
     }
@@ -1322,6 +1357,23 @@ def _paged(
     return {"data": rows, "paging": paging}
 
 
+def _list_param(raw: str | None) -> list[str]:
+    """A list parameter as Meta takes it: a JSON array (``["a","b"]``, what the SDKs send) or
+    a comma-separated list (``a,b``)."""
+    if raw is None:
+        return []
+    text = raw.strip()
+    if text.startswith("["):
+        try:
+            items = json.loads(text)
+        except ValueError:
+            raise _invalid_param(f"Could not parse the list {raw!r}") from None
+        if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+            raise _invalid_param(f"Could not parse the list {raw!r}")
+        return [i.strip() for i in items if i.strip()]
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
 def _fields(
     call: _Call, allowed: tuple[str, ...], default: tuple[str, ...], node: str
 ) -> list[str]:
@@ -1537,11 +1589,29 @@ def _route(sim: MetaSimState, call: _Call) -> Any:
     if call.node == "me":
         return _me(call, sim, token)
     if ACCOUNT_RE.fullmatch(call.node):
+        _check_ads_version(call.version, sim)
         return _ad_account(call, sim, token)
     run = sim._run(call.node)
     if run is not None:
+        _check_ads_version(call.version, sim)
         return _report_run(call, sim, token, run)
     return _page_node(call, sim, token)
+
+
+def _check_ads_version(version: str, sim: MetaSimState) -> None:
+    """Ads calls on a version past its Marketing API sunset fail as Meta fails them (#2635).
+
+    (Graph calls on Pages and ``/me`` keep answering: Meta upgrades those to the oldest
+    version it still serves.)
+    """
+    known = known_versions().get(version)
+    today = sim.today()
+    if known is not None and known.retired_for_ads(today):
+        raise GraphError(
+            2635,
+            "(#2635) You are calling a deprecated version of the Ads API. Please update to the "
+            f"latest version: {latest_version(today)}.",
+        )
 
 
 def _me(call: _Call, sim: MetaSimState, token: str) -> Any:
@@ -1639,17 +1709,15 @@ def _page_token_required() -> GraphError:
     return GraphError(190, "(#190) This method must be called with a Page Access Token")
 
 
-def _metric_names(call: _Call, known: Mapping[str, Any]) -> list[str]:
-    names = [m.strip() for m in call.params.get("metric", "").split(",") if m.strip()]
+def _metric_names(call: _Call, sim: MetaSimState, known: Mapping[str, Any]) -> list[str]:
+    """The ``metric`` list; one retired or unknown metric fails the whole request, as on Meta
+    (whose message does not say which metric it was)."""
+    names = _list_param(call.params.get("metric"))
     if not names:
         raise GraphError(100, "(#100) The parameter metric is required")
     for name in names:
-        if name not in known:
-            raise GraphError(
-                100,
-                "(#100) The value must be a valid insights metric",
-                user_msg=f"{name} is not a valid insights metric",
-            )
+        if name in RETIRED_PAGE_METRICS or name not in known or name in sim.retired_metrics:
+            raise GraphError(100, "(#100) The value must be a valid insights metric")
     return names
 
 
@@ -1701,7 +1769,7 @@ def _page_node(call: _Call, sim: MetaSimState, token: str) -> Any:
         return _project(_post_obj(page_token, k), fields)
     if call.edge != "insights":
         raise _unknown_path(call.edge)
-    names = _metric_names(call, POST_METRICS)
+    names = _metric_names(call, sim, POST_METRICS)
     values = _post_values(page_token, k, sim.now())
     return {
         "data": [
@@ -1736,7 +1804,7 @@ def _page_insights(call: _Call, sim: MetaSimState, page: _Page) -> dict[str, Any
 
     Each value's ``end_time`` is the end of its day in Pacific time, in UTC.
     """
-    names = _metric_names(call, PAGE_METRICS)
+    names = _metric_names(call, sim, PAGE_METRICS)
     if call.params.get("period", "day") != "day":
         raise _invalid_param("the simulator supports period=day only")
     today = sim.today()

@@ -126,7 +126,7 @@ def test_retries_transient_500_then_succeeds(
     assert len(rec.failures) == 3
     for failure in rec.failures:
         assert failure.provider == "meta"
-        assert failure.endpoint == f"/v21.0/{account}/insights"
+        assert failure.endpoint == f"/v26.0/{account}/insights"
         assert (failure.http_status, failure.code, failure.subcode) == (500, 2, None)
         assert failure.is_retryable is True
         assert failure.occurred_at.tzinfo is not None
@@ -191,7 +191,7 @@ def test_foreign_account_is_permission_denied(sim: MetaSimulator, rec: Recorder)
     with pytest.raises(PermissionDeniedError) as raised:
         list(rec.client(sim.url).iter_campaigns(foreign))
     assert (raised.value.http_status, raised.value.code) == (403, 200)
-    assert raised.value.endpoint == f"/v21.0/{foreign}/campaigns"
+    assert raised.value.endpoint == f"/v26.0/{foreign}/campaigns"
     assert sim.state.request_count() == 1
 
 
@@ -278,7 +278,7 @@ def test_network_errors_are_retried(rec: Recorder) -> None:
         client.list_ad_accounts()
     assert raised.value.http_status is None and raised.value.is_retryable
     assert len(rec.failures) == 2 and len(rec.sleeps) == 1
-    assert rec.failures[0].endpoint == "/v21.0/me/adaccounts"
+    assert rec.failures[0].endpoint == "/v26.0/me/adaccounts"
     _assert_no_token(raised.value, rec.failures)
 
 

@@ -42,7 +42,7 @@ def get(
 ) -> requests.Response:
     if token is not None:
         params["access_token"] = token
-    return requests.get(f"{sim.url}/v21.0/{path}", params=params, timeout=10)
+    return requests.get(f"{sim.url}/v26.0/{path}", params=params, timeout=10)
 
 
 def accounts(sim: MetaSimulator, token: str = TOKEN) -> list[dict[str, Any]]:
@@ -190,7 +190,7 @@ def test_token_errors_use_the_graph_envelope(sim: MetaSimulator) -> None:
     expired = get(sim, "me/adaccounts", "sim_expired_abc").json()["error"]
     assert (expired["code"], expired["error_subcode"]) == (190, 463)
     bearer = requests.get(
-        f"{sim.url}/v21.0/me/adaccounts",
+        f"{sim.url}/v26.0/me/adaccounts",
         headers={"Authorization": f"Bearer {TOKEN}"},
         timeout=10,
     )
@@ -260,7 +260,7 @@ def test_bad_fault_spec_is_rejected(sim: MetaSimulator) -> None:
 def test_simulator_stops_and_frees_its_port() -> None:
     simulator = MetaSimulator().start()
     url = simulator.url
-    assert requests.get(f"{url}/v21.0/me", params={"access_token": TOKEN}, timeout=5).ok
+    assert requests.get(f"{url}/v26.0/me", params={"access_token": TOKEN}, timeout=5).ok
     simulator.stop()
     with pytest.raises(requests.ConnectionError):
-        requests.get(f"{url}/v21.0/me", params={"access_token": TOKEN}, timeout=5)
+        requests.get(f"{url}/v26.0/me", params={"access_token": TOKEN}, timeout=5)

@@ -40,6 +40,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from adinsights_pipelines.defs.meta.graph_versions import DEFAULT_VERSION
 from adinsights_pipelines.warehouse.api_errors import ApiCallFailure
 
 __all__ = [
@@ -337,7 +338,7 @@ class MetaGraphClient:
         access_token: str,
         *,
         base_url: str = "https://graph.facebook.com",
-        api_version: str = "v21.0",
+        api_version: str = DEFAULT_VERSION,
         session: requests.Session | None = None,
         on_error: Callable[[ApiCallFailure], None] | None = None,
         max_attempts: int = 5,
