@@ -216,7 +216,11 @@ def test_usage_headers(sim: MetaSimulator) -> None:
     account = accounts(sim)[0]
     campaigns = get(sim, f"{account['id']}/campaigns")
     assert "acc_id_util_pct" in json.loads(campaigns.headers["x-ad-account-usage"])
-    assert "x-business-use-case-usage" not in campaigns.headers
+    (management,) = json.loads(campaigns.headers["x-business-use-case-usage"])[
+        account["account_id"]
+    ]
+    assert management["type"] == "ads_management"
+    assert "x-fb-ads-insights-throttle" not in campaigns.headers
     sim.state.set_usage(80)
     result = insights(sim, account["id"], "2025-06-01", "2025-06-01")
     buc = json.loads(result.headers["x-business-use-case-usage"])
@@ -224,6 +228,8 @@ def test_usage_headers(sim: MetaSimulator) -> None:
     assert entry["type"] == "ads_insights" and entry["call_count"] == 80
     assert entry["estimated_time_to_regain_access"] == 0
     assert json.loads(result.headers["x-app-usage"])["call_count"] == 80
+    throttle = json.loads(result.headers["x-fb-ads-insights-throttle"])
+    assert (throttle["app_id_util_pct"], throttle["acc_id_util_pct"]) == (80, 80)
 
 
 def test_faults_over_http_and_request_log(sim: MetaSimulator) -> None:
