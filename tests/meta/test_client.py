@@ -218,6 +218,7 @@ def test_throttles_when_usage_is_high(sim: MetaSimulator, rec: Recorder, account
     list(client.iter_insights(account, SINCE, SINCE))
     assert rec.sleeps == [throttle_delay(90)]
     assert client.last_usage["x-business-use-case-usage"] == 90
+    assert client.last_usage["x-fb-ads-insights-throttle"] == 90
     sim.state.set_usage(10)
     list(client.iter_campaigns(account))  # pauses once more, then sees the low usage
     list(client.iter_campaigns(account))
