@@ -81,7 +81,8 @@ class Settings(BaseSettings):
     )
     meta_app_secret: SecretStr | None = None
     meta_graph_url: str = "https://graph.facebook.com"
-    meta_api_version: str = "v21.0"
+    #: The Graph / Marketing API version called; see defs/meta/graph_versions.toml.
+    meta_api_version: str = "v26.0"
     meta_insights_lookback_days: int = Field(default=28, ge=1, le=395)
     #: History an account's first sync loads, through async report runs when it reaches past
     #: the lookback window (Meta keeps 37 months).
@@ -241,7 +242,7 @@ class Settings(BaseSettings):
     @classmethod
     def _version_shape(cls, value: str) -> str:
         if not value.startswith("v"):
-            raise ValueError("must look like v21.0")
+            raise ValueError("must look like v26.0")
         return value
 
     @property

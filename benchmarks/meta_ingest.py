@@ -142,6 +142,7 @@ def _fetch_raw(
 ) -> int:
     """Every page's raw JSON body, as the client would fetch it, into ``path`` (not timed)."""
     from adinsights_pipelines.defs.meta.client import INSIGHT_FIELDS, PAGE_LIMIT
+    from adinsights_pipelines.defs.meta.graph_versions import DEFAULT_VERSION
 
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {TOKEN}"
@@ -158,7 +159,7 @@ def _fetch_raw(
                 "limit": str(PAGE_LIMIT),
                 "breakdowns": "region",
             }
-            next_url: str | None = f"{url}/v21.0/{account['id']}/insights"
+            next_url: str | None = f"{url}/{DEFAULT_VERSION}/{account['id']}/insights"
             while next_url:
                 response = session.get(next_url, params=params, timeout=60)
                 response.raise_for_status()

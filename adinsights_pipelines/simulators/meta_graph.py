@@ -7,6 +7,13 @@ with page access tokens, page insights, posts and post insights), Graph cursor p
 ``paging.next`` URLs), the Graph error envelope and the rate-limit usage headers (on error
 answers too).
 
+Versions
+    Ads calls (ad accounts, report runs) on a version past its Marketing API sunset in
+    ``defs/meta/graph_versions.toml`` (by the virtual clock) fail with Meta's ``(#2635) You are
+    calling a deprecated version of the Ads API``. Page insights and post insights serve Meta's
+    current metrics; a retired one (``page_impressions``, ``page_fans``, ...) fails the whole
+    request with ``(#100) The value must be a valid insights metric``.
+
 Tokens
     Any access token starting with ``sim_`` is valid and the data it sees is derived from a hash
     of the token, so the same token always yields the same accounts, objects and numbers.
@@ -20,7 +27,8 @@ Tokens
 Knobs (attributes of :class:`MetaSimState`, or ``POST /__sim__/config`` with the same names)
     ``report_polls_to_complete`` (2), ``fail_next_report_run``, ``empty_page_every``,
     ``max_rows_per_request``, ``throttle_after_calls``, ``error_rate_5xx``,
-    ``expire_tokens_at``, ``deny_accounts``, ``latency_s``, ``spend_overrides``; the virtual
+    ``expire_tokens_at``, ``deny_accounts``, ``latency_s``, ``spend_overrides``,
+    ``retired_metrics`` (Page / post insights metrics Meta retires from now on); the virtual
     clock (:meth:`MetaSimState.set_now`, ``"now"`` over HTTP) drives token expiry, the 37-month
     rule, posts and report-run times. :meth:`MetaSimState.reset` clears all of them.
 
@@ -54,10 +62,10 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 from zoneinfo import ZoneInfo
@@ -69,6 +77,28 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from adinsights_pipelines.defs.meta.graph_versions import (
+    DEFAULT_VERSION,
+    known_versions,
+    latest_version,
+)
+from adinsights_pipelines.simulators import meta_fields as documented
+from adinsights_pipelines.simulators.meta_marketing import (
+    HIDDEN_STATUSES,
+    WINDOW_SHARE,
+    ActionOptions,
+    Filter,
+    ParamError,
+    action_entries,
+    action_options,
+    asks_for_hidden,
+    check_fields,
+    field_names,
+    list_param,
+    matches,
+    parse_filtering,
+    wants_summary,
+)
 from adinsights_pipelines.simulators.server import LoopbackServer
 
 __all__ = [
@@ -81,7 +111,6 @@ __all__ = [
     "main",
 ]
 
-DEFAULT_VERSION = "v21.0"
 VERSION_RE = re.compile(r"v\d+\.\d+")
 ACCOUNT_RE = re.compile(r"act_(\d+)")
 PAGE_TOKEN_RE = re.compile(r"sim_page_(\d+)_[0-9a-f]+")
@@ -137,25 +166,6 @@ _DEFAULT_MESSAGES = {
     "current date",
 }
 
-ACCOUNT_FIELDS = ("id", "account_id", "name", "currency", "timezone_name", "account_status")
-CAMPAIGN_FIELDS = (
-    "id", "account_id", "name", "status", "effective_status", "objective", "daily_budget",
-    "created_time", "updated_time",
-)  # fmt: skip
-ADSET_FIELDS = (
-    "id", "account_id", "campaign_id", "name", "status", "effective_status", "daily_budget",
-    "optimization_goal", "billing_event", "created_time", "updated_time",
-)  # fmt: skip
-AD_FIELDS = (
-    "id", "account_id", "campaign_id", "adset_id", "name", "status", "effective_status",
-    "creative", "created_time", "updated_time",
-)  # fmt: skip
-INSIGHT_FIELDS = (
-    "account_id", "account_name", "account_currency", "campaign_id", "campaign_name",
-    "adset_id", "adset_name", "ad_id", "ad_name", "objective", "spend", "impressions", "clicks",
-    "reach", "frequency", "cpm", "cpc", "ctr", "inline_link_clicks", "actions", "date_start",
-    "date_stop",
-)  # fmt: skip
 PAGE_FIELDS = ("id", "name", "category", "access_token", "fan_count", "link")
 POST_FIELDS = ("id", "message", "created_time", "permalink_url")
 _LEVEL_DROPS = {
@@ -180,36 +190,34 @@ _POST_MESSAGES = (
     "Tune in live tonight at 8.",
     "Volunteers needed for the coastal clean-up.",
 )
-#: Page insights metrics with their titles and descriptions.
+#: Page insights metrics Meta serves today, with their titles and descriptions.
 PAGE_METRICS = {
-    "page_impressions": (
-        "Daily Total Impressions",
-        "Daily: The number of times any content from your Page or about your Page entered a "
-        "person's screen.",
+    "page_media_view": (
+        "Daily Total Views",
+        "Daily: The number of times your Page's content was played or displayed.",
     ),
-    "page_impressions_unique": (
-        "Daily Total Reach",
-        "Daily: The number of people who had any content from your Page or about your Page "
-        "enter their screen.",
+    "page_total_media_view_unique": (
+        "Daily Total Viewers",
+        "Daily: The number of people who saw your Page's content at least once.",
     ),
     "page_post_engagements": (
         "Daily Post Engagements",
         "Daily: The number of times people have engaged with your posts through reactions, "
         "comments, shares and more.",
     ),
-    "page_fans": (
-        "Lifetime Total Likes",
-        "Lifetime: The total number of people who have liked your Page.",
+    "page_follows": (
+        "Lifetime Total Follows",
+        "Lifetime: The number of people who follow your Page.",
     ),
 }
 POST_METRICS = {
-    "post_impressions": (
-        "Lifetime Post Total Impressions",
-        "Lifetime: The number of times your Page's post entered a person's screen.",
+    "post_media_view": (
+        "Lifetime Post Total Views",
+        "Lifetime: The number of times your Page's post was played or displayed.",
     ),
-    "post_impressions_unique": (
-        "Lifetime Post Total Reach",
-        "Lifetime: The number of people who had your Page's post enter their screen.",
+    "post_total_media_view_unique": (
+        "Lifetime Post Total Viewers",
+        "Lifetime: The number of people who saw your Page's post at least once.",
     ),
     "post_clicks": (
         "Lifetime Post Clicks",
@@ -220,6 +228,23 @@ POST_METRICS = {
         "Lifetime: Total post reactions by type.",
     ),
 }
+#: Metrics Meta retired for all versions (2025-06-15, 2025-11-15, 2026-06-15 waves): asking for
+#: one fails the whole request with "(#100) The value must be a valid insights metric".
+RETIRED_PAGE_METRICS = frozenset(
+    {
+        "page_impressions", "page_impressions_unique", "page_impressions_paid",
+        "page_impressions_paid_unique", "page_impressions_viral", "page_impressions_viral_unique",
+        "page_impressions_nonviral", "page_impressions_nonviral_unique", "page_posts_impressions",
+        "page_posts_impressions_unique", "page_fans", "page_fans_locale", "page_fans_city",
+        "page_fans_country", "page_fan_adds", "page_fan_adds_unique", "page_fan_removes",
+        "page_fan_removes_unique", "post_impressions", "post_impressions_unique",
+        "post_impressions_paid", "post_impressions_paid_unique", "post_impressions_fan",
+        "post_impressions_fan_unique", "post_impressions_organic",
+        "post_impressions_organic_unique", "post_impressions_viral",
+        "post_impressions_viral_unique", "post_impressions_nonviral",
+        "post_impressions_nonviral_unique",
+    }
+)  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------------
@@ -346,6 +371,9 @@ class _InsightSpec:
     breakdowns: tuple[str, ...]
     since: date
     until: date
+    increment: int | None = 1  # days per row; None: the whole range in one row (all_days)
+    actions: ActionOptions = field(default_factory=ActionOptions)
+    filters: tuple[Filter, ...] = ()
 
 
 @dataclass
@@ -374,6 +402,7 @@ KNOB_NAMES = (
     "deny_accounts",
     "latency_s",
     "spend_overrides",
+    "retired_metrics",
 )
 
 SpendKey = tuple[str, str, str]
@@ -486,6 +515,8 @@ class MetaSimState:
         self.latency_s: float = 0.0
         #: ``{(ad_id, "YYYY-MM-DD", region): "12.34"}``: that row's spend, nothing else.
         self.spend_overrides: dict[SpendKey, str] = {}
+        #: Page / post insights metrics Meta has retired since (answered like the retired ones).
+        self.retired_metrics: set[str] = set()
 
     def reset_knobs(self) -> None:
         """Every knob back to its default and the clock un-pinned (faults, log etc. stay)."""
@@ -554,6 +585,10 @@ class MetaSimState:
                 converted[name] = {_act(str(v)) for v in value or ()}
             elif name == "spend_overrides":
                 converted[name] = _spend_overrides(value)
+            elif name == "retired_metrics":
+                if isinstance(value, str):
+                    raise ValueError("retired_metrics must be a list of metric names")
+                converted[name] = {str(v) for v in value or ()}
         for name, value in converted.items():
             if name == "now":
                 self.set_now(value)
@@ -578,6 +613,7 @@ class MetaSimState:
                 {"ad_id": ad_id, "date": day, "region": region, "spend": spend}
                 for (ad_id, day, region), spend in sorted(self.spend_overrides.items())
             ],
+            "retired_metrics": sorted(self.retired_metrics),
             "now": self.now().isoformat(),
             "clock_pinned": self._now is not None,
         }
@@ -906,6 +942,8 @@ def _universe(token: str) -> tuple[_Account, ...]:
                             created,
                         )
                     )
+        _add_documented_fields(campaigns, adsets, ads)
+        _add_hidden_objects(token, account_id, campaigns, adsets, ads)
         accounts.append(
             _Account(
                 account_id,
@@ -919,6 +957,117 @@ def _universe(token: str) -> tuple[_Account, ...]:
             )
         )
     return tuple(accounts)
+
+
+#: The two attribution settings ad sets use: Meta's default and a one-day-click one.
+_DEFAULT_ATTRIBUTION = (
+    [
+        {"event_type": "CLICK_THROUGH", "window_days": 7},
+        {"event_type": "VIEW_THROUGH", "window_days": 1},
+    ],
+    "7d_click_1d_view",
+)
+_ONE_DAY_ATTRIBUTION = ([{"event_type": "CLICK_THROUGH", "window_days": 1}], "1d_click")
+_TARGETING = {
+    "geo_locations": {"countries": ["JM"], "location_types": ["home", "recent"]},
+    "age_min": 18,
+    "age_max": 65,
+}
+
+
+def _attribution(adset_id: str) -> tuple[list[dict[str, Any]], str]:
+    """An ad set's attribution setting: every third ad set counts 1-day clicks only."""
+    return _ONE_DAY_ATTRIBUTION if int(adset_id) % 3 == 0 else _DEFAULT_ATTRIBUTION
+
+
+def _add_documented_fields(
+    campaigns: list[dict[str, Any]], adsets: list[dict[str, Any]], ads: list[dict[str, Any]]
+) -> None:
+    """Documented fields beyond what the simulator started with (no random draws: the numbers
+    and ids of every object stay as they were)."""
+    for campaign in campaigns:
+        campaign.update(
+            configured_status=campaign["status"],
+            buying_type="AUCTION",
+            bid_strategy="LOWEST_COST_WITHOUT_CAP",
+            lifetime_budget="0",
+            budget_remaining=campaign.get("daily_budget", "0"),
+            start_time=campaign["created_time"],
+            special_ad_categories=[],
+        )
+    for adset in adsets:
+        spec, _ = _attribution(adset["id"])
+        adset.update(
+            configured_status=adset["status"],
+            campaign={"id": adset["campaign_id"]},
+            bid_strategy="LOWEST_COST_WITHOUT_CAP",
+            lifetime_budget="0",
+            budget_remaining=adset.get("daily_budget", "0"),
+            start_time=adset["created_time"],
+            targeting=_TARGETING,
+            attribution_spec=spec,
+        )
+    for ad in ads:
+        ad.update(
+            configured_status=ad["status"],
+            campaign={"id": ad["campaign_id"]},
+            adset={"id": ad["adset_id"]},
+        )
+
+
+def _add_hidden_objects(
+    token: str,
+    account_id: str,
+    campaigns: list[dict[str, Any]],
+    adsets: list[dict[str, Any]],
+    ads: list[dict[str, Any]],
+) -> None:
+    """One ARCHIVED and one DELETED campaign (with an ad set and an ad each) per account.
+
+    They delivered nothing in the simulated period (no insights), and edges list them only
+    when asked for by ``effective_status`` or ``filtering``, as Meta does.
+    """
+    rng = random.Random(f"hidden|{token}|{account_id}")
+    for status in ("ARCHIVED", "DELETED"):
+        ids = [str(rng.randint(10**17, 10**18 - 1)) for _ in range(4)]
+        created = datetime(2024, 1, 1, tzinfo=UTC) + timedelta(days=rng.randint(0, 200))
+        stamp = _graph_time(created)
+        common = {
+            "account_id": account_id,
+            "status": status,
+            "configured_status": status,
+            "effective_status": status,
+            "created_time": stamp,
+            "updated_time": _graph_time(created + timedelta(days=30)),
+        }
+        campaign = {
+            "id": ids[0],
+            "name": f"Sim Campaign {status.title()}",
+            "objective": "OUTCOME_TRAFFIC",
+            "daily_budget": "1000",
+            **common,
+        }
+        adset = {
+            "id": ids[1],
+            "campaign_id": ids[0],
+            "name": f"{campaign['name']} / Ad set 1",
+            "daily_budget": "1000",
+            "optimization_goal": "LINK_CLICKS",
+            "billing_event": "IMPRESSIONS",
+            **common,
+        }
+        ad = {
+            "id": ids[2],
+            "campaign_id": ids[0],
+            "adset_id": ids[1],
+            "name": f"{adset['name']} / Ad 1",
+            "creative": {"id": ids[3]},
+            **common,
+        }
+        _add_documented_fields([campaign], [adset], [ad])
+        campaigns.append(campaign)
+        adsets.append(adset)
+        ads.append(ad)
 
 
 def _metrics(token: str, account: _Account, ad: _Ad, day: date, region: str) -> dict[str, Any]:
@@ -945,7 +1094,11 @@ def _metrics(token: str, account: _Account, ad: _Ad, day: date, region: str) -> 
 
 
 def _insight_row(
-    account: _Account, units: list[_Ad], level: str, metrics: list[dict[str, Any]]
+    account: _Account,
+    units: list[_Ad],
+    level: str,
+    metrics: list[dict[str, Any]],
+    options: ActionOptions | None = None,
 ) -> dict[str, Any]:
     first = units[0]
     impressions = sum(m["impressions"] for m in metrics)
@@ -977,9 +1130,23 @@ def _insight_row(
         "ctr": f"{clicks * 100 / impressions:.6f}" if impressions else "0",
         "inline_link_clicks": str(actions.get("link_click", 0)),
     }
-    action_list = [{"action_type": k, "value": str(v)} for k, v in actions.items() if v]
+    options = options or ActionOptions()
+    setting = _attribution(first.adset_id)[1] if options.unified else "7d_click_1d_view"
+    share = WINDOW_SHARE.get(setting, 1.0) if options.unified else 1.0
+    action_list = action_entries(actions, options, adset_share=share)
     if action_list:
         row["actions"] = action_list
+    purchases = actions.get("purchase", 0)
+    if purchases:
+        # The value of purchases in the account's currency: a fixed basket per purchase.
+        basket = 4500 if account.currency == "JMD" else 30
+        values = action_entries({"purchase": purchases * basket}, options, adset_share=share)
+        row["action_values"] = [
+            {**entry, "action_type": "purchase"} if "action_type" in entry else entry
+            for entry in values
+        ]
+    row["unique_clicks"] = str(round(clicks * 0.93))
+    row["attribution_setting"] = setting
     if level == "account":
         row.pop("objective")
     for key in _LEVEL_DROPS[level]:
@@ -1075,11 +1242,11 @@ def _page_day(page: _Page, day: date) -> dict[str, int]:
     rng = random.Random(f"pageday|{page.id}|{day.isoformat()}")
     impressions = rng.randint(200, 6000)
     return {
-        "page_impressions": impressions,
-        "page_impressions_unique": int(impressions * rng.uniform(0.5, 0.9)),
+        "page_media_view": impressions,
+        "page_total_media_view_unique": int(impressions * rng.uniform(0.5, 0.9)),
         "page_post_engagements": int(impressions * rng.uniform(0.01, 0.08)),
         # cumulative and never shrinking: 7 per day plus 0..6 of noise
-        "page_fans": page.fans_base + (day - date(2023, 1, 1)).days * 7 + rng.randint(0, 6),
+        "page_follows": page.fans_base + (day - date(2023, 1, 1)).days * 7 + rng.randint(0, 6),
     }
 
 
@@ -1100,8 +1267,8 @@ def _post_values(page: _Page, k: int, now: datetime) -> dict[str, Any]:
         left -= reactions[name]
     reactions["anger"] = left
     return {
-        "post_impressions": impressions,
-        "post_impressions_unique": int(impressions * rng.uniform(0.5, 0.9)),
+        "post_media_view": impressions,
+        "post_total_media_view_unique": int(impressions * rng.uniform(0.5, 0.9)),
         "post_clicks": int(impressions * rng.uniform(0.01, 0.06)),
         "post_reactions_by_type_total": {k: v for k, v in reactions.items() if v},
     }
@@ -1284,8 +1451,23 @@ def _paged(
     sim: MetaSimState,
     total: int,
     get_rows: Callable[[int, int], list[dict[str, Any]]],
+    *,
+    summary: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """One cursor page out of ``total`` rows; ``get_rows(start, stop)`` builds the slice."""
+    """One cursor page out of ``total`` rows; ``get_rows(start, stop)`` builds the slice;
+    ``summary`` (``summary=true``: the total count) goes on every page."""
+    page = _cursor_page(call, sim, total, get_rows)
+    if summary is not None:
+        page["summary"] = summary
+    return page
+
+
+def _cursor_page(
+    call: _Call,
+    sim: MetaSimState,
+    total: int,
+    get_rows: Callable[[int, int], list[dict[str, Any]]],
+) -> dict[str, Any]:
     limit = _limit(call, sim)
     after = call.params.get("after")
     before = call.params.get("before")
@@ -1322,18 +1504,12 @@ def _paged(
     return {"data": rows, "paging": paging}
 
 
-def _fields(
-    call: _Call, allowed: tuple[str, ...], default: tuple[str, ...], node: str
-) -> list[str]:
-    raw = call.params.get("fields")
-    if not raw:
+def _fields(call: _Call, allowed: Iterable[str], default: tuple[str, ...], node: str) -> list[str]:
+    """The ``fields`` asked for (a comma list or a JSON array), each documented for ``node``."""
+    fields = field_names(call.params.get("fields"))
+    if not fields:
         return list(default)
-    fields = [f.strip() for f in raw.split(",") if f.strip()]
-    for name in fields:
-        if name not in allowed:
-            raise GraphError(
-                100, f"(#100) Tried accessing nonexisting field ({name}) on node type ({node})"
-            )
+    check_fields(fields, frozenset(allowed), node)
     return fields
 
 
@@ -1376,18 +1552,26 @@ def _account_usage(call: _Call, sim: MetaSimState, account: _Account, *, insight
             "ads_api_access_tier": "standard_access",
         }
     )
+    call.headers["x-business-use-case-usage"] = json.dumps(
+        {
+            account.account_id: [
+                {
+                    "type": "ads_insights" if insights else "ads_management",
+                    "call_count": util,
+                    "total_cputime": util // 2,
+                    "total_time": util // 2,
+                    "estimated_time_to_regain_access": 0,
+                    "ads_api_access_tier": "standard_access",
+                }
+            ]
+        }
+    )
     if insights:
-        call.headers["x-business-use-case-usage"] = json.dumps(
+        call.headers["x-fb-ads-insights-throttle"] = json.dumps(
             {
-                account.account_id: [
-                    {
-                        "type": "ads_insights",
-                        "call_count": util,
-                        "total_cputime": util // 2,
-                        "total_time": util // 2,
-                        "estimated_time_to_regain_access": 0,
-                    }
-                ]
+                "app_id_util_pct": sim._count_call(f"insights-app:{call.token}"),
+                "acc_id_util_pct": util,
+                "ads_api_access_tier": "standard_access",
             }
         )
     if sim._denied(account.account_id):
@@ -1417,18 +1601,45 @@ def _parse_time_range(raw: str | None, today: date) -> tuple[date, date]:
     return since, until
 
 
+#: What insights ``filtering`` can filter on (the objects' ids and statuses).
+_INSIGHT_FILTERS = frozenset(
+    {
+        "ad.id", "adset.id", "campaign.id", "ad.effective_status", "adset.effective_status",
+        "campaign.effective_status", "ad.name", "adset.name", "campaign.name",
+    }
+)  # fmt: skip
+
+
+def _time_increment(raw: str | None) -> int | None:
+    """Days per row: ``1``..``90`` or ``all_days``; Meta's default is ``all_days``."""
+    if raw is None or raw == "all_days":
+        return None
+    if raw.isdigit() and 1 <= int(raw) <= 90:
+        return int(raw)
+    if raw == "monthly":
+        raise _invalid_param("the simulator supports time_increment 1..90 and all_days")
+    raise GraphError(100, "(#100) time_increment must be an integer between 1 and 90")
+
+
 def _insight_spec(params: Mapping[str, str], today: date) -> _InsightSpec:
     """Validate an insights request the way Meta does (same rules for GET and POST)."""
     level = params.get("level", "account")
     if level not in _LEVEL_DROPS:
         raise _invalid_param(f"level must be one of {', '.join(_LEVEL_DROPS)}")
-    if params.get("time_increment", "1") != "1":
-        raise _invalid_param("the simulator supports time_increment=1 only")
-    breakdowns = tuple(b for b in params.get("breakdowns", "").split(",") if b)
-    if any(b not in _SUPPORTED_BREAKDOWNS for b in breakdowns):
-        raise _invalid_param(f"the simulator supports breakdowns={','.join(_SUPPORTED_BREAKDOWNS)}")
-    raw = params.get("fields")
-    fields = [f.strip() for f in raw.split(",") if f.strip()] if raw else []
+    increment = _time_increment(params.get("time_increment"))
+    breakdowns = tuple(list_param(params.get("breakdowns"), "breakdowns"))
+    for name in breakdowns:
+        if name not in documented.BREAKDOWNS:
+            raise GraphError(
+                100,
+                f"(#100) breakdowns[0] must be one of the following values: "
+                f"{', '.join(sorted(documented.BREAKDOWNS))}",
+            )
+        if name not in _SUPPORTED_BREAKDOWNS:
+            raise _invalid_param(
+                f"the simulator supports breakdowns={','.join(_SUPPORTED_BREAKDOWNS)}"
+            )
+    fields = field_names(params.get("fields"))
     for name in fields:
         if name in _BREAKDOWN_NAMES:
             raise GraphError(
@@ -1437,10 +1648,7 @@ def _insight_spec(params: Mapping[str, str], today: date) -> _InsightSpec:
                 "https://developers.facebook.com/docs/marketing-api/reference/ads-insights/ "
                 "for all valid values",
             )
-        if name not in INSIGHT_FIELDS:
-            raise GraphError(
-                100, f"(#100) Tried accessing nonexisting field ({name}) on node type (AdsInsights)"
-            )
+    check_fields(fields, documented.INSIGHTS_FIELDS, "AdsInsights")
     since, until = _parse_time_range(params.get("time_range"), today)
     if since < _months_back(today, MAX_MONTHS_BACK):
         raise GraphError(
@@ -1453,6 +1661,9 @@ def _insight_spec(params: Mapping[str, str], today: date) -> _InsightSpec:
         breakdowns,
         since,
         min(until, today),
+        increment,
+        action_options(params),
+        tuple(parse_filtering(params.get("filtering"), _INSIGHT_FILTERS)),
     )
 
 
@@ -1465,14 +1676,37 @@ def _with_override(
     return {**metrics, "spend_cents": int(Decimal(spend) * 100)}
 
 
+def _buckets(spec: _InsightSpec) -> list[list[date]]:
+    """The days of each row's period: one day each (time_increment=1), n days, or all."""
+    days = [
+        spec.since + timedelta(days=n) for n in range(max(0, (spec.until - spec.since).days + 1))
+    ]
+    if not days:
+        return []
+    step = spec.increment or len(days)
+    return [days[i : i + step] for i in range(0, len(days), step)]
+
+
+def _unit_value(ad: _Ad, name: str) -> Any:
+    """An ad's value of an insights ``filtering`` field."""
+    kind, _, attribute = name.partition(".")
+    if attribute == "effective_status":
+        return ad.status
+    if attribute == "id":
+        return {"ad": ad.id, "adset": ad.adset_id, "campaign": ad.campaign_id}[kind]
+    return {"ad": ad.name, "adset": ad.adset_name, "campaign": ad.campaign_name}[kind]
+
+
 def _insight_page(
     call: _Call, sim: MetaSimState, token: str, account: _Account, spec: _InsightSpec
 ) -> dict[str, Any]:
     """One page of insight rows; only the rows of that page are built."""
-    n_days = max(0, (spec.until - spec.since).days + 1)
+    buckets = _buckets(spec)
     grouped: dict[str, list[_Ad]] = {}
     key = {"ad": "id", "adset": "adset_id", "campaign": "campaign_id"}.get(spec.level)
     for ad in account.ad_units:
+        if spec.filters and not matches(partial(_unit_value, ad), spec.filters):
+            continue
         grouped.setdefault(getattr(ad, key) if key else "", []).append(ad)
     groups = list(grouped.values())
     regions: tuple[str | None, ...] = account.regions if spec.breakdowns else (None,)
@@ -1480,30 +1714,42 @@ def _insight_page(
     overrides = dict(sim.spend_overrides)
     fields = spec.fields
 
+    def day_metrics(unit: _Ad, day: date, region: str) -> dict[str, Any]:
+        metrics = _with_override(
+            _metrics(seed_token, account, unit, day, region),
+            overrides,
+            (unit.id, day.isoformat(), region),
+        )
+        if spec.actions.report_time in ("conversion", "mixed"):
+            # Conversions reported on the day they happened: 30 % of an impression day's
+            # actions convert the next day.
+            before = _metrics(seed_token, account, unit, day - timedelta(days=1), region)
+            shifted = {
+                k: v - round(v * 0.3) + round(before["actions"].get(k, 0) * 0.3)
+                for k, v in metrics["actions"].items()
+            }
+            metrics = {**metrics, "actions": shifted}
+        return metrics
+
     def rows(start: int, stop: int) -> list[dict[str, Any]]:
         out = []
         for index in range(start, stop):
-            day_index, rest = divmod(index, len(groups) * len(regions))
+            bucket_index, rest = divmod(index, len(groups) * len(regions))
             group_index, region_index = divmod(rest, len(regions))
-            day = spec.since + timedelta(days=day_index)
-            iso = day.isoformat()
+            days = buckets[bucket_index]
             region = regions[region_index]
             units = groups[group_index]
             parts = [region] if region is not None else list(account.regions)
-            metrics = [
-                _with_override(_metrics(seed_token, account, u, day, r), overrides, (u.id, iso, r))
-                for u in units
-                for r in parts
-            ]
-            full = _insight_row(account, units, spec.level, metrics)
+            metrics = [day_metrics(u, d, r) for u in units for d in days for r in parts]
+            full = _insight_row(account, units, spec.level, metrics, spec.actions)
             row = {f: full[f] for f in fields if f in full}
-            row["date_start"] = row["date_stop"] = iso
+            row["date_start"], row["date_stop"] = days[0].isoformat(), days[-1].isoformat()
             if region is not None:
                 row["region"] = region
             out.append(row)
         return out
 
-    return _paged(call, sim, n_days * len(groups) * len(regions), rows)
+    return _paged(call, sim, len(buckets) * len(groups) * len(regions), rows)
 
 
 # --- routing ---------------------------------------------------------------------------------
@@ -1512,7 +1758,10 @@ def _insight_page(
 def _execute(sim: MetaSimState, call: _Call) -> tuple[int, Any, dict[str, str]]:
     """Answer one Graph call: ``(http_status, body, headers)``; errors carry usage headers."""
     try:
-        return 200, _route(sim, call), call.headers
+        try:
+            return 200, _route(sim, call), call.headers
+        except ParamError as bad:
+            raise GraphError(100, bad.message, user_msg=bad.user_msg) from None
     except GraphError as exc:
         return exc.http_status, exc.body(), {**call.headers, **exc.headers()}
 
@@ -1540,8 +1789,28 @@ def _route(sim: MetaSimState, call: _Call) -> Any:
         return _ad_account(call, sim, token)
     run = sim._run(call.node)
     if run is not None:
+        _check_ads_version(call.version, sim)
         return _report_run(call, sim, token, run)
+    found = _find_object(token, call.node) if call.node.isdigit() else None
+    if found is not None:
+        return _ad_object(call, sim, token, *found)
     return _page_node(call, sim, token)
+
+
+def _check_ads_version(version: str, sim: MetaSimState) -> None:
+    """Ads calls on a version past its Marketing API sunset fail as Meta fails them (#2635).
+
+    (Graph calls on Pages and ``/me`` keep answering: Meta upgrades those to the oldest
+    version it still serves.)
+    """
+    known = known_versions().get(version)
+    today = sim.today()
+    if known is not None and known.retired_for_ads(today):
+        raise GraphError(
+            2635,
+            "(#2635) You are calling a deprecated version of the Ads API. Please update to the "
+            f"latest version: {latest_version(today)}.",
+        )
 
 
 def _me(call: _Call, sim: MetaSimState, token: str) -> Any:
@@ -1555,22 +1824,54 @@ def _me(call: _Call, sim: MetaSimState, token: str) -> Any:
             100, f"(#100) Tried accessing nonexisting field ({call.edge}) on node type (Page)"
         )
     if call.edge is None:
-        return {"id": _user_id(token), "name": "Sim User"}
+        user = {"id": _user_id(token), "name": "Sim User"}
+        return _project(user, _fields(call, documented.USER_FIELDS, ("name", "id"), "User"))
     if call.edge == "adaccounts":
         objs = [_account_obj(a) for a in _universe(token)]
-        fields = _fields(call, ACCOUNT_FIELDS, ("account_id", "id"), "AdAccount")
-        return _paged(call, sim, len(objs), lambda a, b: [_project(o, fields) for o in objs[a:b]])
+        fields = _fields(call, documented.ACCOUNT_FIELDS, ("account_id", "id"), "AdAccount")
+        return _paged(
+            call,
+            sim,
+            len(objs),
+            lambda a, b: [_project(o, fields) for o in objs[a:b]],
+            summary={"total_count": len(objs)} if wants_summary(call.params) else None,
+        )
     if call.edge == "accounts":
         pages = [_page_obj(page, page_token) for page, page_token in _pages_of(token)]
         fields = _fields(call, PAGE_FIELDS, ("access_token", "category", "name", "id"), "Page")
         return _paged(call, sim, len(pages), lambda a, b: [_project(o, fields) for o in pages[a:b]])
+    if call.edge == "businesses":
+        businesses = [_business_obj(token)]
+        fields = _fields(call, BUSINESS_FIELDS, ("name", "id"), "Business")
+        return _paged(
+            call, sim, len(businesses), lambda a, b: [_project(o, fields) for o in businesses[a:b]]
+        )
+    if call.edge == "permissions":
+        scopes = NARROW_SCOPES if "_noscope_" in token else FULL_SCOPES
+        granted = [{"permission": scope, "status": "granted"} for scope in scopes]
+        return _paged(call, sim, len(granted), lambda a, b: granted[a:b])
     raise _unknown_path(call.edge)
+
+
+BUSINESS_FIELDS = ("id", "name", "verification_status", "created_time")
+
+
+def _business_obj(token: str) -> dict[str, Any]:
+    """The one Business Manager a user token works in."""
+    number = int(hashlib.sha256(f"business|{_canonical(token)}".encode()).hexdigest()[:14], 16)
+    return {
+        "id": str(10**14 + number % (9 * 10**14)),
+        "name": "Sim Business",
+        "verification_status": "verified",
+        "created_time": _graph_time(datetime(2023, 6, 1, tzinfo=UTC)),
+    }
 
 
 def _ad_account(call: _Call, sim: MetaSimState, token: str) -> Any:
     account = _find_account(token, call.node)
     edge = call.edge
     _account_usage(call, sim, account, insights=edge == "insights")
+    _check_ads_version(call.version, sim)
     if edge == "insights":
         spec = _insight_spec(call.params, sim.today())
         if call.method == "POST":
@@ -1582,18 +1883,110 @@ def _ad_account(call: _Call, sim: MetaSimState, token: str) -> Any:
     if call.method != "GET":
         raise _not_capable()
     if edge is None:
-        fields = _fields(call, ACCOUNT_FIELDS, ("id",), "AdAccount")
+        fields = _fields(call, documented.ACCOUNT_FIELDS, ("id",), "AdAccount")
         return _project(_account_obj(account), fields)
     edges = {
-        "campaigns": (account.campaigns, CAMPAIGN_FIELDS, "Campaign"),
-        "adsets": (account.adsets, ADSET_FIELDS, "AdSet"),
-        "ads": (account.ads, AD_FIELDS, "Adgroup"),
+        "campaigns": (account.campaigns, documented.CAMPAIGN_FIELDS, "Campaign"),
+        "adsets": (account.adsets, documented.ADSET_FIELDS, "AdSet"),
+        "ads": (account.ads, documented.AD_FIELDS, "Adgroup"),
     }
     if edge not in edges:
         raise _unknown_path(edge)
-    objs, allowed, node_type = edges[edge]
+    everything, allowed, node_type = edges[edge]
     fields = _fields(call, allowed, ("id",), node_type)
-    return _paged(call, sim, len(objs), lambda a, b: [_project(o, fields) for o in objs[a:b]])
+    objs = _listed(call, everything, allowed)
+    return _paged(
+        call,
+        sim,
+        len(objs),
+        lambda a, b: [_project(o, fields) for o in objs[a:b]],
+        summary={"total_count": len(objs)} if wants_summary(call.params) else None,
+    )
+
+
+def _listed(
+    call: _Call, objs: Iterable[dict[str, Any]], allowed: frozenset[str]
+) -> list[dict[str, Any]]:
+    """An edge's objects after ``effective_status`` and ``filtering``; ARCHIVED and DELETED
+    ones only when asked for."""
+    filterable = allowed | {"campaign.id", "adset.id"}
+    filters = parse_filtering(call.params.get("filtering"), filterable)
+    statuses = list_param(call.params.get("effective_status"), "effective_status")
+    hidden = asks_for_hidden(call.params, filters)
+
+    def value(obj: Mapping[str, Any], name: str) -> Any:
+        if name in ("campaign.id", "adset.id"):
+            return obj.get(name.replace(".", "_"))
+        return obj.get(name)
+
+    out = []
+    for obj in objs:
+        status = obj.get("effective_status")
+        if status in HIDDEN_STATUSES and status not in hidden:
+            continue
+        if statuses and status not in statuses:
+            continue
+        if matches(partial(value, obj), filters):
+            out.append(obj)
+    return out
+
+
+_OBJECT_KINDS = {
+    "campaign": ("campaigns", documented.CAMPAIGN_FIELDS, "Campaign"),
+    "adset": ("adsets", documented.ADSET_FIELDS, "AdSet"),
+    "ad": ("ads", documented.AD_FIELDS, "Adgroup"),
+}
+#: The edges of a campaign and an ad set: their child objects.
+_CHILD_EDGES = {"campaign": ("adsets", "ads"), "adset": ("ads",), "ad": ()}
+
+
+def _find_object(token: str, object_id: str) -> tuple[_Account, str, dict[str, Any]] | None:
+    """The campaign, ad set or ad with this id among the token's accounts."""
+    if _page_of_token(token) is not None:
+        return None
+    for account in _universe(token):
+        for kind, (attribute, _, _) in _OBJECT_KINDS.items():
+            for obj in getattr(account, attribute):
+                if obj["id"] == object_id:
+                    return account, kind, obj
+    return None
+
+
+def _ad_object(
+    call: _Call, sim: MetaSimState, token: str, account: _Account, kind: str, obj: dict[str, Any]
+) -> Any:
+    """``GET /<campaign|adset|ad id>``, its ``insights`` and its child edges."""
+    edge = call.edge
+    _account_usage(call, sim, account, insights=edge == "insights")
+    _check_ads_version(call.version, sim)
+    if edge == "insights":
+        params = {"level": kind, **call.params}
+        spec = _insight_spec(params, sim.today())
+        spec = replace(spec, filters=(*spec.filters, Filter(f"{kind}.id", "EQUAL", obj["id"])))
+        if call.method == "POST":
+            run = sim._new_run(_canonical(token), account.account_id, spec)
+            return {"report_run_id": run.id}
+        if call.method != "GET":
+            raise _not_capable()
+        return _insight_page(call, sim, token, account, spec)
+    if call.method != "GET":
+        raise _not_capable()
+    _, allowed, node_type = _OBJECT_KINDS[kind]
+    if edge is None:
+        return _project(obj, _fields(call, allowed, ("id",), node_type))
+    if edge not in _CHILD_EDGES[kind]:
+        raise _unknown_path(edge)
+    attribute, child_allowed, child_type = _OBJECT_KINDS[edge.removesuffix("s")]
+    children = [o for o in getattr(account, attribute) if o.get(f"{kind}_id") == obj["id"]]
+    fields = _fields(call, child_allowed, ("id",), child_type)
+    objs = _listed(call, children, child_allowed)
+    return _paged(
+        call,
+        sim,
+        len(objs),
+        lambda a, b: [_project(o, fields) for o in objs[a:b]],
+        summary={"total_count": len(objs)} if wants_summary(call.params) else None,
+    )
 
 
 def _report_run(call: _Call, sim: MetaSimState, token: str, run: _ReportRun) -> Any:
@@ -1605,7 +1998,7 @@ def _report_run(call: _Call, sim: MetaSimState, token: str, run: _ReportRun) -> 
     if call.edge is None:
         status, pct = sim._poll(run)
         finished = run.finished_at
-        return {
+        answer = {
             "id": run.id,
             "account_id": run.account_id,
             "async_status": status,
@@ -1615,6 +2008,8 @@ def _report_run(call: _Call, sim: MetaSimState, token: str, run: _ReportRun) -> 
             "time_ref": int(run.created.timestamp()),
             "time_completed": int(finished.timestamp()) if finished else 0,
         }
+        fields = _fields(call, documented.REPORT_RUN_FIELDS, tuple(answer), "AdReportRun")
+        return _project(answer, fields)
     if call.edge != "insights":
         raise _unknown_path(call.edge)
     account = _find_account(token, f"act_{run.account_id}")
@@ -1639,17 +2034,15 @@ def _page_token_required() -> GraphError:
     return GraphError(190, "(#190) This method must be called with a Page Access Token")
 
 
-def _metric_names(call: _Call, known: Mapping[str, Any]) -> list[str]:
-    names = [m.strip() for m in call.params.get("metric", "").split(",") if m.strip()]
+def _metric_names(call: _Call, sim: MetaSimState, known: Mapping[str, Any]) -> list[str]:
+    """The ``metric`` list; one retired or unknown metric fails the whole request, as on Meta
+    (whose message does not say which metric it was)."""
+    names = list_param(call.params.get("metric"), "metric")
     if not names:
         raise GraphError(100, "(#100) The parameter metric is required")
     for name in names:
-        if name not in known:
-            raise GraphError(
-                100,
-                "(#100) The value must be a valid insights metric",
-                user_msg=f"{name} is not a valid insights metric",
-            )
+        if name in RETIRED_PAGE_METRICS or name not in known or name in sim.retired_metrics:
+            raise GraphError(100, "(#100) The value must be a valid insights metric")
     return names
 
 
@@ -1701,7 +2094,7 @@ def _page_node(call: _Call, sim: MetaSimState, token: str) -> Any:
         return _project(_post_obj(page_token, k), fields)
     if call.edge != "insights":
         raise _unknown_path(call.edge)
-    names = _metric_names(call, POST_METRICS)
+    names = _metric_names(call, sim, POST_METRICS)
     values = _post_values(page_token, k, sim.now())
     return {
         "data": [
@@ -1736,7 +2129,7 @@ def _page_insights(call: _Call, sim: MetaSimState, page: _Page) -> dict[str, Any
 
     Each value's ``end_time`` is the end of its day in Pacific time, in UTC.
     """
-    names = _metric_names(call, PAGE_METRICS)
+    names = _metric_names(call, sim, PAGE_METRICS)
     if call.params.get("period", "day") != "day":
         raise _invalid_param("the simulator supports period=day only")
     today = sim.today()

@@ -28,6 +28,7 @@ from adinsights_pipelines.defs.freshness import (
     State,
     freshness_state,
 )
+from adinsights_pipelines.defs.meta.graph_versions import version_health
 from adinsights_pipelines.defs.tenants.partitions import TENANT_PARTITIONS
 from adinsights_pipelines.settings import load_settings
 from adinsights_pipelines.sync_health import (
@@ -312,6 +313,20 @@ def _superset_card(url: str | None) -> dict[str, Any]:
     return _card("superset", "ok", "/health answered 200")
 
 
+def _meta_api_version_card(version: str, now: datetime) -> dict[str, Any]:
+    """The configured Graph API version against Meta's sunset dates (graph_versions.toml)."""
+    health = version_health(version, now)
+    return _card(
+        "meta_api_version",
+        health.status,
+        health.detail,
+        version=health.version,
+        sunset=health.sunset.isoformat() if health.sunset else None,
+        days_left=health.days_left,
+        latest=health.latest,
+    )
+
+
 def _health_overview(request: Request) -> dict[str, Any]:
     principal = authenticate(request)
     scope = tenant_scope(request, principal)
@@ -337,7 +352,9 @@ def _health_overview(request: Request) -> dict[str, Any]:
     else:
         for service in ("airbyte", "meta_sync", "metrics_snapshots"):
             cards.append(_card(service, "error", "database unreachable"))
-    cards.append(_superset_card(load_settings().superset_health_url))
+    settings = load_settings()
+    cards.append(_superset_card(settings.superset_health_url))
+    cards.append(_meta_api_version_card(settings.meta_api_version, now))
     healthy = all(c["status"] in ("ok", "not_configured") for c in cards)
     return {
         "status": "ok" if healthy else "degraded",
@@ -349,7 +366,8 @@ def _health_overview(request: Request) -> dict[str, Any]:
 
 async def health_overview(request: Request) -> JSONResponse:
     """One card per service: API, database, Dagster daemon, dbt, Airbyte, Meta sync, metrics
-    snapshots and Superset.
+    snapshots, Superset and the Meta Graph API version (ok, warning within 90 days of its
+    sunset, error past it).
 
     ---
     summary: Health overview of the platform

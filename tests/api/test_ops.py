@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+import time_machine
 from dagster import AssetMaterialization, DagsterInstance
 from dagster._daemon.types import DaemonHeartbeat
 from starlette.testclient import TestClient
@@ -156,6 +157,7 @@ def test_health_overview_has_a_card_per_service(world, monkeypatch) -> None:
         "meta_sync",
         "metrics_snapshots",
         "superset",
+        "meta_api_version",
     ]
     assert cards["api"]["status"] == "ok"
     assert cards["database"]["status"] == "ok"
@@ -189,3 +191,36 @@ def test_daemon_card_reports_a_stopped_daemon(world, instance) -> None:
     instance.wipe_daemon_heartbeats()
     cards = {c["service"]: c for c in get(client, OVERVIEW, keys["operator"])["cards"]}
     assert cards["dagster_daemon"]["status"] == "missing"
+
+
+def test_meta_api_version_card_goes_ok_warning_error_as_the_clock_passes_the_sunset(
+    world, monkeypatch
+) -> None:
+    """v25.0's Marketing API sunset is 2027-02-23 (graph_versions.toml): ok until 90 days
+    before, warning from then, error from the sunset day on."""
+    client, keys = world
+    monkeypatch.setenv("ADINSIGHTS_META_API_VERSION", "v25.0")
+    seen = []
+    for moment in (
+        datetime(2026, 11, 24, 12, tzinfo=UTC),  # 91 days before
+        datetime(2026, 11, 25, 12, tzinfo=UTC),  # 90 days before
+        datetime(2027, 2, 22, 12, tzinfo=UTC),  # the last day
+        datetime(2027, 2, 23, 0, 30, tzinfo=UTC),  # sunset day
+    ):
+        with time_machine.travel(moment, tick=False):
+            cards = {c["service"]: c for c in get(client, OVERVIEW, keys["operator"])["cards"]}
+        card = cards["meta_api_version"]
+        seen.append((card["status"], card["days_left"]))
+        assert (card["version"], card["sunset"], card["latest"]) == (
+            "v25.0",
+            "2027-02-23",
+            "v27.0",
+        )
+    assert seen == [("ok", 91), ("warning", 90), ("warning", 1), ("error", 0)]
+    assert "move to v27.0" in card["detail"]
+
+    monkeypatch.setenv("ADINSIGHTS_META_API_VERSION", "v26.0")
+    card = {c["service"]: c for c in get(client, OVERVIEW, keys["operator"])["cards"]}[
+        "meta_api_version"
+    ]
+    assert (card["status"], card["sunset"]) == ("ok", None)

@@ -475,3 +475,33 @@ def test_api_error_rate_above_2_percent_over_5_minutes(instance, product_env, sl
         assert len(mail_for(smtp, "error-rate:api")) == 2
     finally:
         counters.server.shutdown()
+
+
+def test_meta_api_version_warns_once_then_errors_once_per_version(
+    instance, product_env, slack, smtp, monkeypatch
+) -> None:
+    monkeypatch.setenv("ADINSIGHTS_META_API_VERSION", "v25.0")  # sunset 2027-02-23
+    subject = "meta-api-version:v25.0"
+    eng = engine(product_env)
+    cursor, counts = None, []
+    for moment in (
+        datetime(2026, 11, 1, tzinfo=UTC),  # ok: silent
+        datetime(2026, 12, 1, tzinfo=UTC),  # warning
+        datetime(2027, 1, 15, tzinfo=UTC),  # still warning: no repeat
+        datetime(2027, 2, 23, 1, tzinfo=UTC),  # retired: error
+        datetime(2027, 3, 1, tzinfo=UTC),  # still retired: no repeat
+    ):
+        result = evaluate_alerts(instance, eng, GRAPH, cursor, channels(slack, smtp), moment)
+        cursor = result.cursor
+        counts.append((len(slack_for(slack, subject)), len(mail_for(smtp, subject))))
+    assert counts == [(0, 0), (1, 1), (1, 1), (2, 2), (2, 2)]
+    warn, error = slack_for(slack, subject)
+    assert "v25.0 is retired on 2027-02-23, in 84 days" in warn["text"] + str(warn["blocks"])
+    assert "was retired on 2027-02-23" in error["text"] + str(error["blocks"])
+
+    # The next version is a new subject: fine, so nothing is sent.
+    monkeypatch.setenv("ADINSIGHTS_META_API_VERSION", "v26.0")
+    evaluate_alerts(
+        instance, eng, GRAPH, cursor, channels(slack, smtp), datetime(2027, 3, 2, tzinfo=UTC)
+    )
+    assert len(slack_for(slack, "meta-api-version:")) == 2

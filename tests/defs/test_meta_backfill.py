@@ -229,7 +229,7 @@ def test_a_failed_chunk_keeps_finished_chunks_and_the_rerun_reads_only_the_rest(
         "select endpoint, http_status, error_code, is_retryable from app.api_error_log",
     )
     assert len(logged) == 5
-    assert {tuple(r) for r in logged} == {(f"/v21.0/{account['id']}/insights", 500, 2, True)}
+    assert {tuple(r) for r in logged} == {(f"/v26.0/{account['id']}/insights", 500, 2, True)}
 
     meta_sim.state.clear_requests()
     result = backfill(product_env, meta_sim, account, concurrency=1)

@@ -126,7 +126,7 @@ def test_retries_transient_500_then_succeeds(
     assert len(rec.failures) == 3
     for failure in rec.failures:
         assert failure.provider == "meta"
-        assert failure.endpoint == f"/v21.0/{account}/insights"
+        assert failure.endpoint == f"/v26.0/{account}/insights"
         assert (failure.http_status, failure.code, failure.subcode) == (500, 2, None)
         assert failure.is_retryable is True
         assert failure.occurred_at.tzinfo is not None
@@ -191,7 +191,7 @@ def test_foreign_account_is_permission_denied(sim: MetaSimulator, rec: Recorder)
     with pytest.raises(PermissionDeniedError) as raised:
         list(rec.client(sim.url).iter_campaigns(foreign))
     assert (raised.value.http_status, raised.value.code) == (403, 200)
-    assert raised.value.endpoint == f"/v21.0/{foreign}/campaigns"
+    assert raised.value.endpoint == f"/v26.0/{foreign}/campaigns"
     assert sim.state.request_count() == 1
 
 
@@ -218,6 +218,7 @@ def test_throttles_when_usage_is_high(sim: MetaSimulator, rec: Recorder, account
     list(client.iter_insights(account, SINCE, SINCE))
     assert rec.sleeps == [throttle_delay(90)]
     assert client.last_usage["x-business-use-case-usage"] == 90
+    assert client.last_usage["x-fb-ads-insights-throttle"] == 90
     sim.state.set_usage(10)
     list(client.iter_campaigns(account))  # pauses once more, then sees the low usage
     list(client.iter_campaigns(account))
@@ -278,7 +279,7 @@ def test_network_errors_are_retried(rec: Recorder) -> None:
         client.list_ad_accounts()
     assert raised.value.http_status is None and raised.value.is_retryable
     assert len(rec.failures) == 2 and len(rec.sleeps) == 1
-    assert rec.failures[0].endpoint == "/v21.0/me/adaccounts"
+    assert rec.failures[0].endpoint == "/v26.0/me/adaccounts"
     _assert_no_token(raised.value, rec.failures)
 
 

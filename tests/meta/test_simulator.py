@@ -42,7 +42,7 @@ def get(
 ) -> requests.Response:
     if token is not None:
         params["access_token"] = token
-    return requests.get(f"{sim.url}/v21.0/{path}", params=params, timeout=10)
+    return requests.get(f"{sim.url}/v26.0/{path}", params=params, timeout=10)
 
 
 def accounts(sim: MetaSimulator, token: str = TOKEN) -> list[dict[str, Any]]:
@@ -190,7 +190,7 @@ def test_token_errors_use_the_graph_envelope(sim: MetaSimulator) -> None:
     expired = get(sim, "me/adaccounts", "sim_expired_abc").json()["error"]
     assert (expired["code"], expired["error_subcode"]) == (190, 463)
     bearer = requests.get(
-        f"{sim.url}/v21.0/me/adaccounts",
+        f"{sim.url}/v26.0/me/adaccounts",
         headers={"Authorization": f"Bearer {TOKEN}"},
         timeout=10,
     )
@@ -216,7 +216,11 @@ def test_usage_headers(sim: MetaSimulator) -> None:
     account = accounts(sim)[0]
     campaigns = get(sim, f"{account['id']}/campaigns")
     assert "acc_id_util_pct" in json.loads(campaigns.headers["x-ad-account-usage"])
-    assert "x-business-use-case-usage" not in campaigns.headers
+    (management,) = json.loads(campaigns.headers["x-business-use-case-usage"])[
+        account["account_id"]
+    ]
+    assert management["type"] == "ads_management"
+    assert "x-fb-ads-insights-throttle" not in campaigns.headers
     sim.state.set_usage(80)
     result = insights(sim, account["id"], "2025-06-01", "2025-06-01")
     buc = json.loads(result.headers["x-business-use-case-usage"])
@@ -224,6 +228,8 @@ def test_usage_headers(sim: MetaSimulator) -> None:
     assert entry["type"] == "ads_insights" and entry["call_count"] == 80
     assert entry["estimated_time_to_regain_access"] == 0
     assert json.loads(result.headers["x-app-usage"])["call_count"] == 80
+    throttle = json.loads(result.headers["x-fb-ads-insights-throttle"])
+    assert (throttle["app_id_util_pct"], throttle["acc_id_util_pct"]) == (80, 80)
 
 
 def test_faults_over_http_and_request_log(sim: MetaSimulator) -> None:
@@ -260,7 +266,7 @@ def test_bad_fault_spec_is_rejected(sim: MetaSimulator) -> None:
 def test_simulator_stops_and_frees_its_port() -> None:
     simulator = MetaSimulator().start()
     url = simulator.url
-    assert requests.get(f"{url}/v21.0/me", params={"access_token": TOKEN}, timeout=5).ok
+    assert requests.get(f"{url}/v26.0/me", params={"access_token": TOKEN}, timeout=5).ok
     simulator.stop()
     with pytest.raises(requests.ConnectionError):
-        requests.get(f"{url}/v21.0/me", params={"access_token": TOKEN}, timeout=5)
+        requests.get(f"{url}/v26.0/me", params={"access_token": TOKEN}, timeout=5)

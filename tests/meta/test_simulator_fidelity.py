@@ -25,7 +25,7 @@ from adinsights_pipelines.simulators.meta_graph import KNOB_NAMES, MetaSimState,
 TOKEN = "sim_fidelity_tests"
 TODAY = date(2025, 6, 30)
 NOW = datetime(2025, 6, 30, 15, 0, tzinfo=UTC)
-V = "v21.0"
+V = "v26.0"
 INSIGHT_FIELDS = "account_id,campaign_id,adset_id,ad_id,ad_name,spend,impressions,clicks,reach"
 GRAPH_TIME_RE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4}")
 
@@ -318,7 +318,7 @@ def test_me_accounts_lists_pages_with_page_tokens(sim: MetaSimulator) -> None:
 
 def test_page_insights_shape(sim: MetaSimulator) -> None:
     page = pages(sim)[0]
-    metrics = "page_impressions,page_impressions_unique,page_post_engagements,page_fans"
+    metrics = "page_media_view,page_total_media_view_unique,page_post_engagements,page_follows"
     response = get(
         sim,
         f"{page['id']}/insights",
@@ -341,10 +341,10 @@ def test_page_insights_shape(sim: MetaSimulator) -> None:
         # end of each Pacific day (PDT in June), in UTC
         assert metric["values"][0]["end_time"] == "2025-06-02T07:00:00+0000"
         assert metric["values"][-1]["end_time"] == "2025-06-08T07:00:00+0000"
-    unique = [v["value"] for v in by_name["page_impressions_unique"]["values"]]
-    total = [v["value"] for v in by_name["page_impressions"]["values"]]
+    unique = [v["value"] for v in by_name["page_total_media_view_unique"]["values"]]
+    total = [v["value"] for v in by_name["page_media_view"]["values"]]
     assert all(u <= t for u, t in zip(unique, total, strict=True))
-    fans = [v["value"] for v in by_name["page_fans"]["values"]]
+    fans = [v["value"] for v in by_name["page_follows"]["values"]]
     assert fans == sorted(fans)
     for link in ("previous", "next"):
         query = parse_qs(urlsplit(body["paging"][link]).query)
@@ -355,26 +355,49 @@ def test_page_insights_shape(sim: MetaSimulator) -> None:
         sim,
         f"{page['id']}/insights",
         page["access_token"],
-        metric="page_fans",
+        metric="page_follows",
         since="2025-01-10",
         until="2025-01-11",
     ).json()
     assert winter["data"][0]["values"][0]["end_time"] == "2025-01-11T08:00:00+0000"
 
 
+def test_retired_page_and_post_metrics_fail_the_whole_request(sim: MetaSimulator) -> None:
+    page = pages(sim)[0]
+    for metric in ("page_impressions", "page_impressions_unique", "page_fans"):
+        answer = get(
+            sim,
+            f"{page['id']}/insights",
+            page["access_token"],
+            metric=f"page_post_engagements,{metric}",
+        )
+        assert answer.status_code == 400
+        error = error_of(answer)
+        assert (error["code"], error["message"]) == (
+            100,
+            "(#100) The value must be a valid insights metric",
+        )
+    # A metric retired later (the knob), and the list as a JSON array.
+    sim.state.configure(retired_metrics=["page_follows"])
+    retired = get(sim, f"{page['id']}/insights", page["access_token"], metric='["page_follows"]')
+    assert error_of(retired)["code"] == 100
+    kept = get(sim, f"{page['id']}/insights", page["access_token"], metric='["page_media_view"]')
+    assert [m["name"] for m in kept.json()["data"]] == ["page_media_view"]
+
+
 def test_page_insights_errors(sim: MetaSimulator) -> None:
     page = pages(sim)[0]
     unknown = get(sim, f"{page['id']}/insights", page["access_token"], metric="page_bogus")
     assert unknown.status_code == 400 and error_of(unknown)["code"] == 100
-    user_token = get(sim, f"{page['id']}/insights", TOKEN, metric="page_fans")
+    user_token = get(sim, f"{page['id']}/insights", TOKEN, metric="page_follows")
     assert error_of(user_token)["code"] == 190
     other = pages(sim, "sim_someone_else")[0]["access_token"]
-    assert error_of(get(sim, f"{page['id']}/insights", other, metric="page_fans"))["code"] == 100
+    assert error_of(get(sim, f"{page['id']}/insights", other, metric="page_follows"))["code"] == 100
     too_long = get(
         sim,
         f"{page['id']}/insights",
         page["access_token"],
-        metric="page_fans",
+        metric="page_follows",
         since="2025-01-01",
         until="2025-06-01",
     )
@@ -398,15 +421,17 @@ def test_posts_and_post_insights(sim: MetaSimulator) -> None:
         page_id, _, number = post["id"].partition("_")
         assert page_id == page["id"] and number.isdigit()
         assert post["created_time"].endswith("+0000")
-    metrics = "post_impressions,post_impressions_unique,post_clicks,post_reactions_by_type_total"
+    metrics = (
+        "post_media_view,post_total_media_view_unique,post_clicks,post_reactions_by_type_total"
+    )
     body = page_client.get(f"{sim.url}/{V}/{posts[5]['id']}/insights", {"metric": metrics})
     assert [m["name"] for m in body["data"]] == metrics.split(",")
     for metric in body["data"]:
         assert metric["period"] == "lifetime" and len(metric["values"]) == 1
         assert metric["id"] == f"{posts[5]['id']}/insights/{metric['name']}/lifetime"
     values = {m["name"]: m["values"][0]["value"] for m in body["data"]}
-    assert isinstance(values["post_impressions"], int)
-    assert values["post_impressions_unique"] <= values["post_impressions"]
+    assert isinstance(values["post_media_view"], int)
+    assert values["post_total_media_view_unique"] <= values["post_media_view"]
     reactions = values["post_reactions_by_type_total"]
     assert isinstance(reactions, dict) and set(reactions) <= {
         "like",
@@ -622,6 +647,7 @@ def test_config_over_http_and_reset(sim: MetaSimulator) -> None:
         "spend_overrides": [
             {"ad_id": "1", "date": "2025-06-01", "region": "Kingston Parish", "spend": "1.5"}
         ],
+        "retired_metrics": ["page_follows"],
         "now": "2025-07-01T10:00:00+00:00",
     }
     assert set(config) - {"now"} == set(KNOB_NAMES)
@@ -630,6 +656,7 @@ def test_config_over_http_and_reset(sim: MetaSimulator) -> None:
     knobs = posted.json()
     assert knobs["deny_accounts"] == [account]
     assert knobs["spend_overrides"][0]["spend"] == "1.50"
+    assert knobs["retired_metrics"] == ["page_follows"]
     assert knobs["now"].startswith("2025-07-01T10:00:00")
     assert sim.state.report_polls_to_complete == 3 and sim.state.max_rows_per_request == 250
     assert sim.state.today() == date(2025, 7, 1)
@@ -643,6 +670,7 @@ def test_config_over_http_and_reset(sim: MetaSimulator) -> None:
     requests.post(f"{sim.url}/__sim__/reset", timeout=10)
     cleared = requests.get(f"{sim.url}/__sim__/config", timeout=10).json()
     assert cleared["deny_accounts"] == [] and cleared["spend_overrides"] == []
+    assert cleared["retired_metrics"] == []
     assert cleared["report_polls_to_complete"] == 2 and cleared["max_rows_per_request"] is None
     assert cleared["clock_pinned"] is False and sim.state.today() == TODAY
     assert get(sim, f"{account}/campaigns").status_code == 200

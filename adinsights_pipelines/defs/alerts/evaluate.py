@@ -43,12 +43,14 @@ from adinsights_pipelines.defs.alerts.rules import (
     error_rate_observation,
     escalation,
     hold_during_grace,
+    meta_api_version_observation,
     pending_alerts,
     record_silent_states,
     staleness_onset,
     with_state,
 )
 from adinsights_pipelines.defs.freshness import State
+from adinsights_pipelines.settings import load_settings
 
 log = logging.getLogger("adinsights.alerts")
 CURSOR_VERSION = 1
@@ -137,6 +139,9 @@ def observe_all(
     observations += check_observations(instance, asset_graph, now, scope=scope, ui_url=ui_url)
     cursor["runs"] = update_run_states(instance, cursor["runs"], now, scope=scope)
     observations += run_observations(cursor["runs"], now, ui_url=ui_url)
+
+    if scope is None:
+        observations.append(meta_api_version_observation(load_settings().meta_api_version, now))
 
     if metrics_urls and scope is None:
         rate = error_rate(

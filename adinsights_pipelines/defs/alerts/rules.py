@@ -20,6 +20,7 @@ from adinsights_pipelines.defs.freshness import (
     SNAPSHOT_WARN,
     State,
 )
+from adinsights_pipelines.defs.meta.graph_versions import version_health
 
 #: More than this share of tenants with stale snapshots in one evaluation pages Data Engineering.
 ESCALATION_SHARE = 0.20
@@ -78,6 +79,10 @@ RUNBOOK_ACTIONS: dict[str, str] = {
         "Ad account access denied or failing: verify the user has access to the ad account in "
         "Business Manager, then re-run meta_sync and meta_hierarchy_sync for the tenant."
     ),
+    "meta_api_version": (
+        "Move ADINSIGHTS_META_API_VERSION to the version the alert names before the sunset: "
+        "docs/operations.md, 'Moving to the next Graph API version'."
+    ),
     "error_rate": (
         "Page Platform Engineering (platform-eng@example.com): check the API's JSON access logs "
         "for 5xx by route, /api/health/ and /api/ops/health-overview/."
@@ -90,7 +95,8 @@ class Observation:
     """One subject's state in one evaluation, with what an engineer needs to act on it."""
 
     subject: str
-    kind: str  # freshness | snapshot | check | run | connection | error_rate | escalation
+    kind: str  # freshness | snapshot | check | run | connection | error_rate | escalation |
+    # meta_api_version
     state: State
     summary: str  # one line: what is wrong (or fine again)
     tenant_id: str | None = None
@@ -298,3 +304,18 @@ def error_rate_observation(rate: ErrorRate | None) -> Observation:
 def with_state(obs: Observation, state: State, note: str | None = None) -> Observation:
     detail = "; ".join(filter(None, [obs.detail, note])) or None
     return replace(obs, state=state, detail=detail)
+
+
+def meta_api_version_observation(version: str, now: datetime) -> Observation:
+    """The configured Graph API version against its sunset: one subject per version, so the
+    warning (90 days before) and the error (past it) are each sent once per version."""
+    health = version_health(version, now)
+    state = {"ok": State.PASS, "warning": State.WARN, "error": State.FAIL}[health.status]
+    return Observation(
+        subject=f"meta-api-version:{version}",
+        kind="meta_api_version",
+        state=state,
+        summary=f"Meta Graph API version: {health.detail}",
+        target="ADINSIGHTS_META_API_VERSION",
+        threshold="warning 90 days before the Marketing API sunset, error from the sunset on",
+    )

@@ -12,8 +12,9 @@ The same code talks to ``https://graph.facebook.com`` and to the loopback simula
   ``is_transient`` and network errors) are retried with tenacity: base-2 exponential backoff
   with full jitter, at most ``max_attempts`` attempts in total.
 * ``on_error`` receives an :class:`ApiCallFailure` for every failed HTTP call, retried or not.
-* The usage headers (``x-app-usage``, ``x-ad-account-usage``, ``x-business-use-case-usage``)
-  are parsed into :attr:`MetaGraphClient.last_usage`; at 75 % or more the client slows down.
+* The usage headers (``x-app-usage``, ``x-ad-account-usage``, ``x-business-use-case-usage``,
+  ``x-fb-ads-insights-throttle``) are parsed into :attr:`MetaGraphClient.last_usage`; at
+  75 % or more the client slows down.
 * The access token never appears in exception messages, failures or logs.
 """
 
@@ -40,6 +41,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from adinsights_pipelines.defs.meta.graph_versions import DEFAULT_VERSION
 from adinsights_pipelines.warehouse.api_errors import ApiCallFailure
 
 __all__ = [
@@ -224,7 +226,12 @@ def _max_pct(values: Iterable[Any]) -> float:
 def parse_usage(headers: Mapping[str, str]) -> dict[str, float]:
     """The highest utilisation percentage of each usage header present in ``headers``."""
     usage: dict[str, float] = {}
-    for name in ("x-app-usage", "x-ad-account-usage", "x-business-use-case-usage"):
+    for name in (
+        "x-app-usage",
+        "x-ad-account-usage",
+        "x-business-use-case-usage",
+        "x-fb-ads-insights-throttle",
+    ):
         raw = headers.get(name)
         if not raw:
             continue
@@ -245,6 +252,8 @@ def parse_usage(headers: Mapping[str, str]) -> dict[str, float]:
             usage[name] = max(pcts, default=0.0)
         elif name == "x-ad-account-usage":
             usage[name] = _max_pct([data.get("acc_id_util_pct")])
+        elif name == "x-fb-ads-insights-throttle":
+            usage[name] = _max_pct([data.get("app_id_util_pct"), data.get("acc_id_util_pct")])
         else:
             usage[name] = _max_pct(
                 data.get(k) for k in ("call_count", "total_cputime", "total_time")
@@ -337,7 +346,7 @@ class MetaGraphClient:
         access_token: str,
         *,
         base_url: str = "https://graph.facebook.com",
-        api_version: str = "v21.0",
+        api_version: str = DEFAULT_VERSION,
         session: requests.Session | None = None,
         on_error: Callable[[ApiCallFailure], None] | None = None,
         max_attempts: int = 5,
