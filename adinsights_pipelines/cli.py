@@ -833,6 +833,17 @@ def simulate_google(host: str, port: int) -> None:
     serve(host, port)
 
 
+def _register_runbook_commands() -> None:
+    from adinsights_pipelines import cli_runbook
+
+    cli.add_command(cli_runbook.alerts)
+    cli.add_command(cli_runbook.run_dbt_command)
+    tenants.add_command(cli_runbook.tenants_purge)
+
+
+_register_runbook_commands()
+
+
 def main() -> None:
     from adinsights_pipelines.logs import configure_logging
 

@@ -211,6 +211,12 @@ class Settings(BaseSettings):
     )
     api_access_log: bool = True
     metrics_cache_seconds: float = Field(default=10.0, ge=0, le=300)
+    #: ``adinsights alerts run`` / ``POST /api/alerts/run/``: at most one on-demand evaluation
+    #: per this many seconds (shared by the CLI and every API replica, through the warehouse).
+    alerts_run_min_interval_seconds: float = Field(default=15.0, ge=0, le=3600)
+    #: The webhook-silence alert fires when no ``airbyte_job_webhook`` audit event arrived for
+    #: this many minutes while Airbyte jobs were started in that window.
+    alert_webhook_silence_minutes: float = Field(default=30.0, gt=0, le=1440)
 
     @field_validator("cors_allowed_origins", mode="before")
     @classmethod

@@ -35,6 +35,7 @@ from api.problems import (
     unhandled_exception_handler,
 )
 from api.routes import airbyte, meta, web_analytics
+from api.routes.alerts import run_alerts
 from api.routes.app_metrics import app_metrics
 from api.routes.audit import audit_logs
 from api.routes.dbt_health import dbt_health_status
@@ -73,6 +74,7 @@ routes = [
     Route("/api/ops/sync-health/", sync_health, methods=["GET"]),
     Route("/api/ops/health-overview/", health_overview, methods=["GET"]),
     Route("/metrics/app/", app_metrics, methods=["GET"]),
+    Route("/api/alerts/run/", run_alerts, methods=["POST"]),
     Route(OPENAPI_PATH, openapi_document, methods=["GET"], include_in_schema=False),
 ]
 

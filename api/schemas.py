@@ -410,6 +410,31 @@ class DbtHealth(_Shape):
     error: str | None
 
 
+# --- alerts on demand ------------------------------------------------------------------------
+
+
+class AlertRuleResult(_Shape):
+    subject: str = Field(description="The alert's subject, e.g. `snapshot:acme`.")
+    rule: str = Field(description="freshness, snapshot, check, run, connection, webhook, ...")
+    state: Literal["PASS", "WARN", "FAIL", "UNKNOWN"]
+    reason: str
+    transition: bool = Field(description="Its state differs from what a channel was last told.")
+    delivered: list[str] = Field(description="Channels that delivered its alert in this run.")
+
+
+class AlertTenantResults(_Shape):
+    tenant_id: str | None = Field(description="Null for rules that are not per tenant.")
+    rules: list[AlertRuleResult]
+
+
+class AlertsRun(_Shape):
+    evaluated_at: datetime
+    channels: list[str]
+    summary: str
+    delivery_failed: dict[str, str] = Field(description="Channel -> reason, for failed ones.")
+    tenants: list[AlertTenantResults]
+
+
 SCHEMA_MODELS: tuple[type[BaseModel], ...] = (
     Problem,
     Health,
@@ -430,4 +455,5 @@ SCHEMA_MODELS: tuple[type[BaseModel], ...] = (
     HealthOverview,
     Ga4Page,
     SearchConsolePage,
+    AlertsRun,
 )

@@ -11,7 +11,13 @@ Two kinds, in one registry per app:
   ``meta_sync_age_seconds``, ``airbyte_sync_age_seconds``, ``metrics_snapshot_age_seconds``
   per tenant (``+Inf`` when a tenant that should have one never had a success), and
   ``dbt_run_duration_seconds`` (+ ``dbt_run_finished_timestamp_seconds``, ``dbt_run_success``)
-  of the latest finished run of the Dagster job ``dbt_build``.
+  of the latest finished run of the Dagster job ``dbt_build``;
+- Airbyte webhook health, from the stored rows (every API replica exports the same numbers,
+  whichever received the webhooks): ``airbyte_webhook_delay_seconds`` (a histogram of the delay
+  from a job's end to its webhook reaching us), ``airbyte_webhook_jobs_total`` (jobs whose
+  webhook arrived, by job status), ``airbyte_webhook_last_received_timestamp_seconds`` and
+  ``airbyte_webhook_silence_seconds`` (the alert sensor's webhook-silence measure: seconds since
+  the first job that finished after the newest webhook without one; 0 when none).
 """
 
 from __future__ import annotations
@@ -22,13 +28,20 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from sqlalchemy.engine import Engine
+
+from adinsights_pipelines.defs.alerts.observe import WebhookFacts, webhook_facts
 
 log = logging.getLogger("api.metrics")
 
@@ -104,10 +117,51 @@ class DbtRun:
     success: bool
 
 
+#: Upper bounds of the webhook-delay histogram (seconds from a job's end to its webhook).
+WEBHOOK_DELAY_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
+_DELAY = "greatest(0, extract(epoch from webhook_received_at - finished_at))"
+_WEBHOOK_JOBS_SQL = (
+    "select status, count(*) as received, "
+    f"coalesce(sum({_DELAY}) filter (where finished_at is not null), 0) as delay_sum, "
+    "count(*) filter (where finished_at is not null) as delayed, "
+    + ", ".join(
+        f"count(*) filter (where finished_at is not null and {_DELAY} <= {le}) as le_{i}"
+        for i, le in enumerate(WEBHOOK_DELAY_BUCKETS)
+    )
+    + " from app.airbyte_jobs where webhook_received_at is not null "
+    "and tenant_id not like 'alert-sim-%' group by status order by status"
+)
+
+
+@dataclass(frozen=True)
+class WebhookDelays:
+    received_by_status: dict[str, int]
+    buckets: list[int]  # cumulative, per WEBHOOK_DELAY_BUCKETS
+    count: int
+    total_seconds: float
+
+
+def read_webhook_delays(engine: Engine) -> tuple[WebhookDelays, WebhookFacts]:
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text(_WEBHOOK_JOBS_SQL)).all()
+        facts = webhook_facts(conn, datetime.now(UTC))
+    buckets = [
+        sum(int(getattr(r, f"le_{i}")) for r in rows) for i in range(len(WEBHOOK_DELAY_BUCKETS))
+    ]
+    delays = WebhookDelays(
+        received_by_status={r.status: int(r.received) for r in rows},
+        buckets=buckets,
+        count=sum(int(r.delayed) for r in rows),
+        total_seconds=float(sum(float(r.delay_sum) for r in rows)),
+    )
+    return delays, facts
+
+
 @dataclass
 class _Reading:
     at: float = -math.inf
     tenants: list[TenantTimes] | None = None
+    webhooks: tuple[WebhookDelays, WebhookFacts] | None = None
     dbt_run: DbtRun | None = None
     dbt_read: bool = False
     errors: list[str] = field(default_factory=list)
@@ -169,6 +223,7 @@ class FreshnessCollector:
             reading = _Reading(at=time.monotonic())
             try:
                 reading.tenants = read_tenant_times(self._engine())
+                reading.webhooks = read_webhook_delays(self._engine())
             except Exception as exc:  # a scrape must answer even when a source is down
                 log.warning("metrics: warehouse unreadable: %s", type(exc).__name__)
                 reading.errors.append("warehouse")
@@ -233,6 +288,7 @@ class FreshnessCollector:
             finished.add_metric([], run.end_time)
             success.add_metric([], 1.0 if run.success else 0.0)
         yield from (duration, finished, success)
+        yield from _webhook_families(reading.webhooks, now)
 
         errors = GaugeMetricFamily(
             "app_metrics_source_up",
@@ -245,6 +301,48 @@ class FreshnessCollector:
                 ["dagster_instance"], 0.0 if "dagster_instance" in reading.errors else 1.0
             )
         yield errors
+
+
+def _webhook_families(
+    webhooks: tuple[WebhookDelays, WebhookFacts] | None, now: float
+) -> Iterable[Metric]:
+    jobs = CounterMetricFamily(
+        "airbyte_webhook_jobs",
+        "Airbyte jobs whose job-completion webhook reached the API, by job status "
+        "(app.airbyte_jobs.webhook_received_at).",
+        labels=["job_status"],
+    )
+    delay = HistogramMetricFamily(
+        "airbyte_webhook_delay_seconds",
+        "Delay from an Airbyte job's end to its webhook reaching the API.",
+    )
+    last = GaugeMetricFamily(
+        "airbyte_webhook_last_received_timestamp_seconds",
+        "When the newest Airbyte webhook reached the API (Unix time).",
+    )
+    silence = GaugeMetricFamily(
+        "airbyte_webhook_silence_seconds",
+        "Seconds since the first Airbyte job that finished after the newest webhook without "
+        "one (the webhook-silence alert fires above 1800); 0 when there is none.",
+    )
+    if webhooks is not None:
+        delays, facts = webhooks
+        for status, received in delays.received_by_status.items():
+            jobs.add_metric([status], received)
+        delay.add_metric(
+            [],
+            [
+                (str(le), float(n))
+                for le, n in zip(WEBHOOK_DELAY_BUCKETS, delays.buckets, strict=True)
+            ]
+            + [("+Inf", float(delays.count))],
+            delays.total_seconds,
+        )
+        if facts.last_webhook_at is not None:
+            last.add_metric([], facts.last_webhook_at.timestamp())
+            first = facts.first_unannounced_finish
+            silence.add_metric([], max(0.0, now - first.timestamp()) if first else 0.0)
+    yield from (jobs, delay, last, silence)
 
 
 def build_registry(

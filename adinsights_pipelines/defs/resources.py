@@ -7,6 +7,7 @@ import time), so one environment drives the CLI, the API and the Dagster code lo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from dagster import ConfigurableResource
@@ -122,3 +123,6 @@ class AlertChannelsResource(ConfigurableResource):
 
     def ui_url(self) -> str | None:
         return load_settings().dagster_ui_url
+
+    def webhook_silence_window(self) -> timedelta:
+        return timedelta(minutes=load_settings().alert_webhook_silence_minutes)

@@ -38,6 +38,7 @@ from adinsights_pipelines.defs.airbyte.store import (
     AirbyteConnectionRow,
     connection_health_rows,
     get_connection,
+    note_webhook_received,
     record_job,
     stored_job_status,
     tenant_telemetry_rows,
@@ -125,8 +126,10 @@ def _record(state: AppState, job: WebhookJob) -> tuple[AirbyteConnectionRow, boo
         )
         previous = stored_job_status(conn, job.connection_id, job.job_id)
         if previous == job.status and job.status in TERMINAL:
+            note_webhook_received(conn, job.connection_id, job.job_id)
             return connection, True
         record_job(conn, connection.tenant_id, job.outcome())
+        note_webhook_received(conn, job.connection_id, job.job_id)
         record_audit(
             conn,
             tenant_id=connection.tenant_id,

@@ -253,6 +253,18 @@ def stored_job_status(conn: Connection, connection_id: str, job_id: int) -> str 
     return status
 
 
+def note_webhook_received(conn: Connection, connection_id: str, job_id: int) -> None:
+    """When Airbyte's webhook for a job last reached us, a replay of a job our own sync already
+    stored included: the webhook-silence alert and the webhook-delay metric read it."""
+    conn.execute(
+        sa.text(
+            "update app.airbyte_jobs set webhook_received_at = now() "
+            "where connection_id = :c and job_id = :j"
+        ),
+        {"c": connection_id, "j": job_id},
+    )
+
+
 def record_attempt(
     conn: Connection, connection_id: str, status: str, error: str | None = None
 ) -> None:

@@ -16,7 +16,7 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from dagster import DagsterInstance
@@ -35,8 +35,10 @@ from adinsights_pipelines.defs.alerts.observe import (
     snapshot_observations,
     tenant_partition_keys,
     update_run_states,
+    webhook_silence_observation,
 )
 from adinsights_pipelines.defs.alerts.rules import (
+    WEBHOOK_SILENCE_DEFAULT,
     Alert,
     Observation,
     error_rate,
@@ -62,6 +64,8 @@ class Evaluation:
     observations: list[Observation]
     sent: dict[str, list[Alert]] = field(default_factory=dict)
     delivery: DeliveryReport = field(default_factory=DeliveryReport)
+    #: Per channel, the subjects whose transition was due (delivered or not).
+    pending: dict[str, list[str]] = field(default_factory=dict)
 
     def summary(self) -> str:
         failing = sum(o.state in (State.WARN, State.FAIL) for o in self.observations)
@@ -100,6 +104,7 @@ def observe_all(
     metrics_urls: Sequence[str] = (),
     scope: AlertScope | None = None,
     ui_url: str | None = None,
+    webhook_silence_window: timedelta = WEBHOOK_SILENCE_DEFAULT,
 ) -> list[Observation]:
     """Every observation of this evaluation; updates the cursor's run and error-rate state."""
     tenants = tenant_partition_keys(instance, scope)
@@ -130,11 +135,17 @@ def observe_all(
                 )
             snapshots.append(obs)
         connections = connection_observations(conn, tenants, now)
+        webhooks = (
+            [webhook_silence_observation(conn, now, webhook_silence_window)]
+            if scope is None
+            else []
+        )
     cursor["effective"] = {o.subject: o.state.value for o in snapshots}
     observations += snapshots
     if scope is None and snapshots:
         observations.append(escalation(snapshots))
     observations += connections
+    observations += webhooks
 
     observations += check_observations(instance, asset_graph, now, scope=scope, ui_url=ui_url)
     cursor["runs"] = update_run_states(instance, cursor["runs"], now, scope=scope)
@@ -169,6 +180,7 @@ def evaluate_alerts(
     metrics_urls: Sequence[str] = (),
     scope: AlertScope | None = None,
     ui_url: str | None = None,
+    webhook_silence_window: timedelta = WEBHOOK_SILENCE_DEFAULT,
 ) -> Evaluation:
     cursor = load_cursor(raw_cursor)
     observations = observe_all(
@@ -180,18 +192,21 @@ def evaluate_alerts(
         metrics_urls=metrics_urls,
         scope=scope,
         ui_url=ui_url,
+        webhook_silence_window=webhook_silence_window,
     )
     report = DeliveryReport()
     sent: dict[str, list[Alert]] = {}
+    pending: dict[str, list[str]] = {}
     for channel in channels:
         notified = record_silent_states(cursor["notified"].get(channel.name, {}), observations)
         alerts = pending_alerts(notified, observations)
+        pending[channel.name] = [a.subject for a in alerts]
         delivered = set(deliver(channel, alerts, report))
         for alert in alerts:
             if alert.subject in delivered:
                 notified[alert.subject] = alert.observation.state.value
         sent[channel.name] = [a for a in alerts if a.subject in delivered]
         cursor["notified"][channel.name] = notified
-    evaluation = Evaluation(json.dumps(cursor, sort_keys=True), observations, sent, report)
+    evaluation = Evaluation(json.dumps(cursor, sort_keys=True), observations, sent, report, pending)
     log.info("alert evaluation: %s", evaluation.summary())
     return evaluation

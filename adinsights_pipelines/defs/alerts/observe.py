@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 import requests
+import sqlalchemy as sa
 from dagster import (
     AssetCheckKey,
     AssetCheckSeverity,
@@ -30,7 +31,12 @@ from dagster._core.storage.asset_check_execution_record import AssetCheckExecuti
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import Connection
 
-from adinsights_pipelines.defs.alerts.rules import Observation, Sample
+from adinsights_pipelines.defs.alerts.rules import (
+    WEBHOOK_SILENCE_DEFAULT,
+    Observation,
+    Sample,
+    webhook_silence,
+)
 from adinsights_pipelines.defs.freshness import (
     DBT_JOB,
     SNAPSHOT_ASSET,
@@ -499,6 +505,54 @@ def connection_observations(
             )
         )
     return observations
+
+
+@dataclass(frozen=True)
+class WebhookFacts:
+    last_webhook_at: datetime | None
+    first_unannounced_finish: datetime | None
+    unannounced_jobs: int
+
+
+def webhook_facts(conn: Connection, now: datetime) -> WebhookFacts:
+    """The newest webhook (a job's ``webhook_received_at``, or an ``airbyte_job_webhook`` audit
+    event), and the Airbyte jobs (recorded by our own syncs) that finished after it without
+    one; the alert simulation's sandbox tenants left out. Index lookups only (migration 0006)."""
+    row = conn.execute(
+        sa.text(
+            """
+            with last_webhook as (
+                select greatest(
+                    (select max(webhook_received_at) from app.airbyte_jobs
+                     where tenant_id not like :sandbox),
+                    (select max(created_at) from app.audit_log
+                     where action = 'airbyte_job_webhook'
+                       and (tenant_id is null or tenant_id not like :sandbox))
+                ) as at
+            )
+            select (select at from last_webhook) as last_webhook_at,
+                   min(j.finished_at) as first_finish,
+                   count(*) as jobs
+            from app.airbyte_jobs j
+            where j.finished_at > (select at from last_webhook)
+              and j.finished_at <= :now
+              and j.webhook_received_at is null
+              and j.tenant_id not like :sandbox
+            """
+        ),
+        {"sandbox": SANDBOX_TENANT_PREFIX + "%", "now": now},
+    ).one()
+    return WebhookFacts(row.last_webhook_at, row.first_finish, int(row.jobs))
+
+
+def webhook_silence_observation(
+    conn: Connection, now: datetime, window: timedelta = WEBHOOK_SILENCE_DEFAULT
+) -> Observation:
+    """The webhook-silence rule (``rules.webhook_silence``) on the stored rows."""
+    facts = webhook_facts(conn, now)
+    return webhook_silence(
+        facts.last_webhook_at, facts.first_unannounced_finish, facts.unannounced_jobs, now, window
+    )
 
 
 def scrape_request_counters(

@@ -29,6 +29,9 @@ ERROR_RATE_THRESHOLD = 0.02
 ERROR_RATE_WINDOW = timedelta(minutes=5)
 ESCALATION_SUBJECT = "escalation:stale-snapshots"
 ERROR_RATE_SUBJECT = "error-rate:api"
+WEBHOOK_SILENCE_SUBJECT = "webhook:airbyte"
+#: The runbook: alert when webhooks stop arriving for more than 30 minutes while jobs run.
+WEBHOOK_SILENCE_DEFAULT = timedelta(minutes=30)
 
 _RANK = {State.PASS: 0, State.WARN: 1, State.FAIL: 2}
 
@@ -83,6 +86,16 @@ RUNBOOK_ACTIONS: dict[str, str] = {
         "Move ADINSIGHTS_META_API_VERSION to the version the alert names before the sunset: "
         "docs/operations.md, 'Moving to the next Graph API version'."
     ),
+    "webhook": (
+        "Airbyte webhooks stopped arriving. Check what /api/airbyte/webhook/ answers Airbyte "
+        "(403: X-Airbyte-Webhook-Secret differs from ADINSIGHTS_AIRBYTE_WEBHOOK_SECRET, e.g. a "
+        "secret rotated on one side only; 503: the secret is required but not configured; "
+        "404 connection not found: the connection id differs), the webhook URL in Airbyte's "
+        "notification settings and any proxy in between; look for `Airbyte webhook processed` "
+        "log lines. After the fix replay the missed webhooks from Airbyte (Connections -> Job "
+        "History, copy as cURL with the header) and backfill with "
+        "`adinsights sync-airbyte --tenant <tenant>`."
+    ),
     "error_rate": (
         "Page Platform Engineering (platform-eng@example.com): check the API's JSON access logs "
         "for 5xx by route, /api/health/ and /api/ops/health-overview/."
@@ -95,8 +108,9 @@ class Observation:
     """One subject's state in one evaluation, with what an engineer needs to act on it."""
 
     subject: str
-    kind: str  # freshness | snapshot | check | run | connection | error_rate | escalation |
+    # freshness | snapshot | check | run | connection | error_rate | escalation | webhook |
     # meta_api_version
+    kind: str
     state: State
     summary: str  # one line: what is wrong (or fine again)
     tenant_id: str | None = None
@@ -298,6 +312,60 @@ def error_rate_observation(rate: ErrorRate | None) -> Observation:
         summary=summary if failing else "API error rate back to normal: " + summary,
         target="/metrics/app/ api_requests_total",
         threshold="5xx above 2% of requests over 5 min",
+    )
+
+
+# --- Airbyte webhook silence -------------------------------------------------------------------
+
+
+def webhook_silence(
+    last_webhook_at: datetime | None,
+    first_unannounced_finish: datetime | None,
+    unannounced_jobs: int,
+    now: datetime,
+    window: timedelta = WEBHOOK_SILENCE_DEFAULT,
+) -> Observation:
+    """FAIL when Airbyte jobs finished more than ``window`` ago and no ``airbyte_job_webhook``
+    has arrived since: Airbyte ran jobs and their notifications did not reach us.
+
+    ``first_unannounced_finish`` is the earliest end of a job that finished after the newest
+    webhook (``unannounced_jobs`` of them). Measuring from that end rather than from the last
+    webhook keeps hourly syncs quiet: an hour without webhooks is normal when no job ran.
+    UNKNOWN when no webhook ever arrived (webhooks are not in use here).
+    """
+    minutes = window.total_seconds() / 60
+    threshold = f"a webhook within {minutes:.0f} min of every finished Airbyte job"
+    base = Observation(
+        subject=WEBHOOK_SILENCE_SUBJECT,
+        kind="webhook",
+        state=State.UNKNOWN,
+        summary="no Airbyte webhook received yet (webhooks not in use)",
+        target="airbyte_job_webhook audit events",
+        threshold=threshold,
+        action_key="webhook",
+    )
+    if last_webhook_at is None:
+        return base
+    silent_for = (now - last_webhook_at).total_seconds() / 60
+    last = f"last webhook {last_webhook_at:%Y-%m-%d %H:%M} UTC ({silent_for:.0f} min ago)"
+    if first_unannounced_finish is not None and now - first_unannounced_finish > window:
+        return replace(
+            base,
+            state=State.FAIL,
+            summary=(
+                f"Airbyte webhooks silent for {silent_for:.0f} min while {unannounced_jobs} "
+                "job(s) finished"
+            ),
+            age_minutes=round(silent_for, 1),
+            detail=f"{last}; first job without a webhook finished "
+            f"{first_unannounced_finish:%Y-%m-%d %H:%M} UTC",
+        )
+    return replace(
+        base,
+        state=State.PASS,
+        summary="Airbyte webhooks arrive again",
+        age_minutes=round(silent_for, 1),
+        detail=last,
     )
 
 
