@@ -833,6 +833,29 @@ def simulate_google(host: str, port: int) -> None:
     serve(host, port)
 
 
+@cli.group("meta")
+def meta_group() -> None:
+    """The Meta connector: onboarding links for clients, disconnecting."""
+
+
+@meta_group.command("connect")
+@click.option("--tenant", "tenant_id", required=True)
+def meta_connect(tenant_id: str) -> None:
+    """Print an onboarding link: the client signs in with Facebook there and picks accounts."""
+    from adinsights_pipelines.meta_connect_cli import connect
+
+    connect(tenant_id, progress)
+
+
+@meta_group.command("disconnect")
+@click.option("--tenant", "tenant_id", required=True)
+def meta_disconnect(tenant_id: str) -> None:
+    """Revoke the tenant's Facebook grant at Meta and delete its token (synced data is kept)."""
+    from adinsights_pipelines.meta_connect_cli import disconnect
+
+    disconnect(tenant_id, progress)
+
+
 def _register_runbook_commands() -> None:
     from adinsights_pipelines import cli_runbook
 

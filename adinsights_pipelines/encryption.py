@@ -21,7 +21,9 @@ from typing import Protocol
 
 import sqlalchemy as sa
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy.engine import Connection, Engine
 
 from adinsights_pipelines.audit import record_audit
@@ -72,6 +74,13 @@ class LocalKeyring:
         nonce = os.urandom(NONCE_BYTES)
         aad = b"adinsights:dek:" + self._current.encode()
         return self._current, nonce + AESGCM(self._keys[self._current]).encrypt(nonce, dek, aad)
+
+    def derive_key(self, purpose: str) -> bytes:
+        """A 32-byte key for ``purpose`` (HKDF-SHA256 of the current master key), e.g. to sign
+        onboarding links; a master-key rotation changes it."""
+        return HKDF(
+            algorithm=hashes.SHA256(), length=32, salt=None, info=f"adinsights:{purpose}".encode()
+        ).derive(self._keys[self._current])
 
     def unwrap(self, key_id: str, wrapped: bytes) -> bytes:
         key = self._keys.get(key_id)

@@ -77,9 +77,13 @@ class Settings(BaseSettings):
     )
 
     meta_app_id: str | None = Field(
-        default=None, description="Meta app id: checks (debug_token) and exchanges tokens."
+        default=None,
+        validation_alias=_env("META_APP_ID"),
+        description="Meta app id: checks (debug_token) and exchanges tokens.",
     )
-    meta_app_secret: SecretStr | None = None
+    meta_app_secret: SecretStr | None = Field(
+        default=None, validation_alias=_env("META_APP_SECRET")
+    )
     meta_graph_url: str = "https://graph.facebook.com"
     #: The Graph / Marketing API version called; see defs/meta/graph_versions.toml.
     meta_api_version: str = "v26.0"
@@ -217,6 +221,39 @@ class Settings(BaseSettings):
     #: The webhook-silence alert fires when no ``airbyte_job_webhook`` audit event arrived for
     #: this many minutes while Airbyte jobs were started in that window.
     alert_webhook_silence_minutes: float = Field(default=30.0, gt=0, le=1440)
+
+    # --- Meta connector lifecycle (Facebook Login; runbook names accepted) ---
+    meta_login_config_id: str | None = Field(
+        default=None,
+        validation_alias=_env("META_LOGIN_CONFIG_ID"),
+        description="Facebook Login for Business configuration id (sent as config_id).",
+    )
+    meta_login_config_required: bool = Field(
+        default=False, validation_alias=_env("META_LOGIN_CONFIG_REQUIRED")
+    )
+    meta_oauth_redirect_uri: str | None = Field(
+        default=None,
+        validation_alias=_env("META_OAUTH_REDIRECT_URI"),
+        description="Where Facebook Login returns; unset: <FRONTEND_BASE_URL>/api/integrations/"
+        "meta/oauth/callback/.",
+    )
+    frontend_base_url: str | None = Field(
+        default=None,
+        validation_alias=_env("FRONTEND_BASE_URL"),
+        description="Public base URL of the onboarding pages (onboarding links point there).",
+    )
+    meta_oauth_scopes: str = Field(
+        default="ads_read,business_management,pages_read_engagement,pages_show_list",
+        validation_alias=_env("META_OAUTH_SCOPES"),
+        description="Comma-separated permissions the Login dialog asks for.",
+    )
+    #: Facebook's web host for the Login dialog (the simulator's URL in dev and tests).
+    meta_dialog_url: str = Field(
+        default="https://www.facebook.com", validation_alias=_env("META_DIALOG_URL")
+    )
+    onboarding_link_hours: float = Field(default=72.0, gt=0, le=24 * 30)
+    #: A manual Meta sync of a tenant at most this often (POST /api/integrations/meta/sync/).
+    meta_manual_sync_min_interval_seconds: float = Field(default=300.0, ge=0, le=86400)
 
     @field_validator("cors_allowed_origins", mode="before")
     @classmethod

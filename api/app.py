@@ -34,7 +34,7 @@ from api.problems import (
     http_exception_handler,
     unhandled_exception_handler,
 )
-from api.routes import airbyte, meta, web_analytics
+from api.routes import airbyte, meta, meta_connect, web_analytics
 from api.routes.alerts import run_alerts
 from api.routes.app_metrics import app_metrics
 from api.routes.audit import audit_logs
@@ -75,12 +75,16 @@ routes = [
     Route("/api/ops/health-overview/", health_overview, methods=["GET"]),
     Route("/metrics/app/", app_metrics, methods=["GET"]),
     Route("/api/alerts/run/", run_alerts, methods=["POST"]),
+    *meta_connect.ROUTES,
     Route(OPENAPI_PATH, openapi_document, methods=["GET"], include_in_schema=False),
 ]
 
 # Answer without an API key; they spend the public throttle budget. Every other route
 # authenticates (and its OpenAPI operation says so).
-PUBLIC_PATHS = frozenset({"/api/health/", "/api/airbyte/webhook/", "/metrics/app/", OPENAPI_PATH})
+PUBLIC_PATHS = frozenset(
+    {"/api/health/", "/api/airbyte/webhook/", "/metrics/app/", OPENAPI_PATH}
+    | meta_connect.PUBLIC_PATHS
+)
 
 
 def _package_version() -> str:

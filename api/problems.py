@@ -48,11 +48,14 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         ProblemType("too-many-requests", "Too many requests", 429),
         ProblemType("internal-error", "Internal error", 500),
         ProblemType("unavailable", "Service unavailable", 503),
+        ProblemType("conflict", "Conflict", 409),
+        ProblemType("bad-gateway", "Bad gateway", 502),
     )
 }
 # The kind used when an endpoint names only a status.
 _BY_STATUS = {400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found"}
 _BY_STATUS |= {405: "method-not-allowed", 429: "too-many-requests", 503: "unavailable"}
+_BY_STATUS |= {409: "conflict", 502: "bad-gateway"}
 
 
 def problem_type(status: int, kind: str | None = None) -> ProblemType:

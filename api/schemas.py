@@ -435,6 +435,83 @@ class AlertsRun(_Shape):
     tenants: list[AlertTenantResults]
 
 
+# --- Meta connector lifecycle (api/routes/meta_connect.py) -----------------------------------
+
+ConnectionStatus = Literal["not_connected", "started_not_complete", "complete", "active"]
+
+
+class MetaVisibleObject(_Shape):
+    id: str
+    name: str | None
+    selected: bool
+
+
+class MetaSelection(_Shape):
+    ad_accounts: list[str]
+    pages: list[str]
+
+
+class MetaSyncState(_Shape):
+    status: Literal["running", "succeeded", "failed"] | None
+    run_ids: list[str]
+    requested_at: datetime
+    finished_at: datetime | None
+
+
+class MetaSetup(_Shape):
+    tenant_id: str
+    status: ConnectionStatus = Field(description="As /api/integrations/social/status/ says.")
+    reason: str | None
+    token_status: str | None
+    last_synced_at: datetime | None
+    connected: bool
+    missing_permissions: list[str] = Field(description="What the last grant lacked.")
+    ad_accounts: list[MetaVisibleObject]
+    pages: list[MetaVisibleObject]
+    selected: MetaSelection
+    sync: MetaSyncState | None
+
+
+class MetaOAuthStart(_Shape):
+    tenant_id: str
+    authorize_url: str = Field(description="The Facebook Login dialog, with a signed state.")
+    rerequest: bool
+    state_expires_in: int
+
+
+class MetaOAuthCallback(_Shape):
+    tenant_id: str
+    status: Literal["connected", "missing_required_permissions"]
+    missing_permissions: list[str]
+    scopes: list[str]
+    token_expires_at: datetime | None
+
+
+class MetaProvisionRequest(_Shape):
+    tenant_id: str | None = None
+    ad_accounts: list[str] = Field(description="act_<digits>, at least one.")
+    pages: list[str] = []
+
+
+class MetaSync(_Shape):
+    tenant_id: str
+    run_ids: list[str] = Field(description="Dagster runs: meta_sync, meta_pages, dbt, snapshot.")
+    status: Literal["running"]
+    already_running: bool
+
+
+class MetaProvision(MetaSync):
+    selected: MetaSelection
+
+
+class MetaLogout(_Shape):
+    tenant_id: str
+    status: Literal["not_connected"]
+    revoked_at_meta: bool
+    revoke_error: str | None
+    data_kept: bool
+
+
 SCHEMA_MODELS: tuple[type[BaseModel], ...] = (
     Problem,
     Health,
@@ -456,4 +533,11 @@ SCHEMA_MODELS: tuple[type[BaseModel], ...] = (
     Ga4Page,
     SearchConsolePage,
     AlertsRun,
+    MetaSetup,
+    MetaOAuthStart,
+    MetaOAuthCallback,
+    MetaProvisionRequest,
+    MetaProvision,
+    MetaSync,
+    MetaLogout,
 )

@@ -14,6 +14,7 @@ from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGra
 from sqlalchemy.engine import Engine
 from starlette.requests import Request
 
+from adinsights_pipelines.encryption import LocalKeyring, keyring_from_settings
 from adinsights_pipelines.settings import Settings
 from adinsights_pipelines.warehouse.database import Database
 
@@ -75,6 +76,11 @@ class AppState:
         from adinsights_pipelines.definitions import defs
 
         return defs.resolve_asset_graph()
+
+    @cached_property
+    def keyring(self) -> LocalKeyring:
+        """The master key (credentials written by the Meta lifecycle; its signing key)."""
+        return keyring_from_settings(self.settings)
 
 
 def state_of(request: Request) -> AppState:

@@ -197,6 +197,9 @@ def operations_environment(
             "OTHER_TENANT": next(t for t, _, _ in DEMO_TENANTS if t != demo.tenant_id),
             "META_TOKEN_FILE": str(meta_token),
             "GOOGLE_TOKEN_FILE": str(google_token),
+            # Onboarding links point at the served API; its Login dialog is the simulator's.
+            "ADINSIGHTS_FRONTEND_BASE_URL": f"http://127.0.0.1:{port}",
+            "ADINSIGHTS_META_DIALOG_URL": meta_url,
         }
         log_path = workdir / "serve-api.log"
         with log_path.open("ab") as log:

@@ -83,6 +83,7 @@ from adinsights_pipelines.defs.meta.graph_versions import (
     latest_version,
 )
 from adinsights_pipelines.simulators import meta_fields as documented
+from adinsights_pipelines.simulators import meta_login
 from adinsights_pipelines.simulators.meta_marketing import (
     HIDDEN_STATUSES,
     WINDOW_SHARE,
@@ -493,6 +494,8 @@ class MetaSimState:
         self._now: datetime | None = None
         self._rng = random.Random(seed)
         self._reset_knobs()
+        #: Facebook Login (dialog, code exchange, grants, revocations): :mod:`.meta_login`.
+        self.login = meta_login.LoginState()
 
     def _reset_knobs(self) -> None:
         #: Polls of ``GET /<report_run_id>`` until a report run is done (0: done at once).
@@ -778,6 +781,7 @@ class MetaSimState:
             self._rng = random.Random(self._seed)
             self._now = None
             self._reset_knobs()
+        self.login.reset()
 
 
 def _act(account_id: str) -> str:
@@ -1328,6 +1332,12 @@ def _check_token(token: str | None, sim: MetaSimState) -> str:
         )
     if not token or not token.startswith("sim_"):
         raise GraphError(190, "Invalid OAuth access token - Cannot parse access token")
+    if sim.login.is_revoked(token):  # the person removed the app (DELETE /me/permissions)
+        raise GraphError(
+            190,
+            "Error validating access token: The user has not authorized application.",
+            subcode=458,
+        )
     expire = sim.expire_tokens_at
     if expire is not None and sim._tokens_expired():
         raise GraphError(
@@ -1389,7 +1399,8 @@ def _debug_token(call: _Call, sim: MetaSimState) -> dict[str, Any]:
         is_valid=True,
         expires_at=expires,
         data_access_expires_at=now + 90 * 24 * 3600,
-        scopes=list(NARROW_SCOPES if "_noscope_" in token else FULL_SCOPES),
+        scopes=sim.login.granted(token)
+        or list(NARROW_SCOPES if "_noscope_" in token else FULL_SCOPES),
         user_id=_user_id(token),
     )
     if (page := _page_of_token(token)) is not None:
@@ -1775,6 +1786,8 @@ def _route(sim: MetaSimState, call: _Call) -> Any:
         raise GraphError(2, http_status=500, is_transient=True)
     if call.node == "debug_token":
         return _debug_token(call, sim)
+    if call.node == "oauth" and "code" in call.params:  # Facebook Login's code exchange
+        return sim.login.exchange_code(call.params)
     if call.node == "oauth":
         return _exchange_token(call, sim)
     if not VERSION_RE.fullmatch(call.version):
@@ -1814,6 +1827,8 @@ def _check_ads_version(version: str, sim: MetaSimState) -> None:
 
 
 def _me(call: _Call, sim: MetaSimState, token: str) -> Any:
+    if call.edge == "permissions" and _page_of_token(token) is None:
+        return sim.login.permissions(call.method, token)
     if call.method != "GET":
         raise _not_capable()
     page = _page_of_token(token)
@@ -2366,6 +2381,7 @@ def create_app(state: MetaSimState | None = None) -> Starlette:
         Route("/__sim__/usage", usage, methods=["POST"]),
         Route("/__sim__/config", config, methods=["GET", "POST", "DELETE"]),
         Route("/__sim__/reset", reset, methods=["POST"]),
+        *meta_login.routes(sim),
         Route("/", batch, methods=["POST"]),
         Route("/{version}/", batch, methods=["POST"]),
         Route("/{version}/{node}", graph, methods=["GET", "POST", "DELETE"]),

@@ -78,6 +78,12 @@ def platform_status(row: Any, now: datetime) -> dict[str, Any]:
     }
 
 
+def platform_statuses(conn: sa.Connection, tenant_id: str, now: datetime) -> list[dict[str, Any]]:
+    """Every platform's state for the tenant (also the Meta lifecycle's ``setup``)."""
+    rows = conn.execute(sa.text(_STATE_SQL), {"t": tenant_id, "providers": list(PROVIDERS)}).all()
+    return [platform_status(r, now) for r in rows]
+
+
 def social_status(request: Request) -> JSONResponse:
     """Where each platform stands for the tenant.
 
@@ -97,10 +103,5 @@ def social_status(request: Request) -> JSONResponse:
     """
     tenant_id = scoped_tenant(request, authenticate(request))
     with state_of(request).engine.connect() as conn:
-        rows = conn.execute(
-            sa.text(_STATE_SQL), {"t": tenant_id, "providers": list(PROVIDERS)}
-        ).all()
-    now = datetime.now(UTC)
-    return JSONResponse(
-        {"tenant_id": tenant_id, "platforms": [platform_status(r, now) for r in rows]}
-    )
+        platforms = platform_statuses(conn, tenant_id, datetime.now(UTC))
+    return JSONResponse({"tenant_id": tenant_id, "platforms": platforms})

@@ -15,7 +15,12 @@ from adinsights_pipelines.defs.meta.backfill import backfill_account, settings_o
 from adinsights_pipelines.defs.meta.client import MetaApiError, TokenInvalidError
 from adinsights_pipelines.defs.meta.loading import load_insights
 from adinsights_pipelines.defs.meta.rows import account_row
-from adinsights_pipelines.defs.meta.sync import MetaSync, meta_asset, set_sync_state
+from adinsights_pipelines.defs.meta.sync import (
+    MetaSync,
+    meta_asset,
+    selected_ids,
+    set_sync_state,
+)
 from adinsights_pipelines.warehouse.upsert import upsert_rows
 
 JAMAICA = ZoneInfo("America/Jamaica")
@@ -29,7 +34,12 @@ def insights_window(today: date, lookback_days: int) -> tuple[date, date]:
 @meta_asset(description="The tenant's Meta ad accounts (raw.meta_ad_accounts).")
 def meta_ad_accounts(context: AssetExecutionContext, sync: MetaSync) -> MaterializeResult:
     tenant_id = sync.tenant_id
-    rows = [account_row(tenant_id, a) for a in sync.client.list_ad_accounts()]
+    chosen = selected_ids(sync.engine, tenant_id, "ad_account")
+    rows = [
+        account_row(tenant_id, a)
+        for a in sync.client.list_ad_accounts()
+        if chosen is None or a["id"] in chosen
+    ]
     with sync.engine.begin() as conn:
         upsert_rows(conn, "raw.meta_ad_accounts", rows, ("tenant_id", "account_id"))
     context.log.info("tenant %s: %d Meta ad accounts", tenant_id, len(rows))
@@ -65,6 +75,11 @@ def meta_insights(context: AssetExecutionContext, sync: MetaSync) -> Materialize
                     left join app.meta_sync_state s
                       on s.tenant_id = a.tenant_id and s.account_id = a.account_id
                     where a.tenant_id = :t
+                      and (not exists (select 1 from app.meta_selection x
+                                        where x.tenant_id = a.tenant_id and x.kind = 'ad_account')
+                           or exists (select 1 from app.meta_selection x
+                                       where x.tenant_id = a.tenant_id and x.kind = 'ad_account'
+                                         and x.object_id = a.account_id))
                     order by a.account_id
                     """
                 ),

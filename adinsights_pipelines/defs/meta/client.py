@@ -554,6 +554,10 @@ class MetaGraphClient:
         """POST form parameters to an absolute URL with retries; returns the decoded JSON."""
         return self._with_retries("POST", url, data)
 
+    def delete(self, url: str) -> Any:
+        """DELETE an absolute URL with retries (``/me/permissions``); returns the decoded JSON."""
+        return self._with_retries("DELETE", url, None)
+
     def _with_retries(self, method: str, url: str, params: Mapping[str, str] | None) -> Any:
         endpoint = urlsplit(url).path
         retrying = Retrying(

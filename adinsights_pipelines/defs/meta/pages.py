@@ -15,7 +15,7 @@ from dagster import AssetExecutionContext, MaterializeResult
 from adinsights_pipelines.defs.meta.assets import JAMAICA
 from adinsights_pipelines.defs.meta.client import MetaApiError, MetaGraphClient
 from adinsights_pipelines.defs.meta.hierarchy import graph_time
-from adinsights_pipelines.defs.meta.sync import MetaSync, meta_asset
+from adinsights_pipelines.defs.meta.sync import MetaSync, meta_asset, selected_ids
 from adinsights_pipelines.logs import register_secret
 from adinsights_pipelines.warehouse.api_errors import ApiCallFailure
 from adinsights_pipelines.warehouse.upsert import upsert_rows
@@ -154,10 +154,13 @@ def post_insight_rows(tenant_id: str, post_id: str, body: dict[str, Any]) -> lis
     ]
 
 
-def _pages(client: MetaGraphClient) -> Iterator[dict[str, Any]]:
-    for page in client.iter_pages("me/accounts", {"fields": "id,name,category,access_token"}):
+def _pages(sync: MetaSync) -> Iterator[dict[str, Any]]:
+    """The Pages the token manages, only the chosen ones when the tenant chose (onboarding)."""
+    chosen = selected_ids(sync.engine, sync.tenant_id, "page")
+    for page in sync.client.iter_pages("me/accounts", {"fields": "id,name,category,access_token"}):
         register_secret(page.get("access_token"))
-        yield page
+        if chosen is None or page["id"] in chosen:
+            yield page
 
 
 def _page_client(client: MetaGraphClient, page: dict[str, Any]) -> MetaGraphClient:
@@ -178,7 +181,7 @@ def meta_page_insights(context: AssetExecutionContext, sync: MetaSync) -> Materi
     since = until - timedelta(days=PAGE_WINDOW_DAYS - 1)
     pages, points = 0, 0
     dropped: list[str] = []
-    for page in _pages(client):
+    for page in _pages(sync):
         page_id = page["id"]
         page_client = _page_client(client, page)
         body = insights_without_invalid_metrics(
@@ -245,7 +248,7 @@ def meta_post_insights(context: AssetExecutionContext, sync: MetaSync) -> Materi
     oldest = datetime.now(JAMAICA) - timedelta(days=PAGE_WINDOW_DAYS)
     posts, metrics = 0, 0
     dropped: list[str] = []
-    for page in _pages(client):
+    for page in _pages(sync):
         page_client = _page_client(client, page)
         for post in page_client.iter_pages(
             f"{page['id']}/posts", {"fields": "id,message,created_time,permalink_url"}

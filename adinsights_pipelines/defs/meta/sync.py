@@ -91,6 +91,21 @@ def set_sync_state(engine: Engine, tenant_id: str, account_id: str, status: str,
         )
 
 
+def selected_ids(engine: Engine, tenant_id: str, kind: str) -> set[str] | None:
+    """The ad accounts (``ad_account``) or Pages (``page``) the tenant chose to sync in the
+    onboarding picker (``app.meta_selection``); None when it chose none: sync all it sees."""
+    with engine.connect() as conn:
+        ids: set[str] = set(
+            conn.execute(
+                sa.text(
+                    "select object_id from app.meta_selection where tenant_id = :t and kind = :k"
+                ),
+                {"t": tenant_id, "k": kind},
+            ).scalars()
+        )
+    return ids or None
+
+
 @dataclass(frozen=True)
 class MetaSync:
     """One tenant's Meta sync in progress: what an asset body works with."""
