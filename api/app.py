@@ -79,6 +79,8 @@ routes = [
 # Answer without an API key; they spend the public throttle budget. Every other route
 # authenticates (and its OpenAPI operation says so).
 PUBLIC_PATHS = frozenset({"/api/health/", "/api/airbyte/webhook/", "/metrics/app/", OPENAPI_PATH})
+# ... the webhook from a budget of its own (api/throttle.py).
+WEBHOOK_PATHS = frozenset({"/api/airbyte/webhook/"})
 
 
 def _package_version() -> str:
@@ -101,7 +103,12 @@ def edge_middleware(
             access_log=settings.api_access_log,
         ),
         Middleware(ApprovedOriginsCORS, settings=settings),
-        Middleware(ThrottleMiddleware, throttle=throttle, public_paths=PUBLIC_PATHS),
+        Middleware(
+            ThrottleMiddleware,
+            throttle=throttle,
+            public_paths=PUBLIC_PATHS,
+            webhook_paths=WEBHOOK_PATHS,
+        ),
     ]
     if settings.trusted_proxies:
         proxies = [p.strip() for p in settings.trusted_proxies.split(",") if p.strip()]

@@ -16,6 +16,7 @@ from starlette.requests import Request
 
 from adinsights_pipelines.settings import Settings
 from adinsights_pipelines.warehouse.database import Database
+from adinsights_pipelines.warehouse.tolerant import tolerant
 
 
 @cache
@@ -23,8 +24,10 @@ def api_engine_for(sqlalchemy_url: str) -> Engine:
     """The API's pool (one per database per process), sized for a server's concurrent requests.
     No pre-ping (a round trip on every checkout): after a database restart the first request on
     a dead connection answers 503 and SQLAlchemy then discards the whole pool."""
-    return sa.create_engine(
-        sqlalchemy_url, pool_size=10, max_overflow=10, pool_recycle=1800, pool_pre_ping=False
+    return tolerant(
+        sa.create_engine(
+            sqlalchemy_url, pool_size=10, max_overflow=10, pool_recycle=1800, pool_pre_ping=False
+        )
     )
 
 

@@ -30,6 +30,13 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from sqlalchemy.engine import Engine
 
+from adinsights_pipelines.warehouse.tolerant import (
+    UnreadableValue,
+    log_unreadable_once,
+    unreadable_columns,
+    unreadable_reason,
+)
+
 log = logging.getLogger("api.metrics")
 
 DBT_JOB = "dbt_build"
@@ -114,8 +121,15 @@ class _Reading:
 
 
 def read_tenant_times(engine: Engine) -> list[TenantTimes]:
+    """Every active tenant's times; a time Python cannot hold stays an ``UnreadableValue``
+    (logged once), so that one gauge is left out and the rest are exported."""
     with engine.connect() as conn:
-        return [TenantTimes(**row._mapping) for row in conn.execute(sa.text(_TENANT_TIMES_SQL))]
+        rows = [dict(row._mapping) for row in conn.execute(sa.text(_TENANT_TIMES_SQL))]
+    for row in rows:
+        columns = unreadable_columns(row)
+        if columns:
+            log_unreadable_once("metrics", row["tenant_id"], unreadable_reason(columns))
+    return [TenantTimes(**row) for row in rows]
 
 
 def read_latest_dbt_run(instance: DagsterInstance) -> DbtRun | None:
@@ -205,16 +219,26 @@ class FreshnessCollector:
             "(app.metrics_snapshots.snapshot_generated_at); +Inf: no snapshot.",
             labels=labels,
         )
+        unreadable = GaugeMetricFamily(
+            "app_metrics_unreadable_values",
+            "Stored times the freshness gauges could not interpret (a year after 9999 or "
+            "infinity); the gauge they feed is left out for that tenant. Details in the log.",
+        )
+        skipped = 0
         for tenant in reading.tenants or []:
             for family, moment, expected in (
                 (meta, tenant.meta_last_success, tenant.meta_expected),
                 (airbyte, tenant.airbyte_last_success, tenant.airbyte_expected),
                 (snapshot, tenant.snapshot_generated_at, True),
             ):
+                if isinstance(moment, UnreadableValue):
+                    skipped += 1
+                    continue
                 age = age_seconds(now, moment, expected)
                 if age is not None:
                     family.add_metric([tenant.tenant_id], age)
-        yield from (meta, airbyte, snapshot)
+        unreadable.add_metric([], float(skipped))
+        yield from (meta, airbyte, snapshot, unreadable)
 
         duration = GaugeMetricFamily(
             "dbt_run_duration_seconds",
