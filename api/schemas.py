@@ -36,9 +36,20 @@ class DependencyCheck(_Shape):
     detail: str | None = None
 
 
+class DaemonCheck(_Shape):
+    status: Literal["ok", "stale", "missing"]
+    detail: str
+    heartbeat_age_seconds: dict[str, float | None] = Field(
+        description="Per required daemon type; null when that type has no heartbeat."
+    )
+
+
 class HealthChecks(_Shape):
     database: DependencyCheck
     dagster_instance: DependencyCheck
+    dagster_daemon: DaemonCheck | None = Field(
+        default=None, description="Absent when the Dagster instance does not answer."
+    )
 
 
 class Health(_Shape):

@@ -11,7 +11,9 @@ Two kinds, in one registry per app:
   ``meta_sync_age_seconds``, ``airbyte_sync_age_seconds``, ``metrics_snapshot_age_seconds``
   per tenant (``+Inf`` when a tenant that should have one never had a success), and
   ``dbt_run_duration_seconds`` (+ ``dbt_run_finished_timestamp_seconds``, ``dbt_run_success``)
-  of the latest finished run of the Dagster job ``dbt_build``.
+  of the latest finished run of the Dagster job ``dbt_build``;
+  ``dagster_daemon_heartbeat_age_seconds`` per required daemon type (``+Inf``: that type has
+  no heartbeat), so Prometheus can alert on a dead daemon without the daemon's help.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from sqlalchemy.engine import Engine
 
+from adinsights_pipelines.daemon_health import DaemonHeartbeats, read_heartbeats
 from adinsights_pipelines.warehouse.tolerant import (
     UnreadableValue,
     log_unreadable_once,
@@ -117,6 +120,7 @@ class _Reading:
     tenants: list[TenantTimes] | None = None
     dbt_run: DbtRun | None = None
     dbt_read: bool = False
+    heartbeats: DaemonHeartbeats | None = None
     errors: list[str] = field(default_factory=list)
 
 
@@ -189,6 +193,7 @@ class FreshnessCollector:
             try:
                 reading.dbt_run = read_latest_dbt_run(self._instance())
                 reading.dbt_read = True
+                reading.heartbeats = read_heartbeats(self._instance())
             except Exception as exc:
                 log.warning("metrics: Dagster instance unreadable: %s", type(exc).__name__)
                 reading.errors.append("dagster_instance")
@@ -257,6 +262,17 @@ class FreshnessCollector:
             finished.add_metric([], run.end_time)
             success.add_metric([], 1.0 if run.success else 0.0)
         yield from (duration, finished, success)
+
+        heartbeat = GaugeMetricFamily(
+            "dagster_daemon_heartbeat_age_seconds",
+            "Seconds since each required Dagster daemon type's newest heartbeat (the daemon "
+            "beats every 30 s); +Inf: that type has no heartbeat.",
+            labels=["daemon_type"],
+        )
+        if reading.heartbeats is not None:
+            for daemon, age in reading.heartbeats.ages(now).items():
+                heartbeat.add_metric([daemon], age)
+        yield heartbeat
 
         errors = GaugeMetricFamily(
             "app_metrics_source_up",
