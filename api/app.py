@@ -120,7 +120,10 @@ def create_app(db: Database, settings: Settings | None = None) -> Starlette:
     settings = settings or load_settings()
     state = AppState(db=db, settings=settings)
     registry, request_metrics, _ = build_registry(
-        lambda: state.engine, lambda: state.instance, settings.metrics_cache_seconds
+        lambda: state.engine,
+        lambda: state.instance,
+        settings.metrics_cache_seconds,
+        tenant_labels=settings.metrics_tenant_labels,
     )
     app = Starlette(
         routes=routes,

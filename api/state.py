@@ -17,6 +17,7 @@ from starlette.requests import Request
 from adinsights_pipelines.settings import Settings
 from adinsights_pipelines.warehouse.database import Database
 from adinsights_pipelines.warehouse.tolerant import tolerant
+from api.key_usage import KeyUsageRecorder
 
 
 @cache
@@ -67,6 +68,11 @@ class AppState:
         return). Under READ COMMITTED each statement sees the same data either way; writes use
         :attr:`engine` and ``begin()``."""
         return self.engine.execution_options(isolation_level="AUTOCOMMIT")
+
+    @cached_property
+    def key_usage(self) -> KeyUsageRecorder:
+        """``last_used_at`` of API keys, written in the background (api/key_usage.py)."""
+        return KeyUsageRecorder(lambda: self.engine)
 
     @cached_property
     def instance(self) -> DagsterInstance:

@@ -18,6 +18,7 @@ Two kinds, in one registry per app:
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import threading
@@ -153,6 +154,15 @@ def read_latest_dbt_run(instance: DagsterInstance) -> DbtRun | None:
     )
 
 
+def tenant_label(tenant_id: str, mode: str) -> str:
+    """The ``tenant_id`` label: as is, or ("hashed") a stable digest that keeps series apart
+    without naming the client (an operator matches it with ``adinsights tenants list``' ids
+    through the same digest)."""
+    if mode == "hashed":
+        return "t-" + hashlib.blake2b(tenant_id.encode(), digest_size=6).hexdigest()
+    return tenant_id
+
+
 def age_seconds(now: float, moment: datetime | None, expected: bool = True) -> float | None:
     """Seconds since ``moment``; +Inf when it should exist and does not; None: not applicable."""
     if moment is None:
@@ -169,8 +179,10 @@ class FreshnessCollector:
         instance: Callable[[], DagsterInstance],
         cache_seconds: float,
         clock: Callable[[], float] = time.time,
+        tenant_labels: str = "plain",
     ) -> None:
         self._engine, self._instance = engine, instance
+        self.tenant_labels = tenant_labels
         self.cache_seconds = cache_seconds
         self.clock = clock
         self._lock = threading.Lock()
@@ -178,7 +190,7 @@ class FreshnessCollector:
 
     def describe(self) -> Iterable[Metric]:
         # names only, so registering does not query anything
-        return list(self._families(_Reading(tenants=[], dbt_read=True), 0.0))
+        return list(self._families(_Reading(tenants=[], dbt_read=True), 0.0, self.tenant_labels))
 
     def _read(self) -> _Reading:
         with self._lock:
@@ -201,11 +213,13 @@ class FreshnessCollector:
             return reading
 
     def collect(self) -> Iterable[Metric]:
-        return list(self._families(self._read(), self.clock()))
+        return list(self._families(self._read(), self.clock(), self.tenant_labels))
 
     @staticmethod
-    def _families(reading: _Reading, now: float) -> Iterable[Metric]:
-        labels = ["tenant_id"]
+    def _families(reading: _Reading, now: float, tenant_labels: str) -> Iterable[Metric]:
+        # "dropped": one series per gauge, the worst (oldest) age over all tenants
+        labels = [] if tenant_labels == "dropped" else ["tenant_id"]
+        worst: dict[str, float] = {}
         meta = GaugeMetricFamily(
             "meta_sync_age_seconds",
             "Seconds since the tenant's newest successful Meta account sync "
@@ -240,8 +254,15 @@ class FreshnessCollector:
                     skipped += 1
                     continue
                 age = age_seconds(now, moment, expected)
-                if age is not None:
-                    family.add_metric([tenant.tenant_id], age)
+                if age is None:
+                    continue
+                if tenant_labels == "dropped":
+                    worst[family.name] = max(worst.get(family.name, -math.inf), age)
+                else:
+                    family.add_metric([tenant_label(tenant.tenant_id, tenant_labels)], age)
+        for family in (meta, airbyte, snapshot):
+            if family.name in worst:
+                family.add_metric([], worst[family.name])
         unreadable.add_metric([], float(skipped))
         yield from (meta, airbyte, snapshot, unreadable)
 
@@ -291,9 +312,10 @@ def build_registry(
     engine: Callable[[], Engine],
     instance: Callable[[], DagsterInstance],
     cache_seconds: float,
+    tenant_labels: str = "plain",
 ) -> tuple[CollectorRegistry, RequestMetrics, FreshnessCollector]:
     registry = CollectorRegistry(auto_describe=False)
     request_metrics = RequestMetrics(registry)
-    freshness = FreshnessCollector(engine, instance, cache_seconds)
+    freshness = FreshnessCollector(engine, instance, cache_seconds, tenant_labels=tenant_labels)
     registry.register(freshness)
     return registry, request_metrics, freshness
