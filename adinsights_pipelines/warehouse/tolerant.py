@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -56,7 +57,19 @@ def _as_text(data: Buffer) -> str:
 
 
 class _TolerantTimestamptz(TimestamptzLoader):
+    def __init__(self, oid: int, context: Any = None) -> None:
+        super().__init__(oid, context)
+        connection = self.connection
+        self._zone = connection.info.timezone if connection is not None else UTC
+
     def load(self, data: Buffer) -> Any:
+        # Fast path: PostgreSQL's ISO output parsed by the C ``fromisoformat``, shown equal to
+        # psycopg's own result in the session's time zone (about twice psycopg's C loader
+        # instead of five times for its Python one); anything else takes psycopg's way.
+        try:
+            return datetime.fromisoformat(bytes(data).decode()).astimezone(self._zone)
+        except ValueError:
+            pass
         try:
             return super().load(data)
         except DataError:
@@ -65,6 +78,12 @@ class _TolerantTimestamptz(TimestamptzLoader):
 
 class _TolerantTimestamp(TimestampLoader):
     def load(self, data: Buffer) -> Any:
+        try:
+            value = datetime.fromisoformat(bytes(data).decode())
+            if value.tzinfo is None:
+                return value
+        except ValueError:
+            pass
         try:
             return super().load(data)
         except DataError:
