@@ -10,8 +10,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -140,11 +141,39 @@ def revoke_api_key(conn: Connection, prefix: str, actor: str = "cli") -> bool:
     return True
 
 
-def list_api_keys(conn: Connection) -> list[ApiKeyInfo]:
+#: ``last_used_at`` is written at most this often per key (it answers "is this key still
+#: used?", in days, not an access log).
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def record_key_use(conn: Connection, used: Mapping[str, datetime]) -> int:
+    """Set ``last_used_at`` of each key prefix to when it was used, unless the stored time is
+    less than :data:`LAST_USED_RESOLUTION` older (several API processes write the same key);
+    the number of keys written."""
+    if not used:
+        return 0
+    written = 0
+    for prefix, at in sorted(used.items()):
+        written += conn.execute(
+            sa.text(
+                "update app.api_keys set last_used_at = :at where prefix = :p "
+                "and (last_used_at is null or last_used_at <= :at - :resolution)"
+            ),
+            {"p": prefix, "at": at, "resolution": LAST_USED_RESOLUTION},
+        ).rowcount
+    return written
+
+
+def list_api_keys(conn: Connection, unused_days: int | None = None) -> list[ApiKeyInfo]:
+    """Every key; with ``unused_days``, only active keys not used (nor created) in that many
+    days."""
     rows = conn.execute(
         sa.text(
             "select prefix, role, tenant_id, label, created_at, revoked_at, last_used_at "
-            "from app.api_keys order by created_at"
-        )
+            "from app.api_keys where cast(:days as integer) is null or (revoked_at is null "
+            "and coalesce(last_used_at, created_at) < now() - make_interval(days => :days)) "
+            "order by created_at"
+        ),
+        {"days": unused_days},
     ).all()
     return [ApiKeyInfo(**r._mapping) for r in rows]

@@ -20,7 +20,7 @@ class Runtime:
 
     @cached_property
     def keyring(self) -> LocalKeyring:
-        return keyring_from_settings(self.settings)
+        return keyring_from_settings(self.settings, self.db.plain_url)
 
 
 def bootstrap(progress: Callable[[str], None] = lambda _: None) -> Runtime:

@@ -333,19 +333,27 @@ def api_keys_create(tenant_id: str | None, operator: bool, label: str) -> None:
 
 
 @api_keys.command("list")
-def api_keys_list() -> None:
-    """List keys (prefix, role, tenant; never the key)."""
+@click.option(
+    "--unused-days",
+    type=click.IntRange(min=1),
+    help="Only active keys not used (nor created) in the last N days.",
+)
+def api_keys_list(unused_days: int | None) -> None:
+    """List keys (prefix, role, tenant, last use; never the key)."""
     from adinsights_pipelines.api_keys import list_api_keys
     from adinsights_pipelines.bootstrap import bootstrap
     from adinsights_pipelines.warehouse.database import engine
 
     rt = bootstrap()
     with engine(rt.db).connect() as conn:
-        keys = list_api_keys(conn)
-    click.echo(f"{'PREFIX':<10} {'ROLE':<9} {'TENANT':<24} {'STATE':<8} LABEL")
+        keys = list_api_keys(conn, unused_days=unused_days)
+    click.echo(f"{'PREFIX':<10} {'ROLE':<9} {'TENANT':<24} {'STATE':<8} {'LAST USED':<17} LABEL")
     for k in keys:
         state = "revoked" if k.revoked_at else "active"
-        click.echo(f"{k.prefix:<10} {k.role:<9} {k.tenant_id or '*':<24} {state:<8} {k.label}")
+        used = f"{k.last_used_at:%Y-%m-%d %H:%M}" if k.last_used_at else "never"
+        click.echo(
+            f"{k.prefix:<10} {k.role:<9} {k.tenant_id or '*':<24} {state:<8} {used:<17} {k.label}"
+        )
 
 
 @api_keys.command("revoke")
@@ -522,9 +530,15 @@ def rotate_deks_command(dry_run: bool, tenant_id: str | None) -> None:
         on_tenant_done=lambda tenant, count: progress(
             f"{'would rotate' if dry_run else 'rotated'} {tenant}: {count} credentials"
         ),
+        on_tenant_unreadable=lambda tenant, key_ids: progress(
+            f"unreadable {tenant}: wrapped by master key {', '.join(key_ids)} (not held here)"
+        ),
     )
     verb = "would rotate" if dry_run else "rotated"
-    click.echo(f"{verb} {len(report.tenants)} tenants, {report.credentials} credentials")
+    unreadable = f"; {len(report.unreadable)} unreadable" if report.unreadable else ""
+    click.echo(
+        f"{verb} {len(report.tenants)} tenants, {report.credentials} credentials{unreadable}"
+    )
 
 
 @cli.command("meta-backfill")

@@ -360,29 +360,121 @@ def run_demo(*, once: bool, progress: Progress) -> DemoResult:
         return _serve(rt, key, progress)
 
 
+@dataclass
+class Child:
+    """A process the demo keeps running."""
+
+    name: str
+    args: list[str]
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+    started_at: float = 0.0
+    restarts: int = 0
+    quick_failures: int = 0
+    not_before: float = 0.0
+
+
+class Supervisor:
+    """Starts the demo's children and keeps them running: every ``interval`` seconds a child
+    that exited (killed, crashed) is reported on the terminal and started again. A child that
+    keeps dying within ``QUICK_EXIT`` seconds is restarted with a growing delay (up to a
+    minute), so a broken one does not spin."""
+
+    QUICK_EXIT = 10.0
+    MAX_DELAY = 60.0
+
+    def __init__(self, children: list[Child], notify: Progress, interval: float = 2.0) -> None:
+        self.children = children
+        self.notify = notify
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _start(self, child: Child) -> None:
+        child.process = _spawn(child.args, child.log_path)
+        child.started_at = time.monotonic()
+
+    def start(self) -> None:
+        for child in self.children:
+            self._start(child)
+        self._thread = threading.Thread(target=self._watch, name="demo-supervisor", daemon=True)
+        self._thread.start()
+
+    def check(self) -> list[str]:
+        """Restart every child that exited; the names of those restarted."""
+        restarted = []
+        now = time.monotonic()
+        for child in self.children:
+            if child.process is None or child.process.poll() is None or now < child.not_before:
+                continue
+            code = child.process.returncode
+            if child.not_before == 0.0:  # first notice of this exit
+                ran = now - child.started_at
+                child.quick_failures = child.quick_failures + 1 if ran < self.QUICK_EXIT else 0
+                delay = min(2.0**child.quick_failures - 1, self.MAX_DELAY)
+                self.notify(
+                    f"{child.name} exited (code {code}); restarting it"
+                    + (f" in {delay:.0f}s" if delay >= 1 else "")
+                    + f" (log: {child.log_path})"
+                )
+                if delay >= 1:
+                    child.not_before = now + delay
+                    continue
+            child.not_before = 0.0
+            self._start(child)
+            child.restarts += 1
+            restarted.append(child.name)
+            self.notify(f"{child.name} restarted (pid {child.process.pid})")
+        return restarted
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.check()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.interval + 5)
+        running = [c.process for c in self.children if c.process is not None]
+        for process in running:
+            process.terminate()
+        for process in running:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
 def _serve(rt: Runtime, key: str, progress: Progress) -> DemoResult:
     from api.app import create_app
 
     settings, bin_dir = rt.settings, Path(sys.executable).parent
     logs = settings.data_dir / "logs"
     workspace = str(PROJECT_ROOT / "workspace.yaml")
-    children = [
-        _spawn(
-            [
-                str(bin_dir / "dagster-webserver"),
-                "-w",
-                workspace,
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(settings.dagster_port),
-            ],
-            logs / "dagster-webserver.log",
-        ),
-        _spawn(
-            [str(bin_dir / "dagster-daemon"), "run", "-w", workspace], logs / "dagster-daemon.log"
-        ),
-    ]
+    supervisor = Supervisor(
+        [
+            Child(
+                "dagster-webserver",
+                [
+                    str(bin_dir / "dagster-webserver"),
+                    "-w",
+                    workspace,
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(settings.dagster_port),
+                ],
+                logs / "dagster-webserver.log",
+            ),
+            Child(
+                "dagster-daemon",
+                [str(bin_dir / "dagster-daemon"), "run", "-w", workspace],
+                logs / "dagster-daemon.log",
+            ),
+        ],
+        notify=progress,
+    )
+    supervisor.start()
     try:
         progress(f"starting the Dagster webserver and daemon (logs in {logs})")
         dagster_url = f"http://127.0.0.1:{settings.dagster_port}"
@@ -404,17 +496,12 @@ def _serve(rt: Runtime, key: str, progress: Progress) -> DemoResult:
             f"  Demo API key {key}\n\n"
             f"  curl -H 'Authorization: Bearer {key}' "
             f"'{api_url}/api/metrics/combined/?source=warehouse'\n\n"
+            "  A webserver or daemon that dies is reported here and restarted.\n"
             "  Ctrl-C stops everything.\n",
             flush=True,
         )
         server.run()  # returns on Ctrl-C
     finally:
         progress("stopping")
-        for child in children:
-            child.terminate()
-        for child in children:
-            try:
-                child.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                child.kill()
+        supervisor.stop()
     return DemoResult(DEMO_TENANTS[0][0], key, {})

@@ -50,6 +50,12 @@ class Keyring(Protocol):
 
     def unwrap(self, key_id: str, wrapped: bytes) -> bytes: ...
 
+    def holds(self, key_id: str) -> bool: ...
+
+
+class MasterKeyMismatch(ConfigError):
+    """The database's data keys are wrapped by a master key this process does not hold."""
+
 
 def _key_id(key: bytes) -> str:
     return hashlib.sha256(b"adinsights-master-key-id" + key).hexdigest()[:16]
@@ -69,6 +75,9 @@ class LocalKeyring:
     @property
     def current_key_id(self) -> str:
         return self._current
+
+    def holds(self, key_id: str) -> bool:
+        return key_id in self._keys
 
     def wrap(self, dek: bytes) -> tuple[str, bytes]:
         nonce = os.urandom(NONCE_BYTES)
@@ -114,8 +123,12 @@ def generate_master_key() -> str:
     return base64.urlsafe_b64encode(os.urandom(KEY_BYTES)).decode()
 
 
-def keyring_from_settings(settings: Settings) -> LocalKeyring:
-    """The master key from ``ADINSIGHTS_MASTER_KEY``; for local use, a key file in data_dir."""
+def keyring_from_settings(settings: Settings, database_url: str | None = None) -> LocalKeyring:
+    """The master key from ``ADINSIGHTS_MASTER_KEY``; for local use, a key file in data_dir.
+
+    A key file is created only for a database that has no data keys yet: a process started
+    with another data folder must not mint a second master key the others cannot read.
+    """
     previous = [
         parse_master_key(raw, "ADINSIGHTS_MASTER_KEY_PREVIOUS")
         for raw in (
@@ -127,12 +140,54 @@ def keyring_from_settings(settings: Settings) -> LocalKeyring:
     ]
     if settings.master_key is not None:
         return LocalKeyring(parse_master_key(settings.master_key.get_secret_value()), previous)
-    return LocalKeyring(_local_key_file(settings.data_dir), previous)
+    url = database_url or settings.database_url
+    return LocalKeyring(
+        _local_key_file(settings.data_dir, lambda: stored_master_key_ids_at(url)), previous
+    )
 
 
-def _local_key_file(data_dir: Path) -> bytes:
+def stored_master_key_ids(conn: Connection) -> list[str]:
+    """The master keys wrapping the database's data keys, most used first."""
+    return list(
+        conn.execute(
+            sa.text(
+                "select master_key_id from app.tenant_data_keys group by master_key_id "
+                "order by count(*) desc, master_key_id"
+            )
+        ).scalars()
+    )
+
+
+def stored_master_key_ids_at(database_url: str | None) -> list[str]:
+    if not database_url:
+        return []
+    from adinsights_pipelines.warehouse.database import Database, engine
+
+    try:
+        with engine(Database.from_url(database_url)).connect() as conn:
+            return stored_master_key_ids(conn)
+    except sa.exc.ProgrammingError:  # not migrated yet: no data keys
+        return []
+
+
+def _mismatch(expected: Sequence[str], why: str) -> MasterKeyMismatch:
+    others = f" (and {', '.join(expected[1:])})" if len(expected) > 1 else ""
+    return MasterKeyMismatch(
+        f"the database's data keys are wrapped by master key {expected[0]}{others}, {why}: "
+        "set ADINSIGHTS_MASTER_KEY to that key"
+    )
+
+
+def _local_key_file(data_dir: Path, stored_ids: Callable[[], list[str]]) -> bytes:
     path = data_dir / "master.key"
     if not path.exists():
+        expected = stored_ids()
+        if expected:
+            raise _mismatch(
+                expected,
+                f"and neither ADINSIGHTS_MASTER_KEY nor {path} holds it; refusing to "
+                "create a new master key",
+            )
         data_dir.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
@@ -150,6 +205,11 @@ def _aad(tenant_id: str, provider: str) -> bytes:
 
 
 def _new_dek(conn: Connection, keyring: Keyring, tenant_id: str, version: int) -> bytes:
+    # A data key wrapped by another master key than the database's would be unreadable to
+    # every other process: refuse rather than split the keys between two masters.
+    foreign = [k for k in stored_master_key_ids(conn) if not keyring.holds(k)]
+    if foreign:
+        raise _mismatch(foreign, "which this process does not hold; refusing to wrap new keys")
     dek = AESGCM.generate_key(bit_length=256)
     key_id, wrapped = keyring.wrap(dek)
     conn.execute(
@@ -227,6 +287,9 @@ class RotationReport:
     dry_run: bool
     tenants: list[str] = field(default_factory=list)
     credentials: int = 0
+    #: Tenants whose data keys are wrapped by a master key this process does not hold:
+    #: unreadable here, so not rotatable (tenant -> the master key ids it needs).
+    unreadable: dict[str, list[str]] = field(default_factory=dict)
 
 
 def rotate_deks(
@@ -236,11 +299,14 @@ def rotate_deks(
     tenant_id: str | None = None,
     dry_run: bool = False,
     on_tenant_done: Callable[[str, int], None] = lambda tenant, count: None,
+    on_tenant_unreadable: Callable[[str, list[str]], None] = lambda tenant, key_ids: None,
 ) -> RotationReport:
     """Give each tenant a new DEK (wrapped by the current master key) and re-encrypt its tokens.
 
     One transaction per tenant: a crash leaves each tenant either wholly on its old key or
     wholly on its new one, so every credential stays readable and a re-run completes the rest.
+    A dry run reports tenants whose keys this process cannot unwrap as unreadable; a real run
+    refuses them (:class:`MasterKeyMismatch`).
     """
     report = RotationReport(dry_run=dry_run)
     with engine.connect() as conn:
@@ -266,6 +332,17 @@ def rotate_deks(
                 ),
                 {"t": tenant},
             ).all()
+            key_ids: list[str] = list(
+                conn.execute(
+                    sa.text("select master_key_id from app.tenant_data_keys where tenant_id = :t"),
+                    {"t": tenant},
+                ).scalars()
+            )
+            missing = sorted({k for k in key_ids if not keyring.holds(k)})
+            if missing and dry_run:
+                report.unreadable[tenant] = missing
+                on_tenant_unreadable(tenant, missing)
+                continue
             if not dry_run:
                 newest: int = conn.execute(
                     sa.text("select max(version) from app.tenant_data_keys where tenant_id = :t"),

@@ -255,6 +255,38 @@ class Settings(BaseSettings):
     #: A manual Meta sync of a tenant at most this often (POST /api/integrations/meta/sync/).
     meta_manual_sync_min_interval_seconds: float = Field(default=300.0, ge=0, le=86400)
 
+    # Hardening (issue 21): the webhook's own edge, the daemon watch, a private /metrics/app/.
+    airbyte_webhook_max_body_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="Largest webhook body accepted (else 413)."
+    )
+    throttle_webhook: str = Field(
+        default="300/minute",
+        validation_alias=_env("THROTTLE_WEBHOOK"),
+        description="Per-address budget of the Airbyte webhook, apart from probes and scrapes.",
+    )
+    daemon_heartbeat_stale_seconds: float = Field(
+        default=90.0,
+        gt=0,
+        description="A Dagster daemon heartbeat older than this makes /api/health/ answer 503.",
+    )
+    metrics_access: Literal["public", "operator", "addresses"] = Field(
+        default="public",
+        description="Who may read /metrics/app/: anyone, operator API keys, or listed addresses.",
+    )
+    metrics_allowed_addresses: str = Field(
+        default="",
+        description="Comma-separated client addresses/networks for metrics_access=addresses.",
+    )
+    metrics_tenant_labels: Literal["plain", "hashed", "dropped"] = Field(
+        default="plain",
+        description="tenant_id labels on a public /metrics/app/: as is, hashed, or left out.",
+    )
+
+    @field_validator("throttle_webhook")
+    @classmethod
+    def _webhook_rate(cls, value: str) -> str:
+        return _rate(value)
+
     @field_validator("cors_allowed_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:

@@ -4,7 +4,10 @@ connections and metrics snapshots.
 One query per source for any number of tenants (``tenant_ids=None`` means all active tenants);
 the classification is pure and shared by the ops API and the alert sensor.
 
-Vocabulary (contract): ``fresh``, ``stale``, ``failing``, ``missing``.
+Vocabulary (contract): ``fresh``, ``stale``, ``failing``, ``missing``; and ``error`` for a row
+that cannot be interpreted (a stored time outside what Python can hold, see
+``warehouse/tolerant.py``): that row alone is reported, with the reason, and logged once; the
+other rows and tenants are classified as usual.
 """
 
 from __future__ import annotations
@@ -18,9 +21,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from adinsights_pipelines.defs.freshness import SNAPSHOT_FAIL, SNAPSHOT_WARN, State
+from adinsights_pipelines.warehouse.tolerant import (
+    log_unreadable_once,
+    unreadable_columns,
+    unreadable_reason,
+)
 
-FRESH, STALE, FAILING, MISSING = "fresh", "stale", "failing", "missing"
-SYNC_STATES = (FRESH, STALE, FAILING, MISSING)
+FRESH, STALE, FAILING, MISSING, ERROR = "fresh", "stale", "failing", "missing", "error"
+SYNC_STATES = (FRESH, STALE, FAILING, MISSING, ERROR)
 #: Meta's hourly feeds fail after 4 h without a successful sync (runbook).
 META_STALE_AFTER = timedelta(hours=4)
 #: An Airbyte sync is healthy while its newest successful job is under an hour old (runbook).
@@ -61,9 +69,13 @@ class SnapshotHealth:
     snapshot_generated_at: datetime | None
     age_minutes: float | None
     state: State
+    #: Why the stored row could not be interpreted (then the times above are None).
+    error: str | None = None
 
     @property
     def sync_state(self) -> str:
+        if self.error is not None:
+            return ERROR
         if self.snapshot_generated_at is None:
             return MISSING
         return FRESH if self.state is State.PASS else STALE
@@ -113,6 +125,32 @@ def snapshot_state(
     return State.PASS
 
 
+def unreadable(where: str, row: Any) -> str | None:
+    """The reason ``row`` cannot be interpreted (logged once), or None when it can."""
+    columns = unreadable_columns(row._mapping)
+    if not columns:
+        return None
+    reason = unreadable_reason(columns)
+    log_unreadable_once(where, row._mapping.get("tenant_id"), reason)
+    return reason
+
+
+def _error_entry(
+    row: Any, platform: str, kind: str, connection: str, reason: str
+) -> ConnectionHealth:
+    return ConnectionHealth(
+        tenant_id=row.tenant_id,
+        platform=platform,
+        kind=kind,
+        connection=connection,
+        state=ERROR,
+        last_synced_at=None,
+        age_minutes=None,
+        last_job_status=None,
+        detail=reason,
+    )
+
+
 def _tenant_filter(tenant_ids: Sequence[str] | None, column: str) -> tuple[str, dict[str, Any]]:
     if tenant_ids is None:
         return f"{column} not like :sandbox", {"sandbox": SANDBOX_TENANT_PREFIX + "%"}
@@ -144,6 +182,10 @@ def meta_account_health(
     ).all()
     result = []
     for r in rows:
+        reason = unreadable("meta_account_health", r)
+        if reason is not None:
+            result.append(_error_entry(r, "meta", "meta_account", r.account_id or "-", reason))
+            continue
         if r.account_id is None:
             result.append(
                 ConnectionHealth(
@@ -205,24 +247,33 @@ def airbyte_connection_health(
         ),
         params,
     ).all()
-    return [
-        ConnectionHealth(
-            tenant_id=r.tenant_id,
-            platform=r.provider,
-            kind="airbyte_connection",
-            connection=r.connection_id,
-            state=(state := classify_airbyte_connection(r.latest_status, r.last_success_at, now)),
-            last_synced_at=r.last_success_at,
-            age_minutes=age_minutes(r.last_success_at, now),
-            last_job_status=r.latest_status,
-            detail=(
-                f"job {r.latest_job_id}: {r.latest_error or r.latest_status}"
-                if state == FAILING
-                else None
-            ),
+    result = []
+    for r in rows:
+        reason = unreadable("airbyte_connection_health", r)
+        if reason is not None:
+            result.append(
+                _error_entry(r, r.provider, "airbyte_connection", r.connection_id, reason)
+            )
+            continue
+        state = classify_airbyte_connection(r.latest_status, r.last_success_at, now)
+        result.append(
+            ConnectionHealth(
+                tenant_id=r.tenant_id,
+                platform=r.provider,
+                kind="airbyte_connection",
+                connection=r.connection_id,
+                state=state,
+                last_synced_at=r.last_success_at,
+                age_minutes=age_minutes(r.last_success_at, now),
+                last_job_status=r.latest_status,
+                detail=(
+                    f"job {r.latest_job_id}: {r.latest_error or r.latest_status}"
+                    if state == FAILING
+                    else None
+                ),
+            )
         )
-        for r in rows
-    ]
+    return result
 
 
 def snapshot_health(
@@ -242,15 +293,21 @@ def snapshot_health(
         ),
         params,
     ).all()
-    return [
-        SnapshotHealth(
-            tenant_id=r.tenant_id,
-            snapshot_generated_at=r.snapshot_generated_at,
-            age_minutes=age_minutes(r.snapshot_generated_at, now),
-            state=snapshot_state(r.snapshot_generated_at, r.created_at, now),
+    result = []
+    for r in rows:
+        reason = unreadable("snapshot_health", r)
+        if reason is not None:
+            result.append(SnapshotHealth(r.tenant_id, None, None, State.UNKNOWN, error=reason))
+            continue
+        result.append(
+            SnapshotHealth(
+                tenant_id=r.tenant_id,
+                snapshot_generated_at=r.snapshot_generated_at,
+                age_minutes=age_minutes(r.snapshot_generated_at, now),
+                state=snapshot_state(r.snapshot_generated_at, r.created_at, now),
+            )
         )
-        for r in rows
-    ]
+    return result
 
 
 def visible_tenant_ids(conn: Connection, tenant_ids: Sequence[str] | None) -> list[str]:

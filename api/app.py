@@ -85,6 +85,8 @@ PUBLIC_PATHS = frozenset(
     {"/api/health/", "/api/airbyte/webhook/", "/metrics/app/", OPENAPI_PATH}
     | meta_connect.PUBLIC_PATHS
 )
+# ... the webhook from a budget of its own (api/throttle.py).
+WEBHOOK_PATHS = frozenset({"/api/airbyte/webhook/"})
 
 
 def _package_version() -> str:
@@ -107,7 +109,12 @@ def edge_middleware(
             access_log=settings.api_access_log,
         ),
         Middleware(ApprovedOriginsCORS, settings=settings),
-        Middleware(ThrottleMiddleware, throttle=throttle, public_paths=PUBLIC_PATHS),
+        Middleware(
+            ThrottleMiddleware,
+            throttle=throttle,
+            public_paths=PUBLIC_PATHS,
+            webhook_paths=WEBHOOK_PATHS,
+        ),
     ]
     if settings.trusted_proxies:
         proxies = [p.strip() for p in settings.trusted_proxies.split(",") if p.strip()]
@@ -119,7 +126,10 @@ def create_app(db: Database, settings: Settings | None = None) -> Starlette:
     settings = settings or load_settings()
     state = AppState(db=db, settings=settings)
     registry, request_metrics, _ = build_registry(
-        lambda: state.engine, lambda: state.instance, settings.metrics_cache_seconds
+        lambda: state.engine,
+        lambda: state.instance,
+        settings.metrics_cache_seconds,
+        tenant_labels=settings.metrics_tenant_labels,
     )
     app = Starlette(
         routes=routes,

@@ -12,7 +12,7 @@ from adinsights_pipelines.api_keys import Principal, verify_api_key
 from adinsights_pipelines.tenants import TENANT_ID_PATTERN
 from api.observability import request_context
 from api.problems import Problem
-from api.state import reader_of
+from api.state import reader_of, state_of
 
 
 def authenticate(request: Request, conn: sa.Connection | None = None) -> Principal:
@@ -26,6 +26,7 @@ def authenticate(request: Request, conn: sa.Connection | None = None) -> Princip
         principal = verify_api_key(usable, key.strip())
     if principal is None:
         raise Problem(401, "invalid or revoked API key, or its tenant is deactivated")
+    state_of(request).key_usage.used(principal.key_prefix)
     context = request_context(request.scope)
     if context is not None:
         context.api_key_prefix = principal.key_prefix

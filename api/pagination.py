@@ -2,6 +2,9 @@
 
 A cursor is the position after the last row of a page (the values of the sort key), as compact
 JSON in unpadded URL-safe base64. Clients must treat it as opaque and pass it back unchanged.
+Each listing reads its cursor back through a pydantic model of exactly what it issues
+(:class:`TenantCursor`, :class:`AuditCursor`, :class:`KeysetCursor`): anything else, including
+text PostgreSQL could not take (a lone surrogate, a NUL), is a 400 "cursor is not valid".
 """
 
 from __future__ import annotations
@@ -10,10 +13,23 @@ import base64
 import binascii
 import json
 import re
-from typing import Any
+from typing import Annotated, Any, TypeVar
 
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    field_validator,
+)
 from starlette.requests import Request
 
+from adinsights_pipelines.tenants import TENANT_ID_PATTERN
+from adinsights_pipelines.validation import PgText, to_utc
 from api.problems import Problem
 
 MAX_CURSOR_LENGTH = 1024
@@ -25,8 +41,49 @@ def encode_cursor(values: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
-def decode_cursor(raw: str) -> dict[str, Any]:
-    """The values :func:`encode_cursor` encoded; a 400 problem for anything else."""
+class _Cursor(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TenantCursor(_Cursor):
+    """After a tenant id (tenant-paged views)."""
+
+    after: Annotated[StrictStr, Field(pattern=TENANT_ID_PATTERN.pattern)]
+
+
+class AuditCursor(_Cursor):
+    """After an audit event (its time, then its id)."""
+
+    created_at: Annotated[AwareDatetime, AfterValidator(to_utc)]
+    id: Annotated[StrictInt, Field(ge=0, lt=2**63)]
+
+    @field_validator("created_at", mode="before")
+    @classmethod
+    def _issued_as_text(cls, value: object) -> object:
+        if not isinstance(value, str) or len(value) > 64:
+            raise ValueError("not an ISO-8601 time")
+        return value
+
+
+class KeysetCursor(_Cursor):
+    """After a row of a keyset listing: its sort key's values, as text."""
+
+    after: Annotated[list[Annotated[PgText, Field(max_length=200)]], Field(max_length=8)]
+
+
+CursorT = TypeVar("CursorT", bound=_Cursor)
+
+
+def decode_cursor(raw: str, shape: type[CursorT]) -> CursorT:
+    """The cursor :func:`encode_cursor` issued, as ``shape``; a 400 problem for anything else."""
+    values = _decode(raw)
+    try:
+        return shape.model_validate(values)
+    except ValidationError:
+        raise Problem(400, "cursor is not valid") from None
+
+
+def _decode(raw: str) -> dict[str, Any]:
     try:
         if not raw or len(raw) > MAX_CURSOR_LENGTH:
             raise ValueError("empty or too long")

@@ -45,6 +45,8 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         ProblemType("not-found", "Not found", 404),
         ProblemType("tenant-not-found", "Tenant not found", 404),
         ProblemType("method-not-allowed", "Method not allowed", 405),
+        ProblemType("payload-too-large", "Payload too large", 413),
+        ProblemType("unsupported-media-type", "Unsupported media type", 415),
         ProblemType("too-many-requests", "Too many requests", 429),
         ProblemType("internal-error", "Internal error", 500),
         ProblemType("unavailable", "Service unavailable", 503),
@@ -56,6 +58,7 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
 _BY_STATUS = {400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found"}
 _BY_STATUS |= {405: "method-not-allowed", 429: "too-many-requests", 503: "unavailable"}
 _BY_STATUS |= {409: "conflict", 502: "bad-gateway"}
+_BY_STATUS |= {413: "payload-too-large", 415: "unsupported-media-type"}
 
 
 def problem_type(status: int, kind: str | None = None) -> ProblemType:

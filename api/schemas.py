@@ -36,9 +36,20 @@ class DependencyCheck(_Shape):
     detail: str | None = None
 
 
+class DaemonCheck(_Shape):
+    status: Literal["ok", "stale", "missing"]
+    detail: str
+    heartbeat_age_seconds: dict[str, float | None] = Field(
+        description="Per required daemon type; null when that type has no heartbeat."
+    )
+
+
 class HealthChecks(_Shape):
     database: DependencyCheck
     dagster_instance: DependencyCheck
+    dagster_daemon: DaemonCheck | None = Field(
+        default=None, description="Absent when the Dagster instance does not answer."
+    )
 
 
 class Health(_Shape):
@@ -191,7 +202,7 @@ class CombinedMetrics(_Shape):
 
 class PlatformStatus(_Shape):
     platform: Literal["meta", "google_ads", "ga4", "search_console"]
-    status: Literal["not_connected", "started_not_complete", "complete", "active"]
+    status: Literal["not_connected", "started_not_complete", "complete", "active", "error"]
     reason: str | None
     token_status: str | None
     last_synced_at: datetime | None
@@ -204,7 +215,7 @@ class SocialStatus(_Shape):
 
 # --- Airbyte ----------------------------------------------------------------------------------
 
-AirbyteStatus = Literal["ok", "stale", "no_recent_sync", "failing"]
+AirbyteStatus = Literal["ok", "stale", "no_recent_sync", "failing", "error"]
 
 
 class AirbyteConnectionHealth(_Shape):
@@ -249,7 +260,7 @@ class AirbyteJob(_Shape):
 class AirbyteTenantTelemetry(_Shape):
     tenant_id: str
     connections: int
-    sync_status_state: Literal["fresh", "stale", "missing"]
+    sync_status_state: Literal["fresh", "stale", "missing", "error"]
     sync_status_age_minutes: float | None
     last_synced_at: datetime | None
     latest_job: AirbyteJob | None
@@ -292,13 +303,20 @@ class AirbyteWebhookReceipt(_Shape):
     connection_id: str
     job_id: int
     status: str
-    duplicate: bool = Field(description="True when this job and status were already stored.")
+    duplicate: bool = Field(
+        description="True when nothing was stored: this job and status were already stored, "
+        "or the job already has a terminal status."
+    )
+    conflict: bool = Field(
+        description="True when the job's stored terminal status differs from the one received "
+        "(audited as airbyte_job_webhook_conflict, not applied); `status` is the stored one."
+    )
     received_at: datetime
 
 
 # --- ops rollups ------------------------------------------------------------------------------
 
-SyncState = Literal["fresh", "stale", "failing", "missing"]
+SyncState = Literal["fresh", "stale", "failing", "missing", "error"]
 
 
 class SyncStateCounts(_Shape):
@@ -306,6 +324,7 @@ class SyncStateCounts(_Shape):
     stale: int
     failing: int
     missing: int
+    error: int = Field(description="Rows that could not be interpreted (see each detail).")
 
 
 class SyncConnection(_Shape):

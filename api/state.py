@@ -17,6 +17,8 @@ from starlette.requests import Request
 from adinsights_pipelines.encryption import LocalKeyring, keyring_from_settings
 from adinsights_pipelines.settings import Settings
 from adinsights_pipelines.warehouse.database import Database
+from adinsights_pipelines.warehouse.tolerant import tolerant
+from api.key_usage import KeyUsageRecorder
 
 
 @cache
@@ -24,8 +26,10 @@ def api_engine_for(sqlalchemy_url: str) -> Engine:
     """The API's pool (one per database per process), sized for a server's concurrent requests.
     No pre-ping (a round trip on every checkout): after a database restart the first request on
     a dead connection answers 503 and SQLAlchemy then discards the whole pool."""
-    return sa.create_engine(
-        sqlalchemy_url, pool_size=10, max_overflow=10, pool_recycle=1800, pool_pre_ping=False
+    return tolerant(
+        sa.create_engine(
+            sqlalchemy_url, pool_size=10, max_overflow=10, pool_recycle=1800, pool_pre_ping=False
+        )
     )
 
 
@@ -65,6 +69,11 @@ class AppState:
         return). Under READ COMMITTED each statement sees the same data either way; writes use
         :attr:`engine` and ``begin()``."""
         return self.engine.execution_options(isolation_level="AUTOCOMMIT")
+
+    @cached_property
+    def key_usage(self) -> KeyUsageRecorder:
+        """``last_used_at`` of API keys, written in the background (api/key_usage.py)."""
+        return KeyUsageRecorder(lambda: self.engine)
 
     @cached_property
     def instance(self) -> DagsterInstance:

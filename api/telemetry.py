@@ -12,6 +12,8 @@ Two kinds, in one registry per app:
   per tenant (``+Inf`` when a tenant that should have one never had a success), and
   ``dbt_run_duration_seconds`` (+ ``dbt_run_finished_timestamp_seconds``, ``dbt_run_success``)
   of the latest finished run of the Dagster job ``dbt_build``;
+  ``dagster_daemon_heartbeat_age_seconds`` per required daemon type (``+Inf``: that type has
+  no heartbeat), so Prometheus can alert on a dead daemon without the daemon's help.
 - Airbyte webhook health, from the stored rows (every API replica exports the same numbers,
   whichever received the webhooks): ``airbyte_webhook_delay_seconds`` (a histogram of the delay
   from a job's end to its webhook reaching us), ``airbyte_webhook_jobs_total`` (jobs whose
@@ -22,6 +24,7 @@ Two kinds, in one registry per app:
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import threading
@@ -41,7 +44,14 @@ from prometheus_client.core import (
 )
 from sqlalchemy.engine import Engine
 
+from adinsights_pipelines.daemon_health import DaemonHeartbeats, read_heartbeats
 from adinsights_pipelines.defs.alerts.observe import WebhookFacts, webhook_facts
+from adinsights_pipelines.warehouse.tolerant import (
+    UnreadableValue,
+    log_unreadable_once,
+    unreadable_columns,
+    unreadable_reason,
+)
 
 log = logging.getLogger("api.metrics")
 
@@ -164,12 +174,20 @@ class _Reading:
     webhooks: tuple[WebhookDelays, WebhookFacts] | None = None
     dbt_run: DbtRun | None = None
     dbt_read: bool = False
+    heartbeats: DaemonHeartbeats | None = None
     errors: list[str] = field(default_factory=list)
 
 
 def read_tenant_times(engine: Engine) -> list[TenantTimes]:
+    """Every active tenant's times; a time Python cannot hold stays an ``UnreadableValue``
+    (logged once), so that one gauge is left out and the rest are exported."""
     with engine.connect() as conn:
-        return [TenantTimes(**row._mapping) for row in conn.execute(sa.text(_TENANT_TIMES_SQL))]
+        rows = [dict(row._mapping) for row in conn.execute(sa.text(_TENANT_TIMES_SQL))]
+    for row in rows:
+        columns = unreadable_columns(row)
+        if columns:
+            log_unreadable_once("metrics", row["tenant_id"], unreadable_reason(columns))
+    return [TenantTimes(**row) for row in rows]
 
 
 def read_latest_dbt_run(instance: DagsterInstance) -> DbtRun | None:
@@ -189,6 +207,15 @@ def read_latest_dbt_run(instance: DagsterInstance) -> DbtRun | None:
     )
 
 
+def tenant_label(tenant_id: str, mode: str) -> str:
+    """The ``tenant_id`` label: as is, or ("hashed") a stable digest that keeps series apart
+    without naming the client (an operator matches it with ``adinsights tenants list``' ids
+    through the same digest)."""
+    if mode == "hashed":
+        return "t-" + hashlib.blake2b(tenant_id.encode(), digest_size=6).hexdigest()
+    return tenant_id
+
+
 def age_seconds(now: float, moment: datetime | None, expected: bool = True) -> float | None:
     """Seconds since ``moment``; +Inf when it should exist and does not; None: not applicable."""
     if moment is None:
@@ -205,8 +232,10 @@ class FreshnessCollector:
         instance: Callable[[], DagsterInstance],
         cache_seconds: float,
         clock: Callable[[], float] = time.time,
+        tenant_labels: str = "plain",
     ) -> None:
         self._engine, self._instance = engine, instance
+        self.tenant_labels = tenant_labels
         self.cache_seconds = cache_seconds
         self.clock = clock
         self._lock = threading.Lock()
@@ -214,7 +243,7 @@ class FreshnessCollector:
 
     def describe(self) -> Iterable[Metric]:
         # names only, so registering does not query anything
-        return list(self._families(_Reading(tenants=[], dbt_read=True), 0.0))
+        return list(self._families(_Reading(tenants=[], dbt_read=True), 0.0, self.tenant_labels))
 
     def _read(self) -> _Reading:
         with self._lock:
@@ -223,13 +252,19 @@ class FreshnessCollector:
             reading = _Reading(at=time.monotonic())
             try:
                 reading.tenants = read_tenant_times(self._engine())
-                reading.webhooks = read_webhook_delays(self._engine())
             except Exception as exc:  # a scrape must answer even when a source is down
                 log.warning("metrics: warehouse unreadable: %s", type(exc).__name__)
                 reading.errors.append("warehouse")
+            try:  # apart: webhook rows that cannot be read never hide the tenants' gauges
+                reading.webhooks = read_webhook_delays(self._engine())
+            except Exception as exc:
+                log.warning("metrics: Airbyte webhook rows unreadable: %s", type(exc).__name__)
+                if "warehouse" not in reading.errors:
+                    reading.errors.append("warehouse")
             try:
                 reading.dbt_run = read_latest_dbt_run(self._instance())
                 reading.dbt_read = True
+                reading.heartbeats = read_heartbeats(self._instance())
             except Exception as exc:
                 log.warning("metrics: Dagster instance unreadable: %s", type(exc).__name__)
                 reading.errors.append("dagster_instance")
@@ -237,11 +272,13 @@ class FreshnessCollector:
             return reading
 
     def collect(self) -> Iterable[Metric]:
-        return list(self._families(self._read(), self.clock()))
+        return list(self._families(self._read(), self.clock(), self.tenant_labels))
 
     @staticmethod
-    def _families(reading: _Reading, now: float) -> Iterable[Metric]:
-        labels = ["tenant_id"]
+    def _families(reading: _Reading, now: float, tenant_labels: str) -> Iterable[Metric]:
+        # "dropped": one series per gauge, the worst (oldest) age over all tenants
+        labels = [] if tenant_labels == "dropped" else ["tenant_id"]
+        worst: dict[str, float] = {}
         meta = GaugeMetricFamily(
             "meta_sync_age_seconds",
             "Seconds since the tenant's newest successful Meta account sync "
@@ -260,16 +297,33 @@ class FreshnessCollector:
             "(app.metrics_snapshots.snapshot_generated_at); +Inf: no snapshot.",
             labels=labels,
         )
+        unreadable = GaugeMetricFamily(
+            "app_metrics_unreadable_values",
+            "Stored times the freshness gauges could not interpret (a year after 9999 or "
+            "infinity); the gauge they feed is left out for that tenant. Details in the log.",
+        )
+        skipped = 0
         for tenant in reading.tenants or []:
             for family, moment, expected in (
                 (meta, tenant.meta_last_success, tenant.meta_expected),
                 (airbyte, tenant.airbyte_last_success, tenant.airbyte_expected),
                 (snapshot, tenant.snapshot_generated_at, True),
             ):
+                if isinstance(moment, UnreadableValue):
+                    skipped += 1
+                    continue
                 age = age_seconds(now, moment, expected)
-                if age is not None:
-                    family.add_metric([tenant.tenant_id], age)
-        yield from (meta, airbyte, snapshot)
+                if age is None:
+                    continue
+                if tenant_labels == "dropped":
+                    worst[family.name] = max(worst.get(family.name, -math.inf), age)
+                else:
+                    family.add_metric([tenant_label(tenant.tenant_id, tenant_labels)], age)
+        for family in (meta, airbyte, snapshot):
+            if family.name in worst:
+                family.add_metric([], worst[family.name])
+        unreadable.add_metric([], float(skipped))
+        yield from (meta, airbyte, snapshot, unreadable)
 
         duration = GaugeMetricFamily(
             "dbt_run_duration_seconds",
@@ -289,6 +343,17 @@ class FreshnessCollector:
             success.add_metric([], 1.0 if run.success else 0.0)
         yield from (duration, finished, success)
         yield from _webhook_families(reading.webhooks, now)
+
+        heartbeat = GaugeMetricFamily(
+            "dagster_daemon_heartbeat_age_seconds",
+            "Seconds since each required Dagster daemon type's newest heartbeat (the daemon "
+            "beats every 30 s); +Inf: that type has no heartbeat.",
+            labels=["daemon_type"],
+        )
+        if reading.heartbeats is not None:
+            for daemon, age in reading.heartbeats.ages(now).items():
+                heartbeat.add_metric([daemon], age)
+        yield heartbeat
 
         errors = GaugeMetricFamily(
             "app_metrics_source_up",
@@ -349,9 +414,10 @@ def build_registry(
     engine: Callable[[], Engine],
     instance: Callable[[], DagsterInstance],
     cache_seconds: float,
+    tenant_labels: str = "plain",
 ) -> tuple[CollectorRegistry, RequestMetrics, FreshnessCollector]:
     registry = CollectorRegistry(auto_describe=False)
     request_metrics = RequestMetrics(registry)
-    freshness = FreshnessCollector(engine, instance, cache_seconds)
+    freshness = FreshnessCollector(engine, instance, cache_seconds, tenant_labels=tenant_labels)
     registry.register(freshness)
     return registry, request_metrics, freshness

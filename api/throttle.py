@@ -8,8 +8,9 @@
   address's *address* budgets (burst and sustained): floods of made-up keys from one address
   stop there, before their database lookups. Proven keys skip them, so the common request pays
   for two counters, not four.
-- A request to a public endpoint (health, the webhook, metrics, the OpenAPI document) spends its
-  address's *public* budget.
+- A request to a public endpoint (health, metrics, the OpenAPI document) spends its address's
+  *public* budget. The Airbyte webhook spends a *webhook* budget of its own, so a busy monitor
+  probing health from Airbyte's address cannot starve job notifications (nor they the probes).
 
 Counting uses the sliding-window-counter strategy (constant memory per key, no bursts at window
 edges) on ``memory://`` storage by default, or any ``limits`` storage URI (``redis://…``) so that
@@ -38,7 +39,7 @@ from api.problems import problem_response
 
 @dataclass(frozen=True)
 class Budget:
-    name: str  # auth_burst, auth_sustained, address_burst, address_sustained, public
+    name: str  # auth_burst, auth_sustained, address_burst, address_sustained, public, webhook
     item: RateLimitItem
 
     @property
@@ -51,6 +52,7 @@ class Budgets:
     auth: tuple[Budget, ...]
     address: tuple[Budget, ...]
     public: tuple[Budget, ...]
+    webhook: tuple[Budget, ...] = ()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Budgets:
@@ -67,6 +69,7 @@ class Budgets:
                 ("address_sustained", settings.throttle_address_sustained),
             ),
             public=budgets(("public", settings.throttle_public)),
+            webhook=budgets(("webhook", settings.throttle_webhook)),
         )
 
 
@@ -190,10 +193,18 @@ class ThrottleMiddleware:
 
     MAX_PROVEN = 10_000
 
-    def __init__(self, app: ASGIApp, *, throttle: Throttle, public_paths: frozenset[str]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        throttle: Throttle,
+        public_paths: frozenset[str],
+        webhook_paths: frozenset[str] = frozenset(),
+    ) -> None:
         self.app = app
         self.throttle = throttle
         self.public_paths = public_paths
+        self.webhook_paths = webhook_paths
         # key identities that authenticated lately (bounded; a failure removes one)
         self.proven: set[str] = set()
 
@@ -206,7 +217,9 @@ class ThrottleMiddleware:
         budgets = self.throttle.budgets
         identity = None
         checks: list[Check]
-        if scope["path"] in self.public_paths:
+        if scope["path"] in self.webhook_paths:
+            checks = [(b, "address", address) for b in budgets.webhook]
+        elif scope["path"] in self.public_paths:
             checks = [(b, "address", address) for b in budgets.public]
         else:
             for name, value in scope["headers"]:

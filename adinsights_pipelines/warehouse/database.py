@@ -20,6 +20,7 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from adinsights_pipelines.errors import ConfigError, DatabaseUnavailable
+from adinsights_pipelines.warehouse.tolerant import tolerant
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,9 @@ class Database:
 @cache
 def engine_for(sqlalchemy_url: str) -> Engine:
     """One pooled engine per URL per process."""
-    return sa.create_engine(sqlalchemy_url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    return tolerant(
+        sa.create_engine(sqlalchemy_url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    )
 
 
 def engine(db: Database) -> Engine:

@@ -26,6 +26,7 @@ from adinsights_pipelines.defs.airbyte.jobs import FAILED_STATUSES, SUCCEEDED
 from adinsights_pipelines.defs.airbyte.metadata import outcome_metadata
 from adinsights_pipelines.defs.airbyte.providers import provider_named
 from adinsights_pipelines.defs.airbyte.status import (
+    ERROR,
     FAILING,
     OK,
     STALE_AFTER,
@@ -44,10 +45,15 @@ from adinsights_pipelines.defs.airbyte.store import (
     tenant_telemetry_rows,
 )
 from adinsights_pipelines.defs.airbyte.webhook import WebhookJob, WebhookPayloadError, parse_webhook
-from adinsights_pipelines.settings import load_settings
-from adinsights_pipelines.tenants import TENANT_ID_PATTERN
+from adinsights_pipelines.settings import Settings, load_settings
+from adinsights_pipelines.warehouse.tolerant import (
+    UnreadableValue,
+    log_unreadable_once,
+    unreadable_columns,
+    unreadable_reason,
+)
 from api.auth import authenticate, tenant_scope
-from api.pagination import decode_cursor, encode_cursor, parse_limit
+from api.pagination import TenantCursor, decode_cursor, encode_cursor, parse_limit
 from api.problems import Problem
 from api.state import AppState, state_of
 
@@ -64,7 +70,7 @@ def _iso(moment: datetime | None) -> str | None:
 # --- webhook ---------------------------------------------------------------------------------
 
 
-def _check_secret(request: Request) -> None:
+def _check_secret(request: Request) -> Settings:
     # Settings are read on every request: a rotated secret applies to the very next call.
     settings = load_settings()
     secret = settings.airbyte_webhook_secret
@@ -73,11 +79,33 @@ def _check_secret(request: Request) -> None:
         if settings.airbyte_webhook_secret_required:
             log.error("Airbyte webhook secret required but not configured")
             raise Problem(503, "the Airbyte webhook secret is required but not configured")
-        return
+        return settings
     provided = request.headers.get(SECRET_HEADER, "")
     if not hmac.compare_digest(provided.encode(), expected.encode()):
         log.warning("Airbyte webhook refused: %s", "wrong secret" if provided else "no secret")
         raise Problem(403, f"missing or wrong {SECRET_HEADER}")
+    return settings
+
+
+def _check_media_type(request: Request) -> None:
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type != "application/json":
+        raise Problem(415, "the webhook body must be Content-Type: application/json")
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The body, refused with 413 as soon as it is known to exceed ``limit`` bytes (from
+    ``Content-Length`` before reading, else while streaming): a large body is never held."""
+    too_large = Problem(413, f"the webhook body is larger than {limit} bytes")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise too_large
+    return bytes(body)
 
 
 def _report(state: AppState, connection: AirbyteConnectionRow, job: WebhookJob) -> None:
@@ -109,11 +137,32 @@ def _report(state: AppState, connection: AirbyteConnectionRow, job: WebhookJob) 
     state.instance.report_runless_asset_event(event)
 
 
-def _record(state: AppState, job: WebhookJob) -> tuple[AirbyteConnectionRow, bool]:
-    """Store the job, audit it and report it to Dagster, once per job and status.
+#: What a delivery did: stored it, or (nothing stored, nothing reported to Dagster) a replay
+#: of what is stored, a stale non-terminal status after the terminal one, or a conflict: a
+#: terminal status disagreeing with the stored terminal status (audited once, not applied).
+STORED, DUPLICATE, SUPERSEDED, CONFLICT = "stored", "duplicate", "superseded", "conflict"
 
-    Returns the connection and whether this was a replay of what is already stored. One
-    transaction: when Dagster cannot be told, nothing is stored and Airbyte may retry.
+
+def _conflict_audited(conn: sa.Connection, connection_id: str, job: WebhookJob) -> bool:
+    return (
+        conn.execute(
+            sa.text(
+                "select 1 from app.audit_log where action = 'airbyte_job_webhook_conflict' "
+                "and resource_id = :c and metadata @> cast(:m as jsonb) limit 1"
+            ),
+            {"c": connection_id, "m": json.dumps({"job_id": job.job_id, "status": job.status})},
+        ).first()
+        is not None
+    )
+
+
+def _record(state: AppState, job: WebhookJob) -> tuple[AirbyteConnectionRow, str, str]:
+    """Store the job, audit it and report it to Dagster, once per job and status; a job's state
+    only moves forward (running to terminal, and a terminal status is final).
+
+    Returns the connection, what the delivery did (:data:`STORED`...) and the job's status as
+    stored afterwards. One transaction: when Dagster cannot be told, nothing is stored and
+    Airbyte may retry.
     """
     with state.engine.begin() as conn:
         connection = get_connection(conn, job.connection_id)
@@ -125,9 +174,25 @@ def _record(state: AppState, job: WebhookJob) -> tuple[AirbyteConnectionRow, boo
             {"k": f"airbyte-job:{job.connection_id}:{job.job_id}"},
         )
         previous = stored_job_status(conn, job.connection_id, job.job_id)
-        if previous == job.status and job.status in TERMINAL:
+        if previous is not None:
+            # a webhook arrived for a job we know: the webhook-silence rule counts it as heard
             note_webhook_received(conn, job.connection_id, job.job_id)
-            return connection, True
+        if previous == job.status:
+            return connection, DUPLICATE, previous
+        if previous in TERMINAL:
+            if job.status not in TERMINAL:
+                return connection, SUPERSEDED, previous
+            if not _conflict_audited(conn, connection.connection_id, job):
+                record_audit(
+                    conn,
+                    tenant_id=connection.tenant_id,
+                    actor="airbyte-webhook",
+                    action="airbyte_job_webhook_conflict",
+                    resource_type="airbyte_connection",
+                    resource_id=connection.connection_id,
+                    metadata={"job_id": job.job_id, "status": job.status, "stored": previous},
+                )
+            return connection, CONFLICT, previous
         record_job(conn, connection.tenant_id, job.outcome())
         note_webhook_received(conn, job.connection_id, job.job_id)
         record_audit(
@@ -147,12 +212,14 @@ def _record(state: AppState, job: WebhookJob) -> tuple[AirbyteConnectionRow, boo
             },
         )
         _report(state, connection, job)
-    return connection, False
+    return connection, STORED, job.status
 
 
 async def webhook(request: Request) -> JSONResponse:
     """Airbyte's job-completion notification: stores the job, audits it and reports it to
-    Dagster, once per job and status (a replay answers ``duplicate: true``).
+    Dagster, once per job and status (a replay answers ``duplicate: true``). A job's state only
+    moves forward: a terminal status is final, and a later disagreeing terminal status is
+    audited as ``airbyte_job_webhook_conflict`` and answered ``conflict: true``, not applied.
 
     ---
     summary: Airbyte job-completion webhook
@@ -178,6 +245,16 @@ async def webhook(request: Request) -> JSONResponse:
       400: {$ref: '#/components/responses/BadRequest'}
       403: {$ref: '#/components/responses/Forbidden'}
       404: {$ref: '#/components/responses/NotFound'}
+      413:
+        description: The body is larger than ADINSIGHTS_AIRBYTE_WEBHOOK_MAX_BODY_BYTES.
+        content:
+          application/problem+json:
+            schema: {$ref: '#/components/schemas/Problem'}
+      415:
+        description: The body is not Content-Type application/json.
+        content:
+          application/problem+json:
+            schema: {$ref: '#/components/schemas/Problem'}
       503:
         description: The secret is required but not configured, or the database or the Dagster
           instance is unavailable (nothing was stored; Airbyte may retry).
@@ -185,43 +262,58 @@ async def webhook(request: Request) -> JSONResponse:
           application/problem+json:
             schema: {$ref: '#/components/schemas/Problem'}
     """
-    _check_secret(request)
+    settings = _check_secret(request)
+    _check_media_type(request)
+    body = await _read_body(request, settings.airbyte_webhook_max_body_bytes)
     try:
-        payload: Any = json.loads(await request.body())
+        payload: Any = json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise Problem(400, "the body is not valid JSON") from None
+    state = state_of(request)
     try:
-        job = parse_webhook(payload)
+        job = parse_webhook(payload, now=state.clock())
     except WebhookPayloadError as exc:
         raise Problem(400, str(exc)) from None
-    state = state_of(request)
-    connection, duplicate = await run_in_threadpool(_record, state, job)
-    log.info(
-        "Airbyte webhook processed",
-        extra={
-            "tenant_id": connection.tenant_id,
-            "connection_id": connection.connection_id,
-            "job_id": job.job_id,
-            "status": job.status,
-            "duplicate": duplicate,
-        },
-    )
-    return JSONResponse(
-        {
-            "tenant_id": connection.tenant_id,
-            "connection_id": connection.connection_id,
-            "job_id": job.job_id,
-            "status": job.status,
-            "duplicate": duplicate,
-            "received_at": state.clock().isoformat(),
-        }
-    )
+    connection, outcome, stored_status = await run_in_threadpool(_record, state, job)
+    fields = {
+        "tenant_id": connection.tenant_id,
+        "connection_id": connection.connection_id,
+        "job_id": job.job_id,
+        "status": stored_status,
+        "duplicate": outcome != STORED,
+        "conflict": outcome == CONFLICT,
+    }
+    if outcome == CONFLICT:
+        log.warning(
+            "Airbyte webhook conflict: terminal status not applied",
+            extra={**fields, "received_status": job.status},
+        )
+    log.info("Airbyte webhook processed", extra={**fields, "outcome": outcome})
+    return JSONResponse({**fields, "received_at": state.clock().isoformat()})
 
 
 # --- health and telemetry --------------------------------------------------------------------
 
 
+def _unreadable(where: str, row: dict[str, Any]) -> str | None:
+    columns = unreadable_columns(row)
+    if not columns:
+        return None
+    reason = unreadable_reason(columns)
+    log_unreadable_once(where, row["tenant_id"], reason)
+    return reason
+
+
 def _connection_health(row: dict[str, Any], now: datetime) -> dict[str, Any]:
+    reason = _unreadable("airbyte_health", row)
+    if reason is not None:
+        readable = {k: (None if isinstance(v, UnreadableValue) else v) for k, v in row.items()}
+        return {
+            **_connection_health(readable, now),
+            "status": ERROR,
+            "age_minutes": None,
+            "error": reason,
+        }
     status = connection_status(
         last_job_status=row["last_job_status"],
         last_job_at=row["last_job_at"],
@@ -343,10 +435,7 @@ def airbyte_telemetry(request: Request) -> JSONResponse:
     after = None
     raw_cursor = request.query_params.get("cursor")
     if raw_cursor:
-        after = decode_cursor(raw_cursor).get("after")
-        # A tenant id: PostgreSQL would refuse a NUL byte with a 500.
-        if not isinstance(after, str) or not TENANT_ID_PATTERN.fullmatch(after):
-            raise Problem(400, "cursor is not valid")
+        after = decode_cursor(raw_cursor, TenantCursor).after
     state = state_of(request)
     now = state.clock()
     with state.engine.connect() as conn:
@@ -354,7 +443,13 @@ def airbyte_telemetry(request: Request) -> JSONResponse:
     page = rows[:limit]
     results = []
     for row in page:
+        reason = _unreadable("airbyte_telemetry", row)
+        if reason is not None:
+            row = {k: (None if isinstance(v, UnreadableValue) else v) for k, v in row.items()}
+            row["error"] = reason if row["job_id"] is not None else row["error"]
         sync_state, age = sync_status_state(row["last_synced_at"], now)
+        if reason is not None:
+            sync_state, age = ERROR, None
         results.append(
             {
                 "tenant_id": row["tenant_id"],

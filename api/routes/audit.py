@@ -15,8 +15,7 @@ from starlette.responses import JSONResponse
 
 from api import params
 from api.auth import authenticate, scoped_tenant
-from api.pagination import decode_cursor, encode_cursor, parse_limit
-from api.problems import Problem
+from api.pagination import AuditCursor, decode_cursor, encode_cursor, parse_limit
 from api.state import state_of
 
 MAX_FILTER_LENGTH = 100
@@ -27,16 +26,8 @@ def _position(request: Request) -> tuple[datetime, int] | None:
     raw = request.query_params.get("cursor")
     if raw is None or raw == "":
         return None
-    values = decode_cursor(raw)
-    created_at, row_id = values.get("created_at"), values.get("id")
-    if not isinstance(created_at, str) or type(row_id) is not int or not 0 <= row_id < 2**63:
-        raise Problem(400, "cursor is not valid")
-    try:
-        moment = datetime.fromisoformat(created_at)
-    except ValueError:
-        raise Problem(400, "cursor is not valid") from None
-    if moment.tzinfo is None:
-        raise Problem(400, "cursor is not valid")
+    cursor = decode_cursor(raw, AuditCursor)
+    moment, row_id = cursor.created_at, cursor.id
     return moment, row_id
 
 

@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse
 
 from api import params
 from api.auth import authenticate, scoped_tenant
-from api.pagination import decode_cursor, encode_cursor, parse_limit
+from api.pagination import KeysetCursor, decode_cursor, encode_cursor, parse_limit
 from api.problems import Problem
 from api.state import state_of
 
@@ -54,8 +54,8 @@ def _after(request: Request, listing: Listing) -> list[Any] | None:
     raw = request.query_params.get("cursor")
     if not raw:
         return None
-    after = decode_cursor(raw).get("after")
-    if not isinstance(after, list) or len(after) != len(listing.order):
+    after = decode_cursor(raw, KeysetCursor).after
+    if len(after) != len(listing.order):
         raise Problem(400, "cursor is not valid")
     values: list[Any] = []
     for column, value in zip(listing.order, after, strict=True):

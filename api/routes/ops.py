@@ -7,8 +7,10 @@ visible tenants, two per tenant-partitioned asset for the instance's materializa
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,6 +34,7 @@ from adinsights_pipelines.defs.meta.graph_versions import version_health
 from adinsights_pipelines.defs.tenants.partitions import TENANT_PARTITIONS
 from adinsights_pipelines.settings import load_settings
 from adinsights_pipelines.sync_health import (
+    ERROR,
     FAILING,
     FRESH,
     MISSING,
@@ -45,11 +48,12 @@ from adinsights_pipelines.sync_health import (
     visible_tenant_ids,
 )
 from api.auth import authenticate, tenant_scope
-from api.pagination import decode_cursor, encode_cursor, parse_limit
-from api.problems import Problem
+from api.pagination import TenantCursor, decode_cursor, encode_cursor, parse_limit
 from api.state import AppState, state_of
 
-_WORST_FIRST = (FAILING, STALE, MISSING, FRESH)
+log = logging.getLogger("api.ops")
+
+_WORST_FIRST = (ERROR, FAILING, STALE, MISSING, FRESH)
 #: Dagster daemons beat every 30 s; three missed beats mean the daemon is not running.
 DAEMON_HEARTBEAT_STALE_AFTER = timedelta(seconds=90)
 DBT_STALE_AFTER = timedelta(hours=24)
@@ -103,10 +107,7 @@ def _position(request: Request) -> str | None:
     raw = request.query_params.get("cursor")
     if not raw:
         return None
-    after = decode_cursor(raw).get("after")
-    if not isinstance(after, str) or len(after) > 64:
-        raise Problem(400, "cursor is not valid")
-    return after
+    return decode_cursor(raw, TenantCursor).after
 
 
 def _sync_health(request: Request) -> dict[str, Any]:
@@ -131,7 +132,8 @@ def _sync_health(request: Request) -> dict[str, Any]:
                 last_synced_at=snap.snapshot_generated_at,
                 age_minutes=snap.age_minutes,
                 last_job_status=None,
-                detail=None if snap.state in (State.PASS, State.UNKNOWN) else snap.state.value,
+                detail=snap.error
+                or (None if snap.state in (State.PASS, State.UNKNOWN) else snap.state.value),
             )
         )
     by_tenant: dict[str, list[ConnectionHealth]] = {t: [] for t in tenants}
@@ -273,18 +275,36 @@ def _rollup_card(service: str, entries: list[ConnectionHealth], empty: str) -> d
         return _card(service, "not_configured", empty, counts=_counts([]))
     counts = _counts(entries)
     worst = _worst([e.state for e in entries])
-    status = {FAILING: "failing", STALE: "stale", MISSING: "no_recent_sync", FRESH: "ok"}[worst]
+    status = {
+        ERROR: "error",
+        FAILING: "failing",
+        STALE: "stale",
+        MISSING: "no_recent_sync",
+        FRESH: "ok",
+    }[worst]
     detail = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+    errors = [e for e in entries if e.state == ERROR]
+    if errors:
+        detail += "; " + "; ".join(f"{e.tenant_id} {e.connection}: {e.detail}" for e in errors[:5])
     return _card(service, status, detail, counts=counts)
 
 
 def _snapshot_card(state: AppState, snapshots: list, now: datetime) -> dict[str, Any]:
     if not snapshots:
         return _card("metrics_snapshots", "not_configured", "no active tenants")
-    states = Counter(s.state for s in snapshots)
+    unreadable = [s for s in snapshots if s.error is not None]
+    states = Counter(s.state for s in snapshots if s.error is None)
     dbt_end = latest_dbt_success_end(state.instance)
     grace = dbt_end is not None and now - dbt_end < SNAPSHOT_GRACE_AFTER_DBT
-    status = "critical" if states[State.FAIL] else "warning" if states[State.WARN] else "ok"
+    status = (
+        "error"
+        if unreadable
+        else "critical"
+        if states[State.FAIL]
+        else "warning"
+        if states[State.WARN]
+        else "ok"
+    )
     ages = [s.age_minutes for s in snapshots if s.age_minutes is not None]
     detail = (
         f"{states[State.PASS]} fresh, {states[State.WARN]} older than 60 min, "
@@ -292,6 +312,8 @@ def _snapshot_card(state: AppState, snapshots: list, now: datetime) -> dict[str,
     )
     if grace:
         detail += "; within 15 min of a dbt run (staleness under 15 min old not yet alerted)"
+    for snap in unreadable[:5]:
+        detail += f"; {snap.tenant_id}: {snap.error}"
     return _card(
         "metrics_snapshots",
         status,
@@ -327,6 +349,21 @@ def _meta_api_version_card(version: str, now: datetime) -> dict[str, Any]:
     )
 
 
+def _guarded_card(
+    state: AppState, service: str, build: Callable[[sa.Connection], dict[str, Any]]
+) -> dict[str, Any]:
+    """One card that cannot be built never takes the others down (its rows are already read
+    one by one; this catches the unforeseen). A lost database still answers 503."""
+    try:
+        with state.engine.connect() as conn:
+            return build(conn)
+    except sa.exc.OperationalError:
+        raise
+    except Exception as exc:
+        log.exception("health overview: the %s card failed", service)
+        return _card(service, "error", f"could not be read ({type(exc).__name__})")
+
+
 def _health_overview(request: Request) -> dict[str, Any]:
     principal = authenticate(request)
     scope = tenant_scope(request, principal)
@@ -341,14 +378,17 @@ def _health_overview(request: Request) -> dict[str, Any]:
     if database["status"] == "ok":
         with state.engine.connect() as conn:
             tenants = visible_tenant_ids(conn, [scope] if scope else None)
-            airbyte = airbyte_connection_health(conn, tenants, now)
-            meta = meta_account_health(conn, tenants, now)
-            snapshots = snapshot_health(conn, tenants, now)
         cards += [
-            _rollup_card("airbyte", airbyte, "no Airbyte connections"),
-            _rollup_card("meta_sync", meta, "no Meta accounts connected"),
-            _snapshot_card(state, snapshots, now),
-        ]
+            _guarded_card(state, "airbyte", lambda c: _rollup_card(
+                "airbyte", airbyte_connection_health(c, tenants, now), "no Airbyte connections"
+            )),
+            _guarded_card(state, "meta_sync", lambda c: _rollup_card(
+                "meta_sync", meta_account_health(c, tenants, now), "no Meta accounts connected"
+            )),
+            _guarded_card(state, "metrics_snapshots", lambda c: _snapshot_card(
+                state, snapshot_health(c, tenants, now), now
+            )),
+        ]  # fmt: skip
     else:
         for service in ("airbyte", "meta_sync", "metrics_snapshots"):
             cards.append(_card(service, "error", "database unreachable"))

@@ -6,7 +6,9 @@
   re-authorisation, or (GA4, Search Console) the credential or the property/site is missing
   (``reason`` says which);
 - ``complete``: accounts connected, but no successful sync in the freshness window;
-- ``active``: connected and synced within the window.
+- ``active``: connected and synced within the window;
+- ``error``: the platform's stored state cannot be interpreted (``reason`` says which value);
+  the other platforms are unaffected.
 """
 
 from __future__ import annotations
@@ -19,6 +21,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from adinsights_pipelines.tenants import PROVIDERS
+from adinsights_pipelines.warehouse.tolerant import (
+    log_unreadable_once,
+    unreadable_columns,
+    unreadable_reason,
+)
 from api.auth import authenticate, scoped_tenant
 from api.state import state_of
 
@@ -53,7 +60,18 @@ select p.provider,
 """
 
 
-def platform_status(row: Any, now: datetime) -> dict[str, Any]:
+def platform_status(row: Any, now: datetime, tenant_id: str | None = None) -> dict[str, Any]:
+    columns = unreadable_columns(row._mapping)
+    if columns:
+        unreadable = unreadable_reason(columns)
+        log_unreadable_once("social_status", tenant_id, unreadable)
+        return {
+            "platform": row.provider,
+            "status": "error",
+            "reason": unreadable,
+            "token_status": row.token_status,
+            "last_synced_at": None,
+        }
     connected = row.token_status is not None or row.connections > 0 or row.web_sources > 0
     if not connected:
         status, reason = "not_connected", None
@@ -81,7 +99,7 @@ def platform_status(row: Any, now: datetime) -> dict[str, Any]:
 def platform_statuses(conn: sa.Connection, tenant_id: str, now: datetime) -> list[dict[str, Any]]:
     """Every platform's state for the tenant (also the Meta lifecycle's ``setup``)."""
     rows = conn.execute(sa.text(_STATE_SQL), {"t": tenant_id, "providers": list(PROVIDERS)}).all()
-    return [platform_status(r, now) for r in rows]
+    return [platform_status(r, now, tenant_id) for r in rows]
 
 
 def social_status(request: Request) -> JSONResponse:

@@ -52,6 +52,7 @@ NO_THROTTLES = {
     "throttle_address_burst": "",
     "throttle_address_sustained": "",
     "throttle_public": "",
+    "throttle_webhook": "",
 }
 
 

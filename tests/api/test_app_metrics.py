@@ -150,3 +150,50 @@ def test_gauges_are_read_at_scrape_time_through_a_short_cache(api_world: ApiWorl
 
 def test_metrics_need_no_key(client: TestClient) -> None:
     assert client.get("/metrics/app/").status_code == 200
+
+
+# --- a private /metrics/app/ when wanted (issue 21) ----------------------------------------
+
+
+def test_metrics_can_be_restricted_to_operator_keys(api_world: ApiWorld) -> None:
+    with TestClient(api_world.app(metrics_access="operator")) as client:
+        assert client.get("/metrics/app/").status_code == 401
+        tenant = client.get("/metrics/app/", headers=api_world.auth("acme"))
+        assert tenant.status_code == 403
+        assert tenant.headers["content-type"].startswith("application/problem+json")
+        operator = client.get("/metrics/app/", headers=api_world.auth("operator"))
+        assert operator.status_code == 200 and "meta_sync_age_seconds" in operator.text
+
+
+def test_metrics_can_be_restricted_to_listed_addresses(api_world: ApiWorld) -> None:
+    # The test client's address is "testclient" (not an IP address): never admitted by a list.
+    listed = api_world.app(metrics_access="addresses", metrics_allowed_addresses="10.0.0.0/8")
+    with TestClient(listed) as client:
+        assert client.get("/metrics/app/").status_code == 403
+    with TestClient(listed, client=("10.1.2.3", 5000)) as client:
+        assert client.get("/metrics/app/").status_code == 200
+    with TestClient(listed, client=("192.0.2.7", 5000)) as client:
+        assert client.get("/metrics/app/").status_code == 403
+
+
+def test_tenant_labels_can_be_hashed_or_dropped(api_world: ApiWorld) -> None:
+    def tenant_series(**overrides: str) -> dict[str, dict[str, float]]:
+        with TestClient(api_world.app(**overrides)) as client:
+            text = client.get("/metrics/app/").text
+        series: dict[str, dict[str, float]] = {}
+        for family in text_string_to_metric_families(text):
+            for s in family.samples:
+                if s.name == "meta_sync_age_seconds":
+                    series.setdefault(s.name, {})[s.labels.get("tenant_id", "")] = s.value
+        return series
+
+    plain = tenant_series()["meta_sync_age_seconds"]
+    assert "acme" in plain
+    hashed = tenant_series(metrics_tenant_labels="hashed")["meta_sync_age_seconds"]
+    assert len(hashed) == len(plain)
+    assert not set(hashed) & {"acme", "acme-2", "beta"}
+    assert all(label.startswith("t-") and len(label) == 14 for label in hashed)
+    assert sorted(hashed.values()) == pytest.approx(sorted(plain.values()), abs=30)
+    dropped = tenant_series(metrics_tenant_labels="dropped")["meta_sync_age_seconds"]
+    assert list(dropped) == [""]  # one series, no tenant label
+    assert dropped[""] == max(plain.values())  # the worst tenant's age

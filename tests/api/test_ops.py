@@ -107,22 +107,22 @@ def test_sync_health_rolls_up_every_tenant_for_an_operator(world) -> None:
     }
     assert a[("metrics_snapshot", "metrics_snapshot")]["state"] == "fresh"
     assert acme["state"] == "failing"
-    assert acme["counts"] == {"fresh": 4, "stale": 0, "failing": 1, "missing": 1}
+    assert acme["counts"] == {"fresh": 4, "stale": 0, "failing": 1, "missing": 1, "error": 0}
     b = connections(blue)
     assert b[("meta_account", "act_3")]["state"] == "stale"
     failing = b[("airbyte_connection", "conn-blue-gads")]
     assert (failing["state"], failing["last_job_status"]) == ("failing", "failed")
     assert failing["detail"] == "job 8: source timed out"
     assert b[("metrics_snapshot", "metrics_snapshot")]["state"] == "missing"
-    assert blue["counts"] == {"fresh": 0, "stale": 1, "failing": 1, "missing": 1}
-    assert body["counts"] == {"fresh": 4, "stale": 1, "failing": 2, "missing": 2}
+    assert blue["counts"] == {"fresh": 0, "stale": 1, "failing": 1, "missing": 1, "error": 0}
+    assert body["counts"] == {"fresh": 4, "stale": 1, "failing": 2, "missing": 2, "error": 0}
 
 
 def test_sync_health_is_tenant_scoped_and_pages(world) -> None:
     client, keys = world
     own = get(client, SYNC, keys["acme"])
     assert [t["tenant_id"] for t in own["tenants"]] == ["acme"]
-    assert own["counts"] == {"fresh": 4, "stale": 0, "failing": 1, "missing": 1}
+    assert own["counts"] == {"fresh": 4, "stale": 0, "failing": 1, "missing": 1, "error": 0}
     refused = client.get(
         SYNC, params={"tenant_id": "blue"}, headers={"Authorization": f"Bearer {keys['acme']}"}
     )
@@ -170,14 +170,26 @@ def test_health_overview_has_a_card_per_service(world, monkeypatch) -> None:
         "no dbt_build run has finished yet",
     )
     assert cards["airbyte"]["status"] == "failing"
-    assert cards["airbyte"]["counts"] == {"fresh": 1, "stale": 0, "failing": 1, "missing": 1}
+    assert cards["airbyte"]["counts"] == {
+        "fresh": 1,
+        "stale": 0,
+        "failing": 1,
+        "missing": 1,
+        "error": 0,
+    }
     assert cards["meta_sync"]["status"] == "failing"
     assert cards["metrics_snapshots"]["status"] == "ok"  # blue is too new to be overdue
     assert cards["superset"]["status"] == "error"
     assert body["status"] == "degraded"
 
     own = {c["service"]: c for c in get(client, OVERVIEW, keys["acme"])["cards"]}
-    assert own["airbyte"]["counts"] == {"fresh": 1, "stale": 0, "failing": 0, "missing": 1}
+    assert own["airbyte"]["counts"] == {
+        "fresh": 1,
+        "stale": 0,
+        "failing": 0,
+        "missing": 1,
+        "error": 0,
+    }
     assert own["airbyte"]["status"] == "no_recent_sync"
 
 

@@ -146,7 +146,8 @@ def test_problem_kinds_are_one_stable_list() -> None:
     assert len(set(uris)) == len(uris)
     assert all(uri.startswith(PROBLEM_BASE) for uri in uris)
     assert problem_type(400).kind == "bad-request"
-    assert problem_type(413).uri == PROBLEM_BASE + "http-413"  # statuses without a kind
+    assert problem_type(413).kind == "payload-too-large"
+    assert problem_type(422).uri == PROBLEM_BASE + "http-422"  # statuses without a kind
     with pytest.raises(ValueError):
         Problem(400, "x", kind="no-such-kind")
     with pytest.raises(ValueError):

@@ -98,3 +98,23 @@ def test_helm_values_carry_the_same_queue_monitoring_and_retries_as_deploy_dagst
     retention = load("helm/values.yaml")["retention"]
     assert _snake_keys(retention["sensor"]) == instance["retention"]["sensor"]
     assert load("helm/values.yaml")["runLauncher"]["type"] == "K8sRunLauncher"
+
+
+LIVENESS = ["env", "DAGSTER_DAEMON_HEARTBEAT_TOLERANCE=60", "dagster-daemon", "liveness-check"]
+
+
+def test_the_daemon_is_probed_on_a_stale_heartbeat_in_compose_and_helm() -> None:
+    # The same check and tolerance as /api/health/'s default threshold; that the command
+    # really fails on a stale heartbeat is tests/test_daemon_watch.py's.
+    from adinsights_pipelines.settings import Settings
+
+    # Dagster's liveness-check allows its 30 s heartbeat interval plus the tolerance.
+    tolerance = int(Settings().daemon_heartbeat_stale_seconds) - 30
+    assert f"DAGSTER_DAEMON_HEARTBEAT_TOLERANCE={tolerance}" in LIVENESS
+    check = load("docker-compose.yaml")["services"]["daemon"]["healthcheck"]
+    assert check["test"] == ["CMD", *LIVENESS]
+    assert check["retries"] >= 1 and check["start_period"]
+    probe = load("helm/values.yaml")["dagsterDaemon"]["livenessProbe"]
+    assert probe["exec"]["command"] == LIVENESS
+    assert probe["failureThreshold"] * probe["periodSeconds"] <= 120
+    assert (BIN / "dagster-daemon").exists()

@@ -13,8 +13,10 @@ from adinsights_pipelines.defs.airbyte.jobs import FAILED_STATUSES
 STALE_AFTER = timedelta(minutes=60)
 
 OK, STALE, NO_RECENT_SYNC, FAILING = "ok", "stale", "no_recent_sync", "failing"
+#: A connection whose stored state cannot be interpreted (warehouse/tolerant.py).
+ERROR = "error"
 #: Worst first: what a rollup of several connections reports.
-SEVERITY = (FAILING, NO_RECENT_SYNC, STALE, OK)
+SEVERITY = (ERROR, FAILING, NO_RECENT_SYNC, STALE, OK)
 
 MISSING, FRESH = "missing", "fresh"
 

@@ -47,6 +47,7 @@ from adinsights_pipelines.defs.freshness import (
 from adinsights_pipelines.defs.tenants.partitions import TENANT_PARTITIONS
 from adinsights_pipelines.logs import redact
 from adinsights_pipelines.sync_health import (
+    ERROR,
     FAILING,
     FRESH,
     SANDBOX_TENANT_PREFIX,
@@ -241,6 +242,21 @@ def snapshot_observations(
     staleness, so an API ``cache=false`` refresh counts too). Grace is applied by the caller."""
     observations = []
     for health in snapshot_health(conn, list(tenants), now):
+        if health.error is not None:  # that tenant's row only; the others are judged as usual
+            observations.append(
+                Observation(
+                    subject=f"snapshot:{health.tenant_id}",
+                    kind="snapshot",
+                    state=State.FAIL,
+                    summary=f"metrics snapshot cannot be read for {health.tenant_id}",
+                    tenant_id=health.tenant_id,
+                    target="metrics_snapshot",
+                    threshold="a stored snapshot time the platform can read",
+                    detail=health.error,
+                    link=_link(ui_url, "/assets/metrics_snapshot"),
+                )
+            )
+            continue
         state = health.state
         summary = {
             State.PASS: f"metrics snapshot is fresh again for {health.tenant_id}",
@@ -460,10 +476,10 @@ def connection_observations(
     whose last sync failed (their staleness is the Meta assets' freshness alert)."""
     observations = []
     for health in airbyte_connection_health(conn, list(tenants), now):
-        state = {FAILING: State.FAIL, STALE: State.FAIL, FRESH: State.PASS}.get(
+        state = {FAILING: State.FAIL, STALE: State.FAIL, ERROR: State.FAIL, FRESH: State.PASS}.get(
             health.state, State.UNKNOWN
         )
-        what = "failing" if health.state == FAILING else "stale"
+        what = {FAILING: "failing", ERROR: "cannot be read"}.get(health.state, "stale")
         observations.append(
             Observation(
                 subject=f"connection:airbyte:{health.connection}",
@@ -485,7 +501,8 @@ def connection_observations(
     for health in meta_account_health(conn, list(tenants), now):
         if health.kind != "meta_account" or health.connection == "-":
             continue
-        state = State.FAIL if health.state == FAILING else State.PASS
+        state = State.FAIL if health.state in (FAILING, ERROR) else State.PASS
+        what = "cannot be read" if health.state == ERROR else "sync failing"
         observations.append(
             Observation(
                 subject=f"connection:meta:{health.tenant_id}:{health.connection}",
@@ -494,7 +511,7 @@ def connection_observations(
                 summary=(
                     f"Meta ad account {health.connection} syncs again for {health.tenant_id}"
                     if state is State.PASS
-                    else f"Meta ad account {health.connection} sync failing for {health.tenant_id}"
+                    else f"Meta ad account {health.connection} {what} for {health.tenant_id}"
                 ),
                 tenant_id=health.tenant_id,
                 target=f"meta ad account {health.connection}",
