@@ -25,7 +25,7 @@ def sim() -> Iterator[MetaSimulator]:
 
 def _dialog_url(sim: MetaSimulator, **extra: str) -> str:
     params = {"client_id": "42", "redirect_uri": REDIRECT, "state": "s-1", "scope": SCOPES}
-    return f"{sim.url}/v21.0/dialog/oauth?{urlencode({**params, **extra})}"
+    return f"{sim.url}/v26.0/dialog/oauth?{urlencode({**params, **extra})}"
 
 
 def _answer(url: str, *, untick: tuple[str, ...] = (), cancel: bool = False) -> str:
@@ -41,12 +41,12 @@ def _answer(url: str, *, untick: tuple[str, ...] = (), cancel: bool = False) -> 
 
 def _exchange(sim: MetaSimulator, code: str, redirect: str = REDIRECT) -> requests.Response:
     query = {"client_id": "42", "client_secret": "s3cret", "redirect_uri": redirect, "code": code}
-    return requests.get(f"{sim.url}/v21.0/oauth/access_token", params=query, timeout=10)
+    return requests.get(f"{sim.url}/v26.0/oauth/access_token", params=query, timeout=10)
 
 
 def _debug(sim: MetaSimulator, token: str) -> dict:
     answer = requests.get(
-        f"{sim.url}/v21.0/debug_token",
+        f"{sim.url}/v26.0/debug_token",
         params={"input_token": token, "access_token": "42|s3cret"},
         timeout=10,
     )
@@ -62,11 +62,11 @@ def test_the_dialog_is_a_page_with_the_permissions_as_checkboxes(sim: MetaSimula
         ","
     )
     assert 'value="continue"' in page.text and 'value="cancel"' in page.text
-    no_app = requests.get(f"{sim.url}/v21.0/dialog/oauth?redirect_uri={REDIRECT}", timeout=10)
+    no_app = requests.get(f"{sim.url}/v26.0/dialog/oauth?redirect_uri={REDIRECT}", timeout=10)
     assert no_app.status_code == 400 and "app_id is required" in no_app.text
     # config_id (Facebook Login for Business) stands for the configuration's permissions
     configured = requests.get(
-        f"{sim.url}/v21.0/dialog/oauth?"
+        f"{sim.url}/v26.0/dialog/oauth?"
         + urlencode({"client_id": "42", "redirect_uri": REDIRECT, "config_id": "77"}),
         timeout=10,
     )
@@ -112,11 +112,11 @@ def test_code_exchange_once_with_the_same_redirect_then_long_lived(sim: MetaSimu
         "public_profile",
     ]
     permissions = requests.get(
-        f"{sim.url}/v21.0/me/permissions", params={"access_token": "sim_fb_pat"}, timeout=10
+        f"{sim.url}/v26.0/me/permissions", params={"access_token": "sim_fb_pat"}, timeout=10
     ).json()["data"]
     assert {"permission": "business_management", "status": "declined"} in permissions
     long_lived = requests.get(
-        f"{sim.url}/v21.0/oauth/access_token",
+        f"{sim.url}/v26.0/oauth/access_token",
         params={
             "grant_type": "fb_exchange_token",
             "client_id": "42",
@@ -151,19 +151,19 @@ def test_a_declined_permission_is_asked_again_only_with_rerequest(sim: MetaSimul
 def test_delete_permissions_deauthorises_every_token_of_the_user(sim: MetaSimulator) -> None:
     _answer(_dialog_url(sim))
     deleted = requests.delete(
-        f"{sim.url}/v21.0/me/permissions",
+        f"{sim.url}/v26.0/me/permissions",
         headers={"Authorization": "Bearer sim_ll_fb_pat"},
         timeout=10,
     )
     assert deleted.status_code == 200 and deleted.json() == {"success": True}
     assert sim.state.login.revocations == ["pat"]
     for token in ("sim_fb_pat", "sim_ll_fb_pat"):
-        me = requests.get(f"{sim.url}/v21.0/me", params={"access_token": token}, timeout=10)
+        me = requests.get(f"{sim.url}/v26.0/me", params={"access_token": token}, timeout=10)
         assert me.status_code == 400
         assert me.json()["error"]["code"] == 190 and me.json()["error"]["error_subcode"] == 458
         assert _debug(sim, token)["is_valid"] is False
     # another user's token, and tokens that never went through Login, are untouched
-    assert requests.get(f"{sim.url}/v21.0/me", params={"access_token": "sim_other"}, timeout=10).ok
+    assert requests.get(f"{sim.url}/v26.0/me", params={"access_token": "sim_other"}, timeout=10).ok
     # logging in again authorises the app afresh, asking for every permission
     again = requests.get(_dialog_url(sim), timeout=10).text
     assert re.findall(r'name="permission" value="([a-z_]+)"', again) == SCOPES.split(",")

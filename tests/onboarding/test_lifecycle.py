@@ -14,6 +14,7 @@ import time_machine
 from starlette.testclient import TestClient
 
 from adinsights_pipelines.defs.meta import connect
+from adinsights_pipelines.defs.meta.graph_versions import DEFAULT_VERSION
 from adinsights_pipelines.encryption import LocalKeyring, generate_master_key, parse_master_key
 from api.app import create_app
 from tests.onboarding.conftest import EAST, NORTH, SOUTH, WEST, OnboardWorld
@@ -31,7 +32,7 @@ def test_start_gives_the_login_dialog_url_with_a_signed_state(onboard_world: Onb
     url = urlsplit(started["authorize_url"])
     query = _query(started["authorize_url"])
     assert f"{url.scheme}://{url.netloc}" == w.sim.url
-    assert url.path == "/v21.0/dialog/oauth"
+    assert url.path == f"/{DEFAULT_VERSION}/dialog/oauth"  # the version the product calls
     assert query["client_id"] == ["sim-app"]
     assert query["redirect_uri"] == [f"{w.api_url}/api/integrations/meta/oauth/callback/"]
     assert query["scope"] == [",".join(REQUIRED)]
@@ -293,7 +294,9 @@ def test_provision_sync_then_logout_keeps_the_data(onboard_world: OnboardWorld) 
     assert _audits(w, SOUTH, "meta_logout") == 1
     # Meta now refuses the old token: the person removed the app
     refused = requests.get(
-        f"{w.sim.url}/v21.0/me", params={"access_token": "sim_ll_fb_south_client"}, timeout=30
+        f"{w.sim.url}/{DEFAULT_VERSION}/me",
+        params={"access_token": "sim_ll_fb_south_client"},
+        timeout=30,
     )
     assert refused.status_code == 400
     assert (
