@@ -45,6 +45,7 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         ProblemType("not-found", "Not found", 404),
         ProblemType("tenant-not-found", "Tenant not found", 404),
         ProblemType("method-not-allowed", "Method not allowed", 405),
+        ProblemType("exchange-rate-missing", "Exchange rate missing", 409),
         ProblemType("too-many-requests", "Too many requests", 429),
         ProblemType("internal-error", "Internal error", 500),
         ProblemType("unavailable", "Service unavailable", 503),
