@@ -130,6 +130,10 @@ def point_environment_at(
         "ADINSIGHTS_AIRBYTE_URL",
         "ADINSIGHTS_AIRBYTE_WORKSPACE_ID",
         "ADINSIGHTS_AIRBYTE_POLL_INTERVAL_SECONDS",
+        # and its exchange-rate simulator
+        "ADINSIGHTS_FX_PROVIDER",
+        "ADINSIGHTS_FX_API_URL",
+        "ADINSIGHTS_FX_APP_ID",
     ):
         monkeypatch.delenv(name, raising=False)
     for name, value in google_environment(google_url).items():
