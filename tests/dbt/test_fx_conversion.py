@@ -191,6 +191,8 @@ def thursday_imported(first_build: dict[str, Any], env: dict[str, Any]) -> dict[
     headers = {"Authorization": f"Bearer {key}"}
     cached = client.get("/api/metrics/combined/", headers=headers)
     in_usd = client.get("/api/metrics/combined/?currency=USD", headers=headers)
+    not_a_currency = client.get("/api/metrics/combined/?currency=XYZ", headers=headers)
+    no_eur_rates = client.get("/api/metrics/combined/?currency=EUR", headers=headers)
     cached_after = client.get("/api/metrics/combined/", headers=headers)
     with engine(module_env.db).connect() as conn:
         stored_after = conn.execute(
@@ -204,6 +206,8 @@ def thursday_imported(first_build: dict[str, Any], env: dict[str, Any]) -> dict[
         "fact": fact,
         "cached": cached,
         "in_usd": in_usd,
+        "not_a_currency": not_a_currency,
+        "no_eur_rates": no_eur_rates,
         "cached_after": cached_after,
         "stored_at": stored_at,
         "stored_after": stored_after,
@@ -341,4 +345,20 @@ def test_another_reporting_currency_is_answered_live_without_touching_the_snapsh
     assert (
         after["snapshot_generated_at"]
         == thursday_imported["cached"].json()["snapshot_generated_at"]
+    )
+
+
+def test_a_currency_without_rates_or_not_a_currency_is_refused_with_the_reason(
+    thursday_imported: dict[str, Any],
+) -> None:
+    bad = thursday_imported["not_a_currency"]
+    assert bad.status_code == 400
+    assert "'XYZ' is not an ISO 4217 code" in bad.json()["detail"]
+    no_rates = thursday_imported["no_eur_rates"]
+    assert no_rates.status_code == 409
+    assert no_rates.headers["content-type"].startswith("application/problem+json")
+    problem = no_rates.json()
+    assert problem["type"] == "https://adinsights.dev/problems/exchange-rate-missing"
+    assert problem["detail"].startswith(
+        "no exchange rate into EUR for days with spend: 2026-11-12 (JMD), 2026-11-12 (USD), "
     )
