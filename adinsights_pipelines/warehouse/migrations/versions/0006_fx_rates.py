@@ -10,7 +10,7 @@ day (``carried_from`` set) for a day without one. ``_loaded_at`` moves only when
 changes, so dbt re-converts only the days whose rate changed.
 
 ``app.tenants.reporting_currency`` (ISO 4217, default JMD) is the currency a tenant's totals are
-converted to; ``reporting_currency_set_at`` tells dbt which tenants to re-convert.
+converted to; ``reporting_currency_set_at`` (when it last changed) tells dbt which tenants to re-convert.
 """
 
 from alembic import op
@@ -44,9 +44,9 @@ def upgrade() -> None:
         "alter table app.tenants add column if not exists reporting_currency text not null "
         "default 'JMD' check (reporting_currency ~ '^[A-Z]{3}$')"
     )
+    # Null until the currency is changed: a new tenant has nothing to re-convert.
     op.execute(
-        "alter table app.tenants add column if not exists reporting_currency_set_at "
-        "timestamptz not null default now()"
+        "alter table app.tenants add column if not exists reporting_currency_set_at timestamptz"
     )
 
 
