@@ -10,7 +10,8 @@ day (``carried_from`` set) for a day without one. ``_loaded_at`` moves only when
 changes, so dbt re-converts only the days whose rate changed.
 
 ``app.tenants.reporting_currency`` (ISO 4217, default JMD) is the currency a tenant's totals are
-converted to; ``reporting_currency_set_at`` (when it last changed) tells dbt which tenants to re-convert.
+converted to; ``reporting_currency_set_at`` (when it last changed) tells dbt which tenants to
+re-convert.
 """
 
 from alembic import op
