@@ -362,3 +362,31 @@ def test_a_currency_without_rates_or_not_a_currency_is_refused_with_the_reason(
     assert problem["detail"].startswith(
         "no exchange rate into EUR for days with spend: 2026-11-12 (JMD), 2026-11-12 (USD), "
     )
+
+
+@pytest.fixture(scope="module")
+def switched_to_usd(thursday_imported: dict[str, Any], env: dict[str, Any]) -> dict[str, Any]:
+    module_env = env["env"]
+    changed = adinsights("tenants", "update", TENANT, "--reporting-currency", "USD")
+    dbt = rebuild_dbt(module_env.instance)
+    snapshot = run_job("metrics_snapshots", module_env.instance, TENANT)
+    with engine(module_env.db).connect() as conn:
+        fact = fact_rows(conn)
+        payload = conn.execute(
+            sa.text("select payload from app.metrics_snapshots where tenant_id = :t"),
+            {"t": TENANT},
+        ).scalar_one()
+    return {"changed": changed, "dbt": dbt, "snapshot": snapshot, "fact": fact, "payload": payload}
+
+
+def test_a_new_reporting_currency_reconverts_the_tenants_history(
+    switched_to_usd: dict[str, Any],
+) -> None:
+    assert switched_to_usd["changed"].returncode == 0, switched_to_usd["changed"].stderr
+    assert switched_to_usd["dbt"].success and switched_to_usd["snapshot"].success
+    fact = switched_to_usd["fact"]
+    assert {row.reporting_currency for row in fact.values()} == {"USD"}
+    assert fact[("google_ads", THU)].spend_reporting == Decimal("63.734863")  # x 0.0063734863
+    assert fact[("meta", THU)].fx_rate == Decimal(1)
+    # the stored snapshot now says what the live USD answer said
+    assert switched_to_usd["payload"]["total_reporting"]["spend"] == "512.31"
