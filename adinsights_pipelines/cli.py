@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from datetime import datetime
+from pathlib import Path
 from typing import TextIO
 
 import click
@@ -41,7 +42,11 @@ def tenants() -> None:
 @tenants.command("add")
 @click.argument("tenant_id")
 @click.option("--name", required=True, help="Display name.")
-def tenants_add(tenant_id: str, name: str) -> None:
+@click.option(
+    "--reporting-currency",
+    help="ISO 4217 currency the tenant's totals are converted to (default JMD for a new tenant).",
+)
+def tenants_add(tenant_id: str, name: str, reporting_currency: str | None) -> None:
     """Create (or reactivate) TENANT_ID and its Dagster partition."""
     from adinsights_pipelines.audit import record_audit
     from adinsights_pipelines.bootstrap import bootstrap
@@ -53,7 +58,7 @@ def tenants_add(tenant_id: str, name: str) -> None:
 
     rt = bootstrap(progress)
     with engine(rt.db).begin() as conn:
-        created = add_tenant(conn, tenant_id, name)
+        created = add_tenant(conn, tenant_id, name, reporting_currency)
         record_audit(
             conn,
             tenant_id=tenant_id,
@@ -61,6 +66,9 @@ def tenants_add(tenant_id: str, name: str) -> None:
             action="tenant_created" if created else "tenant_reactivated",
             resource_type="tenant",
             resource_id=tenant_id,
+            metadata={"reporting_currency": reporting_currency.upper()}
+            if reporting_currency
+            else None,
         )
     sync_tenant_partitions(get_instance(), WarehouseResource(database_url=rt.db.plain_url))
     click.echo(f"tenant {tenant_id} {'created' if created else 'updated'}")
@@ -103,9 +111,26 @@ def tenants_list() -> None:
     rt = bootstrap()
     with engine(rt.db).connect() as conn:
         rows = list_tenants(conn)
-    click.echo(f"{'TENANT':<24} {'STATUS':<9} {'CREATED':<20} NAME")
+    click.echo(f"{'TENANT':<24} {'STATUS':<9} {'CREATED':<20} {'CURRENCY':<9} NAME")
     for t in rows:
-        click.echo(f"{t.id:<24} {t.status:<9} {t.created_at:%Y-%m-%d %H:%M:%S} {t.name}")
+        click.echo(
+            f"{t.id:<24} {t.status:<9} {t.created_at:%Y-%m-%d %H:%M:%S}  "
+            f"{t.reporting_currency:<9} {t.name}"
+        )
+
+
+@tenants.command("update")
+@click.argument("tenant_id")
+@click.option("--name", help="New display name.")
+@click.option(
+    "--reporting-currency",
+    help="ISO 4217 currency the tenant's totals are converted to (dbt re-converts its history).",
+)
+def tenants_update(tenant_id: str, name: str | None, reporting_currency: str | None) -> None:
+    """Change TENANT_ID's name or reporting currency (audited)."""
+    from adinsights_pipelines.defs.fx.commands import update_tenant_command
+
+    update_tenant_command(tenant_id, name, reporting_currency)
 
 
 @cli.group()
@@ -845,6 +870,58 @@ def simulate_google(host: str, port: int) -> None:
     from adinsights_pipelines.simulators.google import main as serve
 
     serve(host, port)
+
+
+@simulate.command("fx-rates")
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", default=8013, type=click.IntRange(0, 65535))
+def simulate_fx_rates(host: str, port: int) -> None:
+    """Serve the exchange-rate simulator (Open Exchange Rates' historical endpoint)."""
+    from adinsights_pipelines.simulators.fx_rates import main as serve
+
+    serve(host, port)
+
+
+@cli.group("fx-rates")
+def fx_rates() -> None:
+    """Daily exchange rates (base USD) that convert spend to tenants' reporting currencies."""
+
+
+_DAY = click.DateTime(formats=["%Y-%m-%d"])
+
+
+@fx_rates.command("show")
+@click.option("--since", type=_DAY, help="First day (default: 13 days before --until).")
+@click.option("--until", type=_DAY, help="Last day (default: today, UTC).")
+@click.option("--quote", "quotes", multiple=True, help="Only this currency (repeatable).")
+def fx_rates_show(since: datetime | None, until: datetime | None, quotes: tuple[str, ...]) -> None:
+    """Rates per day with their source; carried-forward and missing days."""
+    from adinsights_pipelines.defs.fx.commands import show_command
+
+    show_command(since.date() if since else None, until.date() if until else None, quotes)
+
+
+@fx_rates.command("import")
+@click.argument("csv_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--source", help="Source name stored with each rate (default csv:<file name>).")
+def fx_rates_import(csv_file: Path, source: str | None) -> None:
+    """Import contractual rates from CSV_FILE (header date,base,quote,rate; base USD); audited.
+
+    Imported rates replace any other source's for those days; all or nothing.
+    """
+    from adinsights_pipelines.defs.fx.commands import import_command
+
+    import_command(csv_file, source)
+
+
+@fx_rates.command("refresh")
+@click.option("--since", type=_DAY, help="Backfill from this day (default: missing days only).")
+@click.option("--until", type=_DAY, help="Last day (default: today, UTC).")
+def fx_rates_refresh(since: datetime | None, until: datetime | None) -> None:
+    """Fetch rates from the provider now, through Dagster (job fx_rates_refresh)."""
+    from adinsights_pipelines.defs.fx.commands import refresh_command
+
+    refresh_command(since.date() if since else None, until.date() if until else None)
 
 
 @cli.group("meta")

@@ -15,6 +15,7 @@ from adinsights_pipelines.defs.alerts import definitions as alerts
 from adinsights_pipelines.defs.contracts import definitions as contracts
 from adinsights_pipelines.defs.dbt import definitions as dbt
 from adinsights_pipelines.defs.freshness import with_freshness_policy
+from adinsights_pipelines.defs.fx import definitions as fx
 from adinsights_pipelines.defs.google import definitions as google
 from adinsights_pipelines.defs.meta import definitions as meta
 from adinsights_pipelines.defs.resources import (
@@ -37,6 +38,7 @@ with warnings.catch_warnings():
         meta.defs,
         airbyte.defs,
         google.defs,
+        fx.defs,
         dbt.defs,
         contracts.defs,
         snapshots.defs,

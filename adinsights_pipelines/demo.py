@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,6 +45,11 @@ DEMO_WEB_ANALYTICS = {
     ),
 }
 
+
+#: Each demo tenant's reporting currency: acme-jamaica reports in JMD (its Google Ads account
+#: bills in JMD, one of its Meta accounts in USD: converted at each day's rate); blue-mountain-
+#: coffee reports in USD.
+DEMO_REPORTING_CURRENCIES = {"acme-jamaica": "JMD", "blue-mountain-coffee": "USD"}
 
 #: Each demo tenant's Google Ads account, synced through the Airbyte simulator.
 DEMO_GOOGLE_ADS = {
@@ -93,7 +99,7 @@ def seed_demo_tenants(rt: Runtime, progress: Progress) -> None:
     app = MetaApp.from_settings(load_settings())
     with engine(rt.db).begin() as conn:
         for tenant_id, name, token in DEMO_TENANTS:
-            created = add_tenant(conn, tenant_id, name)
+            created = add_tenant(conn, tenant_id, name, DEMO_REPORTING_CURRENCIES[tenant_id])
             long_lived, info = app.onboard(token)
             set_credential(
                 conn,
@@ -191,6 +197,8 @@ def materialize_all(rt: Runtime, progress: Progress) -> None:
     steps: list[tuple[str, str | None]] = [("meta_sync", t) for t in tenant_ids]
     steps += [("airbyte_sync", t) for t in tenant_ids]
     steps += [("web_analytics_sync", t) for t in DEMO_WEB_ANALYTICS]
+    # every day of the tenants' data, from the exchange-rate simulator
+    steps += [("fx_rates_refresh", None)]
     steps += [("dbt_build", None)] + [("metrics_snapshots", t) for t in tenant_ids]
     for number, (job_name, partition) in enumerate(steps, 1):
         started = time.monotonic()
@@ -273,6 +281,8 @@ def run_demo(*, once: bool, progress: Progress) -> DemoResult:
     from adinsights_pipelines.defs.dbt.project import prepare_manifest
     from adinsights_pipelines.settings import load_settings
     from adinsights_pipelines.simulators.airbyte import AirbyteSimState, AirbyteSimulator
+    from adinsights_pipelines.simulators.fx_rates import FxRatesSimulator
+    from adinsights_pipelines.simulators.fx_rates import environment as fx_environment
     from adinsights_pipelines.simulators.google import GoogleSimulator
     from adinsights_pipelines.simulators.google import environment as google_environment
     from adinsights_pipelines.simulators.meta_graph import MetaSimulator
@@ -288,6 +298,7 @@ def run_demo(*, once: bool, progress: Progress) -> DemoResult:
             "ADINSIGHTS_META_SIM_PORT": settings.meta_sim_port,
             "ADINSIGHTS_AIRBYTE_SIM_PORT": settings.airbyte_sim_port,
             "ADINSIGHTS_GOOGLE_SIM_PORT": settings.google_sim_port,
+            "ADINSIGHTS_FX_SIM_PORT": settings.fx_sim_port,
         }
     )
     check_ports(ports, settings.api_host)
@@ -300,11 +311,14 @@ def run_demo(*, once: bool, progress: Progress) -> DemoResult:
     airbyte_state.configure(job_duration_s=0.3)
     airbyte_port = 0 if once else settings.airbyte_sim_port
     google_port = 0 if once else settings.google_sim_port
+    fx_port = 0 if once else settings.fx_sim_port
     with (
         MetaSimulator(port=sim_port) as sim,
         AirbyteSimulator(airbyte_state, port=airbyte_port) as airbyte,
         GoogleSimulator(port=google_port) as google_sim,
+        FxRatesSimulator(port=fx_port) as fx_sim,
     ):
+        os.environ.update(fx_environment(fx_sim.url))
         os.environ["ADINSIGHTS_META_GRAPH_URL"] = sim.url
         os.environ["ADINSIGHTS_AIRBYTE_URL"] = airbyte.url
         os.environ["ADINSIGHTS_AIRBYTE_WORKSPACE_ID"] = airbyte_state.workspace_id
@@ -320,7 +334,8 @@ def run_demo(*, once: bool, progress: Progress) -> DemoResult:
         os.environ.setdefault("ADINSIGHTS_GOOGLE_CLIENT_ID", "adinsights-demo.apps.example")
         os.environ.setdefault("ADINSIGHTS_GOOGLE_CLIENT_SECRET", "simulator-only-client-secret")
         progress(
-            f"simulators: Meta Graph API {sim.url}, Airbyte {airbyte.url}, Google {google_sim.url}"
+            f"simulators: Meta Graph API {sim.url}, Airbyte {airbyte.url}, Google "
+            f"{google_sim.url}, exchange rates {fx_sim.url}"
         )
         seed_demo_tenants(rt, progress)
         seed_demo_airbyte(rt, airbyte_state, progress)
@@ -346,11 +361,19 @@ def run_demo(*, once: bool, progress: Progress) -> DemoResult:
                 failed = answer if answer.status_code != 200 else web
                 raise AdinsightsError(f"API check failed: HTTP {failed.status_code}")
             snapshot = answer.json()
-            totals = snapshot["payload"].get("totals", [])
+            payload = snapshot["payload"]
+            total = payload.get("total_reporting") or {}
             progress(
-                "API check: /api/metrics/combined/ -> "
-                + ", ".join(f"{t['currency']} {t['spend']:,.2f} spend" for t in totals)
-                + f", snapshot_generated_at {snapshot['snapshot_generated_at']}"
+                f"API check: /api/metrics/combined/ -> {total.get('currency')} "
+                f"{Decimal(total.get('spend') or 0):,.2f} spend in all, from "
+                + ", ".join(
+                    f"{t['currency']} {t['spend']:,.2f} (= {t['reporting_currency']} "
+                    f"{Decimal(t['spend_reporting'] or 0):,.2f})"
+                    for t in payload.get("totals", [])
+                )
+                + f" at {', '.join(payload['fx']['sources'])} rates {payload['fx']['rates_from']}"
+                f" .. {payload['fx']['rates_to']}; snapshot_generated_at "
+                f"{snapshot['snapshot_generated_at']}"
             )
             sessions = sum(int(r["sessions"]) for r in web.json()["results"])
             progress(f"API check: /api/analytics/web/ga4/ -> {sessions:,} sessions (first page)")
@@ -495,7 +518,8 @@ def _serve(rt: Runtime, key: str, progress: Progress) -> DemoResult:
             f"  API          {api_url}/api/health/\n"
             f"  Demo API key {key}\n\n"
             f"  curl -H 'Authorization: Bearer {key}' "
-            f"'{api_url}/api/metrics/combined/?source=warehouse'\n\n"
+            f"'{api_url}/api/metrics/combined/?source=warehouse'\n"
+            f"  (in USD instead of the tenant's JMD: add &currency=USD)\n\n"
             "  A webserver or daemon that dies is reported here and restarted.\n"
             "  Ctrl-C stops everything.\n",
             flush=True,

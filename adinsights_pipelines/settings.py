@@ -10,6 +10,7 @@ receives resolved values through the environment its parent process prepares.
 from __future__ import annotations
 
 import re
+from datetime import date
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
@@ -287,6 +288,24 @@ class Settings(BaseSettings):
     def _webhook_rate(cls, value: str) -> str:
         return _rate(value)
 
+    # --- Exchange rates (fx_rates_daily) ---
+    #: ``openexchangerates``: the HTTP API below, daily; ``csv``: only rates imported with
+    #: ``adinsights fx-rates import`` (the daily run then only carries rates forward).
+    fx_provider: Literal["openexchangerates", "csv"] = "openexchangerates"
+    fx_api_url: str = "https://openexchangerates.org/api"
+    #: Open Exchange Rates' App ID (a credential; sent as the ``app_id`` query parameter).
+    fx_app_id: SecretStr | None = None
+    #: Currencies stored besides those in use (tenants' reporting and ad accounts' currencies).
+    fx_currencies: str = "JMD,EUR,GBP,CAD"
+    #: Recent days fetched again on every run, to pick up the provider's corrections.
+    fx_reread_days: int = Field(default=3, ge=0, le=60)
+    #: A day without a published rate takes the last one at most this many days older.
+    fx_max_carry_days: int = Field(default=5, ge=0, le=31)
+    #: First day of rates; unset: the first day of any tenant's ad data.
+    fx_history_start: date | None = None
+    fx_request_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    fx_sim_port: int = Field(default=8013, ge=0, le=65535)
+
     @field_validator("cors_allowed_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
@@ -313,12 +332,21 @@ class Settings(BaseSettings):
     def _rates(cls, value: str) -> str:
         return _rate(value)
 
+    @field_validator("fx_history_start", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
     @field_validator("meta_api_version")
     @classmethod
     def _version_shape(cls, value: str) -> str:
         if not value.startswith("v"):
             raise ValueError("must look like v26.0")
         return value
+
+    @property
+    def fx_currency_list(self) -> list[str]:
+        return [c.strip().upper() for c in self.fx_currencies.split(",") if c.strip()]
 
     @property
     def alert_email_recipients(self) -> list[str]:

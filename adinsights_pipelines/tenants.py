@@ -9,6 +9,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from adinsights_pipelines.currencies import DEFAULT_REPORTING_CURRENCY, validate_currency
 from adinsights_pipelines.encryption import Keyring, decrypt_token, encrypt_token
 from adinsights_pipelines.errors import AdinsightsError
 from adinsights_pipelines.logs import register_secret
@@ -27,6 +28,7 @@ class Tenant:
     name: str
     status: str
     created_at: datetime
+    reporting_currency: str = DEFAULT_REPORTING_CURRENCY
 
 
 @dataclass(frozen=True)
@@ -48,21 +50,93 @@ def validate_tenant_id(tenant_id: str) -> str:
     return tenant_id
 
 
-def add_tenant(conn: Connection, tenant_id: str, name: str) -> bool:
-    """Create the tenant (or reactivate it). Returns True when it was new."""
+def add_tenant(
+    conn: Connection, tenant_id: str, name: str, reporting_currency: str | None = None
+) -> bool:
+    """Create the tenant (or reactivate it). Returns True when it was new.
+
+    ``reporting_currency`` (ISO 4217) defaults to JMD for a new tenant; left alone on an
+    existing one unless given.
+    """
     validate_tenant_id(tenant_id)
+    currency = validate_currency(reporting_currency) if reporting_currency else None
     row = conn.execute(
         sa.text(
             """
-            insert into app.tenants (id, name) values (:id, :name)
+            insert into app.tenants (id, name, reporting_currency)
+            values (:id, :name, coalesce(:currency, :default_currency))
             on conflict (id) do update
-               set name = excluded.name, status = 'active', updated_at = now()
+               set name = excluded.name, status = 'active', updated_at = now(),
+                   reporting_currency = coalesce(:currency, app.tenants.reporting_currency),
+                   reporting_currency_set_at = case
+                       when coalesce(:currency, app.tenants.reporting_currency)
+                            <> app.tenants.reporting_currency then now()
+                       else app.tenants.reporting_currency_set_at end
             returning (xmax = 0) as inserted
             """
         ),
-        {"id": tenant_id, "name": name},
+        {
+            "id": tenant_id,
+            "name": name,
+            "currency": currency,
+            "default_currency": DEFAULT_REPORTING_CURRENCY,
+        },
     ).one()
     return bool(row.inserted)
+
+
+def update_tenant(
+    conn: Connection,
+    tenant_id: str,
+    *,
+    name: str | None = None,
+    reporting_currency: str | None = None,
+) -> dict[str, dict[str, str]]:
+    """Change a tenant's name and/or reporting currency; returns ``{field: {"from", "to"}}``
+    for what actually changed (empty when nothing did). A new reporting currency makes dbt
+    re-convert the tenant's history on its next run."""
+    require_tenant(conn, tenant_id)
+    if name is not None and not name.strip():
+        raise AdinsightsError("--name must not be empty")
+    currency = validate_currency(reporting_currency) if reporting_currency else None
+    before = conn.execute(
+        sa.text("select name, reporting_currency from app.tenants where id = :id for update"),
+        {"id": tenant_id},
+    ).one()
+    changes: dict[str, dict[str, str]] = {}
+    if name is not None and name != before.name:
+        changes["name"] = {"from": before.name, "to": name}
+    if currency is not None and currency != before.reporting_currency:
+        changes["reporting_currency"] = {"from": before.reporting_currency, "to": currency}
+    if changes:
+        conn.execute(
+            sa.text(
+                """
+                update app.tenants
+                   set name = coalesce(:name, name),
+                       reporting_currency = coalesce(:currency, reporting_currency),
+                       reporting_currency_set_at = case when :currency_changed then now()
+                                                        else reporting_currency_set_at end,
+                       updated_at = now()
+                 where id = :id
+                """
+            ),
+            {
+                "id": tenant_id,
+                "name": name,
+                "currency": currency,
+                "currency_changed": "reporting_currency" in changes,
+            },
+        )
+    return changes
+
+
+def reporting_currency(conn: Connection, tenant_id: str) -> str:
+    require_tenant(conn, tenant_id)
+    found: str = conn.execute(
+        sa.text("select reporting_currency from app.tenants where id = :id"), {"id": tenant_id}
+    ).scalar_one()
+    return found
 
 
 def deactivate_tenant(conn: Connection, tenant_id: str) -> None:
@@ -76,9 +150,11 @@ def deactivate_tenant(conn: Connection, tenant_id: str) -> None:
 
 def list_tenants(conn: Connection) -> list[Tenant]:
     rows = conn.execute(
-        sa.text("select id, name, status, created_at from app.tenants order by id")
+        sa.text(
+            "select id, name, status, created_at, reporting_currency from app.tenants order by id"
+        )
     ).all()
-    return [Tenant(r.id, r.name, r.status, r.created_at) for r in rows]
+    return [Tenant(r.id, r.name, r.status, r.created_at, r.reporting_currency) for r in rows]
 
 
 def active_tenant_ids(conn: Connection) -> list[str]:

@@ -47,6 +47,7 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         ProblemType("method-not-allowed", "Method not allowed", 405),
         ProblemType("payload-too-large", "Payload too large", 413),
         ProblemType("unsupported-media-type", "Unsupported media type", 415),
+        ProblemType("exchange-rate-missing", "Exchange rate missing", 409),
         ProblemType("too-many-requests", "Too many requests", 429),
         ProblemType("internal-error", "Internal error", 500),
         ProblemType("unavailable", "Service unavailable", 503),

@@ -8,6 +8,7 @@ so a shape that drifts from its model fails the suite. A new endpoint adds its m
 
 from __future__ import annotations
 
+import datetime as _dt
 from datetime import date, datetime
 from typing import Any, Literal
 
@@ -168,6 +169,54 @@ class Measures(_Shape):
     clicks: int
     conversions: float
     ctr: float | None
+    #: The same spend in ``reporting_currency``, a decimal string (``"1938.90"``); absent from
+    #: snapshots stored before reporting currencies existed.
+    spend_reporting: str | None = Field(default=None, examples=["1938.90"])
+    reporting_currency: str | None = Field(default=None, examples=["JMD"])
+
+
+class ReportingTotal(_Shape):
+    """Everything in one currency: spend as a decimal string in ``currency``."""
+
+    currency: str = Field(examples=["JMD"])
+    spend: str = Field(examples=["125431.07"])
+    impressions: int
+    clicks: int
+    conversions: float
+    ctr: float | None
+
+
+class CurrencyDay(_Shape):
+    """One original currency's spend on one day and the rate that converted it."""
+
+    currency: str
+    spend: str
+    fx_rate: str | None = Field(description="Units of reporting currency per 1 `currency`.")
+    fx_rate_date: date | None = Field(
+        description="The day the rate was published (earlier than the day when carried forward)."
+    )
+    spend_reporting: str | None
+
+
+class DayMeasures(_Shape):
+    date: _dt.date
+    reporting_currency: str
+    spend_reporting: str | None
+    impressions: int
+    clicks: int
+    conversions: float
+    ctr: float | None
+    by_currency: list[CurrencyDay]
+
+
+class RatesUsed(_Shape):
+    """Which exchange rates the answer was converted with."""
+
+    sources: list[str] = Field(examples=[["openexchangerates"]])
+    rates_from: date | None
+    rates_to: date | None
+    carried_forward_days: list[date]
+    definition: str
 
 
 class SnapshotPayload(_Shape):
@@ -176,10 +225,14 @@ class SnapshotPayload(_Shape):
     tenant_id: str | None = None
     date_range: dict[str, date | None] | None = None
     filters: dict[str, Any] | None = None
+    reporting_currency: str | None = None
+    fx: RatesUsed | None = None
+    total_reporting: ReportingTotal | None = None
     totals: list[Measures] | None = None
     by_platform: list[Measures] | None = None
     by_campaign: list[Measures] | None = None
     by_parish: list[Measures] | None = None
+    by_day: list[DayMeasures] | None = None
 
 
 class Materialization(_Shape):

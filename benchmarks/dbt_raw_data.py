@@ -178,6 +178,20 @@ def generate(
              unnest(array['DESKTOP', 'MOBILE', 'TABLET']) dev
         order by d, t
         """,
+        # The day's USD -> JMD rate for every day (the marts convert USD accounts' spend into
+        # the tenants' reporting currency, JMD); fetched the morning of each day, today's
+        # before the last hour's data (a tick right after the daily fetch also re-converts
+        # today's rows: the daily fetch's cost, not the 15-minute tick's).
+        """
+        insert into raw.fx_rates_daily (rate_date, base, quote, rate, source, fetched_at,
+            _loaded_at)
+        select d::date, 'USD', 'JMD', 155 + (extract(doy from d)::int % 13) * 0.2375, 'bench',
+               least(d::date + interval '5 hours', now() - interval '2 hours'),
+               least(d::date + interval '5 hours', now() - interval '2 hours')
+        from generate_series(cast(:until as date) - (:days - 1), cast(:until as date),
+                             interval '1 day') d
+        on conflict (rate_date, base, quote) do nothing
+        """,
     ]
     for statement in statements:
         conn.execute(sa.text(statement), params)
@@ -187,6 +201,7 @@ def generate(
         "raw.google_ads_campaign_performance",
         "raw.ga4_daily",
         "raw.search_console_daily",
+        "raw.fx_rates_daily",
     ):
         counts[table] = conn.execute(sa.text(f"select count(*) from {table}")).scalar_one()
     return counts

@@ -12,6 +12,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from adinsights_pipelines.demo import DemoResult, run_demo
 from adinsights_pipelines.encryption import LocalKeyring, keyring_from_settings
 from adinsights_pipelines.instance import dagster_environment, prepare_dagster_home
 from adinsights_pipelines.settings import Settings
+from adinsights_pipelines.simulators.fx_rates import rate_for
 from adinsights_pipelines.simulators.google import GoogleSimulator
 from adinsights_pipelines.simulators.google import environment as google_environment
 from adinsights_pipelines.simulators.meta_graph import MetaSimulator
@@ -67,12 +69,37 @@ def pg_admin() -> Database:
     return Database.from_url(os.environ[database_choice.ENV_VAR])
 
 
+#: Every test database starts with a rate history (the exchange-rate simulator's series), so
+#: the marts can convert the USD and JMD spend other tests load; the tests of exchange rates
+#: themselves delete it first (``tests/fx``).
+SEEDED_RATES = (date(2024, 1, 1), date(2027, 12, 31), ("JMD", "EUR", "GBP", "CAD"))
+SEEDED_RATES_SOURCE = "test-fixture"
+
+
+def seed_exchange_rates(db: Database) -> None:
+    first, last, quotes = SEEDED_RATES
+    rows = [
+        {"d": first + timedelta(days=n), "q": quote, "r": rate_for(0, quote, first + timedelta(n))}
+        for n in range((last - first).days + 1)
+        for quote in quotes
+    ]
+    with engine_for(db.sqlalchemy_url).begin() as conn:
+        conn.execute(
+            sa.text(
+                "insert into raw.fx_rates_daily (rate_date, base, quote, rate, source, fetched_at)"
+                " values (:d, 'USD', :q, :r, :s, now())"
+            ),
+            [{**row, "s": SEEDED_RATES_SOURCE} for row in rows],
+        )
+
+
 @pytest.fixture(scope="session")
 def template_database(pg_admin: Database) -> Iterator[str]:
     name = f"adi_tpl_{uuid.uuid4().hex[:10]}"
     _admin_execute(pg_admin, f'create database "{name}"')
     template = pg_admin.with_database(name)
     migrate.upgrade(template)
+    seed_exchange_rates(template)
     engine_for(template.sqlalchemy_url).dispose()
     yield name
     _admin_execute(pg_admin, f'drop database if exists "{name}" with (force)')
@@ -119,6 +146,10 @@ def point_environment_at(
         "ADINSIGHTS_AIRBYTE_URL",
         "ADINSIGHTS_AIRBYTE_WORKSPACE_ID",
         "ADINSIGHTS_AIRBYTE_POLL_INTERVAL_SECONDS",
+        # and its exchange-rate simulator
+        "ADINSIGHTS_FX_PROVIDER",
+        "ADINSIGHTS_FX_API_URL",
+        "ADINSIGHTS_FX_APP_ID",
     ):
         monkeypatch.delenv(name, raising=False)
     for name, value in google_environment(google_url).items():

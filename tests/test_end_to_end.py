@@ -103,3 +103,40 @@ def test_demo_once_runs_on_embedded_postgres_with_no_server_configured(tmp_path:
     assert (tmp_path / "data" / "pgdata" / "PG_VERSION").exists()
     assert "API check: /api/metrics/combined/ -> " in done.stderr
     assert "API check: /api/analytics/web/ga4/ -> " in done.stderr
+
+
+def test_demo_tenant_reports_one_jmd_total_for_its_jmd_and_usd_accounts(demo_run) -> None:
+    """acme-jamaica: a JMD Google Ads account and a USD Meta account, one JMD total."""
+    db, result = demo_run
+    payload = result.snapshot["payload"]
+    assert payload["reporting_currency"] == "JMD"
+    totals = {t["currency"]: t for t in payload["totals"]}
+    assert set(totals) == {"JMD", "USD"}
+    assert payload["fx"]["sources"] and payload["fx"]["rates_from"]
+    with engine(db).connect() as conn:
+        accounts = conn.execute(
+            sa.text(
+                "select platform, currency from marts.dim_accounts where tenant_id = :t "
+                "and currency is not null"
+            ),
+            {"t": result.tenant_id},
+        ).all()
+        # each day's USD spend at that day's JMD rate, straight from the stored rates
+        by_hand = conn.execute(
+            sa.text(
+                """
+                select round(sum(case when fact.currency = 'JMD' then fact.spend
+                                      else round(fact.spend * rates.rate, 6) end), 2)
+                from marts.fct_ad_performance_daily as fact
+                left join raw.fx_rates_daily as rates
+                    on rates.rate_date = fact.date_day and rates.base = 'USD'
+                   and rates.quote = 'JMD'
+                where fact.tenant_id = :t
+                """
+            ),
+            {"t": result.tenant_id},
+        ).scalar_one()
+    assert ("google_ads", "JMD") in accounts and ("meta", "USD") in accounts
+    assert Decimal(payload["total_reporting"]["spend"]) == by_hand
+    usd = sum(Decimal(t["spend_reporting"]) for t in payload["totals"])
+    assert abs(usd - by_hand) <= Decimal("0.01")  # two entries, each rounded to the cent

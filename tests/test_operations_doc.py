@@ -44,6 +44,8 @@ from adinsights_pipelines.cli import cli
 from adinsights_pipelines.demo import DEMO_GOOGLE_ADS, DEMO_TENANTS, DemoResult
 from adinsights_pipelines.settings import PROJECT_ROOT
 from adinsights_pipelines.simulators.airbyte import AirbyteSimState, AirbyteSimulator
+from adinsights_pipelines.simulators.fx_rates import FxRatesSimulator
+from adinsights_pipelines.simulators.fx_rates import environment as fx_environment
 from adinsights_pipelines.simulators.google import GoogleSimulator
 from adinsights_pipelines.simulators.google import environment as google_environment
 from adinsights_pipelines.simulators.meta_graph import MetaSimulator
@@ -164,7 +166,12 @@ def operations_environment(
     airbyte_state.configure(job_duration_s=0.3)
     for customer_id, currency in DEMO_GOOGLE_ADS.values():
         airbyte_state.add_connection(customer_id, currency=currency, database_url=db.plain_url)
-    with AirbyteSimulator(airbyte_state, port=0) as airbyte:
+    with (
+        AirbyteSimulator(airbyte_state, port=0) as airbyte,
+        FxRatesSimulator(port=0) as fx_rates,
+    ):
+        for name, value in fx_environment(fx_rates.url).items():
+            monkeypatch.setenv(name, value)
         monkeypatch.setenv("ADINSIGHTS_META_GRAPH_URL", meta_url)
         for name, value in google_environment(google_url).items():
             monkeypatch.setenv(name, value)

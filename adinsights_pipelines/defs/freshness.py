@@ -13,6 +13,7 @@ Thresholds (runbook / contract):
 - ``meta_hierarchy`` runs once a day (02:15 Jamaica): warn 26 h, fail 28 h — one run late by the
   same 2 h / 4 h the hourly feeds tolerate, so a missed night run fails by 06:15, before the
   hourly syncs of the business day start.
+- ``fx_rates_daily`` (daily 00:30 Jamaica): warn 26 h, fail 28 h, like ``meta_hierarchy``.
 - dbt (staging views, marts, seeds; all rebuilt by every ``dbt_build``): fail 24 h.
 - ``metrics_snapshot``: warn 60 min, fail 120 min (15 minutes of grace after a dbt run is
   applied by the alert sensor, which knows when dbt last finished).
@@ -78,6 +79,9 @@ RULES: tuple[FreshnessRule, ...] = (
         "hourly Meta feed", _keys(*HOURLY_META_FEEDS), timedelta(hours=4), timedelta(hours=2)
     ),
     FreshnessRule("Airbyte sync", _group("airbyte"), timedelta(minutes=60)),
+    FreshnessRule(
+        "exchange rates (daily)", _keys("fx_rates_daily"), timedelta(hours=28), timedelta(hours=26)
+    ),
     FreshnessRule(
         "hourly web-analytics feed", _group("web_analytics"), timedelta(hours=4), timedelta(hours=2)
     ),

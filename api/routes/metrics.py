@@ -2,7 +2,8 @@
 
 - unfiltered: the stored snapshot, unchanged between calls;
 - ``cache=false``: recompute, store, answer the new snapshot;
-- filtered (``start_date``, ``end_date``, ``parish``): computed live, nothing stored.
+- filtered (``start_date``, ``end_date``, ``parish``, ``currency``): computed live, nothing
+  stored. ``currency=USD`` converts into another reporting currency than the tenant's.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from dagster import AssetKey, AssetRecordsFilter
 from starlette.requests import Request
 from starlette.responses import Response
 
+from adinsights_pipelines.currencies import is_currency
 from adinsights_pipelines.defs.snapshots.payload import (
+    MissingExchangeRates,
     SnapshotFilters,
     compute_payload,
     load_snapshot,
@@ -25,6 +28,7 @@ from adinsights_pipelines.defs.snapshots.payload import (
 )
 from api import params
 from api.auth import authenticate, scoped_tenant
+from api.problems import Problem
 from api.state import AppState, CachedSnapshot, state_of
 
 SNAPSHOT_ASSET = AssetKey("metrics_snapshot")
@@ -33,11 +37,22 @@ SOURCES = ("warehouse",)
 
 def _filters(request: Request) -> SnapshotFilters:
     start_date, end_date = params.date_range(request, "start_date", "end_date")
+    currency = params.text(request, "currency", max_length=3)
+    if currency is not None and not is_currency(currency):
+        raise Problem(400, f"currency: {currency!r} is not an ISO 4217 code such as JMD or USD")
     return SnapshotFilters(
         start_date=start_date,
         end_date=end_date,
         parish=params.text(request, "parish", max_length=64),
+        currency=currency,
     )
+
+
+def _compute(conn: sa.Connection, tenant_id: str, filters: SnapshotFilters | None = None) -> Any:
+    try:
+        return compute_payload(conn, tenant_id, filters)
+    except MissingExchangeRates as exc:
+        raise Problem(409, str(exc), "exchange-rate-missing") from None
 
 
 def _materialization(state: AppState, entry: CachedSnapshot) -> dict[str, Any] | None:
@@ -90,9 +105,14 @@ def combined_metrics(request: Request) -> Response:
     description: >
       Unfiltered: the stored snapshot, unchanged between calls (`cached: true`).
       `cache=false`: recomputed and stored, with a new `snapshot_generated_at`.
-      Filtered (`start_date`, `end_date`, `parish`): computed live; the stored snapshot and
-      its timestamp are left alone. `snapshot_generated_at` is present (null when the tenant
-      has no snapshot yet, with an empty payload).
+      Filtered (`start_date`, `end_date`, `parish`, `currency`): computed live; the stored
+      snapshot and its timestamp are left alone. `snapshot_generated_at` is present (null when
+      the tenant has no snapshot yet, with an empty payload). Every entry carries its spend in
+      the reporting currency (`spend_reporting`, a decimal string, with `reporting_currency`)
+      beside the original currency's; `total_reporting` is the one total, `by_day` the daily
+      series with each day's rates, `fx` the rate sources and the range of rate dates used.
+      `currency=<ISO 4217>` converts into that currency instead of the tenant's. 409
+      `exchange-rate-missing` names the days with spend and no rate.
     tags: [metrics]
     parameters:
       - name: source
@@ -115,6 +135,11 @@ def combined_metrics(request: Request) -> Response:
         in: query
         required: false
         schema: {type: string, maxLength: 64}
+      - name: currency
+        in: query
+        required: false
+        description: Report in this ISO 4217 currency instead of the tenant's (live, not stored).
+        schema: {type: string, pattern: '^[A-Z]{3}$'}
       - $ref: '#/components/parameters/TenantId'
     responses:
       200:
@@ -124,6 +149,11 @@ def combined_metrics(request: Request) -> Response:
             schema: {$ref: '#/components/schemas/CombinedMetrics'}
       400: {$ref: '#/components/responses/BadRequest'}
       404: {$ref: '#/components/responses/NotFound'}
+      409:
+        description: A day with spend has no exchange rate into the reporting currency.
+        content:
+          application/problem+json:
+            schema: {$ref: '#/components/schemas/Problem'}
     """
     state = state_of(request)
     materialization = None  # only a stored snapshot was made by a Dagster run
@@ -134,7 +164,7 @@ def combined_metrics(request: Request) -> Response:
         source = params.choice(request, "source", SOURCES, "warehouse")
         filters, use_cache = _filters(request), params.boolean(request, "cache", default=True)
         if not filters.is_empty:  # live; the stored snapshot's timestamp, which it never changes
-            payload, _ = compute_payload(conn, tenant_id, filters)
+            payload, _ = _compute(conn, tenant_id, filters)
             stored = load_snapshot(conn, tenant_id)
             generated_at = stored.snapshot_generated_at if stored else None
         elif use_cache:
@@ -144,7 +174,7 @@ def combined_metrics(request: Request) -> Response:
             materialization = _materialization(state, entry) if entry else None
     if filters.is_empty and not use_cache:  # recompute and store
         with state.engine.begin() as write:
-            payload, row_totals = compute_payload(write, tenant_id)
+            payload, row_totals = _compute(write, tenant_id)
             generated_at = store_snapshot(
                 write, tenant_id, payload, row_totals, duration_ms=0, dagster_run_id=None
             )

@@ -30,6 +30,7 @@ from adinsights_pipelines.defs.freshness import (
     State,
     freshness_state,
 )
+from adinsights_pipelines.defs.fx import store as fx_store
 from adinsights_pipelines.defs.meta.graph_versions import version_health
 from adinsights_pipelines.defs.tenants.partitions import TENANT_PARTITIONS
 from adinsights_pipelines.settings import load_settings
@@ -323,6 +324,46 @@ def _snapshot_card(state: AppState, snapshots: list, now: datetime) -> dict[str,
     )
 
 
+#: How far back the exchange-rate card looks for carried-forward and missing days.
+FX_WINDOW_DAYS = 30
+
+
+def _fx_rates_card(conn: sa.Connection, now: datetime) -> dict[str, Any]:
+    """Exchange rates for every currency in use (tenants' reporting currencies and ad
+    accounts' currencies): the latest rate day, and over the last 30 days up to yesterday (UTC;
+    today's rate arrives at 00:30 Jamaica) the carried-forward and missing days."""
+    quotes = sorted(fx_store.currencies_in_use(conn) - {fx_store.BASE})
+    if not quotes:
+        return _card("fx_rates", "not_configured", "no currency other than USD in use")
+    yesterday = now.date() - timedelta(days=1)
+    start = yesterday - timedelta(days=FX_WINDOW_DAYS - 1)
+    first_data_day = fx_store.earliest_data_day(conn)
+    seen = fx_store.overview(conn, quotes, max(start, first_data_day or start), yesterday)
+    extra = {
+        "quotes": quotes,
+        "latest_rate_date": seen.latest_day.isoformat() if seen.latest_day else None,
+        "latest_published_date": (
+            seen.latest_published.isoformat() if seen.latest_published else None
+        ),
+        "carried_forward_days": [d.isoformat() for d in seen.carried_days],
+        "missing_days": [d.isoformat() for d in seen.missing_days],
+        "sources": seen.sources,
+    }
+    if seen.latest_day is None:
+        return _card("fx_rates", "missing", f"no exchange rates for {', '.join(quotes)}", **extra)
+    detail = (
+        f"latest rate {seen.latest_day} (published {seen.latest_published}); "
+        f"{len(seen.carried_days)} carried-forward and {len(seen.missing_days)} missing days "
+        f"in the last {FX_WINDOW_DAYS}"
+    )
+    if seen.missing_days:
+        shown = ", ".join(d.isoformat() for d in seen.missing_days[:5])
+        return _card("fx_rates", "stale", f"{detail}: missing {shown}", **extra)
+    if seen.latest_day < yesterday:
+        return _card("fx_rates", "stale", detail, **extra)
+    return _card("fx_rates", "ok", detail, **extra)
+
+
 def _superset_card(url: str | None) -> dict[str, Any]:
     if not url:
         return _card("superset", "not_configured", "ADINSIGHTS_SUPERSET_HEALTH_URL is not set")
@@ -388,9 +429,10 @@ def _health_overview(request: Request) -> dict[str, Any]:
             _guarded_card(state, "metrics_snapshots", lambda c: _snapshot_card(
                 state, snapshot_health(c, tenants, now), now
             )),
+            _guarded_card(state, "fx_rates", lambda c: _fx_rates_card(c, now)),
         ]  # fmt: skip
     else:
-        for service in ("airbyte", "meta_sync", "metrics_snapshots"):
+        for service in ("airbyte", "meta_sync", "metrics_snapshots", "fx_rates"):
             cards.append(_card(service, "error", "database unreachable"))
     settings = load_settings()
     cards.append(_superset_card(settings.superset_health_url))
@@ -406,8 +448,8 @@ def _health_overview(request: Request) -> dict[str, Any]:
 
 async def health_overview(request: Request) -> JSONResponse:
     """One card per service: API, database, Dagster daemon, dbt, Airbyte, Meta sync, metrics
-    snapshots, Superset and the Meta Graph API version (ok, warning within 90 days of its
-    sunset, error past it).
+    snapshots, exchange rates, Superset and the Meta Graph API version (ok, warning within 90
+    days of its sunset, error past it).
 
     ---
     summary: Health overview of the platform

@@ -123,3 +123,42 @@
     {%- endfor -%}
     {%- do return('(' ~ branches | join('\n        or ') ~ ')') -%}
 {%- endmacro %}
+
+
+{#
+  SQL condition selecting the rows to re-convert to reporting currencies: every day whose
+  exchange rate changed since `since` (a new day, a provider's correction, an import, a carried
+  rate replaced), for every key in `keys_sql` (all tenants' or all customers' ids, so the
+  planner reads the (key, day) index), and every day of the tenants whose reporting currency
+  was set since `since`. Literals, as in changed_days; 'false' when nothing changed.
+#}
+{% macro reconvert_slices(since, key_column, keys_sql, alias, date_column='date_day') -%}
+    {%- if not execute -%}
+        {%- do return('true') -%}
+    {%- endif -%}
+    {%- set prefix = alias ~ '.' -%}
+    {%- set days_sql -%}
+        select distinct rate_date::text from {{ ref('stg_fx__rates_daily') }}
+        where loaded_at > {{ since }} order by 1
+    {%- endset -%}
+    {%- set tenants_sql -%}
+        select tenant_id from {{ ref('stg_app__tenants') }}
+        where reporting_currency_set_at > {{ since }} order by 1
+    {%- endset -%}
+    {%- set days = run_query(days_sql).columns[0].values() -%}
+    {%- set tenants = run_query(tenants_sql).columns[0].values() -%}
+    {%- set branches = [] -%}
+    {%- if days | length > 0 -%}
+        {%- set keys = run_query(keys_sql).columns[0].values() | reject('none') | list -%}
+        {%- if keys | length > 0 -%}
+            {%- do branches.append('(' ~ prefix ~ key_column ~ " in ('"
+                ~ (keys | map('replace', "'", "''") | join("', '")) ~ "') and "
+                ~ prefix ~ date_column ~ " in ('" ~ (days | join("', '")) ~ "'))") -%}
+        {%- endif -%}
+    {%- endif -%}
+    {%- if tenants | length > 0 -%}
+        {%- do branches.append('(' ~ prefix ~ "tenant_id in ('"
+            ~ (tenants | map('replace', "'", "''") | join("', '")) ~ "'))") -%}
+    {%- endif -%}
+    {%- do return('(' ~ (branches | join(' or ') if branches else 'false') ~ ')') -%}
+{%- endmacro %}

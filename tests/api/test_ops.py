@@ -156,6 +156,7 @@ def test_health_overview_has_a_card_per_service(world, monkeypatch) -> None:
         "airbyte",
         "meta_sync",
         "metrics_snapshots",
+        "fx_rates",
         "superset",
         "meta_api_version",
     ]
@@ -179,6 +180,9 @@ def test_health_overview_has_a_card_per_service(world, monkeypatch) -> None:
     }
     assert cards["meta_sync"]["status"] == "failing"
     assert cards["metrics_snapshots"]["status"] == "ok"  # blue is too new to be overdue
+    assert cards["fx_rates"]["status"] == "ok"  # the suite's rate history covers every day
+    assert cards["fx_rates"]["quotes"] == ["JMD"]  # the tenants' reporting currency
+    assert cards["fx_rates"]["missing_days"] == []
     assert cards["superset"]["status"] == "error"
     assert body["status"] == "degraded"
 
@@ -236,3 +240,29 @@ def test_meta_api_version_card_goes_ok_warning_error_as_the_clock_passes_the_sun
         "meta_api_version"
     ]
     assert (card["status"], card["sunset"]) == ("ok", None)
+
+
+def test_fx_rates_card_names_carried_forward_and_missing_days(world, product_env) -> None:
+    client, keys = world
+    today = datetime.now(UTC).date()
+    carried, missing = today - timedelta(days=6), today - timedelta(days=3)
+    with engine(product_env).begin() as conn:
+        conn.execute(
+            sa.text("delete from raw.fx_rates_daily where rate_date in (:m, :t)"),
+            {"m": missing, "t": today},
+        )
+        conn.execute(
+            sa.text(
+                "update raw.fx_rates_daily set carried_from = rate_date - 1 "
+                "where rate_date = :c and quote = 'JMD'"
+            ),
+            {"c": carried},
+        )
+    card = next(
+        c for c in get(client, OVERVIEW, keys["operator"])["cards"] if c["service"] == "fx_rates"
+    )
+    assert card["status"] == "stale"
+    assert card["missing_days"] == [missing.isoformat()]
+    assert card["carried_forward_days"] == [carried.isoformat()]
+    assert f"missing {missing.isoformat()}" in card["detail"]
+    assert "1 carried-forward and 1 missing days in the last 30" in card["detail"]

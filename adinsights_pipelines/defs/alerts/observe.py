@@ -118,7 +118,7 @@ def partition_materialized_at(
 
 
 def _action_key(group: str | None) -> str:
-    if group in ("meta", "airbyte", "web_analytics"):
+    if group in ("meta", "airbyte", "web_analytics", "fx_rates"):
         return f"freshness:{group}"
     if (group or "").startswith("dbt_"):
         return "freshness:dbt"

@@ -54,6 +54,11 @@ RUNBOOK_ACTIONS: dict[str, str] = {
         "Check /api/health/dbt/; re-run the dbt_build job in Dagster. Escalate to Data "
         "Engineering (data-eng@example.com) if source pipelines lag more than 60 minutes."
     ),
+    "freshness:fx_rates": (
+        "Exchange rates are late: check `adinsights fx-rates show` and the fx_rates_refresh run "
+        "in Dagster; run `adinsights fx-rates refresh`, or import the contractual rates with "
+        "`adinsights fx-rates import FILE.csv`."
+    ),
     "freshness": "Open the asset in Dagster and re-materialize the stale partition.",
     "snapshot": (
         "Snapshot lag: run `adinsights snapshot-metrics --tenant-id <tenant>`, check that the "

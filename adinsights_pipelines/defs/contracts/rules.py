@@ -193,6 +193,25 @@ def currency_consistency_sql() -> str:
     """
 
 
+def exchange_rate_coverage_sql() -> str:
+    """Days within ``:days`` on which an account with spend has no exchange rate into its
+    tenant's reporting currency (the fact's spend_reporting is null): one violation per tenant,
+    platform and day, naming the currencies. The snapshot refuses to build for those tenants
+    rather than add a wrong or zero amount."""
+    return f"""
+    select fact.tenant_id, fact.platform, fact.date_day::text as subject,
+           'spend ' || string_agg(distinct fact.currency, ', ' order by fact.currency)
+               || ' with no rate into ' || coalesce(max(fact.reporting_currency), 'unknown')
+               || ' for ' || fact.date_day::text
+               || ' (adinsights fx-rates show / import / refresh)' as detail
+    from {FACT} as fact
+    where fact.date_day >= current_date - cast(:days as integer)
+      and fact.spend <> 0 and fact.spend_reporting is null
+    group by fact.tenant_id, fact.platform, fact.date_day
+    order by 1, 2, 3
+    """
+
+
 def contracts(
     days: int = 28,
     tolerance_abs: Decimal = Decimal("0.01"),
@@ -221,6 +240,17 @@ def contracts(
             ),
             blocking=True,
             sql=currency_consistency_sql(),
+            params={"days": days},
+        ),
+        Contract(
+            name="spend_has_exchange_rate",
+            asset="fct_ad_performance_daily",
+            description=(
+                "Every day with spend has an exchange rate into the tenant's reporting currency "
+                "over the window (spend_reporting is never computed with a missing rate)."
+            ),
+            blocking=True,
+            sql=exchange_rate_coverage_sql(),
             params={"days": days},
         ),
         Contract(

@@ -13,7 +13,11 @@ from dagster import (
 
 from adinsights_pipelines.defs.resources import WarehouseResource
 from adinsights_pipelines.defs.snapshots.guard import failures_blocking
-from adinsights_pipelines.defs.snapshots.payload import compute_payload, store_snapshot
+from adinsights_pipelines.defs.snapshots.payload import (
+    MissingExchangeRates,
+    compute_payload,
+    store_snapshot,
+)
 from adinsights_pipelines.defs.tenants.partitions import tenant_partitions
 
 
@@ -53,7 +57,20 @@ def metrics_snapshot(
         )
     started = time.perf_counter()
     with warehouse.engine().begin() as conn:
-        payload, row_totals = compute_payload(conn, tenant_id)
+        try:
+            payload, row_totals = compute_payload(conn, tenant_id)
+        except MissingExchangeRates as exc:
+            # Never a total that silently leaves out (or zeroes) a day's spend: name the days.
+            raise Failure(
+                description=f"snapshot for {tenant_id} blocked: {exc}",
+                metadata={
+                    "missing_rate_days": MetadataValue.json(
+                        [f"{day} {currency}" for day, currency in exc.missing]
+                    ),
+                    "reporting_currency": exc.reporting_currency,
+                },
+                allow_retries=False,
+            ) from None
         duration_ms = int((time.perf_counter() - started) * 1000)
         generated_at = store_snapshot(
             conn,

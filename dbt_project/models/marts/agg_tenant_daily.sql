@@ -1,7 +1,9 @@
 {#
   Tenant-level daily totals per platform, summed from fct_ad_performance_daily across accounts,
   campaigns and parishes. Grain (tenant_id, date_day, platform, currency): amounts in different
-  currencies are never summed together. Incremental on the fact's loaded_at, by (tenant, day).
+  currencies are never summed together; spend_reporting is the same spend in the tenant's
+  reporting currency (the fact's, summed; null when any row with spend lacks a rate).
+  Incremental on the fact's loaded_at, by (tenant, day).
 #}
 {{
     config(
@@ -26,6 +28,11 @@ select
     sum(clicks)::bigint                 as clicks,
     sum(conversions)::numeric(18, 4)    as conversions,
     currency::text                      as currency,
+    (case when bool_and(spend_reporting is not null or spend = 0)
+          then coalesce(sum(spend_reporting), 0) end)::numeric(24, 6) as spend_reporting,
+    max(reporting_currency)::text       as reporting_currency,
+    max(fx_rate)::numeric(24, 10)       as fx_rate,
+    max(fx_rate_date)::date             as fx_rate_date,
     count(distinct campaign_id)::integer as campaigns,
     max(loaded_at)::timestamptz         as loaded_at
 from {{ ref('fct_ad_performance_daily') }}
