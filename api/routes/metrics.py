@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -35,9 +36,13 @@ SNAPSHOT_ASSET = AssetKey("metrics_snapshot")
 SOURCES = ("warehouse",)
 
 
+CURRENCY_CODE = re.compile(r"[A-Z]{3}")
+
+
 def _filters(request: Request) -> SnapshotFilters:
     start_date, end_date = params.date_range(request, "start_date", "end_date")
-    currency = params.text(request, "currency", max_length=3)
+    # present but empty is a 400 too, as the documented pattern says
+    currency = params.matching(request, "currency", CURRENCY_CODE, "three capital letters")
     if currency is not None and not is_currency(currency):
         raise Problem(400, f"currency: {currency!r} is not an ISO 4217 code such as JMD or USD")
     return SnapshotFilters(
