@@ -1,0 +1,390 @@
+"""The Meta retry, backoff and throttle policy as the contract and runbook state it.
+
+- retries: base-2 exponential backoff with full jitter, at most 5 attempts, for retryable errors
+  only: HTTP 429 and 5xx, Graph codes 1, 2, 4, 17, 32, 341, 613 and 80000-80014, and anything
+  Graph flags ``is_transient``;
+- throttling: at 75 % usage or more a pause before the next call, 2 s per point above 74 %
+  (75 % -> 2 s, 90 % -> 32 s, 100 % -> 52 s), at most 120 s;
+- error classes: 190/102 token invalid, 10 and 200-299 permission denied, 429 and the throttle
+  codes rate limited.
+
+Expected values are written out; the pauses the client asks for are recorded (its ``sleep``),
+so nothing here waits. The calls go to the loopback Graph simulator.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from adinsights_pipelines.defs.meta.client import (
+    ApiCallFailure,
+    MetaApiError,
+    MetaGraphClient,
+    PermissionDeniedError,
+    RateLimitedError,
+    TokenInvalidError,
+    is_retryable,
+    throttle_delay,
+)
+from adinsights_pipelines.simulators.meta_graph import MetaSimState, MetaSimulator
+
+TOKEN = "sim_policy_tests_SECRET"
+DAY = date(2025, 6, 2)
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[MetaSimulator]:
+    with MetaSimulator(MetaSimState(today=date(2025, 6, 30))) as running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def _reset(sim: MetaSimulator) -> None:
+    sim.state.reset()
+
+
+@pytest.fixture(scope="module")
+def account(sim: MetaSimulator) -> str:
+    account_id: str = MetaGraphClient(TOKEN, base_url=sim.url).list_ad_accounts()[0]["id"]
+    return account_id
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.failures: list[ApiCallFailure] = []
+        self.sleeps: list[float] = []
+
+    def client(self, url: str, **kwargs: Any) -> MetaGraphClient:
+        return MetaGraphClient(
+            TOKEN, base_url=url, on_error=self.failures.append, sleep=self.sleeps.append, **kwargs
+        )
+
+
+# --- throttling ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("usage", "pause"),
+    [
+        (0, 0.0),
+        (50, 0.0),
+        (74, 0.0),
+        (74.99, 0.0),
+        (75, 2.0),  # runbook: 75 % -> 2 s
+        (76, 4.0),
+        (80, 12.0),
+        (90, 32.0),  # runbook: 90 % -> 32 s
+        (100, 52.0),  # runbook: 100 % -> 52 s
+        (133, 118.0),
+        (134, 120.0),  # the cap
+        (135, 120.0),
+        (1000, 120.0),
+    ],
+)
+def test_throttle_pause_at_the_documented_usage_levels(usage: float, pause: float) -> None:
+    assert throttle_delay(usage) == pytest.approx(pause)
+
+
+@given(st.floats(min_value=-10, max_value=10_000, allow_nan=False))
+def test_throttle_pause_is_zero_below_75_then_two_seconds_a_point_capped_at_120(
+    usage: float,
+) -> None:
+    pause = throttle_delay(usage)
+    if usage < 75:
+        assert pause == 0
+    elif usage >= 134:
+        assert pause == 120
+    else:
+        assert pause == pytest.approx(2 * usage - 148)
+
+
+@pytest.mark.parametrize(("usage", "pause"), [(74, None), (75, 2.0), (90, 32.0), (100, 52.0)])
+def test_the_client_pauses_before_the_call_after_a_high_usage_answer(
+    sim: MetaSimulator, account: str, usage: int, pause: float | None
+) -> None:
+    rec = Recorder()
+    client = rec.client(sim.url)
+    sim.state.set_usage(usage)
+    list(client.iter_campaigns(account))
+    assert client.usage_pct == usage
+    assert rec.sleeps == []  # the first call knows no usage yet
+    sim.state.set_usage(10)
+    list(client.iter_campaigns(account))
+    assert rec.sleeps == ([] if pause is None else [pause])
+    list(client.iter_campaigns(account))  # the answer said 10 %: no pause any more
+    assert rec.sleeps == ([] if pause is None else [pause])
+
+
+# --- the retryable set -----------------------------------------------------------------------
+
+RETRYABLE_GRAPH_CODES = {1, 2, 4, 17, 32, 341, 613, *range(80000, 80015)}
+
+
+@pytest.mark.parametrize(
+    ("http_status", "expected"),
+    [
+        (None, False),
+        (200, False),
+        (400, False),
+        (404, False),
+        (428, False),
+        (429, True),
+        (430, False),
+        (499, False),
+        (500, True),
+        (503, True),
+        (599, True),
+        (600, False),
+    ],
+)
+def test_http_statuses_that_are_retried(http_status: int | None, expected: bool) -> None:
+    assert is_retryable(http_status, None, False) is expected
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        (0, False),
+        (1, True),
+        (2, True),
+        (3, False),
+        (4, True),
+        (5, False),
+        (10, False),
+        (16, False),
+        (17, True),
+        (18, False),
+        (31, False),
+        (32, True),
+        (33, False),
+        (100, False),
+        (102, False),
+        (190, False),
+        (200, False),
+        (340, False),
+        (341, True),
+        (342, False),
+        (612, False),
+        (613, True),
+        (614, False),
+        (79999, False),
+        (80000, True),
+        (80007, True),
+        (80014, True),
+        (80015, False),
+    ],
+)
+def test_graph_codes_that_are_retried(code: int, expected: bool) -> None:
+    assert is_retryable(400, code, False) is expected
+
+
+@given(
+    st.none() | st.integers(min_value=100, max_value=699),
+    st.none() | st.integers(min_value=0, max_value=90_000),
+    st.booleans(),
+)
+@example(None, None, True)
+@example(None, None, False)
+def test_retryable_is_transient_or_429_or_5xx_or_a_listed_code(
+    http_status: int | None, code: int | None, is_transient: bool
+) -> None:
+    expected = (
+        is_transient
+        or http_status == 429
+        or (http_status is not None and 500 <= http_status <= 599)
+        or code in RETRYABLE_GRAPH_CODES
+    )
+    assert is_retryable(http_status, code, is_transient) is expected
+
+
+def test_is_transient_alone_makes_an_error_retried(sim: MetaSimulator, account: str) -> None:
+    rec = Recorder()
+    sim.state.inject("/campaigns", count=1, http_status=400, code=100, is_transient=True)
+    assert list(rec.client(sim.url).iter_campaigns(account))
+    assert sim.state.request_count("/campaigns") == 2
+    assert [(f.code, f.is_retryable) for f in rec.failures] == [(100, True)]
+
+    rec = Recorder()
+    sim.state.inject("/campaigns", count=1, http_status=400, code=100, is_transient=False)
+    with pytest.raises(MetaApiError) as raised:
+        list(rec.client(sim.url).iter_campaigns(account))
+    assert (raised.value.code, raised.value.is_transient, raised.value.is_retryable) == (
+        100,
+        False,
+        False,
+    )
+    assert sim.state.request_count("/campaigns") == 3  # 2 before, 1 now: not repeated
+    assert rec.sleeps == []
+
+
+# --- error classes -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("http_status", "code", "cls", "retryable"),
+    [
+        (400, 190, TokenInvalidError, False),
+        (400, 102, TokenInvalidError, False),
+        (403, 10, PermissionDeniedError, False),
+        (403, 200, PermissionDeniedError, False),
+        (403, 250, PermissionDeniedError, False),
+        (403, 299, PermissionDeniedError, False),
+        (400, 199, MetaApiError, False),
+        (400, 300, MetaApiError, False),
+        (400, 100, MetaApiError, False),
+        (400, 11, MetaApiError, False),
+        (400, 4, RateLimitedError, True),
+        (400, 17, RateLimitedError, True),
+        (400, 32, RateLimitedError, True),
+        (400, 613, RateLimitedError, True),
+        (400, 80000, RateLimitedError, True),
+        (400, 80014, RateLimitedError, True),
+        (400, 80015, MetaApiError, False),
+        (400, 341, MetaApiError, True),
+        (429, 100, RateLimitedError, True),
+        (500, 2, MetaApiError, True),
+    ],
+)
+def test_error_classes_by_graph_code(
+    sim: MetaSimulator, account: str, http_status: int, code: int, cls: type, retryable: bool
+) -> None:
+    rec = Recorder()
+    sim.state.inject(
+        "/ads", count=1, http_status=http_status, code=code, subcode=7, is_transient=False
+    )
+    with pytest.raises(MetaApiError) as raised:
+        list(rec.client(sim.url, max_attempts=1).iter_ads(account))
+    error = raised.value
+    assert type(error) is cls
+    assert (error.http_status, error.code, error.subcode, error.is_retryable) == (
+        http_status,
+        code,
+        7,
+        retryable,
+    )
+    assert error.endpoint == f"/v21.0/{account}/ads"
+    assert error.fbtrace_id and error.fbtrace_id.startswith("A")
+    assert str(error).startswith(
+        f"Meta API /v21.0/{account}/ads failed (HTTP {http_status}, code {code}/7, fbtrace_id A"
+    )
+    assert repr(error).startswith(f"{cls.__name__}('Meta API /v21.0/{account}/ads failed")
+    (failure,) = rec.failures
+    assert (failure.provider, failure.endpoint, failure.http_status, failure.code) == (
+        "meta",
+        f"/v21.0/{account}/ads",
+        http_status,
+        code,
+    )
+    assert (failure.subcode, failure.is_retryable) == (7, retryable)
+    assert failure.message == error.message
+
+
+def test_a_request_that_never_left_is_not_retried() -> None:
+    """Not a network error (no host in the URL): nothing transient about it."""
+    rec = Recorder()
+    with pytest.raises(MetaApiError) as raised:
+        rec.client("http://").list_ad_accounts()
+    assert raised.value.http_status is None and raised.value.is_transient is False
+    assert raised.value.message == "InvalidURL talking to the Graph API"
+    assert str(raised.value) == (
+        "Meta API /v21.0/me/adaccounts failed (network error): InvalidURL talking to the Graph API"
+    )
+    assert len(rec.failures) == 1 and rec.sleeps == []
+
+
+# --- attempts and backoff --------------------------------------------------------------------
+
+
+def _failing_run(sim: MetaSimulator, account: str, **kwargs: Any) -> Recorder:
+    """One call that keeps failing with a retryable 503 until the client gives up."""
+    rec = Recorder()
+    sim.state.reset()
+    sim.state.inject("/campaigns", count=50, http_status=503, code=2)
+    with pytest.raises(MetaApiError) as raised:
+        list(rec.client(sim.url, **kwargs).iter_campaigns(account))
+    assert (raised.value.http_status, raised.value.code) == (503, 2)
+    return rec
+
+
+def test_at_most_five_attempts_by_default(sim: MetaSimulator, account: str) -> None:
+    rec = _failing_run(sim, account)
+    assert sim.state.request_count("/campaigns") == 5
+    assert len(rec.failures) == 5 and len(rec.sleeps) == 4
+
+
+@pytest.mark.parametrize("attempts", [1, 2, 7])
+def test_max_attempts_is_the_number_of_calls(
+    sim: MetaSimulator, account: str, attempts: int
+) -> None:
+    rec = _failing_run(sim, account, max_attempts=attempts)
+    assert sim.state.request_count("/campaigns") == attempts
+    assert len(rec.failures) == attempts and len(rec.sleeps) == attempts - 1
+
+
+def test_max_attempts_below_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="max_attempts must be at least 1"):
+        MetaGraphClient(TOKEN, max_attempts=0)
+    assert MetaGraphClient(TOKEN, max_attempts=1).max_attempts == 1
+
+
+def test_backoff_is_base_2_exponential_with_full_jitter(sim: MetaSimulator, account: str) -> None:
+    """The n-th pause is uniform in [0, 2 ** (n - 1)] seconds: 1, 2, 4, 8 s at most."""
+    random.seed(20240601)  # tenacity's jitter draws from the random module: reproducible
+    runs = [_failing_run(sim, account).sleeps for _ in range(12)]
+    bounds = [1.0, 2.0, 4.0, 8.0]
+    for pauses in runs:
+        assert len(pauses) == 4
+        assert all(0 <= p <= b for p, b in zip(pauses, bounds, strict=True))
+    for n, bound in enumerate(bounds):
+        nth = [pauses[n] for pauses in runs]
+        # full jitter: spread over the whole range, not a fixed pause nor a tiny one
+        assert max(nth) > 0.6 * bound
+        assert min(nth) < 0.4 * bound
+        assert len(set(nth)) == len(nth)
+
+
+def test_backoff_base_scales_the_pauses_and_60_seconds_caps_them(
+    sim: MetaSimulator, account: str
+) -> None:
+    random.seed(7)
+    runs = [_failing_run(sim, account, backoff_base=16.0).sleeps for _ in range(12)]
+    bounds = [16.0, 32.0, 60.0, 60.0]  # 16, 32, 64 and 128, capped at 60
+    for pauses in runs:
+        assert all(0 <= p <= b for p, b in zip(pauses, bounds, strict=True))
+    for n, bound in enumerate(bounds):
+        assert max(pauses[n] for pauses in runs) > 0.6 * bound
+
+
+def test_a_retried_call_throttles_before_each_attempt(sim: MetaSimulator, account: str) -> None:
+    """The usage of a failed answer counts too: the retry pauses for both reasons."""
+    random.seed(3)
+    rec = Recorder()
+    client = rec.client(sim.url)
+    sim.state.set_usage(90)
+    list(client.iter_campaigns(account))
+    sim.state.inject("/campaigns", count=1, http_status=500, code=2)
+    list(client.iter_campaigns(account))
+    # throttle 32 s, the backoff pause (at most 1 s), throttle 32 s again before the retry
+    assert len(rec.sleeps) == 3
+    assert rec.sleeps[0] == 32.0 and rec.sleeps[2] == 32.0
+    assert 0 <= rec.sleeps[1] <= 1.0
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(attempts=st.integers(min_value=1, max_value=6), base=st.sampled_from([0.5, 1.0, 3.0]))
+def test_every_pause_lies_within_its_jitter_bound(
+    sim: MetaSimulator, account: str, attempts: int, base: float
+) -> None:
+    rec = _failing_run(sim, account, max_attempts=attempts, backoff_base=base)
+    assert len(rec.sleeps) == attempts - 1
+    for n, pause in enumerate(rec.sleeps, start=1):
+        assert 0 <= pause <= min(60.0, base * 2 ** (n - 1))
