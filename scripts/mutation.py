@@ -102,7 +102,9 @@ def load_modules(path: Path = MODULES_FILE) -> list[Module]:
         Module(m["path"], m.get("what", ""), tuple(m["tests"])) for m in data.get("module", [])
     ]
     for module in modules:
-        missing = [p for p in (module.path, *module.tests) if not (ROOT / p).exists()]
+        missing = [
+            p for p in (module.path, *module.tests) if not (ROOT / p.partition("::")[0]).exists()
+        ]
         if missing:
             sys.exit(f"mutation: error: {path.name} names missing files: {missing}")
     return modules

@@ -14,9 +14,12 @@ so nothing here waits. The calls go to the loopback Graph simulator.
 
 from __future__ import annotations
 
+import json
 import random
+import threading
 from collections.abc import Iterator
 from datetime import date
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -31,6 +34,7 @@ from adinsights_pipelines.defs.meta.client import (
     RateLimitedError,
     TokenInvalidError,
     is_retryable,
+    parse_usage,
     throttle_delay,
 )
 from adinsights_pipelines.simulators.meta_graph import MetaSimState, MetaSimulator
@@ -336,8 +340,8 @@ def test_max_attempts_below_one_is_refused() -> None:
 
 def test_backoff_is_base_2_exponential_with_full_jitter(sim: MetaSimulator, account: str) -> None:
     """The n-th pause is uniform in [0, 2 ** (n - 1)] seconds: 1, 2, 4, 8 s at most."""
-    random.seed(20240601)  # tenacity's jitter draws from the random module: reproducible
-    runs = [_failing_run(sim, account).sleeps for _ in range(12)]
+    random.seed(20240601)  # tenacity draws its jitter from the random module
+    runs = [_failing_run(sim, account).sleeps for _ in range(24)]
     bounds = [1.0, 2.0, 4.0, 8.0]
     for pauses in runs:
         assert len(pauses) == 4
@@ -345,8 +349,8 @@ def test_backoff_is_base_2_exponential_with_full_jitter(sim: MetaSimulator, acco
     for n, bound in enumerate(bounds):
         nth = [pauses[n] for pauses in runs]
         # full jitter: spread over the whole range, not a fixed pause nor a tiny one
-        assert max(nth) > 0.6 * bound
-        assert min(nth) < 0.4 * bound
+        assert max(nth) > 0.5 * bound
+        assert min(nth) < 0.5 * bound
         assert len(set(nth)) == len(nth)
 
 
@@ -354,12 +358,12 @@ def test_backoff_base_scales_the_pauses_and_60_seconds_caps_them(
     sim: MetaSimulator, account: str
 ) -> None:
     random.seed(7)
-    runs = [_failing_run(sim, account, backoff_base=16.0).sleeps for _ in range(12)]
+    runs = [_failing_run(sim, account, backoff_base=16.0).sleeps for _ in range(24)]
     bounds = [16.0, 32.0, 60.0, 60.0]  # 16, 32, 64 and 128, capped at 60
     for pauses in runs:
         assert all(0 <= p <= b for p, b in zip(pauses, bounds, strict=True))
     for n, bound in enumerate(bounds):
-        assert max(pauses[n] for pauses in runs) > 0.6 * bound
+        assert max(pauses[n] for pauses in runs) > 0.5 * bound
 
 
 def test_a_retried_call_throttles_before_each_attempt(sim: MetaSimulator, account: str) -> None:
@@ -388,3 +392,282 @@ def test_every_pause_lies_within_its_jitter_bound(
     assert len(rec.sleeps) == attempts - 1
     for n, pause in enumerate(rec.sleeps, start=1):
         assert 0 <= pause <= min(60.0, base * 2 ** (n - 1))
+
+
+# --- what the client sends and reports ---------------------------------------------------------
+
+
+def test_client_defaults() -> None:
+    client = MetaGraphClient(TOKEN)
+    assert (client.base_url, client.api_version) == ("https://graph.facebook.com", "v21.0")
+    assert (client.max_attempts, client.timeout, client.backoff_base) == (5, 30.0, 1.0)
+    assert client.last_usage == {} and client.usage_pct == 0.0 and client.on_error is None
+    assert repr(client) == (
+        "MetaGraphClient(base_url='https://graph.facebook.com', api_version='v21.0')"
+    )
+    assert MetaGraphClient(TOKEN, base_url="http://x/").base_url == "http://x"
+    assert TOKEN not in repr(client)
+
+
+def test_meta_api_error_text() -> None:
+    error = MetaApiError(
+        "boom", http_status=400, code=190, subcode=463, fbtrace_id="AbC", endpoint="/v21.0/me"
+    )
+    assert str(error) == "Meta API /v21.0/me failed (HTTP 400, code 190/463, fbtrace_id AbC): boom"
+    assert repr(error) == (
+        "MetaApiError('Meta API /v21.0/me failed (HTTP 400, code 190/463, fbtrace_id AbC): boom')"
+    )
+    assert (error.message, error.http_status, error.code, error.subcode) == ("boom", 400, 190, 463)
+    assert (error.is_transient, error.fbtrace_id, error.endpoint) == (False, "AbC", "/v21.0/me")
+    bare = MetaApiError("down", http_status=None)
+    assert str(bare) == "Meta API call failed (network error): down"
+    assert (bare.code, bare.subcode, bare.is_transient, bare.fbtrace_id, bare.endpoint) == (
+        None,
+        None,
+        False,
+        None,
+        "",
+    )
+    assert (
+        str(MetaApiError("x", http_status=500, code=2))
+        == "Meta API call failed (HTTP 500, code 2): x"
+    )
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({}, {}),
+        (
+            {"x-app-usage": '{"call_count": 10, "total_cputime": 20, "total_time": 5}'},
+            {"x-app-usage": 20.0},
+        ),
+        (
+            {
+                "x-app-usage": '{"call_count": 91}',
+                "x-ad-account-usage": '{"acc_id_util_pct": 33.5}',
+            },
+            {"x-app-usage": 91.0, "x-ad-account-usage": 33.5},
+        ),
+        (
+            {"x-ad-account-usage": '{"acc_id_util_pct": true, "call_count": 99}'},
+            {"x-ad-account-usage": 0.0},
+        ),
+        (
+            {
+                "x-business-use-case-usage": '{"1": [{"type": "ads_insights", "call_count": 5, '
+                '"total_cputime": 80, "total_time": 2, "estimated_time_to_regain_access": 99}], '
+                '"2": [{"call_count": 81}], "3": "odd", "4": ["odd"]}'
+            },
+            {"x-business-use-case-usage": 81.0},
+        ),
+        ({"x-business-use-case-usage": "{}"}, {"x-business-use-case-usage": 0.0}),
+        ({"x-app-usage": "not json", "x-ad-account-usage": "[1, 2]"}, {}),
+        ({"x-app-usage": ""}, {}),
+    ],
+)
+def test_usage_headers(headers: dict[str, str], expected: dict[str, float]) -> None:
+    assert parse_usage(headers) == expected
+
+
+def test_parameters_are_sent_as_graph_expects_them(sim: MetaSimulator, account: str) -> None:
+    client = MetaGraphClient(TOKEN, base_url=sim.url)
+    list(
+        client.iter_pages(
+            f"/{account}/campaigns",
+            {
+                "fields": ("id", "name"),
+                "on": True,
+                "off": False,
+                "day": date(2025, 6, 1),
+                "range": {"since": "2025-06-01"},
+                "limit": 3,
+            },
+        )
+    )
+    query = sim.state.requests[0].query
+    assert sim.state.requests[0].path == f"/v21.0/{account}/campaigns"
+    assert (query["fields"], query["on"], query["off"], query["day"]) == (
+        "id,name",
+        "true",
+        "false",
+        "2025-06-01",
+    )
+    assert (query["range"], query["limit"]) == ('{"since":"2025-06-01"}', "3")
+
+
+def test_retries_and_pauses_are_logged(
+    sim: MetaSimulator, account: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    rec = Recorder()
+    client = rec.client(sim.url)
+    sim.state.set_usage(90)
+    list(client.iter_campaigns(account))
+    sim.state.inject("/campaigns", count=1, http_status=503, code=2)
+    with caplog.at_level("INFO", logger="adinsights_pipelines.defs.meta.client"):
+        list(client.iter_campaigns(account))
+    messages = [r.getMessage() for r in caplog.records]
+    path = f"/v21.0/{account}/campaigns"
+    assert messages[0] == f"Meta usage at 90%; pausing 32.0s before {path}"
+    assert messages[1].startswith(f"Meta API {path} failed (HTTP 503, code 2, fbtrace_id A")
+    assert messages[2] == f"retrying Meta call (attempt 2) in {rec.sleeps[1]:.2f}s"
+    assert [r.levelname for r in caplog.records[:3]] == ["INFO", "WARNING", "INFO"]
+
+
+# --- async report runs -----------------------------------------------------------------------
+
+
+def test_report_runs_start_poll_and_read(sim: MetaSimulator, account: str) -> None:
+    client = MetaGraphClient(TOKEN, base_url=sim.url)
+    run_id = client.start_insights_report(account.removeprefix("act_"), DAY, DAY)
+    start = sim.state.requests[0]
+    assert (start.method, start.path, start.query["level"]) == (
+        "POST",
+        f"/v21.0/{account}/insights",
+        "ad",
+    )
+    assert start.query["time_increment"] == "1" and start.query["breakdowns"] == "region"
+    assert start.query["time_range"] == '{"since":"2025-06-02","until":"2025-06-02"}'
+    first = client.report_runs([run_id])
+    assert list(first) == [run_id]
+    assert (first[run_id].completed, first[run_id].failed) == (False, False)
+    while not (status := client.report_runs([run_id])[run_id]).completed:
+        assert status.async_status in {"Job Not Started", "Job Started", "Job Running"}
+    assert status.percent_complete == 100 and status.id == run_id
+    rows = list(client.iter_report_rows(run_id, limit=2))
+    assert rows == list(client.iter_insights(account, DAY, DAY))
+    assert [
+        r.query.get("limit") for r in sim.state.requests if r.path.endswith(f"{run_id}/insights")
+    ][:1] == ["2"]
+
+
+def test_report_runs_in_batches(sim: MetaSimulator, account: str) -> None:
+    client = MetaGraphClient(TOKEN, base_url=sim.url)
+    runs = [client.start_insights_report(account, DAY, DAY, breakdowns=()) for _ in range(3)]
+    statuses = client.report_runs(runs)
+    assert sorted(statuses) == sorted(runs)
+    assert [r.method for r in sim.state.requests[3:]] == ["POST"]  # one batch call
+    sim.state.fail_next_report_run = True
+    failing = client.start_insights_report(account, DAY, DAY)
+    for _ in range(5):
+        if (run := client.report_runs([failing, runs[0]])[failing]).failed:
+            break
+    assert run.async_status == "Job Failed" and run.failed and not run.completed
+
+
+def test_report_run_status_from_graph_defaults() -> None:
+    from adinsights_pipelines.defs.meta.client import ReportRun
+
+    assert ReportRun.from_graph("9", {}) == ReportRun("9", "unknown", 0)
+    skipped = {"id": "8", "async_status": "Job Skipped", "async_percent_completion": 42.7}
+    assert ReportRun.from_graph("9", skipped) == ReportRun("8", "Job Skipped", 42)
+    assert ReportRun.from_graph("9", {"async_percent_completion": "50"}).percent_complete == 0
+    assert ReportRun("9", "Job Skipped", 0).failed
+    assert ReportRun("9", "Job Completed", 100).completed
+
+
+# --- answers that are not Graph's envelope (a proxy, an outage page) ---------------------------
+
+
+class Scripted:
+    """A loopback HTTP server answering from a script: what a proxy in front of Graph may say."""
+
+    def __init__(self) -> None:
+        self.answers: list[tuple[int, str, bytes]] = []
+        self.paths: list[str] = []
+        scripted = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                scripted.paths.append(self.path)
+                status, reason, body = scripted.answers.pop(0)
+                self.send_response(status, reason)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def scripted() -> Iterator[Scripted]:
+    server = Scripted()
+    yield server
+    server.server.shutdown()
+    server.server.server_close()
+
+
+def test_an_error_without_a_graph_body(scripted: Scripted) -> None:
+    rec = Recorder()
+    scripted.answers = [(502, "Bad Gateway", b"<html>proxy</html>")] * 2
+    with pytest.raises(MetaApiError) as raised:
+        rec.client(scripted.url, max_attempts=2).get(f"{scripted.url}/v21.0/me")
+    assert type(raised.value) is MetaApiError
+    assert raised.value.message == "HTTP 502 Bad Gateway without a Graph error body"
+    assert (raised.value.http_status, raised.value.code, raised.value.is_retryable) == (
+        502,
+        None,
+        True,
+    )
+    assert len(rec.failures) == 2 and len(rec.sleeps) == 1
+    scripted.answers = [(404, "", b'{"error": "not an object"}')]
+    with pytest.raises(MetaApiError) as missing:
+        rec.client(scripted.url).get(f"{scripted.url}/v21.0/me")
+    assert missing.value.message == "HTTP 404 without a Graph error body"
+    assert missing.value.is_retryable is False
+
+
+def test_a_success_that_is_not_a_json_object_is_retried(scripted: Scripted) -> None:
+    rec = Recorder()
+    scripted.answers = [(200, "OK", b"[1, 2]"), (200, "OK", b"not json"), (200, "OK", b'{"a": 1}')]
+    assert rec.client(scripted.url).get(f"{scripted.url}/v21.0/me") == {"a": 1}
+    assert [f.message for f in rec.failures] == [
+        "the Graph API answered with a body that is not a JSON object"
+    ] * 2
+    assert [(f.http_status, f.is_retryable) for f in rec.failures] == [(200, True)] * 2
+
+
+def test_graph_error_fields_of_the_wrong_type_are_dropped(scripted: Scripted) -> None:
+    body = b'{"error": {"message": "odd", "code": "17", "error_subcode": "x", "is_transient": 1}}'
+    scripted.answers = [(400, "", body)]
+    with pytest.raises(MetaApiError) as raised:
+        MetaGraphClient(TOKEN, base_url=scripted.url, max_attempts=1).get(f"{scripted.url}/x")
+    error = raised.value
+    assert (error.code, error.subcode, error.is_transient, error.fbtrace_id) == (
+        None,
+        None,
+        True,
+        None,
+    )
+    scripted.answers = [(400, "", b'{"error": {}}')]
+    with pytest.raises(MetaApiError) as empty:
+        MetaGraphClient(TOKEN, base_url=scripted.url, max_attempts=1).get(f"{scripted.url}/x")
+    assert empty.value.message == "unknown Graph error"
+
+
+def test_the_token_is_sent_as_a_header_and_dropped_from_next_urls(scripted: Scripted) -> None:
+    next_url = f"{scripted.url}/v21.0/act_1/ads?after=QVFI&access_token={TOKEN}&limit=2"
+    scripted.answers = [
+        (200, "OK", b'{"data": [{"id": "1"}], "paging": {"next": "' + next_url.encode() + b'"}}'),
+        (200, "OK", b'{"data": [{"id": "2"}], "paging": {"next": "' + next_url.encode() + b'"}}'),
+    ]
+    client = MetaGraphClient(TOKEN, base_url=scripted.url)
+    assert [r["id"] for r in client.iter_pages("act_1/ads", {"limit": 2})] == ["1", "2"]
+    # the second page came from paging.next, without the token; the loop stopped there
+    assert scripted.paths == ["/v21.0/act_1/ads?limit=2", "/v21.0/act_1/ads?after=QVFI&limit=2"]
+
+
+def test_the_token_is_redacted_from_graph_messages(scripted: Scripted) -> None:
+    message = f"bad access_token={TOKEN}&x=1 and ACCESS_TOKEN=other and {TOKEN}"
+    body = json.dumps({"error": {"message": message, "code": 100}}).encode()
+    scripted.answers = [(400, "", body)]
+    with pytest.raises(MetaApiError) as raised:
+        MetaGraphClient(TOKEN, base_url=scripted.url).get(f"{scripted.url}/x")
+    assert raised.value.message == (
+        "bad access_token=<redacted>&x=1 and ACCESS_TOKEN=<redacted> and <redacted>"
+    )
