@@ -64,6 +64,7 @@ def test_a_cursor_whose_padding_is_two_characters_decodes() -> None:
         "",  # empty
         "%%%",  # not base64 at all
         "eyJhIjox fQ",  # a space inside
+        "eyJh....IjoxLCJiIjoieCJ9",  # {"a":1,"b":"x"} with dots, which lenient base64 skips
         "WzEsMl0",  # [1,2]: JSON, but not an object
         "Im9rIg",  # "ok": a JSON string
         "bnVsbA",  # null
@@ -204,6 +205,9 @@ def test_matching_and_required() -> None:
         "account_id is required"
     )
     assert params.required(request({"account_id": "act_7"}), "account_id", pattern, what) == "act_7"
+    assert refused(params.required, request({"account_id": "7"}), "account_id", pattern, what) == (
+        "account_id must be a Meta ad account id (act_<digits>)"
+    )
 
 
 def test_choice_defaults_and_refuses_with_the_options() -> None:
@@ -257,6 +261,9 @@ def test_a_real_date_parses() -> None:
     assert params.parse_date("since", "2024-02-29") == date(2024, 2, 29)
     assert params.iso_date(request({"since": "2026-05-01"}), "since") == date(2026, 5, 1)
     assert params.iso_date(request(), "since") is None
+    assert refused(params.iso_date, request({"until": "2026-5-1"}), "until") == (
+        "until must be a date (YYYY-MM-DD)"
+    )
 
 
 def test_date_range_order_and_span() -> None:
@@ -308,6 +315,7 @@ def test_day_window_bounds() -> None:
     # since only, 400 days back: until defaults to today, which makes 401 days
     far = request({"since": "2025-04-15"})
     assert refused(params.day_window, far, max_days=400) == "since..until spans more than 400 days"
+    assert refused(params.day_window, far) == "since..until spans more than 400 days"  # default
     assert params.day_window(request({"since": "2025-04-16"}), max_days=400) == (
         date(2025, 4, 16),
         TODAY,
