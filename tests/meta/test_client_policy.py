@@ -27,12 +27,15 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from adinsights_pipelines.defs.meta.client import (
+    INSIGHT_FIELDS,
     ApiCallFailure,
     MetaApiError,
     MetaGraphClient,
     PermissionDeniedError,
     RateLimitedError,
+    ReportRun,
     TokenInvalidError,
+    asks_for_less_data,
     is_retryable,
     parse_usage,
     throttle_delay,
@@ -575,9 +578,15 @@ class Scripted:
     def __init__(self) -> None:
         self.answers: list[tuple[int, str, bytes]] = []
         self.paths: list[str] = []
+        self.bodies: list[str] = []
         scripted = self
 
         class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                scripted.bodies.append(self.rfile.read(length).decode())
+                self.do_GET()
+
             def do_GET(self) -> None:
                 scripted.paths.append(self.path)
                 status, reason, body = scripted.answers.pop(0)
@@ -609,6 +618,7 @@ def test_an_error_without_a_graph_body(scripted: Scripted) -> None:
         rec.client(scripted.url, max_attempts=2).get(f"{scripted.url}/v21.0/me")
     assert type(raised.value) is MetaApiError
     assert raised.value.message == "HTTP 502 Bad Gateway without a Graph error body"
+    assert raised.value.endpoint == "/v21.0/me"
     assert (raised.value.http_status, raised.value.code, raised.value.is_retryable) == (
         502,
         None,
@@ -671,3 +681,173 @@ def test_the_token_is_redacted_from_graph_messages(scripted: Scripted) -> None:
     assert raised.value.message == (
         "bad access_token=<redacted>&x=1 and ACCESS_TOKEN=<redacted> and <redacted>"
     )
+
+
+def test_report_run_status_requests_and_batch_answers(scripted: Scripted) -> None:
+    from urllib.parse import parse_qs
+
+    rec = Recorder()
+    client = rec.client(scripted.url)
+    ok = {
+        "code": 200,
+        "body": '{"id": "11", "async_status": "Job Running", "async_percent_completion": 40}',
+    }
+    busy = {
+        "code": 500,
+        "body": '{"error": {"message": "try later", "code": 2, "is_transient": true}}',
+    }
+    scripted.answers = [
+        (
+            200,
+            "OK",
+            b'{"id": "10", "async_status": "Job Completed", "async_percent_completion": 100}',
+        ),
+        (200, "OK", json.dumps([ok, busy, None]).encode()),
+    ]
+    assert client.report_runs(["10"]) == {"10": ReportRun("10", "Job Completed", 100)}
+    assert scripted.paths[0] == "/v21.0/10?fields=id%2Casync_status%2Casync_percent_completion"
+    # three runs: one batch call; the busy one is reported and left out, the missing one too
+    assert client.report_runs(["11", "12", "13"]) == {"11": ReportRun("11", "Job Running", 40)}
+    form = parse_qs(scripted.bodies[0])
+    assert form["include_headers"] == ["false"]
+    assert json.loads(form["batch"][0]) == [
+        {
+            "method": "GET",
+            "relative_url": f"v21.0/{r}?fields=id,async_status,async_percent_completion",
+        }
+        for r in ("11", "12", "13")
+    ]
+    (failure,) = rec.failures
+    assert (failure.endpoint, failure.http_status, failure.code, failure.is_retryable) == (
+        "/v21.0/12",
+        500,
+        2,
+        True,
+    )
+    assert failure.message == "try later"
+
+
+def test_a_batch_error_that_is_not_retryable_is_raised(scripted: Scripted) -> None:
+    denied = {"code": 403, "body": '{"error": {"message": "no", "code": 200}}'}
+    scripted.answers = [(200, "OK", json.dumps([denied, None]).encode())]
+    with pytest.raises(PermissionDeniedError) as raised:
+        MetaGraphClient(TOKEN, base_url=scripted.url).report_runs(["21", "22"])
+    assert (raised.value.endpoint, raised.value.http_status) == ("/v21.0/21", 403)
+    no_code = {"body": "not json"}
+    scripted.answers = [(200, "OK", json.dumps([no_code, None]).encode())]
+    rec = Recorder()
+    assert rec.client(scripted.url).report_runs(["23", "24"]) == {}
+    assert [(f.http_status, f.is_retryable) for f in rec.failures] == [(500, True)]
+
+
+def test_a_batch_answer_that_is_not_a_list(scripted: Scripted) -> None:
+    rec = Recorder()
+    scripted.answers = [(200, "OK", b'{"odd": 1}')] * 2
+    with pytest.raises(MetaApiError) as raised:
+        rec.client(scripted.url, max_attempts=1).report_runs(["1", "2"])
+    assert raised.value.message == "the batch endpoint answered with something other than a list"
+    assert (raised.value.http_status, raised.value.is_transient, raised.value.endpoint) == (
+        200,
+        True,
+        "/",
+    )
+
+
+def test_more_than_50_runs_take_one_batch_call_per_50(scripted: Scripted) -> None:
+    runs = [str(100 + i) for i in range(51)]
+    answers = lambda ids: json.dumps(  # noqa: E731
+        [{"code": 200, "body": json.dumps({"id": r, "async_status": "Job Completed"})} for r in ids]
+    ).encode()
+    scripted.answers = [(200, "OK", answers(runs[:50])), (200, "OK", answers(runs[50:]))]
+    statuses = MetaGraphClient(TOKEN, base_url=scripted.url).report_runs(runs)
+    assert sorted(statuses) == runs and all(s.completed for s in statuses.values())
+    assert [len(json.loads(parse_form(b)["batch"])) for b in scripted.bodies] == [50, 1]
+
+
+def parse_form(body: str) -> dict[str, str]:
+    from urllib.parse import parse_qsl
+
+    return dict(parse_qsl(body))
+
+
+def test_a_report_run_started_without_an_id(scripted: Scripted) -> None:
+    rec = Recorder()
+    scripted.answers = [(200, "OK", b'{"id": "x"}')]
+    with pytest.raises(MetaApiError) as raised:
+        rec.client(scripted.url, max_attempts=1).start_insights_report("act_5", DAY, DAY)
+    assert raised.value.message == "starting a report run answered without report_run_id"
+    assert (raised.value.http_status, raised.value.is_transient) == (200, True)
+    assert raised.value.endpoint == "/v21.0/act_5/insights"
+    form = parse_form(scripted.bodies[0])
+    assert form == {
+        "level": "ad",
+        "time_increment": "1",
+        "time_range": '{"since":"2025-06-02","until":"2025-06-02"}',
+        "fields": ",".join(INSIGHT_FIELDS),
+        "breakdowns": "region",
+    }
+    scripted.answers = [(200, "OK", b"[]")]
+    with pytest.raises(MetaApiError, match="without report_run_id"):
+        rec.client(scripted.url, max_attempts=1).start_insights_report("5", DAY, DAY)
+
+
+def test_page_limits_the_client_asks_for(sim: MetaSimulator, account: str) -> None:
+    client = MetaGraphClient(TOKEN, base_url=sim.url)
+    client.list_ad_accounts()
+    list(client.iter_ads(account))
+    list(client.iter_insights(account, DAY, DAY))
+    assert [r.query.get("limit") for r in sim.state.requests[:3]] == ["100", "500", "500"]
+
+
+def test_blank_parameters_of_a_next_url_are_kept(scripted: Scripted) -> None:
+    reduce = (
+        b'{"error": {"message": "Please reduce the amount of data you\'re asking for", "code": 1}}'
+    )
+    next_url = f"{scripted.url}/v21.0/act_1/ads?after=QVFI&filtering=&limit=400"
+    scripted.answers = [
+        (200, "OK", b'{"data": [{"id": "1"}], "paging": {"next": "' + next_url.encode() + b'"}}'),
+        (500, "", reduce),
+        (200, "OK", b'{"paging": {}}'),  # no "data" at all: no rows, not an error
+    ]
+    rows = list(
+        MetaGraphClient(TOKEN, base_url=scripted.url).iter_pages("act_1/ads", {"limit": 400})
+    )
+    assert rows == [{"id": "1"}]
+    assert scripted.paths[1:] == [
+        "/v21.0/act_1/ads?after=QVFI&filtering=&limit=400",
+        "/v21.0/act_1/ads?after=QVFI&filtering=&limit=200",
+    ]
+
+
+def test_reduce_data_without_a_limit_is_raised(scripted: Scripted) -> None:
+    reduce = (
+        b'{"error": {"message": "Please reduce the amount of data you\'re asking for", "code": 1}}'
+    )
+    scripted.answers = [(500, "", reduce)]
+    with pytest.raises(MetaApiError) as raised:
+        list(MetaGraphClient(TOKEN, base_url=scripted.url).iter_pages("act_1/ads", {}))
+    assert (raised.value.http_status, raised.value.code) == (500, 1)
+    assert len(scripted.paths) == 1  # neither shrunk (no limit) nor retried
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "message", "expected"),
+    [
+        (500, 1, "Please reduce the amount of data you're asking for, then retry", True),
+        (500, 1, "PLEASE REDUCE THE AMOUNT OF DATA", True),
+        (500, 1, "An unknown error occurred", False),
+        (500, 2, "Please reduce the amount of data you're asking for", False),
+        (400, 1, "Please reduce the amount of data you're asking for", False),
+        (400, 100, "Please reduce the amount of data you're asking for", False),
+    ],
+)
+def test_asks_for_less_data(status: int, code: int, message: str, expected: bool) -> None:
+    error = MetaApiError(message, http_status=status, code=code)
+    assert asks_for_less_data(error) is expected
+
+
+def test_an_empty_token_redacts_nothing(scripted: Scripted) -> None:
+    scripted.answers = [(400, "", b'{"error": {"message": "bad request", "code": 100}}')]
+    with pytest.raises(MetaApiError) as raised:
+        MetaGraphClient("", base_url=scripted.url).get(f"{scripted.url}/x")
+    assert raised.value.message == "bad request"
