@@ -13,6 +13,7 @@ of "reached". A timeout counts as killed (the tests noticed); "suspicious" count
 
     python scripts/mutation.py                   # every module
     python scripts/mutation.py --module pagination --show-survivors
+    python scripts/mutation.py --module pagination --retest-survivors   # after adding tests
 """
 
 from __future__ import annotations
@@ -147,15 +148,43 @@ def prepare(module: Module) -> Path:
     return work
 
 
-def run_module(module: Module, equivalent: dict[str, str], jobs: int, verbose: bool) -> Score:
-    work = prepare(module)
+def _statuses(mutmut: Path, work: Path, env: dict[str, str]) -> dict[str, str]:
+    listing = subprocess.run(  # noqa: S603 - our own mutmut, no shell
+        [str(mutmut), "results", "--all", "true"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return {
+        m["name"]: m["status"].strip()
+        for line in listing.splitlines()
+        if (m := _RESULT.match(line))
+    }
+
+
+def run_module(
+    module: Module, equivalent: dict[str, str], jobs: int, verbose: bool, retest: bool
+) -> Score:
     mutmut = Path(sys.executable).with_name("mutmut")
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "ADINSIGHTS_TEST_REUSE_DBT_MANIFEST": "1"}
+    mine = frozenset(n for n in equivalent if n.startswith(module.dotted + "."))
+    work = WORK / module.slug
+    names: list[str] = []
+    if retest and (work / "mutants").is_dir():
+        # Only the survivors of the last run, against the tests as they are now.
+        previous = _statuses(mutmut, work, env)
+        names = [n for n, s in previous.items() if s not in KILLED and s != "no tests"]
+        if not names:
+            return Score(module, previous, mine, 0.0)
+    else:
+        work = prepare(module)
     started = time.monotonic()
     log = work / "mutmut-run.log"
     with log.open("w") as out:
         run = subprocess.run(  # noqa: S603 - our own mutmut, no shell
-            [str(mutmut), "run", "--max-children", str(jobs)],
+            [str(mutmut), "run", "--max-children", str(jobs), *names],
             cwd=work,
             env=env,
             stdout=None if verbose else out,
@@ -165,22 +194,9 @@ def run_module(module: Module, equivalent: dict[str, str], jobs: int, verbose: b
     seconds = time.monotonic() - started
     if run.returncode != 0:
         sys.exit(f"mutation: error: mutmut failed for {module.path}; see {log}")
-    listing = subprocess.run(  # noqa: S603 - our own mutmut, no shell
-        [str(mutmut), "results", "--all", "true"],
-        cwd=work,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    statuses = {
-        m["name"]: m["status"].strip()
-        for line in listing.splitlines()
-        if (m := _RESULT.match(line))
-    }
+    statuses = _statuses(mutmut, work, env)
     if not statuses:
         sys.exit(f"mutation: error: no mutants recorded for {module.path}; see {log}")
-    mine = frozenset(n for n in equivalent if n.startswith(module.dotted + "."))
     return Score(module, statuses, mine, seconds)
 
 
@@ -216,6 +232,11 @@ def main() -> None:
     )
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--show-survivors", action="store_true")
+    parser.add_argument(
+        "--retest-survivors",
+        action="store_true",
+        help="reuse the last run's work directory and run only its survivors again",
+    )
     parser.add_argument("--modules-file", type=Path, default=MODULES_FILE)
     parser.add_argument("--verbose", action="store_true", help="show mutmut's own output")
     args = parser.parse_args()
@@ -231,7 +252,7 @@ def main() -> None:
     scores = []
     for module in modules:
         print(f"== {module.path} ({module.what}): {len(module.tests)} test file(s)", flush=True)
-        score = run_module(module, equivalent, args.jobs, args.verbose)
+        score = run_module(module, equivalent, args.jobs, args.verbose, args.retest_survivors)
         report(score, args.show_survivors)
         scores.append(score)
     values = [s.score for s in scores]
