@@ -353,3 +353,66 @@ def test_page_size_bounds(sim: GoogleSimulator) -> None:
 )
 def test_data_state(row_date: str, first_incomplete: str | None, expected: str) -> None:
     assert mark_data_state(row_date, first_incomplete) == expected
+
+
+# --- what the clients send -------------------------------------------------------------------
+
+
+def test_the_requests_the_clients_send(sim: GoogleSimulator) -> None:
+    rec = Recorder()
+    ga4 = rec.ga4(sim)
+    sc = rec.search_console(sim)
+    assert repr(ga4) == f"Ga4Client(base_url={sim.url.rstrip('/')!r})"
+    assert repr(sc) == f"SearchConsoleClient(base_url={sim.url.rstrip('/')!r})"
+    assert sc.last_aggregation_type is None
+    list(ga4.iter_report(PROPERTY, DAY, DAY, page_size=1000))
+    list(sc.iter_rows("sc-domain:x.example", DAY, DAY))
+    calls = [r for r in sim.state.requests if r.path != "/token"]
+    assert calls[0].path == f"/v1beta/properties/{PROPERTY}:runReport"
+    assert calls[0].body == {
+        "dateRanges": [{"startDate": "2026-05-01", "endDate": "2026-05-01"}],
+        "dimensions": [
+            {"name": "date"},
+            {"name": "region"},
+            {"name": "sessionDefaultChannelGroup"},
+        ],
+        "metrics": [
+            {"name": m}
+            for m in (
+                "sessions",
+                "totalUsers",
+                "newUsers",
+                "screenPageViews",
+                "engagedSessions",
+                "keyEvents",
+            )
+        ],
+        "offset": 0,
+        "limit": 1000,
+        "keepEmptyRows": False,
+        "returnPropertyQuota": True,
+    }
+    assert calls[-1].path == "/webmasters/v3/sites/sc-domain:x.example/searchAnalytics/query"
+    assert calls[-1].body == {
+        "startDate": "2026-05-01",
+        "endDate": "2026-05-01",
+        "dimensions": ["date", "query", "page", "country", "device"],
+        "type": "web",
+        "aggregationType": "auto",
+        "dataState": "all",
+        "rowLimit": 25000,
+        "startRow": 0,
+    }
+    assert isinstance(sc.last_aggregation_type, str)
+
+
+def test_search_console_failures_name_their_provider(sim: GoogleSimulator) -> None:
+    rec = Recorder()
+    sim.state.inject("searchAnalytics", count=1, http_status=400)
+    with pytest.raises(GoogleApiError) as raised:
+        list(rec.search_console(sim).iter_rows(SITE, DAY, DAY))
+    assert str(raised.value).startswith("search_console /webmasters/v3/sites/")
+    assert [f.provider for f in rec.failures] == ["search_console"]
+    with pytest.raises(ValueError) as bad:
+        list(rec.search_console(sim).iter_rows(SITE, DAY, DAY, data_state="fresh"))
+    assert str(bad.value) == "data_state must be final or all"
