@@ -416,3 +416,38 @@ def test_search_console_failures_name_their_provider(sim: GoogleSimulator) -> No
     with pytest.raises(ValueError) as bad:
         list(rec.search_console(sim).iter_rows(SITE, DAY, DAY, data_state="fresh"))
     assert str(bad.value) == "data_state must be final or all"
+
+
+def test_search_console_reads_the_legacy_errors_list(sim: GoogleSimulator) -> None:
+    rec = Recorder()
+    sim.state.inject("searchAnalytics", count=1, http_status=403)  # errors[].reason only
+    with pytest.raises(PermissionDeniedError) as raised:
+        list(rec.search_console(sim).iter_rows(SITE, DAY, DAY))
+    assert raised.value.reason == "forbidden"
+
+
+def test_a_401_is_unauthenticated_whatever_its_status(sim: GoogleSimulator) -> None:
+    rec = Recorder()
+    client = rec.ga4(sim)
+    sim.state.inject(":runReport", count=2, http_status=401, status="PERMISSION_DENIED")
+    with pytest.raises(UnauthenticatedError):
+        list(client.iter_report(PROPERTY, DAY, DAY))
+    assert sim.state.request_count("/token") == 2  # exchanged again once
+
+
+def test_failures_and_retries_are_logged(
+    sim: GoogleSimulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    rec = Recorder()
+    client = rec.ga4(sim)
+    client.access_token()
+    sim.state.inject(":runReport", count=1, http_status=503)
+    with caplog.at_level("INFO", logger="adinsights_pipelines.defs.google.client"):
+        list(client.iter_report(PROPERTY, DAY, DAY))
+    records = [(r.levelname, r.getMessage()) for r in caplog.records]
+    path = f"/v1beta/properties/{PROPERTY}:runReport"
+    message = rec.failures[0].message.removeprefix("UNAVAILABLE: ")
+    assert records == [
+        ("WARNING", f"ga4 {path} failed (HTTP 503, UNAVAILABLE): {message}"),
+        ("INFO", f"retrying ga4 call (attempt 2) in {rec.sleeps[0]:.2f}s"),
+    ]
