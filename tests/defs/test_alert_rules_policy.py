@@ -438,3 +438,30 @@ def test_error_rate_not_measured_is_unknown() -> None:
             "API error rate not measured yet",
         )
         assert (observation.subject, observation.kind) == ("error-rate:api", "error_rate")
+
+
+def test_history_is_kept_for_the_window_plus_two_minutes() -> None:
+    # 5 + 2 minutes: a sample exactly 7 minutes old stays, one half a second older goes
+    edge, older = ts(7), ts(7) - 0.5
+    history = {
+        A: [(older, 1.0, 0.0), (edge, 2.0, 0.0)],
+        B: [(older, 1.0, 0.0), (edge, 2.0, 0.0), (ts(5), 3.0, 0.0)],
+    }
+    rate = error_rate(history, {A: None, B: (T, 4.0, 0.0)}, NOW)
+    assert rate is not None
+    assert rate.samples == {
+        A: [(edge, 2.0, 0.0)],
+        B: [(edge, 2.0, 0.0), (ts(5), 3.0, 0.0), (T, 4.0, 0.0)],
+    }
+
+
+def test_the_summary_names_the_measured_minutes() -> None:
+    observation = error_rate_observation(ErrorRate(100.0, 3.0, 3600.0))
+    assert observation.summary == (
+        "API error rate 3.0% over the last 60 min (3 of 100 requests answered 5xx)"
+    )
+
+
+def test_escalation_marks_more_than_20_names_as_cut() -> None:
+    result = escalation(snapshots([FAIL] * 21))
+    assert result.detail == "stale: " + ", ".join(f"t{i:02d}" for i in range(20)) + " …"
