@@ -451,3 +451,29 @@ def test_failures_and_retries_are_logged(
         ("WARNING", f"ga4 {path} failed (HTTP 503, UNAVAILABLE): {message}"),
         ("INFO", f"retrying ga4 call (attempt 2) in {rec.sleeps[0]:.2f}s"),
     ]
+
+
+def test_ga4_rows_carry_every_metric_and_the_answer_s_quota(sim: GoogleSimulator) -> None:
+    client = Recorder().ga4(sim, max_attempts=1)
+    assert (client.last_property_quota, client.last_metadata) == ({}, {})
+    rows = list(client.iter_report(PROPERTY, DAY, DAY))
+    assert rows
+    for row in rows:
+        assert set(row) == {
+            "date",
+            "region",
+            "sessionDefaultChannelGroup",
+            "sessions",
+            "totalUsers",
+            "newUsers",
+            "screenPageViews",
+            "engagedSessions",
+            "keyEvents",
+        }
+        assert all(row[m].isdigit() for m in ("sessions", "totalUsers", "newUsers"))
+    assert sum(int(r["sessions"]) for r in rows) > 0
+    assert client.last_property_quota and client.last_metadata
+    assert client.base_url == sim.url.rstrip("/")
+    assert Ga4Client(
+        "http://x.example/", oauth=Recorder().oauth(sim), refresh_token="r"
+    ).base_url == ("http://x.example")
