@@ -467,6 +467,10 @@ def test_meta_api_error_text() -> None:
         ({"x-business-use-case-usage": "{}"}, {"x-business-use-case-usage": 0.0}),
         ({"x-app-usage": "not json", "x-ad-account-usage": "[1, 2]"}, {}),
         ({"x-app-usage": ""}, {}),
+        (
+            {"x-app-usage": '{"call_count": 1, "total_cputime": 2, "total_time": 30}'},
+            {"x-app-usage": 30.0},
+        ),
     ],
 )
 def test_usage_headers(headers: dict[str, str], expected: dict[str, float]) -> None:
@@ -640,6 +644,7 @@ def test_a_success_that_is_not_a_json_object_is_retried(scripted: Scripted) -> N
         "the Graph API answered with a body that is not a JSON object"
     ] * 2
     assert [(f.http_status, f.is_retryable) for f in rec.failures] == [(200, True)] * 2
+    assert [f.endpoint for f in rec.failures] == ["/v21.0/me"] * 2
 
 
 def test_graph_error_fields_of_the_wrong_type_are_dropped(scripted: Scripted) -> None:
@@ -778,6 +783,7 @@ def test_a_report_run_started_without_an_id(scripted: Scripted) -> None:
     assert raised.value.message == "starting a report run answered without report_run_id"
     assert (raised.value.http_status, raised.value.is_transient) == (200, True)
     assert raised.value.endpoint == "/v21.0/act_5/insights"
+    assert scripted.paths[0] == "/v21.0/act_5/insights"  # a POST's parameters are its body
     form = parse_form(scripted.bodies[0])
     assert form == {
         "level": "ad",
