@@ -478,3 +478,74 @@ def test_ga4_rows_carry_every_metric_and_the_answer_s_quota(sim: GoogleSimulator
     assert Ga4Client(
         "http://x.example/", oauth=Recorder().oauth(sim), refresh_token="r"
     ).base_url == ("http://x.example")
+
+
+# --- answers that are not Google's envelope (a proxy, an outage page) -------------------------
+
+
+@pytest.fixture
+def scripted() -> Iterator[Any]:
+    from tests.meta.test_client_policy import Scripted
+
+    server = Scripted()
+    yield server
+    server.server.shutdown()
+    server.server.server_close()
+
+
+def test_answers_without_a_google_body(scripted: Any) -> None:
+    rec = Recorder()
+    oauth = GoogleOAuth(
+        f"{scripted.url}/token",
+        "c",
+        "s",
+        provider="ga4",
+        on_error=rec.failures.append,
+        sleep=rec.sleeps.append,
+        max_attempts=2,
+    )
+    scripted.answers = [(502, "Bad Gateway", b"<html/>"), (200, "OK", b"[1]")]
+    with pytest.raises(GoogleApiError) as raised:
+        oauth.refresh("r")
+    assert raised.value.message == "the answer is not a JSON object"
+    assert (raised.value.status, raised.value.http_status) == ("INTERNAL", 200)
+    assert [f.message for f in rec.failures] == [
+        "HTTP 502 Bad Gateway without a Google error body",
+        "INTERNAL: the answer is not a JSON object",
+    ]
+    assert [(f.http_status, f.is_retryable) for f in rec.failures] == [(502, True), (200, True)]
+    assert rec.failures[0].endpoint == "/token"
+
+
+def test_token_answers(scripted: Any) -> None:
+    t0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+    oauth = GoogleOAuth(f"{scripted.url}/token", "c", "s", provider="ga4", clock=lambda: t0)
+    scripted.answers = [
+        (200, "OK", b'{"access_token": "at-1"}'),
+        (200, "OK", b'{"access_token": "at-2", "expires_in": "120", "scope": "a b"}'),
+        (200, "OK", b'{"expires_in": 10}'),
+        (400, "", b'{"error": "invalid_grant", "error_description": "Token has been revoked."}'),
+        (400, "", b'{"error": "invalid_request"}'),
+    ]
+    first = oauth.refresh("r")
+    assert (first.token, first.expires_at, first.scopes) == ("at-1", t0 + timedelta(hours=1), ())
+    second = oauth.refresh("r")
+    assert (second.expires_at, second.scopes) == (t0 + timedelta(seconds=120), ("a", "b"))
+    with pytest.raises(GoogleApiError) as missing:
+        oauth.refresh("r")
+    assert missing.value.message == "the token endpoint answered without an access_token"
+    assert (missing.value.endpoint, missing.value.http_status) == ("/token", 200)
+    with pytest.raises(InvalidGrantError) as revoked:
+        oauth.refresh("r")
+    assert (revoked.value.message, revoked.value.reason) == (
+        "Token has been revoked.",
+        "invalid_grant",
+    )
+    with pytest.raises(GoogleApiError) as bad:
+        oauth.refresh("r")
+    assert (type(bad.value), bad.value.message, bad.value.reason) == (
+        GoogleApiError,
+        "invalid_request",
+        "invalid_request",
+    )
+    assert repr(oauth) == f"GoogleOAuth(token_url='{scripted.url}/token')"
