@@ -549,3 +549,34 @@ def test_token_answers(scripted: Any) -> None:
         "invalid_request",
     )
     assert repr(oauth) == f"GoogleOAuth(token_url='{scripted.url}/token')"
+
+
+def test_network_errors_are_unavailable_and_other_request_errors_are_not() -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    for url, status, message in [
+        (f"http://127.0.0.1:{port}/token", "UNAVAILABLE", "ConnectionError talking to ga4"),
+        ("http:///token", None, "InvalidURL talking to ga4"),
+    ]:
+        rec = Recorder()
+        oauth = GoogleOAuth(
+            url,
+            "c",
+            "s",
+            provider="ga4",
+            on_error=rec.failures.append,
+            sleep=rec.sleeps.append,
+            max_attempts=2,
+        )
+        with pytest.raises(GoogleApiError) as raised:
+            oauth.refresh("r")
+        assert (raised.value.status, raised.value.message, raised.value.http_status) == (
+            status,
+            message,
+            None,
+        )
+        assert raised.value.provider == "ga4" and raised.value.endpoint == "/token"
+        assert len(rec.failures) == 2  # no HTTP status: worth repeating either way
