@@ -12,7 +12,7 @@ endif
 # (its module fixtures).
 PYTEST_ARGS ?= -n 2 --dist loadfile
 
-.PHONY: install demo test lint unit bench clean
+.PHONY: install demo test lint unit bench mutation clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,12 @@ lint: install
 ## Every benchmark script; each prints its figures, the last line as name=value pairs.
 bench: install
 	@set -e; for script in benchmarks/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script; done
+
+## Mutation testing of the modules that carry contract policy (tests/mutation/modules.toml), each
+## with its own tests; one line per module, last `mutation_score_min=<x> mutation_score_mean=<x>`.
+## Not part of `make test` or CI: run it before closing an issue that touches those modules.
+mutation: install
+	$(BIN)/python scripts/mutation.py $(MUTATION_ARGS)
 
 clean:
 	rm -rf $(VENV) .adinsights dbt_project/target dbt_project/logs

@@ -164,6 +164,10 @@ def point_environment_at(
 @pytest.fixture(scope="session", autouse=True)
 def dbt_manifest(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> None:
     """``dbt parse`` once per run: pytest-xdist workers share dbt_project/target."""
+    if os.environ.get("ADINSIGHTS_TEST_REUSE_DBT_MANIFEST") == "1":
+        # `make mutation` runs one pytest session per mutant: the first one parses.
+        prepare_manifest()
+        return
     if worker_id == "master":
         prepare_manifest(force=True)
         return

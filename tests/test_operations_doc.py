@@ -331,3 +331,22 @@ def test_the_marker_syntax_is_what_the_parser_reads() -> None:
     ]
     assert parsed[0].code == "# expect: exit 2\n# expect: contains no active\nx\n"
     assert json.loads(parsed[1].code) == {}
+
+
+#: What counts as a block checking something itself: a command that fails when its answer is
+#: wrong (under ``set -euo pipefail``, a ``grep`` that finds nothing fails the block).
+SELF_CHECKS = re.compile(r"jq -e|\bgrep\b|curl -[a-zA-Z]*f|--fail|\[\[|\btest\b|\bcmp\b|\bdiff\b")
+
+
+def test_every_sh_block_asserts_something_of_its_own(blocks: list[Block]) -> None:
+    """Exiting 0 proves little (``curl -s`` exits 0 on a 500): each block has an ``# expect:``
+    marker or a check in its code."""
+    unchecked = [
+        block.label()
+        for block in blocks
+        if block.lang == "sh"
+        and block.expect_exit == 0
+        and not block.expect_contains
+        and not SELF_CHECKS.search(block.code)
+    ]
+    assert unchecked == []

@@ -81,3 +81,17 @@ def test_freshness_state_uses_dagsters_boundaries() -> None:
     assert freshness_state(airbyte, NOW - timedelta(minutes=59), NOW) is State.PASS
     assert freshness_state(airbyte, NOW - timedelta(minutes=60), NOW) is State.FAIL
     assert describe_policy(airbyte) == "fail 1h"
+
+
+def test_a_spec_gets_its_rules_policy_by_group_or_key() -> None:
+    from adinsights_pipelines.defs.freshness import _group, _keys
+
+    airbyte = with_freshness_policy(AssetSpec("google_ads_raw", group_name="airbyte"))
+    assert describe_policy(airbyte.freshness_policy) == "fail 1h"
+    hourly = with_freshness_policy(AssetSpec("meta_insights"))
+    assert describe_policy(hourly.freshness_policy) == "warn 2h / fail 4h"
+    # RULES is built once, at import: the matchers themselves, called directly
+    assert _group("airbyte")(AssetKey("x"), "airbyte") is True
+    assert _group("airbyte")(AssetKey("airbyte"), "web_analytics") is False
+    assert _keys("a", "b")(AssetKey("b"), "airbyte") is True
+    assert _keys("a", "b")(AssetKey("c"), None) is False

@@ -216,22 +216,22 @@ def test_throttles_when_usage_is_high(sim: MetaSimulator, rec: Recorder, account
     assert client.last_usage["x-ad-account-usage"] == 90
     assert rec.sleeps == []
     list(client.iter_insights(account, SINCE, SINCE))
-    assert rec.sleeps == [throttle_delay(90)]
+    assert rec.sleeps == [32.0]  # runbook: 90 % -> 32 s
     assert client.last_usage["x-business-use-case-usage"] == 90
     assert client.last_usage["x-fb-ads-insights-throttle"] == 90
     sim.state.set_usage(10)
     list(client.iter_campaigns(account))  # pauses once more, then sees the low usage
     list(client.iter_campaigns(account))
-    assert rec.sleeps == [throttle_delay(90)] * 2
+    assert rec.sleeps == [32.0, 32.0]
     assert client.usage_pct == 10
 
 
 def test_throttle_delay() -> None:
     assert throttle_delay(0) == 0
     assert throttle_delay(74.9) == 0
-    assert throttle_delay(75) > 0
-    assert throttle_delay(75) < throttle_delay(90) < throttle_delay(100)
-    assert throttle_delay(100) <= throttle_delay(500) <= 120
+    # the runbook's table: 75 % -> 2 s, 90 % -> 32 s, 100 % -> 52 s; never more than 120 s
+    assert (throttle_delay(75), throttle_delay(90), throttle_delay(100)) == (2.0, 32.0, 52.0)
+    assert throttle_delay(500) == 120.0
 
 
 @pytest.mark.parametrize(
