@@ -551,7 +551,10 @@ def webhook_facts(conn: Connection, now: datetime) -> WebhookFacts:
                    min(j.finished_at) as first_finish,
                    count(*) as jobs
             from app.airbyte_jobs j
-            where j.finished_at > (select at from last_webhook)
+            -- Airbyte reports job times in whole seconds, receipts are exact: a job that
+            -- ended in the newest webhook's second counts (its own webhook would have
+            -- set its webhook_received_at)
+            where j.finished_at >= date_trunc('second', (select at from last_webhook))
               and j.finished_at <= :now
               and j.webhook_received_at is null
               and j.tenant_id not like :sandbox
