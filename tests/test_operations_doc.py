@@ -350,3 +350,18 @@ def test_every_sh_block_asserts_something_of_its_own(blocks: list[Block]) -> Non
         and not SELF_CHECKS.search(block.code)
     ]
     assert unchecked == []
+
+
+#: A pipe into a reader that stops early (``grep -q``, ``head``): the writer may still be
+#: writing and gets SIGPIPE / EPIPE (click exits 1, curl 23), which ``pipefail`` turns into a
+#: failed block now and then. ``grep X >/dev/null`` reads to the end.
+EARLY_EXIT_READER = re.compile(r"\|\s*(grep\s+-[a-zA-Z]*q|head\b)")
+
+
+def test_no_block_pipes_into_a_reader_that_stops_early(blocks: list[Block]) -> None:
+    racy = [
+        block.label()
+        for block in blocks
+        if block.lang == "sh" and EARLY_EXIT_READER.search(block.code)
+    ]
+    assert racy == []
