@@ -126,11 +126,37 @@ def tenants_list() -> None:
     "--reporting-currency",
     help="ISO 4217 currency the tenant's totals are converted to (dbt re-converts its history).",
 )
-def tenants_update(tenant_id: str, name: str | None, reporting_currency: str | None) -> None:
-    """Change TENANT_ID's name or reporting currency (audited)."""
+@click.option(
+    "--conversion-events",
+    help="Meta events counted as conversions, comma-separated (purchase,lead,"
+    "offsite_conversion.custom.<id>; 'default': the global definition); stored rows are "
+    "counted again.",
+)
+@click.option(
+    "--attribution",
+    help="Meta attribution: 'unified' (each ad set's own setting, Meta's default) or one click "
+    "and at most one view window, e.g. 7d_click,1d_view; stored history is re-read.",
+)
+@click.option(
+    "--action-report-time",
+    type=click.Choice(["impression", "conversion", "mixed"]),
+    help="Report conversions on the day of the impression (default) or of the conversion.",
+)
+def tenants_update(
+    tenant_id: str,
+    name: str | None,
+    reporting_currency: str | None,
+    conversion_events: str | None,
+    attribution: str | None,
+    action_report_time: str | None,
+) -> None:
+    """Change TENANT_ID's name, reporting currency, conversion definition or attribution
+    setting (audited)."""
     from adinsights_pipelines.defs.fx.commands import update_tenant_command
 
-    update_tenant_command(tenant_id, name, reporting_currency)
+    update_tenant_command(
+        tenant_id, name, reporting_currency, conversion_events, attribution, action_report_time
+    )
 
 
 @cli.group()

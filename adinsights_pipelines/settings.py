@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     #: The Graph / Marketing API version called; see defs/meta/graph_versions.toml.
     meta_api_version: str = "v26.0"
     meta_insights_lookback_days: int = Field(default=28, ge=1, le=395)
+    #: The events counted as conversions for a tenant that names none (comma-separated action
+    #: type names; see defs/meta/conversions.py): each counted once, through its alias family.
+    meta_conversion_events: str = "purchase,lead,complete_registration"
     #: History an account's first sync loads, through async report runs when it reaches past
     #: the lookback window (Meta keeps 37 months).
     meta_initial_sync_days: int = Field(default=90, ge=1, le=1100)
@@ -336,6 +339,13 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("meta_conversion_events")
+    @classmethod
+    def _conversion_events(cls, value: str) -> str:
+        from adinsights_pipelines.defs.meta.conversions import ConversionDefinition
+
+        return ConversionDefinition.parse(value).text
 
     @field_validator("meta_api_version")
     @classmethod

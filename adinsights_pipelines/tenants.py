@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from adinsights_pipelines.currencies import DEFAULT_REPORTING_CURRENCY, validate_currency
+from adinsights_pipelines.defs.meta.conversions import Attribution, ConversionDefinition
 from adinsights_pipelines.encryption import Keyring, decrypt_token, encrypt_token
 from adinsights_pipelines.errors import AdinsightsError
 from adinsights_pipelines.logs import register_secret
@@ -91,23 +92,74 @@ def update_tenant(
     *,
     name: str | None = None,
     reporting_currency: str | None = None,
+    conversion_events: str | None = None,
+    attribution: str | None = None,
+    action_report_time: str | None = None,
 ) -> dict[str, dict[str, str]]:
-    """Change a tenant's name and/or reporting currency; returns ``{field: {"from", "to"}}``
-    for what actually changed (empty when nothing did). A new reporting currency makes dbt
-    re-convert the tenant's history on its next run."""
+    """Change a tenant's name, reporting currency and/or Meta conversion definition; returns
+    ``{field: {"from", "to"}}`` for what actually changed (empty when nothing did). A new
+    reporting currency makes dbt re-convert the tenant's history on its next run; a new
+    conversion definition (``"purchase,lead"``; ``"default"``: the global one) is for the
+    caller to re-count (:func:`~adinsights_pipelines.defs.meta.recount.recount_conversions`);
+    a new attribution setting (``attribution``: ``"7d_click,1d_view"`` or ``"unified"``,
+    ``action_report_time``) for the caller to re-read from Meta."""
     require_tenant(conn, tenant_id)
     if name is not None and not name.strip():
         raise AdinsightsError("--name must not be empty")
     currency = validate_currency(reporting_currency) if reporting_currency else None
+    events: list[str] | None = None
+    if conversion_events is not None and conversion_events.strip() != "default":
+        try:
+            events = list(ConversionDefinition.parse(conversion_events).events)
+        except ValueError as exc:
+            raise AdinsightsError(f"--conversion-events: {exc}") from None
     before = conn.execute(
-        sa.text("select name, reporting_currency from app.tenants where id = :id for update"),
+        sa.text(
+            "select name, reporting_currency, meta_conversion_events, meta_attribution_windows, "
+            "meta_action_report_time from app.tenants where id = :id for update"
+        ),
         {"id": tenant_id},
     ).one()
+    old = Attribution.parse(
+        ",".join(before.meta_attribution_windows or ()) or None, before.meta_action_report_time
+    )
+    try:
+        new = Attribution.parse(
+            attribution if attribution is not None else ",".join(old.windows or ()) or None,
+            action_report_time or old.report_time,
+        )
+    except ValueError as exc:
+        raise AdinsightsError(f"attribution: {exc}") from None
     changes: dict[str, dict[str, str]] = {}
     if name is not None and name != before.name:
         changes["name"] = {"from": before.name, "to": name}
     if currency is not None and currency != before.reporting_currency:
         changes["reporting_currency"] = {"from": before.reporting_currency, "to": currency}
+    if conversion_events is not None and events != before.meta_conversion_events:
+        changes["meta_conversion_events"] = {
+            "from": ",".join(before.meta_conversion_events or ()) or "default",
+            "to": ",".join(events or ()) or "default",
+        }
+        conn.execute(
+            sa.text(
+                "update app.tenants set meta_conversion_events = :events, "
+                "meta_conversion_events_set_at = now() where id = :id"
+            ),
+            {"id": tenant_id, "events": events},
+        )
+    if new != old:
+        changes["meta_attribution"] = {"from": old.label, "to": new.label}
+        conn.execute(
+            sa.text(
+                "update app.tenants set meta_attribution_windows = :windows, "
+                "meta_action_report_time = :time, meta_attribution_set_at = now() where id = :id"
+            ),
+            {
+                "id": tenant_id,
+                "windows": list(new.windows) if new.windows else None,
+                "time": new.report_time,
+            },
+        )
     if changes:
         conn.execute(
             sa.text(

@@ -169,9 +169,17 @@ class Measures(_Shape):
     clicks: int
     conversions: float
     ctr: float | None
+    #: The value of the conversions in ``currency``, a decimal string; absent from snapshots
+    #: stored before conversion values were read.
+    conversion_value: str | None = Field(default=None, examples=["4500.00"])
+    cpc: str | None = Field(default=None, description="spend / clicks, in `currency`.")
+    cpm: str | None = Field(default=None, description="spend x 1000 / impressions.")
+    cost_per_conversion: str | None = Field(default=None, description="spend / conversions.")
+    roas: float | None = Field(default=None, description="conversion_value / spend.")
     #: The same spend in ``reporting_currency``, a decimal string (``"1938.90"``); absent from
     #: snapshots stored before reporting currencies existed.
     spend_reporting: str | None = Field(default=None, examples=["1938.90"])
+    conversion_value_reporting: str | None = Field(default=None, examples=["4500.00"])
     reporting_currency: str | None = Field(default=None, examples=["JMD"])
 
 
@@ -184,6 +192,11 @@ class ReportingTotal(_Shape):
     clicks: int
     conversions: float
     ctr: float | None
+    conversion_value: str | None = None
+    cpc: str | None = None
+    cpm: str | None = None
+    cost_per_conversion: str | None = None
+    roas: float | None = None
 
 
 class CurrencyDay(_Shape):
@@ -206,7 +219,21 @@ class DayMeasures(_Shape):
     clicks: int
     conversions: float
     ctr: float | None
+    conversion_value_reporting: str | None = None
+    cpc: str | None = None
+    cpm: str | None = None
+    cost_per_conversion: str | None = None
+    roas: float | None = None
     by_currency: list[CurrencyDay]
+
+
+class ConversionDefinitions(_Shape):
+    """What a conversion is on each platform, so totals across platforms are read right."""
+
+    meta_events: list[str] = Field(examples=[["purchase", "lead", "complete_registration"]])
+    meta: str
+    google_ads: str
+    ratios: str
 
 
 class RatesUsed(_Shape):
@@ -227,6 +254,7 @@ class SnapshotPayload(_Shape):
     filters: dict[str, Any] | None = None
     reporting_currency: str | None = None
     fx: RatesUsed | None = None
+    definitions: ConversionDefinitions | None = None
     total_reporting: ReportingTotal | None = None
     totals: list[Measures] | None = None
     by_platform: list[Measures] | None = None

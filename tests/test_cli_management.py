@@ -2,24 +2,13 @@
 
 import os
 import subprocess
-import sys
 
 import sqlalchemy as sa
 from dagster import DagsterInstance
 
 from adinsights_pipelines.tenants import get_credential
 from adinsights_pipelines.warehouse.database import Database, engine
-
-
-def adinsights(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "adinsights_pipelines.cli", *args],
-        env=dict(os.environ),
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+from tests.cli import adinsights
 
 
 def test_tenants_add_creates_row_partition_and_audit_event(

@@ -140,3 +140,76 @@ def test_demo_tenant_reports_one_jmd_total_for_its_jmd_and_usd_accounts(demo_run
     assert Decimal(payload["total_reporting"]["spend"]) == by_hand
     usd = sum(Decimal(t["spend_reporting"]) for t in payload["totals"])
     assert abs(usd - by_hand) <= Decimal("0.01")  # two entries, each rounded to the cent
+
+
+def test_demo_conversions_are_counted_once_and_carry_their_value_to_the_api(demo_run) -> None:
+    """Meta lists a purchase under several action types: the raw rows count each event once
+    (the omni_/aggregate type), the fact and the API serve that count, its value and the ratios
+    of the summed parts."""
+    db, result = demo_run
+    tenant = result.tenant_id
+    with engine(db).connect() as conn:
+        raw = conn.execute(
+            sa.text(
+                """
+                select sum(conversions) as conversions, sum(conversion_value) as value,
+                       sum(spend) as spend,
+                       count(*) filter (where conversion_events is null) as uncounted
+                from raw.meta_insights where tenant_id = :t
+                """
+            ),
+            {"t": tenant},
+        ).one()
+        fact = conn.execute(
+            sa.text(
+                "select sum(conversions), sum(conversion_value) "
+                "from marts.fct_ad_performance_daily where tenant_id = :t and platform = 'meta'"
+            ),
+            {"t": tenant},
+        ).one()
+    assert raw.uncounted == 0
+    assert raw.conversions > 0 and raw.value > 0
+    assert tuple(fact) == (raw.conversions, raw.value)
+    meta = next(p for p in result.snapshot["payload"]["by_platform"] if p["platform"] == "meta")
+    assert Decimal(meta["conversion_value"]) == round(raw.value, 2)
+    assert meta["roas"] == float(round(raw.value / raw.spend, 4))
+    assert Decimal(meta["cost_per_conversion"]) == round(raw.spend / raw.conversions, 2)
+    assert result.snapshot["payload"]["definitions"]["meta_events"] == [
+        "purchase",
+        "lead",
+        "complete_registration",
+    ]
+
+
+def test_demo_serves_reach_only_as_meta_counted_it(demo_run) -> None:
+    """Reach is not additive: the fact has no reach column, and fct_meta_reach_daily holds
+    Meta's own campaign and account reach, each at most its impressions."""
+    db, result = demo_run
+    with engine(db).connect() as conn:
+        fact_columns = set(
+            conn.execute(
+                sa.text(
+                    "select column_name from information_schema.columns "
+                    "where table_schema = 'marts' and table_name = 'fct_ad_performance_daily'"
+                )
+            ).scalars()
+        )
+        levels = dict(
+            conn.execute(
+                sa.text(
+                    "select level, count(*) from marts.fct_meta_reach_daily "
+                    "where tenant_id = :t and reach <= impressions and reach > 0 group by level"
+                ),
+                {"t": result.tenant_id},
+            ).all()
+        )
+        days = conn.execute(
+            sa.text(
+                "select count(distinct (account_id, date_start)) from raw.meta_insights "
+                "where tenant_id = :t"
+            ),
+            {"t": result.tenant_id},
+        ).scalar_one()
+    assert "reach" not in fact_columns and "conversion_value" in fact_columns
+    assert levels["account"] == days  # one account reach per account and day with delivery
+    assert levels["campaign"] >= days

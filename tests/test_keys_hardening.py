@@ -3,8 +3,6 @@ path), unused keys can be listed, and a process that does not hold the database'
 refuses to mint a new one or wrap new data keys."""
 
 import os
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,19 +18,7 @@ from adinsights_pipelines.tenants import add_tenant, set_credential
 from adinsights_pipelines.warehouse.database import Database, engine
 from api.app import create_app
 from tests.api.conftest import NO_THROTTLES
-
-
-def adinsights(
-    *args: str, stdin: str | None = None, **env: str
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "adinsights_pipelines.cli", *args],
-        env={**os.environ, **env},
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+from tests.cli import adinsights
 
 
 def last_used(db: Database, prefix: str) -> datetime | None:

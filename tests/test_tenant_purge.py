@@ -6,9 +6,6 @@ Real PostgreSQL, dbt and Dagster (the demo run); the export goes to a local fold
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,19 +17,9 @@ from adinsights_pipelines.encryption import DecryptionError, decrypt_token, keyr
 from adinsights_pipelines.settings import Settings
 from adinsights_pipelines.tenant_purge import tenant_tables
 from adinsights_pipelines.warehouse.database import engine
+from tests.cli import adinsights
 
 LEAVING, STAYING = DEMO_TENANTS[0][0], DEMO_TENANTS[1][0]
-
-
-def adinsights(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "adinsights_pipelines.cli", *args],
-        env=dict(os.environ),
-        capture_output=True,
-        text=True,
-        input=stdin,
-        timeout=300,
-    )
 
 
 def rows_of(conn: sa.Connection, table: str, condition: str, tenant: str) -> list[str]:

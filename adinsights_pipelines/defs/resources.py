@@ -67,6 +67,7 @@ class MetaGraphResource(ConfigurableResource):
             report_timeout_seconds=settings.meta_report_timeout_seconds,
             request_timeout_seconds=settings.meta_request_timeout_seconds,
             retry_base_seconds=settings.meta_retry_base_seconds,
+            conversion_events=settings.meta_conversion_events,
         )
 
 
@@ -84,6 +85,8 @@ class MetaSyncSettings:
     report_timeout_seconds: float
     request_timeout_seconds: float
     retry_base_seconds: float
+    #: The global conversion definition (a tenant's own, when set, wins).
+    conversion_events: str = "purchase,lead,complete_registration"
 
 
 class AlertChannelsResource(ConfigurableResource):

@@ -148,6 +148,7 @@ RAW_COLUMNS = (
     "metrics_impressions",
     "metrics_clicks",
     "metrics_conversions",
+    "metrics_conversions_value",
 )
 STREAM_JSON_SCHEMA: dict[str, Any] = {
     "$schema": "http://json-schema.org/draft-07/schema#",
@@ -168,6 +169,7 @@ STREAM_JSON_SCHEMA: dict[str, Any] = {
         "metrics.impressions": {"type": ["null", "integer"]},
         "metrics.clicks": {"type": ["null", "integer"]},
         "metrics.conversions": {"type": ["null", "number"]},
+        "metrics.conversions_value": {"type": ["null", "number"]},
     },
 }
 PRIMARY_KEY = [["customer.id"], ["campaign.id"], ["segments.date"], ["segments.geo_target_region"]]
@@ -1006,6 +1008,11 @@ class AirbyteSimState:
             clicks = int(impressions * campaign.ctr + _unit(seed, day, target, "c"))
             cost_micros = round(clicks * campaign.cpc * 100) * 10_000
             conversions = round(clicks * campaign.cvr * (0.5 + _unit(day, target, "v")), 2)
+            # Google Ads' conversions_value: the conversion actions' values (here a basket per
+            # conversion, in the customer's currency), a double like conversions.
+            basket = 4800 if connection.currency == "JMD" else 32
+            spread = 0.8 + 0.4 * _unit(day, target, "w")
+            conversions_value = round(conversions * basket * spread, 2)
             yield {
                 "customer.id": int(customer),
                 "customer.currency_code": connection.currency,
@@ -1020,6 +1027,7 @@ class AirbyteSimState:
                 "metrics.impressions": impressions,
                 "metrics.clicks": clicks,
                 "metrics.conversions": conversions,
+                "metrics.conversions_value": conversions_value,
             }
 
     def _write_rows(self, job: SimJob, connection: SimConnection) -> tuple[int, int]:
@@ -1056,6 +1064,7 @@ class AirbyteSimState:
                             record["metrics.impressions"],
                             record["metrics.clicks"],
                             record["metrics.conversions"],
+                            record["metrics.conversions_value"],
                         )
                     )
                     rows += 1

@@ -1,8 +1,5 @@
 """``adinsights sync-airbyte`` and ``adinsights airbyte-connections``."""
 
-import os
-import subprocess
-import sys
 import uuid
 
 from click.testing import CliRunner
@@ -14,16 +11,7 @@ from adinsights_pipelines.simulators.airbyte import AirbyteSimulator
 from adinsights_pipelines.tenants import add_tenant
 from adinsights_pipelines.warehouse.database import engine
 from tests.airbyte.conftest import Tenant, World, rows
-
-
-def adinsights(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "adinsights_pipelines.cli", *args],
-        env=dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+from tests.cli import adinsights
 
 
 def audit(world: World, tenant_id: str) -> list[tuple[str, str]]:

@@ -16,9 +16,6 @@ Stages (module fixtures, since dbt runs are slow):
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
@@ -34,6 +31,7 @@ from adinsights_pipelines.defs.tenants.partitions import TENANT_PARTITIONS
 from adinsights_pipelines.tenants import add_tenant
 from adinsights_pipelines.warehouse.database import engine
 from api.app import create_app
+from tests.cli import adinsights
 from tests.dbt.conftest import ModuleEnv
 from tests.dbt.test_dbt_pipeline import run_job, run_requested, schedule_tick
 
@@ -45,16 +43,6 @@ GOOGLE_JMD = dict(
     zip(DAYS, ("10000.00", "12500.50", "8000.25", "7500.00", "11000.75"), strict=True)
 )
 META_USD = dict(zip(DAYS, ("40.00", "50.25", "30.10", "20.05", "60.40"), strict=True))
-
-
-def adinsights(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "adinsights_pipelines.cli", *args],
-        env=dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
 
 
 def seed_raw(conn: sa.Connection) -> None:
@@ -336,7 +324,15 @@ def test_another_reporting_currency_is_answered_live_without_touching_the_snapsh
         "impressions": 7500,
         "clicks": 150,
         "conversions": 10.0,
+        # these rows carry no conversion value
+        "conversion_value": "0.00",
         "ctr": 0.02,
+        # ratios of the unrounded total 512.313291: / 150 clicks = 3.4154,
+        # x 1000 / 7500 impressions = 68.3084, / 10 conversions = 51.2313
+        "cpc": "3.42",
+        "cpm": "68.31",
+        "cost_per_conversion": "51.23",
+        "roas": 0.0,
     }
     # the stored snapshot and its timestamp are unchanged, and still in JMD
     assert thursday_imported["stored_after"] == thursday_imported["stored_at"]

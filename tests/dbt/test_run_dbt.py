@@ -3,25 +3,13 @@ and a failing node named in the one-line error. Real dbt, PostgreSQL and Dagster
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import date
 
 import sqlalchemy as sa
 from dagster import DagsterRunStatus, RunsFilter
 
 from adinsights_pipelines.warehouse.database import engine
-
-
-def adinsights(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "adinsights_pipelines.cli", *args],
-        env=dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+from tests.cli import adinsights
 
 
 def test_run_dbt_builds_the_selection_as_a_dagster_run_with_progress(instance, product_env) -> None:

@@ -7,9 +7,6 @@ Real PostgreSQL and Dagster; Slack and SMTP are loopback sinks.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -24,6 +21,7 @@ from adinsights_pipelines.settings import Settings
 from adinsights_pipelines.simulators.alert_sinks import SmtpSink, WebhookSink
 from adinsights_pipelines.warehouse.database import engine
 from api.app import create_app
+from tests.cli import adinsights
 from tests.defs.test_alert_sensor import (
     GRAPH,
     add_tenants,
@@ -54,16 +52,6 @@ def alert_env(monkeypatch: pytest.MonkeyPatch, slack: WebhookSink, smtp: SmtpSin
     monkeypatch.setenv("ADINSIGHTS_ALERT_SMTP_PORT", str(smtp.port))
     monkeypatch.setenv("ADINSIGHTS_ALERT_SMTP_STARTTLS", "false")
     monkeypatch.setenv("ADINSIGHTS_ALERT_EMAIL_TO", "oncall@adinsights.test")
-
-
-def adinsights(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "adinsights_pipelines.cli", *args],
-        env=dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
 
 
 def test_resolved_alert_is_delivered_at_once_and_exactly_once_with_the_sensor_ticking(

@@ -163,3 +163,63 @@ def test_transient_errors_are_retried_and_logged(
         "and last_job_status = 'succeeded'",
     )
     assert states == 2
+
+
+def test_sync_reads_campaign_and_account_totals_with_meta_counted_reach(
+    instance: DagsterInstance, product_env: Database, tenants: list[str], meta_sim: MetaSimulator
+) -> None:
+    assert sync(instance, "acme").success
+    level_reads = [
+        r.query
+        for r in meta_sim.state.requests
+        if r.path.endswith("/insights")
+        and r.query.get("level") in ("campaign", "account")
+        and "after" not in r.query  # later pages of the same read
+    ]
+    # one read per level and account, no breakdown, the tenant's attribution sent explicitly
+    assert sorted(r["level"] for r in level_reads) == ["account"] * 2 + ["campaign"] * 2
+    assert all("breakdowns" not in r for r in level_reads)
+    assert all(r.get("use_unified_attribution_setting") == "true" for r in level_reads)
+    with engine(product_env).connect() as conn:
+        mismatched = conn.execute(
+            sa.text(
+                """
+                -- each account-day's totals against the sum of its ad rows (all regions)
+                with ads as (
+                    select account_id, date_start, sum(spend) as spend,
+                           sum(impressions) as impressions, sum(clicks) as clicks,
+                           count(distinct campaign_id) as campaigns
+                      from raw.meta_insights where tenant_id = 'acme'
+                     group by account_id, date_start
+                )
+                select count(*) from ads
+                  full join (select * from raw.meta_insights_level
+                              where tenant_id = 'acme' and level = 'account') l
+                    on l.object_id = ads.account_id and l.date_start = ads.date_start
+                 where l.spend is distinct from ads.spend
+                    or l.impressions is distinct from ads.impressions
+                    or l.clicks is distinct from ads.clicks
+                """
+            )
+        ).scalar_one()
+        campaign_days = conn.execute(
+            sa.text(
+                "select count(*) from raw.meta_insights_level "
+                "where tenant_id = 'acme' and level = 'campaign'"
+            )
+        ).scalar_one()
+        expected_campaign_days = conn.execute(
+            sa.text(
+                "select count(distinct (campaign_id, date_start)) from raw.meta_insights "
+                "where tenant_id = 'acme'"
+            )
+        ).scalar_one()
+        bad_reach = conn.execute(
+            sa.text(
+                "select count(*) from raw.meta_insights_level where tenant_id = 'acme' "
+                "and (reach is null or reach > impressions or reach < 1)"
+            )
+        ).scalar_one()
+    assert mismatched == 0
+    assert campaign_days == expected_campaign_days > 0
+    assert bad_reach == 0

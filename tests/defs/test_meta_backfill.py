@@ -1,9 +1,6 @@
 """First syncs and backfills through Meta's async report runs: chunked, polled in batches,
 resumable without re-reading finished chunks."""
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -29,6 +26,7 @@ from adinsights_pipelines.simulators.meta_graph import MetaSimulator
 from adinsights_pipelines.tenants import add_tenant, set_credential
 from adinsights_pipelines.warehouse.api_errors import api_error_logger
 from adinsights_pipelines.warehouse.database import Database, engine
+from tests.cli import adinsights
 
 TOKEN = "sim_backfill_t"
 TODAY = datetime.now(JAMAICA).date()
@@ -301,16 +299,6 @@ def test_a_report_run_that_never_finishes_fails_its_chunk_after_the_timeout(
 # --- operator entry points -----------------------------------------------------------------------
 
 
-def adinsights(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "adinsights_pipelines.cli", *args],
-        env=dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-
-
 def test_meta_backfill_command_loads_the_range_and_audits_it(
     instance: DagsterInstance,
     product_env: Database,
@@ -363,3 +351,83 @@ def test_backfill_job_records_a_meta_insights_materialization(
     mat = latest.asset_materialization
     assert mat is not None and mat.partition == "acme"
     assert mat.metadata["rows_upserted"].value == insight_totals(product_env)[0]
+
+
+def test_changing_the_attribution_setting_re_reads_history_and_rows_carry_it(
+    instance: DagsterInstance,
+    product_env: Database,
+    acme: str,
+    meta_sim: MetaSimulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ADINSIGHTS_META_INITIAL_SYNC_DAYS", str(LOOKBACK_DAYS))
+    assert sync(instance).success
+    sent = [r.query for r in meta_sim.state.requests if r.path.endswith("/insights")]
+    assert sent and all(p.get("use_unified_attribution_setting") == "true" for p in sent)
+    assert all(p.get("action_report_time") == "impression" for p in sent)
+    labels = {r.attribution_setting for r in query(product_env, ROWS_SETTING)}
+    assert labels <= {"7d_click_1d_view", "1d_click"} and labels  # each ad set's own (Meta's)
+    rows_before = insight_totals(product_env)[0]
+
+    meta_sim.state.clear_requests()
+    changed = adinsights("tenants", "update", "acme", "--attribution", "1d_view, 7d_click")
+    assert changed.returncode == 0, changed.stderr
+    assert "tenant acme: meta_attribution unified -> 7d_click,1d_view" in changed.stdout
+    first_day = TODAY - timedelta(days=LOOKBACK_DAYS - 1)
+    assert f"re-reading acme's Meta insights {first_day}..{TODAY}" in changed.stdout
+    assert f"re-read {rows_before:,} rows" in changed.stdout
+    starts = [
+        r.query
+        for r in meta_sim.state.requests
+        if r.method == "POST" and r.path.endswith("/insights")
+    ]
+    assert starts, "the history is re-read through async report runs"
+    assert all(p.get("action_attribution_windows") == "7d_click,1d_view" for p in starts)
+    assert not any("use_unified_attribution_setting" in p for p in starts)
+
+    rows = query(product_env, ROWS_SETTING)
+    assert len(rows) == rows_before
+    assert {r.attribution_setting for r in rows} == {"7d_click,1d_view"}
+    # each row's conversions are its counted action types' 7-day-click plus 1-day-view values
+    (mismatched,) = query(
+        product_env,
+        """
+        select count(*) from raw.meta_insights i
+         where tenant_id = 'acme'
+           and conversions <> (
+               select coalesce(sum(coalesce((a->>'7d_click')::numeric, 0)
+                                   + coalesce((a->>'1d_view')::numeric, 0)), 0)
+                 from jsonb_each(i.conversions_by_event) e,
+                      jsonb_array_elements(i.actions) a
+                where a->>'action_type' = e.value->>'action_type')
+        """,
+    )
+    assert mismatched[0] == 0
+    (windows,) = query(
+        product_env, "select meta_attribution_windows from app.tenants where id = 'acme'"
+    )
+    assert windows[0] == ["7d_click", "1d_view"]
+    audits = query(
+        product_env,
+        "select action, metadata from app.audit_log where tenant_id = 'acme' "
+        "and action in ('tenant_updated', 'meta_backfill') order by id",
+    )
+    assert [(a.action, a.metadata.get("reason")) for a in audits] == [
+        ("tenant_updated", None),
+        ("meta_backfill", "attribution setting changed"),
+    ]
+
+    retired = adinsights("tenants", "update", "acme", "--attribution", "7d_click,28d_view")
+    assert retired.returncode == 2
+    assert (
+        "Meta stopped returning 7-day and 28-day view windows on 2026-01-12"
+        in (retired.stderr.strip().splitlines()[-1])
+    )
+    twice = adinsights("tenants", "update", "acme", "--attribution", "1d_click,7d_click")
+    assert twice.returncode == 2 and "would count a conversion twice" in twice.stderr
+
+
+ROWS_SETTING = (
+    "select ad_id, date_start, region, attribution_setting from raw.meta_insights "
+    "where tenant_id = 'acme'"
+)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -31,6 +28,7 @@ from adinsights_pipelines.simulators.fx_rates import (
     rate_for,
 )
 from adinsights_pipelines.warehouse.database import Database, engine
+from tests.cli import adinsights
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 FRI, SAT, SUN, MON = date(2026, 11, 13), date(2026, 11, 14), date(2026, 11, 15), date(2026, 11, 16)
@@ -141,16 +139,6 @@ def test_an_import_wins_over_the_provider_and_a_bad_file_writes_nothing(
     with pytest.raises(AdinsightsError, match=r"line 2: 'XYZ' is not an ISO 4217 currency"):
         read_rates_csv(unknown)
     assert rows(db) == stored
-
-
-def adinsights(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "adinsights_pipelines.cli", *args],
-        env=dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
 
 
 def test_refresh_runs_the_asset_through_dagster_and_a_refusal_fails_in_one_line(

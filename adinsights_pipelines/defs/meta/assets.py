@@ -13,13 +13,16 @@ from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataV
 
 from adinsights_pipelines.defs.meta.backfill import backfill_account, settings_options
 from adinsights_pipelines.defs.meta.client import MetaApiError, TokenInvalidError
-from adinsights_pipelines.defs.meta.loading import load_insights
+from adinsights_pipelines.defs.meta.conversions import Attribution, ConversionDefinition
+from adinsights_pipelines.defs.meta.loading import load_insights, load_level_insights
 from adinsights_pipelines.defs.meta.rows import account_row
 from adinsights_pipelines.defs.meta.sync import (
     MetaSync,
+    conversion_definition,
     meta_asset,
     selected_ids,
     set_sync_state,
+    tenant_attribution,
 )
 from adinsights_pipelines.warehouse.upsert import upsert_rows
 
@@ -89,18 +92,40 @@ def meta_insights(context: AssetExecutionContext, sync: MetaSync) -> Materialize
     if not accounts:
         raise Failure(f"tenant {tenant_id} has no Meta ad accounts; materialize meta_ad_accounts")
 
-    written, failed, first_synced = 0, dict[str, str](), list[str]()
+    definition = conversion_definition(engine, settings, tenant_id)
+    attribution = tenant_attribution(engine, tenant_id)
+    written, level_rows = 0, 0
+    failed, first_synced = dict[str, str](), list[str]()
     for account_id, currency, synced_through in accounts:
         set_sync_state(engine, tenant_id, account_id, "running")
         first_sync = synced_through is None and settings.initial_sync_days > settings.lookback_days
+        read_since = until - timedelta(days=settings.initial_sync_days - 1) if first_sync else since
         try:
             if first_sync:
-                account_rows = _first_sync(context, sync, account_id, currency)
+                account_rows = _first_sync(
+                    context, sync, account_id, currency, definition, attribution
+                )
                 first_synced.append(account_id)
             else:
                 account_rows = load_insights(
-                    engine, tenant_id, currency, client.iter_insights(account_id, since, until)
+                    engine,
+                    tenant_id,
+                    currency,
+                    client.iter_insights(account_id, since, until, attribution=attribution),
+                    definition=definition,
+                    attribution=attribution,
                 )
+            level_rows += load_level_insights(
+                engine,
+                client,
+                tenant_id,
+                account_id,
+                currency,
+                read_since,
+                until,
+                definition=definition,
+                attribution=attribution,
+            )
         except TokenInvalidError:
             set_sync_state(engine, tenant_id, account_id, "failed", error="token rejected")
             raise  # meta_asset flags the credential and fails the tenant
@@ -117,7 +142,7 @@ def meta_insights(context: AssetExecutionContext, sync: MetaSync) -> Materialize
             tenant_id,
             account_id,
             account_rows,
-            until - timedelta(days=settings.initial_sync_days - 1) if first_sync else since,
+            read_since,
             until,
         )
 
@@ -130,6 +155,7 @@ def meta_insights(context: AssetExecutionContext, sync: MetaSync) -> Materialize
         metadata={
             "tenant_id": tenant_id,
             "rows_upserted": written,
+            "level_rows_upserted": level_rows,
             "window_since": since.isoformat(),
             "window_until": until.isoformat(),
             "accounts_succeeded": len(accounts) - len(failed),
@@ -140,7 +166,12 @@ def meta_insights(context: AssetExecutionContext, sync: MetaSync) -> Materialize
 
 
 def _first_sync(
-    context: AssetExecutionContext, sync: MetaSync, account_id: str, currency: str
+    context: AssetExecutionContext,
+    sync: MetaSync,
+    account_id: str,
+    currency: str,
+    definition: ConversionDefinition,
+    attribution: Attribution,
 ) -> int:
     """An account's history (``initial_sync_days`` up to today) through async report runs."""
     settings = sync.settings
@@ -156,5 +187,7 @@ def _first_sync(
         until,
         **settings_options(settings),
         progress=context.log.info,
+        definition=definition,
+        attribution=attribution,
     )
     return result.rows

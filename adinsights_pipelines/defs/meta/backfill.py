@@ -29,6 +29,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from adinsights_pipelines.defs.meta.client import MetaApiError, MetaGraphClient, ReportRun
+from adinsights_pipelines.defs.meta.conversions import (
+    DEFAULT_DEFINITION,
+    UNIFIED,
+    Attribution,
+    ConversionDefinition,
+)
 from adinsights_pipelines.defs.meta.loading import load_insights
 from adinsights_pipelines.defs.resources import MetaSyncSettings
 
@@ -229,6 +235,8 @@ def backfill_account(
     progress: Callable[[str], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    definition: ConversionDefinition = DEFAULT_DEFINITION,
+    attribution: Attribution = UNIFIED,
 ) -> BackfillResult:
     """Load ``since``..``until`` of one ad account through async report runs.
 
@@ -267,7 +275,9 @@ def backfill_account(
         while queue or in_flight:
             while queue and len(in_flight) < concurrency:
                 current = queue.popleft()
-                run_id = client.start_insights_report(account_id, current.start, current.end)
+                run_id = client.start_insights_report(
+                    account_id, current.start, current.end, attribution=attribution
+                )
                 journal.mark(current, "running", run_id=run_id)
                 in_flight[run_id], started[run_id] = current, clock()
             current = None
@@ -279,7 +289,12 @@ def backfill_account(
                     del in_flight[run_id]
                     current = chunk
                     rows = load_insights(
-                        engine, tenant_id, currency, client.iter_report_rows(run_id)
+                        engine,
+                        tenant_id,
+                        currency,
+                        client.iter_report_rows(run_id),
+                        definition=definition,
+                        attribution=attribution,
                     )
                     journal.mark(chunk, "done", run_id=run_id, rows=rows)
                     current = None

@@ -26,10 +26,17 @@ from adinsights_pipelines.defs.meta.assets import JAMAICA
 from adinsights_pipelines.defs.meta.backfill import (
     backfill_account,
     backfill_window,
+    earliest_allowed,
     settings_options,
 )
 from adinsights_pipelines.defs.meta.client import MetaApiError, TokenInvalidError
-from adinsights_pipelines.defs.meta.sync import tenant_client, token_rejected
+from adinsights_pipelines.defs.meta.loading import load_level_insights
+from adinsights_pipelines.defs.meta.sync import (
+    conversion_definition,
+    tenant_attribution,
+    tenant_client,
+    token_rejected,
+)
 from adinsights_pipelines.defs.resources import (
     KeyringResource,
     MetaGraphResource,
@@ -101,6 +108,8 @@ def backfill_tenant(
 
     report = TenantBackfill(tenant_id, since, until)
     client = tenant_client(engine, settings, ring, tenant_id)
+    definition = conversion_definition(engine, settings, tenant_id)
+    attribution = tenant_attribution(engine, tenant_id)
     with client:
         for account_id, currency in accounts:
             progress(f"{account_id}: backfilling {since}..{until}")
@@ -115,6 +124,20 @@ def backfill_tenant(
                     until,
                     **settings_options(settings),
                     progress=progress,
+                    definition=definition,
+                    attribution=attribution,
+                )
+                # the campaign and account totals of the same days (reach counted at that level)
+                load_level_insights(
+                    engine,
+                    client,
+                    tenant_id,
+                    account_id,
+                    currency,
+                    since,
+                    until,
+                    definition=definition,
+                    attribution=attribution,
                 )
             except TokenInvalidError as exc:
                 raise token_rejected(engine, tenant_id, exc) from None
@@ -191,3 +214,16 @@ def backfill_meta_insights(
 )
 def meta_insights_backfill() -> None:
     backfill_meta_insights()
+
+
+def stored_history(engine: Engine, tenant_id: str, today: date) -> tuple[date, date] | None:
+    """The span of the tenant's stored Meta insight days that Meta can still re-read (its
+    37 months), up to ``today``; None when nothing is stored."""
+    with engine.connect() as conn:
+        first: date | None = conn.execute(
+            sa.text("select min(date_start) from raw.meta_insights where tenant_id = :t"),
+            {"t": tenant_id},
+        ).scalar_one()
+    if first is None:
+        return None
+    return max(first, earliest_allowed(today)), today

@@ -41,6 +41,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from adinsights_pipelines.defs.meta.conversions import UNIFIED, Attribution
 from adinsights_pipelines.defs.meta.graph_versions import DEFAULT_VERSION
 from adinsights_pipelines.warehouse.api_errors import ApiCallFailure
 
@@ -80,7 +81,8 @@ AD_FIELDS = (
 )  # fmt: skip
 INSIGHT_FIELDS = (
     "account_id", "account_currency", "campaign_id", "campaign_name", "adset_id", "adset_name",
-    "ad_id", "ad_name", "spend", "impressions", "clicks", "reach", "actions",
+    "ad_id", "ad_name", "spend", "impressions", "clicks", "reach", "actions", "action_values",
+    "attribution_setting",
 )  # fmt: skip
 
 RETRYABLE_CODES = frozenset({1, 2, 4, 17, 32, 341, 613})
@@ -286,7 +288,12 @@ def _without_token(url: str) -> str:
 
 
 def _insights_params(
-    since: date, until: date, level: str, breakdowns: Iterable[str], fields: Iterable[str]
+    since: date,
+    until: date,
+    level: str,
+    breakdowns: Iterable[str],
+    fields: Iterable[str],
+    attribution: Attribution,
 ) -> dict[str, Any]:
     """An insights request, the same read synchronously or as an async report run."""
     params: dict[str, Any] = {
@@ -294,6 +301,9 @@ def _insights_params(
         "time_increment": 1,
         "time_range": {"since": since.isoformat(), "until": until.isoformat()},
         "fields": tuple(fields),
+        # Sent on every request, so the rows' meaning never rests on Meta's default (today
+        # unified attribution: each ad set's own windows).
+        **attribution.params(),
     }
     if breakdowns := tuple(breakdowns):
         params["breakdowns"] = breakdowns
@@ -415,9 +425,14 @@ class MetaGraphClient:
         breakdowns: Iterable[str] = ("region",),
         fields: Iterable[str] = INSIGHT_FIELDS,
         limit: int = PAGE_LIMIT,
+        attribution: Attribution = UNIFIED,
     ) -> Iterator[dict[str, Any]]:
-        """Daily (``time_increment=1``) insight rows of an ad account, ``since``..``until``."""
-        params = {**_insights_params(since, until, level, breakdowns, fields), "limit": limit}
+        """Daily (``time_increment=1``) insight rows of an ad account, ``since``..``until``,
+        under ``attribution``."""
+        params = {
+            **_insights_params(since, until, level, breakdowns, fields, attribution),
+            "limit": limit,
+        }
         return self.iter_pages(f"{_act(account_id)}/insights", params)
 
     # --- asynchronous report runs -----------------------------------------------------------
@@ -431,9 +446,10 @@ class MetaGraphClient:
         level: str = "ad",
         breakdowns: Iterable[str] = ("region",),
         fields: Iterable[str] = INSIGHT_FIELDS,
+        attribution: Attribution = UNIFIED,
     ) -> str:
         """Start an async report run (``POST act_<id>/insights``); returns its id."""
-        params = _insights_params(since, until, level, breakdowns, fields)
+        params = _insights_params(since, until, level, breakdowns, fields, attribution)
         url = f"{self.base_url}/{self.api_version}/{_act(account_id)}/insights"
         body = self.post(url, {k: _param(v) for k, v in params.items()})
         run_id = body.get("report_run_id") if isinstance(body, dict) else None

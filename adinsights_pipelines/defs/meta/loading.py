@@ -8,12 +8,25 @@ import contextvars
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from datetime import date
 from itertools import islice, takewhile
 from typing import Any, TypeVar
 
 from sqlalchemy.engine import Engine
 
-from adinsights_pipelines.defs.meta.rows import INSIGHT_COLUMNS, insight_record
+from adinsights_pipelines.defs.meta.client import MetaGraphClient
+from adinsights_pipelines.defs.meta.conversions import (
+    DEFAULT_DEFINITION,
+    UNIFIED,
+    Attribution,
+    ConversionDefinition,
+)
+from adinsights_pipelines.defs.meta.rows import (
+    INSIGHT_COLUMNS,
+    LEVEL_COLUMNS,
+    insight_record,
+    level_record,
+)
 from adinsights_pipelines.warehouse.bulk import copy_upsert
 
 INSIGHTS_TABLE = "raw.meta_insights"
@@ -93,13 +106,17 @@ def load_insights(
     api_rows: Iterable[dict[str, Any]],
     *,
     batch_rows: int | None = None,
+    definition: ConversionDefinition = DEFAULT_DEFINITION,
+    attribution: Attribution = UNIFIED,
 ) -> int:
     """Upsert Graph insight rows of one ad account into ``raw.meta_insights``.
 
     COPY + one upsert per batch of ``batch_rows`` (default :data:`BATCH_ROWS`) rows, each batch
     its own transaction: when ``api_rows`` fails part-way (a Graph error, a crash), the batches
     before stay committed and the failing one leaves nothing; a re-run upserts by natural key,
-    so nothing is duplicated. The next batch is fetched and shaped in a helper thread while
+    so nothing is duplicated. Conversions are counted under ``definition`` and
+    ``attribution`` (the tenant's; the rows must have been read under that attribution).
+    The next batch is fetched and shaped in a helper thread while
     this one is written; memory holds a few batches, whatever the number of rows. Returns how
     many rows were written; exceptions of ``api_rows`` propagate unchanged.
     """
@@ -107,7 +124,7 @@ def load_insights(
 
     def shaped(stop: threading.Event) -> Iterator[list[tuple[Any, ...]]]:
         rows = (
-            insight_record(tenant_id, currency, r)
+            insight_record(tenant_id, currency, r, definition, attribution)
             for r in takewhile(lambda _: not stop.is_set(), api_rows)
         )
         return _batches(rows, size)
@@ -116,4 +133,57 @@ def load_insights(
     for batch in _read_ahead(shaped, READ_AHEAD_BATCHES):
         with engine.begin() as conn:
             written += copy_upsert(conn, INSIGHTS_TABLE, INSIGHT_COLUMNS, INSIGHTS_KEY, batch)
+    return written
+
+
+LEVEL_TABLE = "raw.meta_insights_level"
+LEVEL_KEY = ("tenant_id", "level", "object_id", "date_start")
+#: Fields of the campaign- and account-level reads (reach is counted by Meta at that level).
+LEVEL_FIELDS = {
+    "campaign": (
+        "account_id", "account_currency", "campaign_id", "campaign_name", "spend",
+        "impressions", "clicks", "reach", "actions", "action_values", "attribution_setting",
+    ),
+    "account": (
+        "account_id", "account_name", "account_currency", "spend", "impressions", "clicks",
+        "reach", "actions", "action_values", "attribution_setting",
+    ),
+}  # fmt: skip
+
+
+def load_level_insights(
+    engine: Engine,
+    client: MetaGraphClient,
+    tenant_id: str,
+    account_id: str,
+    currency: str,
+    since: date,
+    until: date,
+    *,
+    definition: ConversionDefinition = DEFAULT_DEFINITION,
+    attribution: Attribution = UNIFIED,
+) -> int:
+    """Read one ad account's daily totals per campaign and for the account (``level=campaign``
+    and ``level=account``, no breakdown: two cheap calls) into ``raw.meta_insights_level``.
+
+    These are Meta's own figures at that grain: reach there is a count of people, never a sum
+    of the ads' reaches, and the account rows are the totals the ad rows must add up to.
+    """
+    written = 0
+    for level, fields in LEVEL_FIELDS.items():
+        rows = client.iter_insights(
+            account_id,
+            since,
+            until,
+            level=level,
+            breakdowns=(),
+            fields=fields,
+            attribution=attribution,
+        )
+        for batch in _batches(
+            (level_record(tenant_id, currency, level, r, definition, attribution) for r in rows),
+            BATCH_ROWS,
+        ):
+            with engine.begin() as conn:
+                written += copy_upsert(conn, LEVEL_TABLE, LEVEL_COLUMNS, LEVEL_KEY, batch)
     return written

@@ -8,16 +8,12 @@ from typing import Any
 
 import orjson
 
-# Action types counted as conversions in the marts. Meta reports each as its own action_type.
-CONVERSION_ACTION_TYPES = frozenset(
-    {
-        "purchase",
-        "lead",
-        "complete_registration",
-        "offsite_conversion.fb_pixel_purchase",
-        "offsite_conversion.fb_pixel_lead",
-        "onsite_conversion.purchase",
-    }
+from adinsights_pipelines.defs.meta.conversions import (
+    DEFAULT_DEFINITION,
+    UNIFIED,
+    Attribution,
+    ConversionDefinition,
+    count,
 )
 
 
@@ -36,31 +32,16 @@ def account_row(tenant_id: str, api_row: dict[str, Any]) -> dict[str, Any]:
 INSIGHT_COLUMNS = (
     "tenant_id", "account_id", "campaign_id", "campaign_name", "adset_id", "adset_name", "ad_id",
     "ad_name", "date_start", "date_stop", "region", "spend", "impressions", "clicks", "reach",
-    "conversions", "actions", "currency",
+    "conversions", "actions", "currency", "action_values", "conversion_value",
+    "conversions_by_event", "conversion_events", "attribution_setting",
 )  # fmt: skip
 
 
-def conversions(actions: list[dict[str, Any]] | None) -> Decimal:
-    return sum(
-        (
-            Decimal(str(a.get("value", "0")))
-            for a in actions or []
-            if a.get("action_type") in CONVERSION_ACTION_TYPES
-        ),
-        Decimal(0),
-    )
-
-
-def _conversions_text(actions: list[dict[str, Any]]) -> str:
-    """:func:`conversions` as exact decimal text; whole-number values skip ``Decimal``."""
-    total = 0
-    for action in actions:
-        if action.get("action_type") in CONVERSION_ACTION_TYPES:
-            value = action.get("value", "0")
-            if type(value) is not str or not (value.isascii() and value.isdigit()):
-                return str(conversions(actions))  # fractions, signs, numbers: the exact path
-            total += int(value)
-    return str(total)
+def conversions(
+    actions: list[dict[str, Any]] | None, definition: ConversionDefinition = DEFAULT_DEFINITION
+) -> Decimal:
+    """The row's conversions under ``definition``, each event counted once."""
+    return count(definition, actions).total
 
 
 def _decimal_text(value: Any) -> str:
@@ -75,36 +56,56 @@ def _decimal_text(value: Any) -> str:
     return str(Decimal(str(value if value not in (None, "") else "0")))
 
 
-def insight_row(tenant_id: str, currency: str, api_row: dict[str, Any]) -> dict[str, Any]:
+def insight_row(
+    tenant_id: str,
+    currency: str,
+    api_row: dict[str, Any],
+    definition: ConversionDefinition = DEFAULT_DEFINITION,
+    attribution: Attribution = UNIFIED,
+) -> dict[str, Any]:
     """One ``raw.meta_insights`` row; natural key (tenant, ad, day, region).
 
-    The keys are :data:`INSIGHT_COLUMNS`, in that order; ``spend`` and ``conversions`` are
-    exact decimal text (``"2516.10"``) for the ``numeric`` columns.
+    The keys are :data:`INSIGHT_COLUMNS`, in that order; ``spend``, ``conversions`` and
+    ``conversion_value`` are exact decimal text (``"2516.10"``) for the ``numeric`` columns;
+    ``conversions_by_event`` maps each event of ``definition`` found in the row to its count.
     """
-    actions = api_row.get("actions") or []
-    values = _insight_values(tenant_id, currency, api_row, actions)
+    values = _insight_values(tenant_id, currency, api_row, definition, attribution)
     return dict(zip(INSIGHT_COLUMNS, values, strict=True))
 
 
-def insight_record(tenant_id: str, currency: str, api_row: dict[str, Any]) -> tuple[Any, ...]:
-    """:func:`insight_row` as a tuple in :data:`INSIGHT_COLUMNS` order, ``actions`` as JSON text.
+def insight_record(
+    tenant_id: str,
+    currency: str,
+    api_row: dict[str, Any],
+    definition: ConversionDefinition = DEFAULT_DEFINITION,
+    attribution: Attribution = UNIFIED,
+) -> tuple[Any, ...]:
+    """:func:`insight_row` as a tuple in :data:`INSIGHT_COLUMNS` order, JSON columns as text.
 
     What COPY takes, and cheap to hold: a tuple of strings, numbers and dates is not tracked
     by the garbage collector, so thousands of them waiting for the database cost it nothing.
     """
-    actions = api_row.get("actions") or []
-    return _insight_values(tenant_id, currency, api_row, actions, orjson.dumps(actions).decode())
+    return _insight_values(tenant_id, currency, api_row, definition, attribution, as_json=True)
+
+
+def _json(value: Any, as_json: bool) -> Any:
+    return orjson.dumps(value).decode() if as_json else value
 
 
 def _insight_values(
     tenant_id: str,
     currency: str,
     api_row: dict[str, Any],
-    actions: list[dict[str, Any]],
-    actions_value: Any = None,
+    definition: ConversionDefinition,
+    attribution: Attribution,
+    *,
+    as_json: bool = False,
 ) -> tuple[Any, ...]:
     get = api_row.get
     account_id = api_row["account_id"]
+    actions = get("actions") or []
+    action_values = get("action_values") or []
+    found = count(definition, actions, action_values, attribution)
     return (
         tenant_id,
         account_id if account_id.startswith("act_") else "act_" + account_id,
@@ -121,10 +122,25 @@ def _insight_values(
         _int(get("impressions")) or 0,
         _int(get("clicks")) or 0,
         _int(get("reach")) or 0,
-        _conversions_text(actions),
-        actions if actions_value is None else actions_value,
+        str(found.total),
+        _json(actions, as_json),
         get("account_currency") or currency,
+        _json(action_values, as_json),
+        str(found.value),
+        _json(found.by_event_json(), as_json),
+        definition.text,
+        attribution_label(attribution, get("attribution_setting")),
     )
+
+
+def attribution_label(attribution: Attribution, meta_label: str | None) -> str:
+    """What a raw row stores as ``attribution_setting``: Meta's label of the ad set's own
+    setting under unified attribution (``7d_click_1d_view``, ``mixed``), else the windows
+    asked for; ``/conversion`` or ``/mixed`` when not reported by impression time."""
+    if attribution.windows:
+        return attribution.label
+    base = meta_label or "unified"
+    return base if attribution.report_time == "impression" else f"{base}/{attribution.report_time}"
 
 
 def _act(account_id: str) -> str:
@@ -134,3 +150,53 @@ def _act(account_id: str) -> str:
 
 def _int(value: Any) -> int | None:
     return None if value is None or value == "" else int(value)
+
+
+#: The columns of a :func:`level_record` (``raw.meta_insights_level`` minus ``_loaded_at``).
+LEVEL_COLUMNS = (
+    "tenant_id", "account_id", "level", "object_id", "object_name", "date_start", "spend",
+    "impressions", "clicks", "reach", "conversions", "conversion_value", "conversions_by_event",
+    "conversion_events", "attribution_setting", "currency",
+)  # fmt: skip
+
+
+def level_record(
+    tenant_id: str,
+    currency: str,
+    level: str,
+    api_row: dict[str, Any],
+    definition: ConversionDefinition = DEFAULT_DEFINITION,
+    attribution: Attribution = UNIFIED,
+) -> tuple[Any, ...]:
+    """One ``raw.meta_insights_level`` row (JSON as text, for COPY) of a ``level=campaign`` or
+    ``level=account`` daily insights row.
+
+    Reach is Meta's count of people at that level (null when Meta sends none). Conversions are
+    null when Meta lists no actions at all: at a level spanning ad sets with different
+    attribution settings Meta may leave action metrics out ("aggregation across multiple
+    attribution settings"), which is not zero.
+    """
+    get = api_row.get
+    account_id = _act(api_row["account_id"])
+    object_id = account_id if level == "account" else api_row["campaign_id"]
+    name = get("account_name") if level == "account" else get("campaign_name")
+    has_actions = "actions" in api_row or "action_values" in api_row
+    found = count(definition, get("actions"), get("action_values"), attribution)
+    return (
+        tenant_id,
+        account_id,
+        level,
+        object_id,
+        name,
+        date.fromisoformat(api_row["date_start"]),
+        _decimal_text(get("spend", "0")),
+        _int(get("impressions")) or 0,
+        _int(get("clicks")) or 0,
+        _int(get("reach")),
+        str(found.total) if has_actions else None,
+        str(found.value) if has_actions else None,
+        orjson.dumps(found.by_event_json()).decode(),
+        definition.text,
+        attribution_label(attribution, get("attribution_setting")),
+        get("account_currency") or currency,
+    )

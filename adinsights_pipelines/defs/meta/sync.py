@@ -11,6 +11,7 @@ from dagster import AssetExecutionContext, AssetsDefinition, Failure, Materializ
 from sqlalchemy.engine import Engine
 
 from adinsights_pipelines.defs.meta.client import MetaGraphClient, TokenInvalidError
+from adinsights_pipelines.defs.meta.conversions import Attribution, ConversionDefinition
 from adinsights_pipelines.defs.resources import (
     KeyringResource,
     MetaGraphResource,
@@ -104,6 +105,36 @@ def selected_ids(engine: Engine, tenant_id: str, kind: str) -> set[str] | None:
             ).scalars()
         )
     return ids or None
+
+
+def conversion_definition(
+    engine: Engine, settings: MetaSyncSettings, tenant_id: str
+) -> ConversionDefinition:
+    """The tenant's conversion definition (``app.tenants.meta_conversion_events``), else the
+    global one (``ADINSIGHTS_META_CONVERSION_EVENTS``)."""
+    with engine.connect() as conn:
+        own = conn.execute(
+            sa.text("select meta_conversion_events from app.tenants where id = :t"),
+            {"t": tenant_id},
+        ).scalar_one_or_none()
+    return ConversionDefinition.parse(own or settings.conversion_events)
+
+
+def tenant_attribution(engine: Engine, tenant_id: str) -> Attribution:
+    """The tenant's attribution setting (``app.tenants.meta_attribution_windows`` and
+    ``meta_action_report_time``); unified attribution when it set none."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.text(
+                "select meta_attribution_windows, meta_action_report_time from app.tenants "
+                "where id = :t"
+            ),
+            {"t": tenant_id},
+        ).one_or_none()
+    if row is None:
+        return Attribution()
+    windows = ",".join(row.meta_attribution_windows) if row.meta_attribution_windows else None
+    return Attribution.parse(windows, row.meta_action_report_time)
 
 
 @dataclass(frozen=True)

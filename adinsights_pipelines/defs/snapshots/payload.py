@@ -16,16 +16,21 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from adinsights_pipelines.currencies import DEFAULT_REPORTING_CURRENCY, minor_units
+from adinsights_pipelines.defs.meta.conversions import ConversionDefinition
 from adinsights_pipelines.errors import AdinsightsError
+from adinsights_pipelines.settings import load_settings
 
 MART = "marts.fct_ad_performance_daily"
 RATES = "raw.fx_rates_daily"
 MEASURES = (
     "sum(spend) as spend, sum(impressions) as impressions, sum(clicks) as clicks, "
-    "sum(conversions) as conversions, count(*) as rows, "
+    "sum(conversions) as conversions, sum(conversion_value) as conversion_value, "
+    "count(*) as rows, "
     # null when a row with spend has no rate: never a partial sum presented as a total
     "case when bool_and(spend_reporting is not null or spend = 0) "
-    "then coalesce(sum(spend_reporting), 0) end as spend_reporting"
+    "then coalesce(sum(spend_reporting), 0) end as spend_reporting, "
+    "case when bool_and(conversion_value_reporting is not null or conversion_value = 0) "
+    "then coalesce(sum(conversion_value_reporting), 0) end as conversion_value_reporting"
 )
 
 
@@ -92,12 +97,13 @@ def _converted(where: str, live: bool) -> str:
     rate(currency), both per 1 USD, 10 places; spend_reporting = round(spend * fx_rate, 6))."""
     columns = (
         "tenant_id, platform, campaign_id, campaign_name, date_day, parish, spend, impressions, "
-        "clicks, conversions, currency"
+        "clicks, conversions, conversion_value, currency"
     )
     if not live:
         return f"""
         with converted as (
-            select {columns}, spend_reporting, reporting_currency, fx_rate, fx_rate_date
+            select {columns}, spend_reporting, conversion_value_reporting, reporting_currency,
+                   fx_rate, fx_rate_date
             from {MART} where {where}
         )"""
     return f"""
@@ -128,6 +134,8 @@ def _converted(where: str, live: bool) -> str:
         ),
         converted as (
             select facts.*, round(facts.spend * pairs.fx_rate, 6) as spend_reporting,
+                   round(facts.conversion_value * pairs.fx_rate, 6)
+                       as conversion_value_reporting,
                    cast(:reporting_currency as text) as reporting_currency, pairs.fx_rate,
                    case when pairs.fx_rate is not null then pairs.fx_rate_date end
                        as fx_rate_date
@@ -136,13 +144,49 @@ def _converted(where: str, live: bool) -> str:
 
 
 def _measures(row: Any) -> dict[str, Any]:
+    """An entry's sums in its own currency, and the ratios computed from those sums."""
     impressions, clicks = int(row.impressions or 0), int(row.clicks or 0)
     return {
         "spend": _money(row.spend),
         "impressions": impressions,
         "clicks": clicks,
         "conversions": _money(row.conversions),
+        "conversion_value": decimal_string(row.conversion_value or Decimal(0), row.currency),
+        **ratios(
+            row.spend or Decimal(0),
+            impressions,
+            clicks,
+            row.conversions or Decimal(0),
+            row.conversion_value or Decimal(0),
+            row.currency,
+        ),
+    }
+
+
+def ratios(
+    spend: Decimal,
+    impressions: int,
+    clicks: int,
+    conversions: Decimal,
+    conversion_value: Decimal,
+    currency: str,
+) -> dict[str, Any]:
+    """The ratios an agency reports, each from summed parts (never an average of ratios) and
+    null where its denominator is zero. Money ratios (cpc, cpm, cost_per_conversion) are
+    decimal strings in ``currency``; ctr is clicks per impression (6 places), roas conversion
+    value per unit of spend (4 places)."""
+    return {
         "ctr": round(clicks / impressions, 6) if impressions else None,
+        "cpc": decimal_string(spend / clicks, currency) if clicks else None,
+        "cpm": decimal_string(spend * 1000 / impressions, currency) if impressions else None,
+        "cost_per_conversion": (
+            decimal_string(spend / conversions, currency) if conversions else None
+        ),
+        "roas": (
+            float((conversion_value / spend).quantize(Decimal("0.0001"), ROUND_HALF_UP))
+            if spend
+            else None
+        ),
     }
 
 
@@ -164,6 +208,14 @@ def tenant_reporting_currency(conn: Connection, tenant_id: str) -> str:
         sa.text("select reporting_currency from app.tenants where id = :t"), {"t": tenant_id}
     ).scalar_one_or_none()
     return str(found or DEFAULT_REPORTING_CURRENCY)
+
+
+def tenant_conversion_events(conn: Connection, tenant_id: str) -> list[str]:
+    """The tenant's Meta conversion definition, else the global one."""
+    own = conn.execute(
+        sa.text("select meta_conversion_events from app.tenants where id = :t"), {"t": tenant_id}
+    ).scalar_one_or_none()
+    return list(ConversionDefinition.parse(own or load_settings().meta_conversion_events).events)
 
 
 def compute_payload(
@@ -210,6 +262,7 @@ def compute_payload(
     def reporting_fields(row: Any) -> dict[str, Any]:
         return {
             "spend_reporting": decimal_string(row.spend_reporting, reporting),
+            "conversion_value_reporting": decimal_string(row.conversion_value_reporting, reporting),
             "reporting_currency": reporting,
         }
 
@@ -240,6 +293,7 @@ def compute_payload(
                 "impressions": 0,
                 "clicks": 0,
                 "conversions": Decimal(0),
+                "conversion_value": Decimal(0),
                 "by_currency": [],
             },
         )
@@ -247,6 +301,7 @@ def compute_payload(
         day["impressions"] += int(row.impressions or 0)
         day["clicks"] += int(row.clicks or 0)
         day["conversions"] += row.conversions or Decimal(0)
+        day["conversion_value"] += row.conversion_value_reporting or Decimal(0)
         day["by_currency"].append(
             {
                 "currency": row.currency,
@@ -280,16 +335,35 @@ def compute_payload(
                 "published rate uses the last one (carried_forward_days)"
             ),
         },
+        "definitions": {
+            "meta_events": tenant_conversion_events(conn, tenant_id),
+            "meta": (
+                "each event of meta_events counted once, through one action type of its alias "
+                "family (omni_/aggregate first), under each ad set's own attribution setting "
+                "(unified attribution)"
+            ),
+            "google_ads": "conversions and conversions_value as Google Ads reports them "
+            "(its conversion actions, deduplicated by Google)",
+            "ratios": "from summed parts, null when the denominator is zero: ctr = clicks / "
+            "impressions, cpc = spend / clicks, cpm = spend x 1000 / impressions, "
+            "cost_per_conversion = spend / conversions, roas = conversion_value / spend",
+        },
         "total_reporting": {
             "currency": reporting,
             "spend": decimal_string(everything.spend_reporting or Decimal(0), reporting),
             "impressions": int(everything.impressions or 0),
             "clicks": int(everything.clicks or 0),
             "conversions": _money(everything.conversions),
-            "ctr": (
-                round(int(everything.clicks) / int(everything.impressions), 6)
-                if everything.impressions
-                else None
+            "conversion_value": decimal_string(
+                everything.conversion_value_reporting or Decimal(0), reporting
+            ),
+            **ratios(
+                everything.spend_reporting or Decimal(0),
+                int(everything.impressions or 0),
+                int(everything.clicks or 0),
+                everything.conversions or Decimal(0),
+                everything.conversion_value_reporting or Decimal(0),
+                reporting,
             ),
         },
         "totals": [
@@ -324,7 +398,15 @@ def compute_payload(
                 "impressions": d["impressions"],
                 "clicks": d["clicks"],
                 "conversions": _money(d["conversions"]),
-                "ctr": round(d["clicks"] / d["impressions"], 6) if d["impressions"] else None,
+                "conversion_value_reporting": decimal_string(d["conversion_value"], reporting),
+                **ratios(
+                    d["spend"],
+                    d["impressions"],
+                    d["clicks"],
+                    d["conversions"],
+                    d["conversion_value"],
+                    reporting,
+                ),
                 "by_currency": d["by_currency"],
             }
             for d in daily.values()

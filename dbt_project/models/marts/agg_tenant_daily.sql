@@ -27,9 +27,13 @@ select
     sum(impressions)::bigint            as impressions,
     sum(clicks)::bigint                 as clicks,
     sum(conversions)::numeric(18, 4)    as conversions,
+    sum(conversion_value)::numeric(18, 4) as conversion_value,
     currency::text                      as currency,
     (case when bool_and(spend_reporting is not null or spend = 0)
           then coalesce(sum(spend_reporting), 0) end)::numeric(24, 6) as spend_reporting,
+    (case when bool_and(conversion_value_reporting is not null or conversion_value = 0)
+          then coalesce(sum(conversion_value_reporting), 0) end)::numeric(24, 6)
+                                        as conversion_value_reporting,
     max(reporting_currency)::text       as reporting_currency,
     max(fx_rate)::numeric(24, 10)       as fx_rate,
     max(fx_rate_date)::date             as fx_rate_date,

@@ -11,6 +11,14 @@
   stg_fx__rates_daily, rounded to 10 places; spend_reporting = round(spend * fx_rate, 6). Same
   currency: fx_rate 1, no rate needed. No rate for the day: fx_rate and spend_reporting null
   (the blocking contract spend_has_exchange_rate and the snapshot name the day), never zero.
+  conversion_value (Meta action_values / Google Ads conversions_value under each platform's
+  conversion definition, in the account currency) converts the same way into
+  conversion_value_reporting.
+
+  Conversions: Meta's counted once per event of the tenant's definition (stg_meta__insights);
+  Google Ads' as Google reports them (already deduplicated). No reach here: reach counts
+  people and is not additive across ads, regions or days; Meta's reach per campaign and
+  account, as Meta counted it, is in fct_meta_reach_daily.
 
   Incremental (macros/incremental.sql): a run re-computes only the days of the ad accounts that
   received rows since the last run (the slices), plus the days whose exchange rate changed and
@@ -51,8 +59,8 @@ with meta as (
         insights.spend,
         insights.impressions,
         insights.clicks,
-        insights.reach,
         insights.conversions,
+        insights.conversion_value,
         insights.currency,
         insights.loaded_at
     from {{ ref('stg_meta__insights') }} as insights
@@ -82,8 +90,8 @@ google_ads as (
         performance.cost                    as spend,
         performance.impressions,
         performance.clicks,
-        null::bigint                        as reach,
         performance.conversions,
+        performance.conversions_value           as conversion_value,
         performance.currency,
         performance.loaded_at
     from {{ ref('stg_google_ads__campaign_performance') }} as performance
@@ -134,8 +142,8 @@ aggregated as (
         sum(unioned.spend)::numeric(18, 4)                      as spend,
         sum(unioned.impressions)                                as impressions,
         sum(unioned.clicks)                                     as clicks,
-        sum(unioned.reach)                                      as reach,
         sum(unioned.conversions)                                as conversions,
+        sum(unioned.conversion_value)                           as conversion_value,
         -- one currency per ad account (currency_consistent_per_account checks it)
         max(unioned.currency)                                   as currency,
         max(unioned.loaded_at)                                  as loaded_at
@@ -212,10 +220,11 @@ select
     spend::numeric(18, 4)                                       as spend,
     impressions::bigint                                         as impressions,
     clicks::bigint                                              as clicks,
-    reach::bigint                                               as reach,
     conversions::numeric(18, 4)                                 as conversions,
+    conversion_value::numeric(18, 4)                            as conversion_value,
     currency::text                                              as currency,
     round(spend * fx_rate, 6)::numeric(24, 6)                   as spend_reporting,
+    round(conversion_value * fx_rate, 6)::numeric(24, 6)        as conversion_value_reporting,
     reporting_currency::text                                    as reporting_currency,
     fx_rate::numeric(24, 10)                                    as fx_rate,
     -- the day the rate was published: the row's day, or the day it was carried from (the older

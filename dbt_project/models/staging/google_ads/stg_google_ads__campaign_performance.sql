@@ -54,6 +54,7 @@ renamed as (
         coalesce(metrics_impressions, 0)::bigint                       as impressions,
         coalesce(metrics_clicks, 0)::bigint                            as clicks,
         coalesce(metrics_conversions, 0)::numeric(18, 4)               as conversions,
+        coalesce(metrics_conversions_value, 0)::numeric(18, 4)         as conversions_value,
         upper(trim(customer_currency_code))::text                      as currency,
         _airbyte_extracted_at::timestamptz                             as extracted_at,
         row_number() over (
@@ -85,6 +86,7 @@ select
     renamed.impressions,
     renamed.clicks,
     renamed.conversions,
+    renamed.conversions_value,
     renamed.currency,
     renamed.extracted_at,
     -- a full refresh re-builds rows, it does not make them new to the marts
