@@ -11,17 +11,28 @@ panel's query names a metric the API exports at /metrics/app/.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
-from grafana_foundation_sdk.builders.dashboard import Dashboard, DatasourceVariable, Row
+import yaml
+from grafana_foundation_sdk.builders.common import GraphThresholdsStyleConfig
+from grafana_foundation_sdk.builders.dashboard import (
+    Dashboard,
+    DatasourceVariable,
+    Row,
+    ThresholdsConfig,
+)
 from grafana_foundation_sdk.builders.prometheus import Dataquery
 from grafana_foundation_sdk.builders.stat import Panel as Stat
 from grafana_foundation_sdk.builders.timeseries import Panel as Timeseries
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
-from grafana_foundation_sdk.models.dashboard import DataSourceRef
+from grafana_foundation_sdk.models.common import BigValueColorMode, GraphTresholdsStyleMode
+from grafana_foundation_sdk.models.dashboard import DataSourceRef, Threshold, ThresholdsMode
 
-OUT = Path(__file__).resolve().parents[1] / "deploy" / "grafana" / "dashboards"
+DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
+OUT = DEPLOY / "grafana" / "dashboards"
+ALERT_RULES = DEPLOY / "prometheus" / "alert-rules.yml"
 DATASOURCE = DataSourceRef(type_val="prometheus", uid="${datasource}")
 WEBHOOK_ROUTE = 'route="/api/airbyte/webhook/"'
 
@@ -44,6 +55,29 @@ def _stat(title: str, unit: str, query: Dataquery, description: str = "") -> Sta
     if description:
         panel = panel.description(description)
     return panel.with_target(query)
+
+
+def _alert_threshold(alert: str, metric: str) -> float:
+    """The number ``metric`` is compared with (``metric > N``) in the Prometheus alert rule
+    ``alert`` of deploy/prometheus/alert-rules.yml: a panel colours at the threshold the alert
+    fires at, and the two cannot drift apart."""
+    config = yaml.safe_load(ALERT_RULES.read_text())
+    for group in config["groups"]:
+        for rule in group["rules"]:
+            if rule.get("alert") == alert:
+                match = re.search(rf"\b{re.escape(metric)}\s*>\s*([0-9.]+)", rule["expr"])
+                if match is None:
+                    raise ValueError(f"alert {alert}: no `{metric} > N` in {rule['expr']!r}")
+                return float(match.group(1))
+    raise ValueError(f"{ALERT_RULES} has no alert {alert}")
+
+
+def _red_above(value: float) -> ThresholdsConfig:
+    return (
+        ThresholdsConfig()
+        .mode(ThresholdsMode.ABSOLUTE)
+        .steps([Threshold(value=None, color="green"), Threshold(value=value, color="red")])
+    )
 
 
 def _dashboard(uid: str, title: str, description: str) -> Dashboard:
@@ -191,13 +225,47 @@ def warehouse_snapshot_health() -> Dashboard:
     )
 
 
+HEARTBEAT = "dagster_daemon_heartbeat_age_seconds"
+HEARTBEAT_ALERT = "DagsterDaemonHeartbeatStale"
+
+
 def orchestration_health() -> Dashboard:
+    heartbeat_limit = _alert_threshold(HEARTBEAT_ALERT, HEARTBEAT)
+    heartbeat_help = (
+        f"Seconds since each required Dagster daemon type's newest heartbeat (the daemon beats "
+        f"every 30 s); the {HEARTBEAT_ALERT} alert fires above {heartbeat_limit:g} s. "
+        "Infinity: that type has no heartbeat at all."
+    )
     return (
         _dashboard(
             "adinsights-orchestration",
             "Orchestration Health",
             "The health endpoints' signals beside run durations (runbook: plot "
             "/api/health/airbyte/ and /api/health/dbt/ alongside task durations).",
+        )
+        .with_row(Row("Dagster daemon"))
+        .with_panel(
+            _stat(
+                "Dagster daemon heartbeat age",
+                "s",
+                _query(HEARTBEAT, "{{daemon_type}}"),
+                heartbeat_help,
+            )
+            .span(12)
+            .height(6)
+            .thresholds(_red_above(heartbeat_limit))
+            .color_mode(BigValueColorMode.BACKGROUND)
+        )
+        .with_panel(
+            _series(
+                "Dagster daemon heartbeat age over time",
+                "s",
+                _query(HEARTBEAT, "{{daemon_type}}"),
+                description=heartbeat_help,
+            )
+            .height(6)
+            .thresholds(_red_above(heartbeat_limit))
+            .thresholds_style(GraphThresholdsStyleConfig().mode(GraphTresholdsStyleMode.DASHED))
         )
         .with_row(Row("dbt"))
         .with_panel(_stat("Latest dbt_build succeeded", "bool_yes_no", _query("dbt_run_success")))

@@ -75,6 +75,7 @@ def test_every_panel_queries_metrics_the_api_exports(instance, product_env) -> N
         }.get(family.type, ())
         exported |= {family.name + suffix for suffix in suffixes}
     assert "airbyte_webhook_delay_seconds_bucket" in exported
+    assert "dagster_daemon_heartbeat_age_seconds" in exported
 
     for name, model in GENERATOR["build_all"]().items():
         for panel in panels(model):
@@ -83,6 +84,33 @@ def test_every_panel_queries_metrics_the_api_exports(instance, product_env) -> N
                 assert names, (name, panel["title"])
                 missing = names - exported
                 assert not missing, f"{name} / {panel['title']}: {sorted(missing)} not exported"
+
+
+def test_the_orchestration_dashboard_shows_the_daemon_heartbeat_at_the_alert_threshold() -> None:
+    rules = yaml.safe_load((DEPLOY / "prometheus" / "alert-rules.yml").read_text())
+    [rule] = [
+        r
+        for group in rules["groups"]
+        for r in group["rules"]
+        if r.get("alert") == "DagsterDaemonHeartbeatStale"
+    ]
+    metric, operator, limit = rule["expr"].split()
+    assert (metric, operator) == ("dagster_daemon_heartbeat_age_seconds", ">")
+
+    model = GENERATOR["build_all"]()["orchestration-health"]
+    shown = [
+        p for p in panels(model) if any(metric in metric_names(t["expr"]) for t in p["targets"])
+    ]
+    assert {p["type"] for p in shown} == {"stat", "timeseries"}
+    for panel in shown:
+        defaults = panel["fieldConfig"]["defaults"]
+        assert defaults["unit"] == "s", panel["title"]
+        # one series per daemon type, and the panel turns red where the alert fires
+        assert [t["legendFormat"] for t in panel["targets"]] == ["{{daemon_type}}"]
+        assert defaults.get("thresholds") == {
+            "mode": "absolute",
+            "steps": [{"color": "green", "value": None}, {"color": "red", "value": float(limit)}],
+        }, panel["title"]
 
 
 def test_metric_names_are_read_from_expressions() -> None:

@@ -534,7 +534,17 @@ class WebhookFacts:
 def webhook_facts(conn: Connection, now: datetime) -> WebhookFacts:
     """The newest webhook (a job's ``webhook_received_at``, or an ``airbyte_job_webhook`` audit
     event), and the Airbyte jobs (recorded by our own syncs) that finished after it without
-    one; the alert simulation's sandbox tenants left out. Index lookups only (migration 0006)."""
+    one; the alert simulation's sandbox tenants left out. Index lookups only (migrations 0006
+    and 0009).
+
+    "After it" is decided on one clock, the database's: a job counts when our sync recorded
+    its end (``recorded_at``, ``now()``) after the newest webhook was received (``now()``
+    too). Airbyte's own end time (``finished_at``) is another host's clock, in whole seconds,
+    so comparing it with a receipt time flipped the order of events less than a second (or a
+    clock skew) apart: a job that ended just after a webhook was missed (the silence gauge
+    read 0), or with ``date_trunc`` one that ended just before the webhooks resumed was
+    counted (a false alert 30 minutes later). The silence is still measured from Airbyte's
+    end of the first such job."""
     row = conn.execute(
         sa.text(
             """
@@ -551,10 +561,8 @@ def webhook_facts(conn: Connection, now: datetime) -> WebhookFacts:
                    min(j.finished_at) as first_finish,
                    count(*) as jobs
             from app.airbyte_jobs j
-            -- Airbyte reports job times in whole seconds, receipts are exact: a job that
-            -- ended in the newest webhook's second counts (its own webhook would have
-            -- set its webhook_received_at)
-            where j.finished_at >= date_trunc('second', (select at from last_webhook))
+            -- the database's clock on both sides (see the docstring)
+            where j.recorded_at > (select at from last_webhook)
               and j.finished_at <= :now
               and j.webhook_received_at is null
               and j.tenant_id not like :sandbox
