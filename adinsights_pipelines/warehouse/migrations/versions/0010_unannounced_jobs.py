@@ -1,7 +1,7 @@
 """The webhook-silence rule's jobs without a webhook, by when our sync recorded their end.
 
-Revision ID: 0009_unannounced_jobs
-Revises: 0008_fx_rates
+Revision ID: 0010_unannounced_jobs
+Revises: 0009_meta_conversions
 Create Date: 2026-12-05
 
 The rule (``defs/alerts/observe.py::webhook_facts``) now decides whether a job ended after the
@@ -14,8 +14,8 @@ history grows.
 
 from alembic import op
 
-revision = "0009_unannounced_jobs"
-down_revision = "0008_fx_rates"
+revision = "0010_unannounced_jobs"
+down_revision = "0009_meta_conversions"
 branch_labels = None
 depends_on = None
 
