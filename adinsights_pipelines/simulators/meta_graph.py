@@ -109,11 +109,9 @@ from adinsights_pipelines.simulators.meta_marketing import (
     ActionOptions,
     Events,
     Filter,
-    Measures,
     ParamError,
     action_entries,
     action_options,
-    add_measures,
     asks_for_hidden,
     attributed,
     check_fields,
@@ -1279,13 +1277,18 @@ def _insight_row(
     clicks = sum(m["clicks"] for m in metrics)
     spend_cents = sum(m["spend_cents"] for m in metrics)
     options = options or ActionOptions()
-    actions: Measures = {}
-    values: Measures = {}
-    for m in metrics:
-        # Unified attribution: each ad set's own setting, applied to its own parts.
-        share = WINDOW_SHARE.get(m["setting"], 1.0)
-        add_measures(actions, attributed(m["events"], options, share, off_meta=off_meta))
-        add_measures(values, attributed(m["values"], options, share, off_meta=off_meta))
+    # Unified attribution: each ad set's own setting, applied to its own parts.
+    shares = [WINDOW_SHARE.get(m["setting"], 1.0) for m in metrics]
+    actions = attributed(
+        [(m["events"], share) for m, share in zip(metrics, shares, strict=True)],
+        options,
+        off_meta=off_meta,
+    )
+    values = attributed(
+        [(m["values"], share) for m, share in zip(metrics, shares, strict=True)],
+        options,
+        off_meta=off_meta,
+    )
     link_clicks = actions.get("link_click", {}).get("value", 0)
     row: dict[str, Any] = {
         "account_id": account.account_id,

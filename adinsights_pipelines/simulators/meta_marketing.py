@@ -10,7 +10,7 @@ action options of insights (``action_breakdowns``, ``action_attribution_windows`
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -33,7 +33,6 @@ __all__ = [
     "ParamError",
     "action_entries",
     "action_options",
-    "add_measures",
     "attributed",
     "check_fields",
     "field_names",
@@ -437,26 +436,44 @@ NO_EVENTS = Events({}, {}, {}, {})
 Measures = dict[str, dict[str, int]]
 
 
-def attributed(events: Events, options: ActionOptions, share: float, *, off_meta: bool) -> Measures:
-    """One part's action types with their ``value`` (the ad set's attribution setting scaled
-    by ``share``) and the requested windows' counts. Scaling happens on the events, before
-    their action types are listed, so aliases stay equal and aggregates = pixel + on-Meta."""
+def _summed(parts: Iterable[Events]) -> Events:
+    pixel: dict[str, int] = {}
+    on_meta: dict[str, int] = {}
+    custom: dict[str, int] = {}
+    plain: dict[str, int] = {}
+    for part in parts:
+        for into, counts in (
+            (pixel, part.pixel),
+            (on_meta, part.on_meta),
+            (custom, part.custom),
+            (plain, part.plain),
+        ):
+            for key, count in counts.items():
+                into[key] = into.get(key, 0) + count
+    return Events(pixel, on_meta, custom, plain)
+
+
+def attributed(
+    parts: Sequence[tuple[Events, float]], options: ActionOptions, *, off_meta: bool
+) -> Measures:
+    """The action types of a row over ``parts`` (each part's events with its ad set's
+    attribution ``share``), with their ``value`` and the requested windows' counts.
+
+    Each part is scaled on its own (so a row's numbers are the sum of its parts' under any
+    grouping), and before the action types are listed (so aliases stay equal and aggregates =
+    pixel + on-Meta). Listing is linear, so the parts are summed first and listed once."""
     out: Measures = {}
-    measures = {"value": share}
+    measures: dict[str, float | None] = {"value": None}
     for window in options.windows:
         if window not in RETIRED_WINDOWS:
             measures[window] = WINDOW_SHARE[window]
     for measure, factor in measures.items():
-        for action_type, count in events.scaled(factor).listed(off_meta=off_meta).items():
+        total = _summed(
+            events.scaled(share if factor is None else factor) for events, share in parts
+        )
+        for action_type, count in total.listed(off_meta=off_meta).items():
             out.setdefault(action_type, {})[measure] = count
     return out
-
-
-def add_measures(into: Measures, part: Measures) -> None:
-    for action_type, measures in part.items():
-        target = into.setdefault(action_type, {})
-        for name, count in measures.items():
-            target[name] = target.get(name, 0) + count
 
 
 def _money(cents: int) -> str:
@@ -472,6 +489,16 @@ def action_entries(
     """
     fmt = _money if money else str
     windows = [w for w in options.windows if w not in RETIRED_WINDOWS]
+    if options.breakdowns == ("action_type",):  # the common case, without device splits
+        return [
+            {
+                "action_type": action_type,
+                "value": fmt(measures["value"]),
+                **{w: fmt(measures.get(w, 0)) for w in windows},
+            }
+            for action_type, measures in totals.items()
+            if measures.get("value")
+        ]
     entries: list[dict[str, Any]] = []
     for action_type, measures in totals.items():
         value = measures.get("value", 0)
