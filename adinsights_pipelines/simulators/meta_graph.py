@@ -14,6 +14,20 @@ Versions
     current metrics; a retired one (``page_impressions``, ``page_fans``, ...) fails the whole
     request with ``(#100) The value must be a valid insights metric``.
 
+Data as Meta reports it (v26.0, December 2026)
+    Every account is in USD (Meta's ad account currencies do not include JMD) and reports its
+    days in its own time zone: a token's first account in America/Jamaica, its second in
+    America/Los_Angeles (``timezone_name``, ``timezone_offset_hours_utc``; the newest day
+    served and ``date_preset=today`` follow the zone). One conversion is listed under several
+    overlapping action types with the same value (``purchase``, ``omni_purchase``,
+    ``offsite_conversion.fb_pixel_purchase``, ``onsite_web_purchase``...), events come from the
+    pixel (off-Meta) or from Meta (shop, instant form) and the aggregates are their sum; see
+    :mod:`.meta_marketing`. With a "Type 1" breakdown (``region``) off-Meta actions are not
+    returned. Reach is deduplicated over ads, regions and days. Each account has an ARCHIVED
+    and a DELETED campaign that spent on about half the days: in level=account totals always,
+    at the other levels only when ``filtering`` on ``*.effective_status`` asks for them.
+    Unified attribution always applies; ``7d_view``/``28d_view`` are accepted, not returned.
+
 Tokens
     Any access token starting with ``sim_`` is valid and the data it sees is derived from a hash
     of the token, so the same token always yields the same accounts, objects and numbers.
@@ -28,7 +42,10 @@ Knobs (attributes of :class:`MetaSimState`, or ``POST /__sim__/config`` with the
     ``report_polls_to_complete`` (2), ``fail_next_report_run``, ``empty_page_every``,
     ``max_rows_per_request``, ``throttle_after_calls``, ``error_rate_5xx``,
     ``expire_tokens_at``, ``deny_accounts``, ``latency_s``, ``spend_overrides``,
-    ``retired_metrics`` (Page / post insights metrics Meta retires from now on); the virtual
+    ``retired_metrics`` (Page / post insights metrics Meta retires from now on),
+    ``account_total_skew`` (``{"act_<id>|YYYY-MM-DD": {"spend": "1.00", "impressions": 3,
+    "clicks": 1}}``: added to that account's level=account rows without breakdown covering
+    that day, so they disagree with the sum of its ad rows: a reconciliation fault); the virtual
     clock (:meth:`MetaSimState.set_now`, ``"now"`` over HTTP) drives token expiry, the 37-month
     rule, posts and report-run times. :meth:`MetaSimState.reset` clears all of them.
 
@@ -86,13 +103,17 @@ from adinsights_pipelines.simulators import meta_fields as documented
 from adinsights_pipelines.simulators import meta_login
 from adinsights_pipelines.simulators.meta_marketing import (
     HIDDEN_STATUSES,
+    NO_EVENTS,
+    TYPE1_BREAKDOWNS,
     WINDOW_SHARE,
     ActionOptions,
+    Events,
     Filter,
     ParamError,
     action_entries,
     action_options,
     asks_for_hidden,
+    attributed,
     check_fields,
     field_names,
     list_param,
@@ -128,6 +149,8 @@ ADSETS_PER_CAMPAIGN = 4
 USAGE_WINDOW_S = 60.0
 #: Meta formats object times in the Pacific time zone of its servers (``-0700`` / ``-0800``).
 PACIFIC = ZoneInfo("America/Los_Angeles")
+#: The time zones of a token's ad accounts, in turn.
+ACCOUNT_ZONES = ("America/Jamaica", "America/Los_Angeles")
 REDUCE_DATA_MESSAGE = "Please reduce the amount of data you're asking for, then retry your request"
 
 #: Jamaican parishes spelled as Meta's ``region`` breakdown spells them.
@@ -404,6 +427,7 @@ KNOB_NAMES = (
     "latency_s",
     "spend_overrides",
     "retired_metrics",
+    "account_total_skew",
 )
 
 SpendKey = tuple[str, str, str]
@@ -460,6 +484,36 @@ def _spend_overrides(value: Any) -> dict[SpendKey, str]:
         if amount < 0:
             raise ValueError("spend must not be negative")
         out[(ad_id, day, region)] = f"{amount:.2f}"
+    return out
+
+
+def _account_total_skew(value: Any) -> dict[tuple[str, str], dict[str, Any]]:
+    """``{"act_<id>|YYYY-MM-DD": {"spend": "1.00", "impressions": 3, "clicks": 1}}``."""
+    if not isinstance(value, Mapping):
+        raise ValueError('account_total_skew must map "act_<id>|YYYY-MM-DD" to a delta')
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for key, delta in value.items():
+        account, sep, day = str(key).partition("|")
+        if not sep or not isinstance(delta, Mapping):
+            raise ValueError('account_total_skew must map "act_<id>|YYYY-MM-DD" to a delta')
+        date.fromisoformat(day)
+        unknown = set(delta) - {"spend", "impressions", "clicks"}
+        if unknown:
+            raise ValueError(f"account_total_skew: unknown metric(s) {', '.join(sorted(unknown))}")
+        clean: dict[str, Any] = {}
+        if "spend" in delta:
+            try:
+                clean["spend"] = f"{Decimal(str(delta['spend'])):.2f}"
+            except InvalidOperation:
+                raise ValueError(
+                    f"spend must be a decimal amount, not {delta['spend']!r}"
+                ) from None
+        for name in ("impressions", "clicks"):
+            if name in delta:
+                if isinstance(delta[name], bool) or int(delta[name]) != delta[name]:
+                    raise ValueError(f"{name} must be an integer")
+                clean[name] = int(delta[name])
+        out[(_act(account).removeprefix("act_"), day)] = clean
     return out
 
 
@@ -520,6 +574,9 @@ class MetaSimState:
         self.spend_overrides: dict[SpendKey, str] = {}
         #: Page / post insights metrics Meta has retired since (answered like the retired ones).
         self.retired_metrics: set[str] = set()
+        #: ``{("<account id>", "YYYY-MM-DD"): {"spend": "1.00", "impressions": 3, "clicks": 1}}``
+        #: added to that account's level=account rows (no breakdown) covering that day only.
+        self.account_total_skew: dict[tuple[str, str], dict[str, Any]] = {}
 
     def reset_knobs(self) -> None:
         """Every knob back to its default and the clock un-pinned (faults, log etc. stay)."""
@@ -542,6 +599,13 @@ class MetaSimState:
 
     def today(self) -> date:
         return self.now().astimezone(UTC).date()
+
+    def account_today(self, zone: ZoneInfo) -> date:
+        """Today in an ad account's time zone; the constructor's ``today`` (with no pinned
+        instant or clock) pins it for every zone."""
+        if self._today is not None and self._now is None and self._clock is None:
+            return self._today
+        return self.now().astimezone(zone).date()
 
     def set_now(self, moment: datetime | None) -> None:
         """Pin the virtual clock at ``moment`` (naive means UTC); ``None`` un-pins it."""
@@ -588,6 +652,8 @@ class MetaSimState:
                 converted[name] = {_act(str(v)) for v in value or ()}
             elif name == "spend_overrides":
                 converted[name] = _spend_overrides(value)
+            elif name == "account_total_skew":
+                converted[name] = _account_total_skew(value)
             elif name == "retired_metrics":
                 if isinstance(value, str):
                     raise ValueError("retired_metrics must be a list of metric names")
@@ -617,6 +683,10 @@ class MetaSimState:
                 for (ad_id, day, region), spend in sorted(self.spend_overrides.items())
             ],
             "retired_metrics": sorted(self.retired_metrics),
+            "account_total_skew": {
+                f"act_{account}|{day}": delta
+                for (account, day), delta in sorted(self.account_total_skew.items())
+            },
             "now": self.now().isoformat(),
             "clock_pinned": self._now is not None,
         }
@@ -805,17 +875,37 @@ class _Ad:
     status: str
     created: datetime
 
+    @property
+    def hidden(self) -> bool:
+        return self.status in HIDDEN_STATUSES
+
+    def delivers(self, day: date) -> bool:
+        """Active ads deliver every day; an ARCHIVED or DELETED one on about half the days (a
+        pure function of the day, so any 30-day window holds some of its spend)."""
+        return not self.hidden or (day.toordinal() + int(self.id)) % 4 < 2
+
 
 @dataclass(frozen=True)
 class _Account:
     account_id: str
     name: str
     currency: str
+    timezone_name: str
     regions: tuple[str, ...]
     campaigns: tuple[dict[str, Any], ...]
     adsets: tuple[dict[str, Any], ...]
     ads: tuple[dict[str, Any], ...]
     ad_units: tuple[_Ad, ...]
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone_name)
+
+    @property
+    def custom_conversion(self) -> str:
+        """The action type of the account's one custom conversion (a pixel event)."""
+        digest = hashlib.sha256(f"custom|{self.account_id}".encode()).digest()
+        return f"offsite_conversion.custom.{10**15 + int.from_bytes(digest[:8], 'big') % 10**15}"
 
 
 def _graph_time(moment: datetime) -> str:
@@ -865,7 +955,14 @@ def _universe(token: str) -> tuple[_Account, ...]:
     base = datetime(2024, 1, 1, tzinfo=UTC)
     for n in range(2):
         account_id = new_id(10**14, 10**15 - 1)
-        currency = rng.choice(("JMD", "USD"))
+        # Meta's ad account currencies (developers.facebook.com/docs/marketing-api/currencies)
+        # do not include JMD: Jamaican advertisers' accounts are in USD. (The draw stays, so
+        # the ids and numbers that follow are those of before.)
+        rng.choice(("JMD", "USD"))
+        currency = "USD"
+        # Ad accounts report days in their own time zone: the second account of every token
+        # is in Los Angeles, not Kingston.
+        timezone_name = ACCOUNT_ZONES[n % len(ACCOUNT_ZONES)]
         regions = tuple(sorted(rng.sample(JAMAICA_REGIONS, rng.randint(3, 5))))
         if rng.random() < 0.5:
             regions += ("Unknown",)
@@ -947,12 +1044,13 @@ def _universe(token: str) -> tuple[_Account, ...]:
                         )
                     )
         _add_documented_fields(campaigns, adsets, ads)
-        _add_hidden_objects(token, account_id, campaigns, adsets, ads)
+        units += _add_hidden_objects(token, account_id, campaigns, adsets, ads)
         accounts.append(
             _Account(
                 account_id,
                 f"Sim Advertiser {n + 1} ({currency})",
                 currency,
+                timezone_name,
                 regions,
                 tuple(campaigns),
                 tuple(adsets),
@@ -1025,13 +1123,18 @@ def _add_hidden_objects(
     campaigns: list[dict[str, Any]],
     adsets: list[dict[str, Any]],
     ads: list[dict[str, Any]],
-) -> None:
+) -> list[_Ad]:
     """One ARCHIVED and one DELETED campaign (with an ad set and an ad each) per account.
 
-    They delivered nothing in the simulated period (no insights), and edges list them only
-    when asked for by ``effective_status`` or ``filtering``, as Meta does.
+    Their ads delivered on about half the days (:meth:`_Ad.delivers`), as a campaign that
+    spent and was then archived or deleted. Edges list them only when asked for by
+    ``effective_status`` or ``filtering``; insights at level ad / adset / campaign leave them
+    out unless ``filtering`` on ``*.effective_status`` asks for them; account totals always
+    hold them (Airbyte's source-facebook-marketing sends every status in its insights
+    ``filtering`` for that reason: airbytehq/airbyte#36998, #39439, #77765).
     """
     rng = random.Random(f"hidden|{token}|{account_id}")
+    units: list[_Ad] = []
     for status in ("ARCHIVED", "DELETED"):
         ids = [str(rng.randint(10**17, 10**18 - 1)) for _ in range(4)]
         created = datetime(2024, 1, 1, tzinfo=UTC) + timedelta(days=rng.randint(0, 200))
@@ -1047,7 +1150,7 @@ def _add_hidden_objects(
         campaign = {
             "id": ids[0],
             "name": f"Sim Campaign {status.title()}",
-            "objective": "OUTCOME_TRAFFIC",
+            "objective": "OUTCOME_SALES" if status == "ARCHIVED" else "OUTCOME_LEADS",
             "daily_budget": "1000",
             **common,
         }
@@ -1072,29 +1175,90 @@ def _add_hidden_objects(
         campaigns.append(campaign)
         adsets.append(adset)
         ads.append(ad)
+        units.append(
+            _Ad(
+                ids[2],
+                str(ad["name"]),
+                ids[1],
+                str(adset["name"]),
+                ids[0],
+                str(campaign["name"]),
+                str(campaign["objective"]),
+                status,
+                created,
+            )
+        )
+    return units
 
 
 def _metrics(token: str, account: _Account, ad: _Ad, day: date, region: str) -> dict[str, Any]:
-    """Raw numbers for one (token, ad, day, region); a pure function of those four."""
+    """Raw numbers for one (token, ad, day, region); a pure function of those four.
+
+    ``events`` / ``values`` (cents) split each conversion event by source: the website pixel
+    (off-Meta) and Meta itself (a shop checkout, an instant form); see
+    :class:`.meta_marketing.Events`.
+    """
+    if not ad.delivers(day):
+        return {
+            "impressions": 0,
+            "reach": 0,
+            "clicks": 0,
+            "spend_cents": 0,
+            "events": NO_EVENTS,
+            "values": NO_EVENTS,
+        }
     rng = random.Random(f"{token}|{ad.id}|{day.isoformat()}|{region}")
     impressions = int(rng.randint(40, 4000) * _REGION_WEIGHT.get(region, 1.0))
     reach = max(1, int(impressions * rng.uniform(0.55, 0.95))) if impressions else 0
     clicks = int(impressions * rng.uniform(0.004, 0.035))
     cpm_usd = rng.uniform(1.2, 7.5)
     spend_cents = round(impressions * cpm_usd / 10 * (155 if account.currency == "JMD" else 1))
-    actions = {"link_click": int(clicks * rng.uniform(0.6, 1.0))}
-    actions["page_engagement"] = clicks + int(impressions * rng.uniform(0.0, 0.02))
+    plain = {"link_click": int(clicks * rng.uniform(0.6, 1.0))}
+    plain["page_engagement"] = clicks + int(impressions * rng.uniform(0.0, 0.02))
+    pixel: dict[str, int] = {}
+    on_meta: dict[str, int] = {}
+    custom: dict[str, int] = {}
+    pixel_values: dict[str, int] = {}
+    on_meta_values: dict[str, int] = {}
     if ad.objective == "OUTCOME_LEADS":
-        actions["lead"] = int(clicks * rng.uniform(0.0, 0.2))
+        leads = int(clicks * rng.uniform(0.0, 0.2))
+        # Instant-form (on-Meta) leads and website (pixel) leads.
+        on_meta["lead"] = round(leads * rng.uniform(0.2, 0.6))
+        pixel["lead"] = leads - on_meta["lead"]
     elif ad.objective == "OUTCOME_SALES":
-        actions["purchase"] = int(clicks * rng.uniform(0.0, 0.1))
+        purchases = int(clicks * rng.uniform(0.0, 0.1))
+        # Shop checkouts (on-Meta) and website purchases (pixel); a basket of 20-80 dollars.
+        on_meta["purchase"] = round(purchases * rng.uniform(0.0, 0.3))
+        pixel["purchase"] = purchases - on_meta["purchase"]
+        basket = rng.randint(2000, 8000)
+        pixel_values["purchase"] = pixel["purchase"] * basket
+        on_meta_values["purchase"] = on_meta["purchase"] * basket
+        pixel["complete_registration"] = int(clicks * rng.uniform(0.0, 0.05))
+        custom[account.custom_conversion] = int(clicks * rng.uniform(0.0, 0.04))
     return {
         "impressions": impressions,
         "reach": reach,
         "clicks": clicks,
         "spend_cents": spend_cents,
-        "actions": actions,
+        "events": Events(pixel, on_meta, custom, plain),
+        "values": Events(pixel_values, on_meta_values, {}, {}),
     }
+
+
+#: Share of the people of every further part that the largest part has not already reached.
+REACH_OVERLAP_KEEP = 0.6
+
+
+def _deduplicated_reach(parts: Iterable[int]) -> int:
+    """The reach of a row covering several parts (ads, regions, days): people overlap, so it
+    is below the parts' sum when two or more reached anyone, but at least the largest part.
+    ``max + 0.6 * (sum - max)`` also never falls when a part is added, and a row's reach
+    stays below the sum of its sub-rows' reaches however the row is split."""
+    values = [p for p in parts if p]
+    if not values:
+        return 0
+    largest = max(values)
+    return largest + int((sum(values) - largest) * REACH_OVERLAP_KEEP)
 
 
 def _insight_row(
@@ -1103,16 +1267,29 @@ def _insight_row(
     level: str,
     metrics: list[dict[str, Any]],
     options: ActionOptions | None = None,
+    *,
+    reach: int,
+    off_meta: bool = True,
 ) -> dict[str, Any]:
+    """One insights row over ``metrics`` (each part with its ad set's ``setting``)."""
     first = units[0]
     impressions = sum(m["impressions"] for m in metrics)
-    reach = sum(m["reach"] for m in metrics)
     clicks = sum(m["clicks"] for m in metrics)
     spend_cents = sum(m["spend_cents"] for m in metrics)
-    actions: dict[str, int] = {}
-    for m in metrics:
-        for key, value in m["actions"].items():
-            actions[key] = actions.get(key, 0) + value
+    options = options or ActionOptions()
+    # Unified attribution: each ad set's own setting, applied to its own parts.
+    shares = [WINDOW_SHARE.get(m["setting"], 1.0) for m in metrics]
+    actions = attributed(
+        [(m["events"], share) for m, share in zip(metrics, shares, strict=True)],
+        options,
+        off_meta=off_meta,
+    )
+    values = attributed(
+        [(m["values"], share) for m, share in zip(metrics, shares, strict=True)],
+        options,
+        off_meta=off_meta,
+    )
+    link_clicks = actions.get("link_click", {}).get("value", 0)
     row: dict[str, Any] = {
         "account_id": account.account_id,
         "account_name": account.name,
@@ -1132,25 +1309,18 @@ def _insight_row(
         "cpm": f"{spend_cents * 10 / impressions:.6f}" if impressions else "0",
         "cpc": f"{spend_cents / 100 / clicks:.6f}" if clicks else "0",
         "ctr": f"{clicks * 100 / impressions:.6f}" if impressions else "0",
-        "inline_link_clicks": str(actions.get("link_click", 0)),
+        "inline_link_clicks": str(link_clicks),
     }
-    options = options or ActionOptions()
-    setting = _attribution(first.adset_id)[1] if options.unified else "7d_click_1d_view"
-    share = WINDOW_SHARE.get(setting, 1.0) if options.unified else 1.0
-    action_list = action_entries(actions, options, adset_share=share)
+    action_list = action_entries(actions, options)
     if action_list:
         row["actions"] = action_list
-    purchases = actions.get("purchase", 0)
-    if purchases:
-        # The value of purchases in the account's currency: a fixed basket per purchase.
-        basket = 4500 if account.currency == "JMD" else 30
-        values = action_entries({"purchase": purchases * basket}, options, adset_share=share)
-        row["action_values"] = [
-            {**entry, "action_type": "purchase"} if "action_type" in entry else entry
-            for entry in values
-        ]
+    value_list = action_entries(values, options, money=True)
+    if value_list:
+        row["action_values"] = value_list
     row["unique_clicks"] = str(round(clicks * 0.93))
-    row["attribution_setting"] = setting
+    settings = {m["setting"] for m in metrics}
+    # A row over ad sets with different settings reports "mixed".
+    row["attribution_setting"] = settings.pop() if len(settings) == 1 else "mixed"
     if level == "account":
         row.pop("objective")
     for key in _LEVEL_DROPS[level]:
@@ -1530,15 +1700,23 @@ def _project(obj: Mapping[str, Any], fields: list[str]) -> dict[str, Any]:
     return out
 
 
-def _account_obj(account: _Account) -> dict[str, Any]:
+def _account_obj(account: _Account, now: datetime) -> dict[str, Any]:
+    offset = now.astimezone(account.zone).utcoffset() or timedelta(0)
     return {
         "id": f"act_{account.account_id}",
         "account_id": account.account_id,
         "name": account.name,
         "currency": account.currency,
-        "timezone_name": "America/Jamaica",
+        "timezone_name": account.timezone_name,
+        "timezone_offset_hours_utc": offset.total_seconds() / 3600,
         "account_status": 1,
     }
+
+
+def _account_today(sim: MetaSimState, account: _Account) -> date:
+    """The account's "today": the date in its own time zone (Meta reports an account's days in
+    its time zone). A state built with ``today=`` pins that date for every account."""
+    return sim.account_today(account.zone)
 
 
 def _find_account(token: str, node: str) -> _Account:
@@ -1594,6 +1772,44 @@ def _months_back(day: date, months: int) -> date:
     year, month = divmod(month_index, 12)
     month += 1
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+#: Insights ``date_preset`` values (AdsInsights reference).
+DATE_PRESETS = frozenset(
+    {
+        "today", "yesterday", "this_month", "last_month", "this_quarter", "maximum",
+        "data_maximum", "last_3d", "last_7d", "last_14d", "last_28d", "last_30d", "last_90d",
+        "last_week_mon_sun", "last_week_sun_sat", "last_quarter", "last_year",
+        "this_week_mon_today", "this_week_sun_today", "this_year",
+    }
+)  # fmt: skip
+
+
+def _date_preset(preset: str, today: date) -> tuple[date, date]:
+    """A ``date_preset`` in the account's own days (``today`` is the account's today)."""
+    if preset not in DATE_PRESETS:
+        raise GraphError(
+            100,
+            "(#100) date_preset must be one of the following values: "
+            + ", ".join(sorted(DATE_PRESETS)),
+        )
+    if preset == "today":
+        return today, today
+    if preset == "yesterday":
+        return today - timedelta(days=1), today - timedelta(days=1)
+    if preset.startswith("last_") and preset.endswith("d") and preset[5:-1].isdigit():
+        return today - timedelta(days=int(preset[5:-1])), today - timedelta(days=1)
+    if preset == "this_month":
+        return today.replace(day=1), today
+    if preset == "last_month":
+        end = today.replace(day=1) - timedelta(days=1)
+        return end.replace(day=1), end
+    if preset == "maximum":
+        return _months_back(today, MAX_MONTHS_BACK), today
+    raise _invalid_param(
+        "the simulator models date_preset today, yesterday, last_<n>d, this_month, last_month "
+        "and maximum"
+    )
 
 
 def _parse_time_range(raw: str | None, today: date) -> tuple[date, date]:
@@ -1660,7 +1876,11 @@ def _insight_spec(params: Mapping[str, str], today: date) -> _InsightSpec:
                 "for all valid values",
             )
     check_fields(fields, documented.INSIGHTS_FIELDS, "AdsInsights")
-    since, until = _parse_time_range(params.get("time_range"), today)
+    if params.get("time_range") or not params.get("date_preset"):
+        # time_range overrides date_preset; neither means last_30d.
+        since, until = _parse_time_range(params.get("time_range"), today)
+    else:
+        since, until = _date_preset(params["date_preset"], today)
     if since < _months_back(today, MAX_MONTHS_BACK):
         raise GraphError(
             3018,
@@ -1711,18 +1931,29 @@ def _unit_value(ad: _Ad, name: str) -> Any:
 def _insight_page(
     call: _Call, sim: MetaSimState, token: str, account: _Account, spec: _InsightSpec
 ) -> dict[str, Any]:
-    """One page of insight rows; only the rows of that page are built."""
+    """One page of insight rows; only the rows of that page are built.
+
+    Rows with no delivery (an archived ad on a day it did not run) are left out, as Meta
+    leaves them out, so a page can hold fewer rows than ``limit``.
+    """
     buckets = _buckets(spec)
     grouped: dict[str, list[_Ad]] = {}
     key = {"ad": "id", "adset": "adset_id", "campaign": "campaign_id"}.get(spec.level)
+    # ARCHIVED / DELETED objects: always in account totals, at the other levels only when
+    # ``filtering`` on ``*.effective_status`` asks for them.
+    hidden_wanted = HIDDEN_STATUSES if key is None else asks_for_hidden({}, spec.filters)
     for ad in account.ad_units:
+        if ad.hidden and ad.status not in hidden_wanted:
+            continue
         if spec.filters and not matches(partial(_unit_value, ad), spec.filters):
             continue
         grouped.setdefault(getattr(ad, key) if key else "", []).append(ad)
     groups = list(grouped.values())
     regions: tuple[str | None, ...] = account.regions if spec.breakdowns else (None,)
+    off_meta = not TYPE1_BREAKDOWNS.intersection(spec.breakdowns)
     seed_token = _canonical(token)
     overrides = dict(sim.spend_overrides)
+    skew = dict(sim.account_total_skew) if spec.level == "account" and not spec.breakdowns else {}
     fields = spec.fields
 
     def day_metrics(unit: _Ad, day: date, region: str) -> dict[str, Any]:
@@ -1735,12 +1966,12 @@ def _insight_page(
             # Conversions reported on the day they happened: 30 % of an impression day's
             # actions convert the next day.
             before = _metrics(seed_token, account, unit, day - timedelta(days=1), region)
-            shifted = {
-                k: v - round(v * 0.3) + round(before["actions"].get(k, 0) * 0.3)
-                for k, v in metrics["actions"].items()
+            metrics = {
+                **metrics,
+                "events": metrics["events"].shifted(before["events"], 0.3),
+                "values": metrics["values"].shifted(before["values"], 0.3),
             }
-            metrics = {**metrics, "actions": shifted}
-        return metrics
+        return {**metrics, "setting": _attribution(unit.adset_id)[1]}
 
     def rows(start: int, stop: int) -> list[dict[str, Any]]:
         out = []
@@ -1750,9 +1981,34 @@ def _insight_page(
             days = buckets[bucket_index]
             region = regions[region_index]
             units = groups[group_index]
-            parts = [region] if region is not None else list(account.regions)
-            metrics = [day_metrics(u, d, r) for u in units for d in days for r in parts]
-            full = _insight_row(account, units, spec.level, metrics, spec.actions)
+            if region is not None:
+                metrics = [day_metrics(u, d, region) for u in units for d in days]
+                # Ad x day x region reach is Meta's own number (the region's draw).
+                reaches = [m["reach"] for m in metrics]
+            else:
+                metrics, reaches = [], []
+                for u in units:
+                    for d in days:
+                        parts = [day_metrics(u, d, r) for r in account.regions]
+                        metrics += parts
+                        # Ad x day reach: Meta's own number, people seen in several regions
+                        # counted once.
+                        reaches.append(_deduplicated_reach(m["reach"] for m in parts))
+            if not any(m["impressions"] for m in metrics):
+                continue
+            for day in days:
+                delta = skew.get((account.account_id, day.isoformat()))
+                if delta:
+                    metrics.append(_skew_part(delta, metrics[0]["setting"]))
+            full = _insight_row(
+                account,
+                units,
+                spec.level,
+                metrics,
+                spec.actions,
+                reach=_deduplicated_reach(reaches),
+                off_meta=off_meta,
+            )
             row = {f: full[f] for f in fields if f in full}
             row["date_start"], row["date_stop"] = days[0].isoformat(), days[-1].isoformat()
             if region is not None:
@@ -1761,6 +2017,19 @@ def _insight_page(
         return out
 
     return _paged(call, sim, len(buckets) * len(groups) * len(regions), rows)
+
+
+def _skew_part(delta: Mapping[str, Any], setting: str) -> dict[str, Any]:
+    """The ``account_total_skew`` of one account and day as an extra part of its row."""
+    return {
+        "impressions": int(delta.get("impressions", 0)),
+        "reach": 0,
+        "clicks": int(delta.get("clicks", 0)),
+        "spend_cents": int(Decimal(str(delta.get("spend", "0"))) * 100),
+        "events": NO_EVENTS,
+        "values": NO_EVENTS,
+        "setting": setting,
+    }
 
 
 # --- routing ---------------------------------------------------------------------------------
@@ -1842,7 +2111,7 @@ def _me(call: _Call, sim: MetaSimState, token: str) -> Any:
         user = {"id": _user_id(token), "name": "Sim User"}
         return _project(user, _fields(call, documented.USER_FIELDS, ("name", "id"), "User"))
     if call.edge == "adaccounts":
-        objs = [_account_obj(a) for a in _universe(token)]
+        objs = [_account_obj(a, sim.now()) for a in _universe(token)]
         fields = _fields(call, documented.ACCOUNT_FIELDS, ("account_id", "id"), "AdAccount")
         return _paged(
             call,
@@ -1888,7 +2157,7 @@ def _ad_account(call: _Call, sim: MetaSimState, token: str) -> Any:
     _account_usage(call, sim, account, insights=edge == "insights")
     _check_ads_version(call.version, sim)
     if edge == "insights":
-        spec = _insight_spec(call.params, sim.today())
+        spec = _insight_spec(call.params, _account_today(sim, account))
         if call.method == "POST":
             run = sim._new_run(_canonical(token), account.account_id, spec)
             return {"report_run_id": run.id}
@@ -1899,7 +2168,7 @@ def _ad_account(call: _Call, sim: MetaSimState, token: str) -> Any:
         raise _not_capable()
     if edge is None:
         fields = _fields(call, documented.ACCOUNT_FIELDS, ("id",), "AdAccount")
-        return _project(_account_obj(account), fields)
+        return _project(_account_obj(account, sim.now()), fields)
     edges = {
         "campaigns": (account.campaigns, documented.CAMPAIGN_FIELDS, "Campaign"),
         "adsets": (account.adsets, documented.ADSET_FIELDS, "AdSet"),
@@ -1976,8 +2245,13 @@ def _ad_object(
     _check_ads_version(call.version, sim)
     if edge == "insights":
         params = {"level": kind, **call.params}
-        spec = _insight_spec(params, sim.today())
-        spec = replace(spec, filters=(*spec.filters, Filter(f"{kind}.id", "EQUAL", obj["id"])))
+        spec = _insight_spec(params, _account_today(sim, account))
+        own = [Filter(f"{kind}.id", "EQUAL", obj["id"])]
+        if obj.get("effective_status") in HIDDEN_STATUSES:
+            # A deleted or archived object's own insights answer by its id (Meta's "Storing
+            # ad objects" best practice: "<AD_ID>/insights works for a deleted object").
+            own.append(Filter(f"{kind}.effective_status", "IN", [obj["effective_status"]]))
+        spec = replace(spec, filters=(*spec.filters, *own))
         if call.method == "POST":
             run = sim._new_run(_canonical(token), account.account_id, spec)
             return {"report_run_id": run.id}

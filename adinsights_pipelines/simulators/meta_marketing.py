@@ -10,7 +10,7 @@ action options of insights (``action_breakdowns``, ``action_attribution_windows`
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,11 +22,18 @@ from adinsights_pipelines.simulators.meta_fields import (
 )
 
 __all__ = [
+    "AGGREGATE_TYPES",
+    "ON_META_TYPES",
+    "PIXEL_TYPES",
+    "RETIRED_WINDOWS",
+    "TYPE1_BREAKDOWNS",
     "ActionOptions",
+    "Events",
     "Filter",
     "ParamError",
     "action_entries",
     "action_options",
+    "attributed",
     "check_fields",
     "field_names",
     "list_param",
@@ -251,7 +258,7 @@ MODELLED_ACTION_BREAKDOWNS = ("action_type", "action_device")
 class ActionOptions:
     breakdowns: tuple[str, ...] = ("action_type",)
     windows: tuple[str, ...] = ()
-    unified: bool = False
+    unified: bool = True
     report_time: str = "impression"
 
 
@@ -297,14 +304,13 @@ def action_options(params: Mapping[str, str]) -> ActionOptions:
             "(#100) action_report_time must be one of the following values: "
             f"{', '.join(sorted(ACTION_REPORT_TIMES))}"
         )
-    return ActionOptions(
-        breakdowns or ("action_type",),
-        windows,
-        _bool_param(
-            params.get("use_unified_attribution_setting"), "use_unified_attribution_setting"
-        ),
-        report_time,
-    )
+    # Since 2025-06-10 Meta always applies the ad sets' unified attribution setting: the
+    # parameter is still accepted, ``false`` no longer changes the answer (Supermetrics,
+    # "Facebook Ads reach and attribution changes - June 10, 2025": "Unified attribution will
+    # always be enabled"); ``7d_view``/``28d_view`` are accepted but not returned (see
+    # RETIRED_WINDOWS).
+    _bool_param(params.get("use_unified_attribution_setting"), "use_unified_attribution_setting")
+    return ActionOptions(breakdowns or ("action_type",), windows, True, report_time)
 
 
 def _split(total: int, shares: Sequence[tuple[str, float]]) -> list[tuple[str, int]]:
@@ -316,26 +322,199 @@ def _split(total: int, shares: Sequence[tuple[str, float]]) -> list[tuple[str, i
     return out
 
 
-def action_entries(
-    actions: Mapping[str, int], options: ActionOptions, *, adset_share: float = 1.0
-) -> list[dict[str, Any]]:
-    """``actions`` (default-attribution counts per action type) as Meta lists them.
+# --- conversion events and their overlapping action types ------------------------------------
+#
+# Meta lists one conversion under several overlapping action types, each with the same value
+# (real answers show a pixel purchase as ``purchase``, ``omni_purchase``,
+# ``offsite_conversion.fb_pixel_purchase``, ``onsite_web_purchase``,
+# ``onsite_web_app_purchase``, ``web_in_store_purchase`` and ``web_app_in_store_purchase``;
+# PostHog/posthog#44949 (2026) fixed exactly this double count, "prefer omni_purchase").
+# An event comes from one of two sources: the website pixel (off-Meta) or Meta itself (a
+# shop checkout, an instant form). The aggregates (``purchase``/``omni_purchase``, ``lead``,
+# ``complete_registration``/``omni_complete_registration``) are pixel + on-Meta; the
+# channel-specific types carry only their own source. Custom conversions
+# (``offsite_conversion.custom.<id>``) are pixel events with no aggregate.
 
-    ``adset_share`` scales the counts to the ad set's own attribution setting when
-    ``use_unified_attribution_setting`` is on; each requested window adds its own count; the
-    ``action_device`` breakdown splits every action over devices.
+#: Pixel (off-Meta) action types of each event, all with the event's pixel count.
+PIXEL_TYPES: dict[str, tuple[str, ...]] = {
+    "purchase": (
+        "offsite_conversion.fb_pixel_purchase",
+        "onsite_web_purchase",
+        "onsite_web_app_purchase",
+        "web_in_store_purchase",
+        "web_app_in_store_purchase",
+    ),
+    "lead": ("offsite_conversion.fb_pixel_lead",),
+    "complete_registration": ("offsite_conversion.fb_pixel_complete_registration",),
+}
+#: On-Meta action types of each event (shop checkout, instant form), with its on-Meta count.
+ON_META_TYPES: dict[str, tuple[str, ...]] = {
+    "purchase": ("onsite_conversion.purchase",),
+    "lead": ("onsite_conversion.lead_grouped", "leadgen_grouped"),
+    "complete_registration": (),
+}
+#: Aggregate action types of each event: pixel + on-Meta.
+AGGREGATE_TYPES: dict[str, tuple[str, ...]] = {
+    "purchase": ("omni_purchase", "purchase"),
+    "lead": ("lead",),
+    "complete_registration": ("complete_registration", "omni_complete_registration"),
+}
+#: Breakdowns for which Meta returns no off-Meta action metrics ("Type 1" in Meta's Insights
+#: API Breakdowns doc, "Restrictions for off-Meta action metrics"): with them ``actions`` and
+#: ``action_values`` hold only on-Meta actions, and an aggregate counts only its on-Meta part.
+TYPE1_BREAKDOWNS = frozenset(
+    {
+        "region",
+        "dma",
+        "hourly_stats_aggregated_by_audience_time_zone",
+        "hourly_stats_aggregated_by_advertiser_time_zone",
+    }
+)
+#: Windows Meta stopped returning on 2026-01-12 (developers.facebook.com/blog, 2025-10-16,
+#: "Ads Insights API Metric Availability Updates"): still accepted in
+#: ``action_attribution_windows``, but no value is returned for them.
+RETIRED_WINDOWS = frozenset({"7d_view", "28d_view"})
+
+
+@dataclass(frozen=True)
+class Events:
+    """Counts (or values, in cents) of one ad, day and region before Meta lists them.
+
+    ``pixel`` and ``on_meta``: per event (``purchase``, ``lead``, ``complete_registration``);
+    ``custom``: per ``offsite_conversion.custom.<id>`` (pixel); ``plain``: on-Meta action
+    types with no alias family (``link_click``, ``page_engagement``)."""
+
+    pixel: Mapping[str, int]
+    on_meta: Mapping[str, int]
+    custom: Mapping[str, int]
+    plain: Mapping[str, int]
+
+    def scaled(self, factor: float) -> Events:
+        def scale(counts: Mapping[str, int]) -> dict[str, int]:
+            return {k: round(v * factor) for k, v in counts.items()}
+
+        if factor == 1.0:
+            return self
+        # Attribution concerns conversions; on-Meta engagement (clicks) is what it is.
+        return Events(scale(self.pixel), scale(self.on_meta), scale(self.custom), self.plain)
+
+    def shifted(self, before: Events, share: float) -> Events:
+        """``share`` of each count moves to the next day (``before``: the day before)."""
+
+        def shift(now: Mapping[str, int], then: Mapping[str, int]) -> dict[str, int]:
+            return {k: v - round(v * share) + round(then.get(k, 0) * share) for k, v in now.items()}
+
+        return Events(
+            shift(self.pixel, before.pixel),
+            shift(self.on_meta, before.on_meta),
+            shift(self.custom, before.custom),
+            shift(self.plain, before.plain),
+        )
+
+    def listed(self, *, off_meta: bool) -> dict[str, int]:
+        """The action types Meta lists, each with its count; ``off_meta=False`` (a Type 1
+        breakdown): only on-Meta actions, aggregates counting only their on-Meta part."""
+        out: dict[str, int] = dict(self.plain)
+        for event in AGGREGATE_TYPES:
+            pixel = self.pixel.get(event, 0) if off_meta else 0
+            on_meta = self.on_meta.get(event, 0)
+            if off_meta:
+                for name in PIXEL_TYPES[event]:
+                    out[name] = pixel
+            for name in ON_META_TYPES[event]:
+                out[name] = on_meta
+            for name in AGGREGATE_TYPES[event]:
+                out[name] = pixel + on_meta
+        if off_meta:
+            out.update(self.custom)
+        return {k: v for k, v in out.items() if v}
+
+
+NO_EVENTS = Events({}, {}, {}, {})
+
+#: An action type's measures: ``value`` (under the attribution setting) and one per window.
+Measures = dict[str, dict[str, int]]
+
+
+def _summed(parts: Iterable[Events]) -> Events:
+    pixel: dict[str, int] = {}
+    on_meta: dict[str, int] = {}
+    custom: dict[str, int] = {}
+    plain: dict[str, int] = {}
+    for part in parts:
+        for into, counts in (
+            (pixel, part.pixel),
+            (on_meta, part.on_meta),
+            (custom, part.custom),
+            (plain, part.plain),
+        ):
+            for key, count in counts.items():
+                into[key] = into.get(key, 0) + count
+    return Events(pixel, on_meta, custom, plain)
+
+
+def attributed(
+    parts: Sequence[tuple[Events, float]], options: ActionOptions, *, off_meta: bool
+) -> Measures:
+    """The action types of a row over ``parts`` (each part's events with its ad set's
+    attribution ``share``), with their ``value`` and the requested windows' counts.
+
+    Each part is scaled on its own (so a row's numbers are the sum of its parts' under any
+    grouping), and before the action types are listed (so aliases stay equal and aggregates =
+    pixel + on-Meta). Listing is linear, so the parts are summed first and listed once."""
+    out: Measures = {}
+    measures: dict[str, float | None] = {"value": None}
+    for window in options.windows:
+        if window not in RETIRED_WINDOWS:
+            measures[window] = WINDOW_SHARE[window]
+    for measure, factor in measures.items():
+        total = _summed(
+            events.scaled(share if factor is None else factor) for events, share in parts
+        )
+        for action_type, count in total.listed(off_meta=off_meta).items():
+            out.setdefault(action_type, {})[measure] = count
+    return out
+
+
+def _money(cents: int) -> str:
+    return f"{cents / 100:.2f}"
+
+
+def action_entries(
+    totals: Measures, options: ActionOptions, *, money: bool = False
+) -> list[dict[str, Any]]:
+    """``actions`` (or ``action_values`` with ``money``: amounts in cents, listed in the
+    account's currency) as Meta lists them: one entry per action type with its ``value`` and
+    each requested (still served) window; ``action_device`` splits every entry over devices.
     """
+    fmt = _money if money else str
+    windows = [w for w in options.windows if w not in RETIRED_WINDOWS]
+    if options.breakdowns == ("action_type",):  # the common case, without device splits
+        return [
+            {
+                "action_type": action_type,
+                "value": fmt(measures["value"]),
+                **{w: fmt(measures.get(w, 0)) for w in windows},
+            }
+            for action_type, measures in totals.items()
+            if measures.get("value")
+        ]
     entries: list[dict[str, Any]] = []
-    for action_type, count in actions.items():
-        value = round(count * adset_share) if options.unified else count
+    for action_type, measures in totals.items():
+        value = measures.get("value", 0)
         if not value:
             continue
-        parts: list[tuple[str | None, int]] = (
-            list(_split(value, DEVICE_SHARE))
+        devices: list[tuple[str | None, float]] = (
+            [(name, share) for name, share in DEVICE_SHARE]
             if "action_device" in options.breakdowns
-            else [(None, value)]
+            else [(None, 1.0)]
         )
-        for device, part in parts:
+        split = {
+            name: dict(_split(measures.get(name, 0), [(d or "", s) for d, s in devices]))
+            for name in ("value", *windows)
+        }
+        for device, _ in devices:
+            part = split["value"][device or ""]
             if not part:
                 continue
             entry: dict[str, Any] = {}
@@ -343,17 +522,20 @@ def action_entries(
                 entry["action_type"] = action_type
             if device is not None:
                 entry["action_device"] = device
-            entry["value"] = str(part)
-            for window in options.windows:
-                entry[window] = str(round(part * WINDOW_SHARE[window]))
+            entry["value"] = part
+            for window in windows:
+                entry[window] = split[window][device or ""]
             entries.append(entry)
     if "action_type" not in options.breakdowns:
         merged: dict[str, dict[str, Any]] = {}
         for entry in entries:
             key = entry["action_device"]
-            into = merged.setdefault(key, {"action_device": key, "value": "0"})
-            for name, value in entry.items():
+            into = merged.setdefault(key, {"action_device": key, "value": 0})
+            for name, count in entry.items():
                 if name != "action_device":
-                    into[name] = str(int(into.get(name, "0")) + int(value))
+                    into[name] = into.get(name, 0) + count
         entries = list(merged.values())
-    return entries
+    return [
+        {k: v if k in ("action_type", "action_device") else fmt(v) for k, v in e.items()}
+        for e in entries
+    ]

@@ -648,6 +648,7 @@ def test_config_over_http_and_reset(sim: MetaSimulator) -> None:
             {"ad_id": "1", "date": "2025-06-01", "region": "Kingston Parish", "spend": "1.5"}
         ],
         "retired_metrics": ["page_follows"],
+        "account_total_skew": {f"{account}|2025-06-01": {"spend": "1", "impressions": 4}},
         "now": "2025-07-01T10:00:00+00:00",
     }
     assert set(config) - {"now"} == set(KNOB_NAMES)
@@ -657,20 +658,30 @@ def test_config_over_http_and_reset(sim: MetaSimulator) -> None:
     assert knobs["deny_accounts"] == [account]
     assert knobs["spend_overrides"][0]["spend"] == "1.50"
     assert knobs["retired_metrics"] == ["page_follows"]
+    assert knobs["account_total_skew"] == {
+        f"{account}|2025-06-01": {"spend": "1.00", "impressions": 4}
+    }
     assert knobs["now"].startswith("2025-07-01T10:00:00")
     assert sim.state.report_polls_to_complete == 3 and sim.state.max_rows_per_request == 250
     assert sim.state.today() == date(2025, 7, 1)
     assert get(sim, f"{account}/campaigns").status_code == 403
     assert requests.get(f"{sim.url}/__sim__/config", timeout=10).json() == knobs
 
-    for bad in ({"no_such_knob": 1}, {"error_rate_5xx": 3}, {"spend_overrides": [["x"]]}):
+    for bad in (
+        {"no_such_knob": 1},
+        {"error_rate_5xx": 3},
+        {"spend_overrides": [["x"]]},
+        {"account_total_skew": {f"{account}|June": {"spend": "1"}}},
+        {"account_total_skew": {f"{account}|2025-06-01": {"clicks": 1.5}}},
+        {"account_total_skew": [account]},
+    ):
         response = requests.post(f"{sim.url}/__sim__/config", json=bad, timeout=10)
         assert response.status_code == 400
 
     requests.post(f"{sim.url}/__sim__/reset", timeout=10)
     cleared = requests.get(f"{sim.url}/__sim__/config", timeout=10).json()
     assert cleared["deny_accounts"] == [] and cleared["spend_overrides"] == []
-    assert cleared["retired_metrics"] == []
+    assert cleared["retired_metrics"] == [] and cleared["account_total_skew"] == {}
     assert cleared["report_polls_to_complete"] == 2 and cleared["max_rows_per_request"] is None
     assert cleared["clock_pinned"] is False and sim.state.today() == TODAY
     assert get(sim, f"{account}/campaigns").status_code == 200
