@@ -231,6 +231,10 @@ class ConversionDefinitions(_Shape):
     """What a conversion is on each platform, so totals across platforms are read right."""
 
     meta_events: list[str] = Field(examples=[["purchase", "lead", "complete_registration"]])
+    meta_attribution: str = Field(
+        description="The tenant's Meta attribution setting the conversions were read under.",
+        examples=["unified", "7d_click,1d_view"],
+    )
     meta: str
     google_ads: str
     ratios: str

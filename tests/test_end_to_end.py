@@ -154,7 +154,14 @@ def test_demo_conversions_are_counted_once_and_carry_their_value_to_the_api(demo
                 """
                 select sum(conversions) as conversions, sum(conversion_value) as value,
                        sum(spend) as spend,
-                       count(*) filter (where conversion_events is null) as uncounted
+                       count(*) filter (where conversion_events is null) as uncounted,
+                       -- the old rule: six overlapping purchase/lead/registration types summed
+                       sum((select coalesce(sum((a->>'value')::numeric), 0)
+                              from jsonb_array_elements(actions) a
+                             where a->>'action_type' in ('purchase', 'lead',
+                                   'complete_registration', 'offsite_conversion.fb_pixel_purchase',
+                                   'offsite_conversion.fb_pixel_lead',
+                                   'onsite_conversion.purchase'))) as old_rule
                 from raw.meta_insights where tenant_id = :t
                 """
             ),
@@ -174,11 +181,11 @@ def test_demo_conversions_are_counted_once_and_carry_their_value_to_the_api(demo
     assert Decimal(meta["conversion_value"]) == round(raw.value, 2)
     assert meta["roas"] == float(round(raw.value / raw.spend, 4))
     assert Decimal(meta["cost_per_conversion"]) == round(raw.spend / raw.conversions, 2)
-    assert result.snapshot["payload"]["definitions"]["meta_events"] == [
-        "purchase",
-        "lead",
-        "complete_registration",
-    ]
+    # Meta lists each purchase under overlapping types: the old sum counted some twice
+    assert raw.old_rule > raw.conversions
+    definitions = result.snapshot["payload"]["definitions"]
+    assert definitions["meta_events"] == ["purchase", "lead", "complete_registration"]
+    assert definitions["meta_attribution"] == "unified"
 
 
 def test_demo_serves_reach_only_as_meta_counted_it(demo_run) -> None:

@@ -168,6 +168,7 @@ def test_transient_errors_are_retried_and_logged(
 def test_sync_reads_campaign_and_account_totals_with_meta_counted_reach(
     instance: DagsterInstance, product_env: Database, tenants: list[str], meta_sim: MetaSimulator
 ) -> None:
+    meta_sim.state.clear_requests()  # the simulator is shared with earlier tests
     assert sync(instance, "acme").success
     level_reads = [
         r.query

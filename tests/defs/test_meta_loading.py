@@ -247,7 +247,9 @@ def test_client_halves_the_page_limit_when_graph_asks_for_less_data(
     assert [c.status for c in calls[:4]] == [500, 500, 500, 200]
     assert {c.query["limit"] for c in calls[3:]} == {"62"}  # paging.next keeps the smaller size
     assert all(c.status == 200 for c in calls[3:])
-    assert len(calls) == 3 + -(-len(full) // 62)
+    # at least one page per 62 rows (Meta may hold fewer rows on a page than the limit: it
+    # leaves out rows without delivery)
+    assert len(calls) >= 3 + -(-len(full) // 62)
     assert [(f.http_status, f.code) for f in failures] == [(500, 1)] * 3  # each one reported
     assert sleeps == []  # not a back-off retry
     assert "page limit 500 -> 250" in caplog.text

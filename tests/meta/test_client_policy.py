@@ -27,6 +27,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from adinsights_pipelines.defs.meta.client import (
+    AD_STATUSES,
     INSIGHT_FIELDS,
     ApiCallFailure,
     MetaApiError,
@@ -791,6 +792,15 @@ def test_a_report_run_started_without_an_id(scripted: Scripted) -> None:
         "time_range": '{"since":"2025-06-02","until":"2025-06-02"}',
         "fields": ",".join(INSIGHT_FIELDS),
         "breakdowns": "region",
+        # the tenant's attribution, sent explicitly (unified: each ad set's own setting)
+        "use_unified_attribution_setting": "true",
+        "action_report_time": "impression",
+        # archived and deleted ads spent too: below the account level Meta lists them only
+        # when asked for
+        "filtering": json.dumps(
+            [{"field": "ad.effective_status", "operator": "IN", "value": list(AD_STATUSES)}],
+            separators=(",", ":"),
+        ),
     }
     scripted.answers = [(200, "OK", b"[]")]
     with pytest.raises(MetaApiError, match="without report_run_id"):

@@ -287,6 +287,20 @@ def _without_token(url: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
+#: Every ``effective_status`` an ad can have (Meta's Ad reference). Insights below the account
+#: level leave ARCHIVED and DELETED ads out unless ``filtering`` asks for them, though they
+#: spent in the window; Airbyte's source-facebook-marketing asks for all statuses the same way.
+AD_STATUSES = (
+    "ACTIVE", "PAUSED", "DELETED", "PENDING_REVIEW", "DISAPPROVED", "PREAPPROVED",
+    "PENDING_BILLING_INFO", "CAMPAIGN_PAUSED", "ARCHIVED", "ADSET_PAUSED", "IN_PROCESS",
+    "WITH_ISSUES",
+)  # fmt: skip
+_EVERY_AD = json.dumps(
+    [{"field": "ad.effective_status", "operator": "IN", "value": list(AD_STATUSES)}],
+    separators=(",", ":"),
+)
+
+
 def _insights_params(
     since: date,
     until: date,
@@ -305,6 +319,8 @@ def _insights_params(
         # unified attribution: each ad set's own windows).
         **attribution.params(),
     }
+    if level != "account":  # account totals always include every ad
+        params["filtering"] = _EVERY_AD
     if breakdowns := tuple(breakdowns):
         params["breakdowns"] = breakdowns
     return params

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from adinsights_pipelines.currencies import DEFAULT_REPORTING_CURRENCY, minor_units
-from adinsights_pipelines.defs.meta.conversions import ConversionDefinition
+from adinsights_pipelines.defs.meta.conversions import Attribution, ConversionDefinition
 from adinsights_pipelines.errors import AdinsightsError
 from adinsights_pipelines.settings import load_settings
 
@@ -210,12 +210,23 @@ def tenant_reporting_currency(conn: Connection, tenant_id: str) -> str:
     return str(found or DEFAULT_REPORTING_CURRENCY)
 
 
-def tenant_conversion_events(conn: Connection, tenant_id: str) -> list[str]:
-    """The tenant's Meta conversion definition, else the global one."""
-    own = conn.execute(
-        sa.text("select meta_conversion_events from app.tenants where id = :t"), {"t": tenant_id}
-    ).scalar_one_or_none()
-    return list(ConversionDefinition.parse(own or load_settings().meta_conversion_events).events)
+def tenant_meta_settings(conn: Connection, tenant_id: str) -> tuple[list[str], str]:
+    """The tenant's Meta conversion events (its own, else the global definition) and the label
+    of its attribution setting (``unified``, ``7d_click,1d_view``...)."""
+    row = conn.execute(
+        sa.text(
+            "select meta_conversion_events, meta_attribution_windows, meta_action_report_time "
+            "from app.tenants where id = :t"
+        ),
+        {"t": tenant_id},
+    ).one_or_none()
+    own = row.meta_conversion_events if row else None
+    events = ConversionDefinition.parse(own or load_settings().meta_conversion_events).events
+    windows = row.meta_attribution_windows if row else None
+    attribution = Attribution.parse(
+        ",".join(windows) if windows else None, row.meta_action_report_time if row else None
+    )
+    return list(events), attribution.label
 
 
 def compute_payload(
@@ -311,6 +322,7 @@ def compute_payload(
                 "spend_reporting": decimal_string(row.spend_reporting, reporting),
             }
         )
+    meta_events, meta_attribution = tenant_meta_settings(conn, tenant_id)
     payload = {
         "tenant_id": tenant_id,
         "date_range": {
@@ -336,11 +348,12 @@ def compute_payload(
             ),
         },
         "definitions": {
-            "meta_events": tenant_conversion_events(conn, tenant_id),
+            "meta_events": meta_events,
+            "meta_attribution": meta_attribution,
             "meta": (
                 "each event of meta_events counted once, through one action type of its alias "
-                "family (omni_/aggregate first), under each ad set's own attribution setting "
-                "(unified attribution)"
+                "family (omni_/aggregate first), under meta_attribution (unified: each ad "
+                "set's own attribution setting; else the click and view windows named)"
             ),
             "google_ads": "conversions and conversions_value as Google Ads reports them "
             "(its conversion actions, deduplicated by Google)",
