@@ -404,6 +404,13 @@ class SyncHealth(_Page):
     tenants: list[TenantSyncHealth]
 
 
+class TimezoneMismatch(_Shape):
+    tenant_id: str
+    platform: Literal["meta"]
+    account_id: str
+    timezone_name: str
+
+
 class HealthCard(_Shape):
     service: str
     status: Literal[
@@ -418,6 +425,16 @@ class HealthCard(_Shape):
         "critical",
     ]
     detail: str
+    reporting_timezone: str | None = Field(
+        default=None, description="meta_sync card: the reporting zone (a setting)."
+    )
+    timezone_mismatch: list[TimezoneMismatch] | None = Field(
+        default=None,
+        description=(
+            "meta_sync card: ad accounts whose zone is not the reporting zone; their days "
+            "do not line up with the reports' days."
+        ),
+    )
 
 
 class HealthOverview(_Shape):
@@ -518,6 +535,13 @@ class MetaVisibleObject(_Shape):
     selected: bool
 
 
+class MetaVisibleAdAccount(MetaVisibleObject):
+    currency: str | None
+    timezone_name: str | None = Field(
+        description="The account's IANA zone: Meta reports its days in this zone."
+    )
+
+
 class MetaSelection(_Shape):
     ad_accounts: list[str]
     pages: list[str]
@@ -538,7 +562,7 @@ class MetaSetup(_Shape):
     last_synced_at: datetime | None
     connected: bool
     missing_permissions: list[str] = Field(description="What the last grant lacked.")
-    ad_accounts: list[MetaVisibleObject]
+    ad_accounts: list[MetaVisibleAdAccount]
     pages: list[MetaVisibleObject]
     selected: MetaSelection
     sync: MetaSyncState | None
