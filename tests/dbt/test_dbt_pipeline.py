@@ -598,7 +598,7 @@ def test_the_schedule_builds_everything_until_views_and_seeds_are_built_from_thi
     tick = first_build["tick_after"]
     assert tick.tags[SCOPE_TAG] == "incremental"
     selected = {k.to_user_string() for k in tick.asset_selection}
-    assert set(INCREMENTAL_MODELS) | {"dim_accounts"} == selected
+    assert set(INCREMENTAL_MODELS) | {"dim_accounts", "dim_ads"} == selected
     checks = {(k.asset_key.to_user_string(), k.name) for k in tick.asset_check_keys}
     assert ("stg_meta__insights", "non_negative_stg_meta__insights_spend") in checks
     assert ("fct_ad_performance_daily", "marts_reconcile_with_raw_spend") in checks
@@ -614,7 +614,10 @@ def test_a_scheduled_run_builds_models_and_checks_views_without_rebuilding_them(
     incremental_rerun,
 ) -> None:
     assert incremental_rerun["result"].success
-    assert incremental_rerun["materialized"] == set(INCREMENTAL_MODELS) | {"dim_accounts"}
+    assert incremental_rerun["materialized"] == set(INCREMENTAL_MODELS) | {
+        "dim_accounts",
+        "dim_ads",
+    }
     checks = incremental_rerun["checks"]
     assert checks["non_negative_stg_meta__insights_spend"] is True  # a view's test still ran
     assert checks["marts_reconcile_with_raw_spend"] is True  # and the data contracts
