@@ -65,7 +65,9 @@ class MetaAccount(_Shape):
     account_id: str
     name: str | None
     currency: str
-    timezone_name: str | None
+    timezone_name: str | None = Field(
+        description="The account's IANA zone: Meta reports the account's days in this zone."
+    )
     account_status: int | None
 
 
@@ -73,7 +75,9 @@ class _MetaObject(_Shape):
     account_id: str
     name: str | None
     status: str | None
-    effective_status: str | None
+    effective_status: str | None = Field(
+        description="Meta's computed delivery status; ARCHIVED and DELETED objects are listed too."
+    )
     created_time: datetime | None
     updated_time: datetime | None
 
