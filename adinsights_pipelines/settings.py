@@ -309,6 +309,23 @@ class Settings(BaseSettings):
     fx_request_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     fx_sim_port: int = Field(default=8013, ge=0, le=65535)
 
+    # --- Reporting zone ---
+    #: The IANA zone whose days a tenant's reports use. Ad accounts in another zone report
+    #: their own days (Meta and Google Ads do), which do not line up with these: the health
+    #: overview lists them (``timezone_mismatch`` on the meta_sync card).
+    reporting_timezone: str = "America/Jamaica"
+
+    @field_validator("reporting_timezone")
+    @classmethod
+    def _iana_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone like America/Jamaica") from None
+        return value
+
     @field_validator("cors_allowed_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:

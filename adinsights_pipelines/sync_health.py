@@ -157,6 +157,45 @@ def _tenant_filter(tenant_ids: Sequence[str] | None, column: str) -> tuple[str, 
     return f"{column} = any(:tenant_ids)", {"tenant_ids": list(tenant_ids)}
 
 
+def timezone_mismatches(
+    conn: Connection, tenant_ids: Sequence[str] | None, reporting_zone: str
+) -> list[dict[str, str]]:
+    """The synced Meta ad accounts whose ``timezone_name`` is not ``reporting_zone``.
+
+    Meta reports an account's days in the account's zone, so such an account's days do not
+    line up with the reporting days (a "day" of its spend starts at another midnight). An
+    account whose zone Meta did not give is left out (the sync then assumes America/Jamaica).
+    """
+    where, params = _tenant_filter(tenant_ids, "t.id")
+    rows = conn.execute(
+        sa.text(
+            f"""
+            select a.tenant_id, a.account_id, a.timezone_name
+              from raw.meta_ad_accounts a
+              join app.tenants t on t.id = a.tenant_id
+             where t.status = 'active' and {where}
+               and a.timezone_name is not null and a.timezone_name <> :zone
+               and (not exists (select 1 from app.meta_selection x
+                                 where x.tenant_id = a.tenant_id and x.kind = 'ad_account')
+                    or exists (select 1 from app.meta_selection x
+                                where x.tenant_id = a.tenant_id and x.kind = 'ad_account'
+                                  and x.object_id = a.account_id))
+             order by a.tenant_id, a.account_id
+            """
+        ),
+        {**params, "zone": reporting_zone},
+    ).all()
+    return [
+        {
+            "tenant_id": r.tenant_id,
+            "platform": "meta",
+            "account_id": r.account_id,
+            "timezone_name": r.timezone_name,
+        }
+        for r in rows
+    ]
+
+
 def meta_account_health(
     conn: Connection, tenant_ids: Sequence[str] | None, now: datetime
 ) -> list[ConnectionHealth]:

@@ -65,7 +65,9 @@ class MetaAccount(_Shape):
     account_id: str
     name: str | None
     currency: str
-    timezone_name: str | None
+    timezone_name: str | None = Field(
+        description="The account's IANA zone: Meta reports the account's days in this zone."
+    )
     account_status: int | None
 
 
@@ -73,7 +75,9 @@ class _MetaObject(_Shape):
     account_id: str
     name: str | None
     status: str | None
-    effective_status: str | None
+    effective_status: str | None = Field(
+        description="Meta's computed delivery status; ARCHIVED and DELETED objects are listed too."
+    )
     created_time: datetime | None
     updated_time: datetime | None
 
@@ -436,6 +440,13 @@ class SyncHealth(_Page):
     tenants: list[TenantSyncHealth]
 
 
+class TimezoneMismatch(_Shape):
+    tenant_id: str
+    platform: Literal["meta"]
+    account_id: str
+    timezone_name: str
+
+
 class HealthCard(_Shape):
     service: str
     status: Literal[
@@ -450,6 +461,16 @@ class HealthCard(_Shape):
         "critical",
     ]
     detail: str
+    reporting_timezone: str | None = Field(
+        default=None, description="meta_sync card: the reporting zone (a setting)."
+    )
+    timezone_mismatch: list[TimezoneMismatch] | None = Field(
+        default=None,
+        description=(
+            "meta_sync card: ad accounts whose zone is not the reporting zone; their days "
+            "do not line up with the reports' days."
+        ),
+    )
 
 
 class HealthOverview(_Shape):
@@ -550,6 +571,13 @@ class MetaVisibleObject(_Shape):
     selected: bool
 
 
+class MetaVisibleAdAccount(MetaVisibleObject):
+    currency: str | None
+    timezone_name: str | None = Field(
+        description="The account's IANA zone: Meta reports its days in this zone."
+    )
+
+
 class MetaSelection(_Shape):
     ad_accounts: list[str]
     pages: list[str]
@@ -570,7 +598,7 @@ class MetaSetup(_Shape):
     last_synced_at: datetime | None
     connected: bool
     missing_permissions: list[str] = Field(description="What the last grant lacked.")
-    ad_accounts: list[MetaVisibleObject]
+    ad_accounts: list[MetaVisibleAdAccount]
     pages: list[MetaVisibleObject]
     selected: MetaSelection
     sync: MetaSyncState | None

@@ -2178,7 +2178,7 @@ def _ad_account(call: _Call, sim: MetaSimState, token: str) -> Any:
         raise _unknown_path(edge)
     everything, allowed, node_type = edges[edge]
     fields = _fields(call, allowed, ("id",), node_type)
-    objs = _listed(call, everything, allowed)
+    objs = _listed(call, everything, allowed, node_type)
     return _paged(
         call,
         sim,
@@ -2188,14 +2188,29 @@ def _ad_account(call: _Call, sim: MetaSimState, token: str) -> Any:
     )
 
 
+#: The ``effective_status`` enum each node type documents; an edge's ``effective_status``
+#: parameter takes only these (Graph: "(#100) Param effective_status[0] must be one of ...").
+_STATUS_ENUMS = {
+    "Campaign": documented.CAMPAIGN_EFFECTIVE_STATUSES,
+    "AdSet": documented.ADSET_EFFECTIVE_STATUSES,
+    "Adgroup": documented.AD_EFFECTIVE_STATUSES,
+}
+
+
 def _listed(
-    call: _Call, objs: Iterable[dict[str, Any]], allowed: frozenset[str]
+    call: _Call, objs: Iterable[dict[str, Any]], allowed: frozenset[str], node_type: str
 ) -> list[dict[str, Any]]:
     """An edge's objects after ``effective_status`` and ``filtering``; ARCHIVED and DELETED
     ones only when asked for."""
     filterable = allowed | {"campaign.id", "adset.id"}
     filters = parse_filtering(call.params.get("filtering"), filterable)
     statuses = list_param(call.params.get("effective_status"), "effective_status")
+    enum = _STATUS_ENUMS[node_type]
+    for i, asked in enumerate(statuses):
+        if asked not in enum:
+            raise ParamError(
+                f"(#100) Param effective_status[{i}] must be one of {{{', '.join(sorted(enum))}}}"
+            )
     hidden = asks_for_hidden(call.params, filters)
 
     def value(obj: Mapping[str, Any], name: str) -> Any:
@@ -2268,7 +2283,7 @@ def _ad_object(
     attribute, child_allowed, child_type = _OBJECT_KINDS[edge.removesuffix("s")]
     children = [o for o in getattr(account, attribute) if o.get(f"{kind}_id") == obj["id"]]
     fields = _fields(call, child_allowed, ("id",), child_type)
-    objs = _listed(call, children, child_allowed)
+    objs = _listed(call, children, child_allowed, child_type)
     return _paged(
         call,
         sim,

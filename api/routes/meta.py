@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from adinsights_pipelines.defs.meta.client import AD_STATUSES, ADSET_STATUSES, CAMPAIGN_STATUSES
 from api import params
 from api.auth import authenticate, scoped_tenant
 from api.pagination import KeysetCursor, decode_cursor, encode_cursor, parse_limit
@@ -39,6 +40,8 @@ class Listing:
     order: Sequence[str]
     parent: tuple[str, re.Pattern[str], str] | None = None
     date_keys: frozenset[str] = field(default_factory=frozenset)
+    #: The ``effective_status`` values Meta documents for the object (``effective_status=``).
+    statuses: Sequence[str] = ()
 
 
 def _jsonable(value: Any) -> Any:
@@ -118,6 +121,14 @@ _LIST_DOC = """{summary}
       400: {{$ref: '#/components/responses/BadRequest'}}
       404: {{$ref: '#/components/responses/NotFound'}}
 """
+_STATUS_DOC = """      - name: effective_status
+        in: query
+        required: false
+        description: >-
+          Only objects with one of these effective statuses (comma-separated); every status
+          by default, ARCHIVED and DELETED included. One of {values}.
+        schema: {{type: string, pattern: '^[A-Z_]{{1,40}}(,[A-Z_]{{1,40}}){{0,20}}$'}}
+"""
 _PARENT_DOC = """      - name: {name}
         in: query
         required: true
@@ -131,23 +142,42 @@ def _listing_endpoint(
 ) -> Callable[[Request], JSONResponse]:
     def endpoint(request: Request) -> JSONResponse:
         tenant_id = scoped_tenant(request, authenticate(request))
-        where, bound = ["tenant_id = :tenant_id"], {"tenant_id": tenant_id}
+        where, bound = ["tenant_id = :tenant_id"], dict[str, Any](tenant_id=tenant_id)
         if listing.parent is not None:
             column, pattern, what = listing.parent
             bound[column] = params.required(request, column, pattern, what)
             where.append(f"{column} = :{column}")
+        if listing.statuses and (wanted := _statuses(request, listing.statuses)):
+            bound["statuses"] = wanted
+            where.append("effective_status = any(:statuses)")
         return _page(request, listing, where, bound)
 
     parent = ""
     if listing.parent is not None:
         column, pattern, what = listing.parent
         parent = _PARENT_DOC.format(name=column, what=what, pattern=pattern.pattern)
+    if listing.statuses:
+        parent += _STATUS_DOC.format(values=", ".join(listing.statuses))
     endpoint.__name__ = endpoint.__qualname__ = name
     endpoint.__doc__ = _LIST_DOC.format(summary=summary, parent=parent, schema=schema)
     return endpoint
 
 
 HIERARCHY_COLUMNS = ("name", "status", "effective_status", "created_time", "updated_time")
+
+
+def _statuses(request: Request, allowed: Sequence[str]) -> list[str]:
+    """``effective_status=A,B``: each one of the object's documented statuses (else 400)."""
+    raw = request.query_params.get("effective_status")
+    if raw is None or raw == "":
+        return []
+    wanted = [part.strip() for part in raw.split(",")]
+    if any(w not in allowed for w in wanted):
+        raise Problem(
+            400, f"effective_status must be a comma-separated list of: {', '.join(allowed)}"
+        )
+    return sorted(set(wanted))
+
 
 accounts = _listing_endpoint(
     "meta_accounts",
@@ -168,6 +198,7 @@ campaigns = _listing_endpoint(
         ("campaign_id", "account_id", *HIERARCHY_COLUMNS, "objective", "daily_budget"),
         ("campaign_id",),
         ("account_id", ACCOUNT_ID, ACCOUNT_ID_DOC),
+        statuses=CAMPAIGN_STATUSES,
     ),
 )
 adsets = _listing_endpoint(
@@ -179,6 +210,7 @@ adsets = _listing_endpoint(
         ("adset_id", "campaign_id", "account_id", *HIERARCHY_COLUMNS, "daily_budget"),
         ("adset_id",),
         ("campaign_id", OBJECT_ID, OBJECT_ID_DOC),
+        statuses=ADSET_STATUSES,
     ),
 )
 ads = _listing_endpoint(
@@ -190,6 +222,7 @@ ads = _listing_endpoint(
         ("ad_id", "adset_id", "campaign_id", "account_id", *HIERARCHY_COLUMNS),
         ("ad_id",),
         ("adset_id", OBJECT_ID, OBJECT_ID_DOC),
+        statuses=AD_STATUSES,
     ),
 )
 

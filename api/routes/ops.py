@@ -46,6 +46,7 @@ from adinsights_pipelines.sync_health import (
     airbyte_connection_health,
     meta_account_health,
     snapshot_health,
+    timezone_mismatches,
     visible_tenant_ids,
 )
 from api.auth import authenticate, tenant_scope
@@ -290,6 +291,20 @@ def _rollup_card(service: str, entries: list[ConnectionHealth], empty: str) -> d
     return _card(service, status, detail, counts=counts)
 
 
+def _meta_sync_card(
+    conn: sa.Connection, tenants: list[str], now: datetime, reporting_zone: str
+) -> dict[str, Any]:
+    """The Meta accounts' sync states, and ``timezone_mismatch``: the accounts whose zone is
+    not the reporting zone (their days do not line up with the reports'; a fact to know, not
+    a failure, so the status does not change)."""
+    card = _rollup_card(
+        "meta_sync", meta_account_health(conn, tenants, now), "no Meta accounts connected"
+    )
+    card["reporting_timezone"] = reporting_zone
+    card["timezone_mismatch"] = timezone_mismatches(conn, tenants, reporting_zone)
+    return card
+
+
 def _snapshot_card(state: AppState, snapshots: list, now: datetime) -> dict[str, Any]:
     if not snapshots:
         return _card("metrics_snapshots", "not_configured", "no active tenants")
@@ -416,6 +431,7 @@ def _health_overview(request: Request) -> dict[str, Any]:
     except Exception as exc:  # the instance is down: say so on the cards
         reason = f"Dagster instance unreachable ({type(exc).__name__})"
         cards += [_card("dagster_daemon", "error", reason), _card("dbt", "error", reason)]
+    settings = load_settings()
     if database["status"] == "ok":
         with state.engine.connect() as conn:
             tenants = visible_tenant_ids(conn, [scope] if scope else None)
@@ -423,8 +439,8 @@ def _health_overview(request: Request) -> dict[str, Any]:
             _guarded_card(state, "airbyte", lambda c: _rollup_card(
                 "airbyte", airbyte_connection_health(c, tenants, now), "no Airbyte connections"
             )),
-            _guarded_card(state, "meta_sync", lambda c: _rollup_card(
-                "meta_sync", meta_account_health(c, tenants, now), "no Meta accounts connected"
+            _guarded_card(state, "meta_sync", lambda c: _meta_sync_card(
+                c, tenants, now, settings.reporting_timezone
             )),
             _guarded_card(state, "metrics_snapshots", lambda c: _snapshot_card(
                 state, snapshot_health(c, tenants, now), now
@@ -434,7 +450,6 @@ def _health_overview(request: Request) -> dict[str, Any]:
     else:
         for service in ("airbyte", "meta_sync", "metrics_snapshots", "fx_rates"):
             cards.append(_card(service, "error", "database unreachable"))
-    settings = load_settings()
     cards.append(_superset_card(settings.superset_health_url))
     cards.append(_meta_api_version_card(settings.meta_api_version, now))
     healthy = all(c["status"] in ("ok", "not_configured") for c in cards)

@@ -266,3 +266,71 @@ def test_fx_rates_card_names_carried_forward_and_missing_days(world, product_env
     assert card["carried_forward_days"] == [carried.isoformat()]
     assert f"missing {missing.isoformat()}" in card["detail"]
     assert "1 carried-forward and 1 missing days in the last 30" in card["detail"]
+
+
+def test_meta_sync_card_lists_accounts_whose_zone_is_not_the_reporting_zone(
+    world, product_env, monkeypatch
+) -> None:
+    client, keys = world
+    with engine(product_env).begin() as conn:
+        conn.execute(
+            sa.text(
+                "insert into raw.meta_ad_accounts (tenant_id, account_id, name, currency, "
+                "timezone_name, account_status) values "
+                "('acme', 'act_1', 'Kingston', 'JMD', 'America/Jamaica', 1), "
+                "('acme', 'act_2', 'Tokyo', 'JPY', 'Asia/Tokyo', 1), "
+                "('acme', 'act_5', 'No zone', 'JMD', null, 1), "
+                "('blue', 'act_3', 'New York', 'USD', 'America/New_York', 1), "
+                "('blue', 'act_4', 'Not chosen', 'USD', 'Europe/London', 1)"
+            )
+        )
+        # blue chose act_3 only: act_4 is not synced, its zone does not matter
+        conn.execute(
+            sa.text(
+                "insert into app.meta_selection (tenant_id, kind, object_id) "
+                "values ('blue', 'ad_account', 'act_3')"
+            )
+        )
+
+    def meta_card(key: str) -> dict:
+        cards = {c["service"]: c for c in get(client, OVERVIEW, key)["cards"]}
+        return cards["meta_sync"]
+
+    card = meta_card(keys["operator"])
+    assert card["reporting_timezone"] == "America/Jamaica"
+    assert card["timezone_mismatch"] == [
+        {
+            "tenant_id": "acme",
+            "platform": "meta",
+            "account_id": "act_2",
+            "timezone_name": "Asia/Tokyo",
+        },
+        {
+            "tenant_id": "blue",
+            "platform": "meta",
+            "account_id": "act_3",
+            "timezone_name": "America/New_York",
+        },
+    ]
+    assert card["status"] == "failing"  # a fact to know, not a failure: the status is the sync's
+    # a tenant key sees its own accounts only
+    assert [m["account_id"] for m in meta_card(keys["acme"])["timezone_mismatch"]] == ["act_2"]
+
+    monkeypatch.setenv("ADINSIGHTS_REPORTING_TIMEZONE", "Asia/Tokyo")
+    card = meta_card(keys["operator"])
+    assert card["reporting_timezone"] == "Asia/Tokyo"
+    assert [(m["account_id"], m["timezone_name"]) for m in card["timezone_mismatch"]] == [
+        ("act_1", "America/Jamaica"),
+        ("act_3", "America/New_York"),
+    ]
+
+
+def test_the_reporting_zone_must_be_an_iana_zone() -> None:
+    from pydantic import ValidationError
+
+    from adinsights_pipelines.settings import Settings
+
+    assert Settings().reporting_timezone == "America/Jamaica"
+    assert Settings(reporting_timezone="Europe/London").reporting_timezone == "Europe/London"
+    with pytest.raises(ValidationError, match="'Mars/Olympus' is not an IANA time zone"):
+        Settings(reporting_timezone="Mars/Olympus")

@@ -49,7 +49,7 @@ INCREMENTAL_MODELS = (
     "fct_search_console_daily",
 )
 #: Marts rebuilt whole on every tick (small: one row per account or campaign and day).
-TABLE_MARTS = {"dim_accounts", "fct_meta_reach_daily"}
+TABLE_MARTS = {"dim_accounts", "dim_ads", "fct_meta_reach_daily"}
 INCREMENTAL_MARTS = (
     "fct_ad_performance_daily",
     "agg_tenant_daily",

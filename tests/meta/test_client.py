@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import socket
 import traceback
@@ -13,6 +14,9 @@ from typing import Any
 import pytest
 
 from adinsights_pipelines.defs.meta.client import (
+    AD_STATUSES,
+    ADSET_STATUSES,
+    CAMPAIGN_STATUSES,
     ApiCallFailure,
     MetaApiError,
     MetaGraphClient,
@@ -80,16 +84,74 @@ def test_object_edges_page_to_the_end(sim: MetaSimulator, rec: Recorder, account
     ads = list(client.iter_ads(account))
     assert {s["campaign_id"] for s in adsets} == {c["id"] for c in campaigns}
     assert {a["adset_id"] for a in ads} == {s["id"] for s in adsets}
-    small = list(client.iter_pages(f"{account}/ads", {"fields": ("id", "name"), "limit": 1}))
+    every = json.dumps(list(AD_STATUSES))
+    small = list(
+        client.iter_pages(
+            f"{account}/ads", {"fields": ("id", "name"), "effective_status": every, "limit": 1}
+        )
+    )
     assert [a["id"] for a in small] == [a["id"] for a in ads]
     assert sum(r.path.endswith("/ads") for r in sim.state.requests) == 1 + len(ads)
+
+
+def test_object_edges_list_archived_and_deleted_objects_too(
+    sim: MetaSimulator, rec: Recorder, account: str
+) -> None:
+    client = rec.client(sim.url)
+    for edge, listed, statuses in (
+        ("campaigns", list(client.iter_campaigns(account)), CAMPAIGN_STATUSES),
+        ("adsets", list(client.iter_adsets(account)), ADSET_STATUSES),
+        ("ads", list(client.iter_ads(account)), AD_STATUSES),
+    ):
+        # what Graph answers a request that does not ask: the live objects only
+        default = list(client.iter_pages(f"{account}/{edge}", {"fields": "id,effective_status"}))
+        assert {o["effective_status"] for o in default}.isdisjoint({"ARCHIVED", "DELETED"})
+        live = {o["id"] for o in default}
+        hidden = sorted(o["effective_status"] for o in listed if o["id"] not in live)
+        assert live <= {o["id"] for o in listed} and len(listed) == len(live) + 2
+        assert hidden == ["ARCHIVED", "DELETED"], edge
+        [asked] = [
+            r.query
+            for r in sim.state.requests
+            if r.path.endswith(f"/{edge}") and "effective_status" in r.query
+        ]
+        assert json.loads(asked["effective_status"]) == list(statuses)
+
+
+def test_status_lists_are_the_enums_metas_sdk_documents() -> None:
+    """Graph refuses a value outside an edge's enum; the SDK is generated from Meta's spec."""
+    from facebook_business.adobjects.ad import Ad
+    from facebook_business.adobjects.adset import AdSet
+    from facebook_business.adobjects.campaign import Campaign
+
+    for node, ours in ((Campaign, CAMPAIGN_STATUSES), (AdSet, ADSET_STATUSES), (Ad, AD_STATUSES)):
+        enum = {v for k, v in vars(node.EffectiveStatus).items() if not k.startswith("_")}
+        assert sorted(ours) == sorted(enum), node.__name__
+        assert {"ARCHIVED", "DELETED"} <= set(ours)
+
+
+def test_an_edge_refuses_a_status_outside_its_enum(
+    sim: MetaSimulator, rec: Recorder, account: str
+) -> None:
+    client = rec.client(sim.url, max_attempts=1)
+    with pytest.raises(MetaApiError) as caught:
+        list(client.iter_pages(f"{account}/campaigns", {"effective_status": '["ADSET_PAUSED"]'}))
+    assert caught.value.http_status == 400 and caught.value.code == 100
+    assert "effective_status[0] must be one of" in caught.value.message
+    # the same status is one of an ad's
+    assert list(client.iter_pages(f"{account}/ads", {"effective_status": '["ADSET_PAUSED"]'})) == [
+        a for a in client.iter_ads(account) if a["effective_status"] == "ADSET_PAUSED"
+    ]
 
 
 def test_insights_paging_with_small_pages(sim: MetaSimulator, rec: Recorder, account: str) -> None:
     client = rec.client(sim.url)
     full = list(client.iter_insights(account, SINCE, UNTIL))
     assert sim.state.request_count("/insights") == 1
-    n_ads = len(list(client.iter_ads(account)))
+    # the archived and deleted ads delivered nothing in the simulated period
+    n_ads = sum(
+        a["effective_status"] not in ("ARCHIVED", "DELETED") for a in client.iter_ads(account)
+    )
     n_regions = len({r["region"] for r in full})
     assert len(full) == n_ads * 5 * n_regions
 

@@ -94,7 +94,9 @@ def test_ads_scale_knob_gives_exactly_n_ads_per_account(sim: MetaSimulator) -> N
         ads = list(meta.iter_ads(account["id"]))
         adsets = list(meta.iter_adsets(account["id"]))
         campaigns = list(meta.iter_campaigns(account["id"]))
-        assert len(ads) == len({a["id"] for a in ads}) == 400
+        # 400 live ads, plus the archived and the deleted one the client lists too
+        live = [a for a in ads if a["effective_status"] not in ("ARCHIVED", "DELETED")]
+        assert len(live) == 400 and len(ads) == len({a["id"] for a in ads}) == 402
         assert {a["adset_id"] for a in ads} == {s["id"] for s in adsets}
         assert {s["campaign_id"] for s in adsets} == {c["id"] for c in campaigns}
         assert len(campaigns) > 1 and len(adsets) > len(campaigns)

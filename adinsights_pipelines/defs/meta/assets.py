@@ -5,7 +5,7 @@
 loads ``initial_sync_days`` of history through async report runs (:mod:`.backfill`).
 """
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -24,6 +24,7 @@ from adinsights_pipelines.defs.meta.sync import (
     set_sync_state,
     tenant_attribution,
 )
+from adinsights_pipelines.defs.meta.windows import account_window, utc_now
 from adinsights_pipelines.warehouse.upsert import upsert_rows
 
 JAMAICA = ZoneInfo("America/Jamaica")
@@ -65,15 +66,14 @@ def meta_ad_accounts(context: AssetExecutionContext, sync: MetaSync) -> Material
 )
 def meta_insights(context: AssetExecutionContext, sync: MetaSync) -> MaterializeResult:
     tenant_id, engine, settings, client = sync.tenant_id, sync.engine, sync.settings, sync.client
-    today = datetime.now(JAMAICA).date()
-    since, until = insights_window(today, settings.lookback_days)
+    now = utc_now()
     with engine.connect() as conn:
-        accounts: list[tuple[str, str, date | None]] = [
-            (row.account_id, row.currency, row.synced_through)
+        accounts: list[tuple[str, str, date | None, str | None]] = [
+            (row.account_id, row.currency, row.synced_through, row.timezone_name)
             for row in conn.execute(
                 sa.text(
                     """
-                    select a.account_id, a.currency, s.synced_through
+                    select a.account_id, a.currency, s.synced_through, a.timezone_name
                     from raw.meta_ad_accounts a
                     left join app.meta_sync_state s
                       on s.tenant_id = a.tenant_id and s.account_id = a.account_id
@@ -91,19 +91,29 @@ def meta_insights(context: AssetExecutionContext, sync: MetaSync) -> Materialize
         ]
     if not accounts:
         raise Failure(f"tenant {tenant_id} has no Meta ad accounts; materialize meta_ad_accounts")
+    # Each account's today and lookback are in its own time zone (windows.py); the metadata
+    # gives the span of them all.
+    windows = {a[0]: account_window(a[3], settings.lookback_days, now) for a in accounts}
+    since = min(w.since for w in windows.values())
+    until = max(w.until for w in windows.values())
 
     definition = conversion_definition(engine, settings, tenant_id)
     attribution = tenant_attribution(engine, tenant_id)
     written, level_rows = 0, 0
     failed, first_synced = dict[str, str](), list[str]()
-    for account_id, currency, synced_through in accounts:
+    for account_id, currency, synced_through, _ in accounts:
+        window = windows[account_id]
         set_sync_state(engine, tenant_id, account_id, "running")
         first_sync = synced_through is None and settings.initial_sync_days > settings.lookback_days
-        read_since = until - timedelta(days=settings.initial_sync_days - 1) if first_sync else since
+        read_since = (
+            window.until - timedelta(days=settings.initial_sync_days - 1)
+            if first_sync
+            else window.since
+        )
         try:
             if first_sync:
                 account_rows = _first_sync(
-                    context, sync, account_id, currency, definition, attribution
+                    context, sync, account_id, currency, window.today, definition, attribution
                 )
                 first_synced.append(account_id)
             else:
@@ -111,7 +121,9 @@ def meta_insights(context: AssetExecutionContext, sync: MetaSync) -> Materialize
                     engine,
                     tenant_id,
                     currency,
-                    client.iter_insights(account_id, since, until, attribution=attribution),
+                    client.iter_insights(
+                        account_id, window.since, window.until, attribution=attribution
+                    ),
                     definition=definition,
                     attribution=attribution,
                 )
@@ -122,7 +134,7 @@ def meta_insights(context: AssetExecutionContext, sync: MetaSync) -> Materialize
                 account_id,
                 currency,
                 read_since,
-                until,
+                window.until,
                 definition=definition,
                 attribution=attribution,
             )
@@ -135,7 +147,7 @@ def meta_insights(context: AssetExecutionContext, sync: MetaSync) -> Materialize
             failed[account_id] = str(exc)
             context.log.warning("tenant %s account %s failed: %s", tenant_id, account_id, exc)
             continue
-        set_sync_state(engine, tenant_id, account_id, "succeeded", through=until)
+        set_sync_state(engine, tenant_id, account_id, "succeeded", through=window.until)
         written += account_rows
         context.log.info(
             "tenant %s account %s: %d insight rows %s..%s",
@@ -143,7 +155,7 @@ def meta_insights(context: AssetExecutionContext, sync: MetaSync) -> Materialize
             account_id,
             account_rows,
             read_since,
-            until,
+            window.until,
         )
 
     if len(failed) == len(accounts):
@@ -170,12 +182,14 @@ def _first_sync(
     sync: MetaSync,
     account_id: str,
     currency: str,
+    today: date,
     definition: ConversionDefinition,
     attribution: Attribution,
 ) -> int:
-    """An account's history (``initial_sync_days`` up to today) through async report runs."""
+    """An account's history (``initial_sync_days`` up to its ``today``) through async report
+    runs."""
     settings = sync.settings
-    until = datetime.now(JAMAICA).date()
+    until = today
     since = until - timedelta(days=settings.initial_sync_days - 1)
     result = backfill_account(
         sync.engine,

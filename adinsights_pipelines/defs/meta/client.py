@@ -48,8 +48,11 @@ from adinsights_pipelines.warehouse.api_errors import ApiCallFailure
 __all__ = [
     "ACCOUNT_FIELDS",
     "ADSET_FIELDS",
+    "ADSET_STATUSES",
     "AD_FIELDS",
+    "AD_STATUSES",
     "CAMPAIGN_FIELDS",
+    "CAMPAIGN_STATUSES",
     "INSIGHT_FIELDS",
     "MIN_PAGE_LIMIT",
     "ApiCallFailure",
@@ -78,6 +81,19 @@ ADSET_FIELDS = (
 AD_FIELDS = (
     "id", "account_id", "campaign_id", "adset_id", "name", "status", "effective_status",
     "created_time", "updated_time",
+)  # fmt: skip
+#: Every ``effective_status`` each edge documents (Graph rejects a value outside the edge's enum).
+#: The ``campaigns``, ``adsets`` and ``ads`` edges of an ad account leave ARCHIVED and DELETED
+#: objects out unless a request asks for them ("A request with no filters returns only campaigns
+#: that were not archived or deleted", Marketing API reference, ad-account/campaigns); asking for
+#: every status through the documented ``effective_status`` parameter lists them all. Airbyte's
+#: source-facebook-marketing does the same with its ``include_deleted`` option (a ``filtering``
+#: on ``<entity>.effective_status`` IN every status).
+CAMPAIGN_STATUSES = ("ACTIVE", "PAUSED", "DELETED", "ARCHIVED", "IN_PROCESS", "WITH_ISSUES")
+ADSET_STATUSES = (*CAMPAIGN_STATUSES, "CAMPAIGN_PAUSED")
+AD_STATUSES = (
+    *ADSET_STATUSES, "ADSET_PAUSED", "DISAPPROVED", "PENDING_REVIEW", "PREAPPROVED",
+    "PENDING_BILLING_INFO",
 )  # fmt: skip
 INSIGHT_FIELDS = (
     "account_id", "account_currency", "campaign_id", "campaign_name", "adset_id", "adset_name",
@@ -287,14 +303,9 @@ def _without_token(url: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-#: Every ``effective_status`` an ad can have (Meta's Ad reference). Insights below the account
-#: level leave ARCHIVED and DELETED ads out unless ``filtering`` asks for them, though they
-#: spent in the window; Airbyte's source-facebook-marketing asks for all statuses the same way.
-AD_STATUSES = (
-    "ACTIVE", "PAUSED", "DELETED", "PENDING_REVIEW", "DISAPPROVED", "PREAPPROVED",
-    "PENDING_BILLING_INFO", "CAMPAIGN_PAUSED", "ARCHIVED", "ADSET_PAUSED", "IN_PROCESS",
-    "WITH_ISSUES",
-)  # fmt: skip
+#: Insights below the account level leave ARCHIVED and DELETED ads out unless ``filtering``
+#: asks for them, though they spent in the window; Airbyte's source-facebook-marketing asks for
+#: every status the same way.
 _EVERY_AD = json.dumps(
     [{"field": "ad.effective_status", "operator": "IN", "value": list(AD_STATUSES)}],
     separators=(",", ":"),
@@ -419,17 +430,17 @@ class MetaGraphClient:
     def iter_campaigns(
         self, account_id: str, fields: Iterable[str] = CAMPAIGN_FIELDS
     ) -> Iterator[dict[str, Any]]:
-        return self._iter_edge(account_id, "campaigns", fields)
+        return self._iter_edge(account_id, "campaigns", fields, CAMPAIGN_STATUSES)
 
     def iter_adsets(
         self, account_id: str, fields: Iterable[str] = ADSET_FIELDS
     ) -> Iterator[dict[str, Any]]:
-        return self._iter_edge(account_id, "adsets", fields)
+        return self._iter_edge(account_id, "adsets", fields, ADSET_STATUSES)
 
     def iter_ads(
         self, account_id: str, fields: Iterable[str] = AD_FIELDS
     ) -> Iterator[dict[str, Any]]:
-        return self._iter_edge(account_id, "ads", fields)
+        return self._iter_edge(account_id, "ads", fields, AD_STATUSES)
 
     def iter_insights(
         self,
@@ -527,9 +538,15 @@ class MetaGraphClient:
         return self.iter_pages(f"{run_id}/insights", {"limit": limit})
 
     def _iter_edge(
-        self, account_id: str, edge: str, fields: Iterable[str]
+        self, account_id: str, edge: str, fields: Iterable[str], statuses: Sequence[str]
     ) -> Iterator[dict[str, Any]]:
-        params = {"fields": tuple(fields), "limit": PAGE_LIMIT}
+        """Every object of an account edge, whatever its status (ARCHIVED and DELETED too)."""
+        # A JSON array, as the reference's example and the SDKs send a list<enum>.
+        params: dict[str, Any] = {
+            "fields": tuple(fields),
+            "effective_status": json.dumps(list(statuses)),
+            "limit": PAGE_LIMIT,
+        }
         return self.iter_pages(f"{_act(account_id)}/{edge}", params)
 
     # --- paging and transport ---------------------------------------------------------------

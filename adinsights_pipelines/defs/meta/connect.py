@@ -381,13 +381,21 @@ def tenant_client(
 def visible_assets(client: MetaGraphClient) -> dict[str, list[dict[str, Any]]]:
     """The ad accounts and Pages the token can see (no page tokens asked for)."""
     try:
-        accounts = client.list_ad_accounts(("id", "account_id", "name", "currency"))
+        accounts = client.list_ad_accounts(
+            ("id", "account_id", "name", "currency", "timezone_name")
+        )
         pages = list(client.iter_pages("me/accounts", {"fields": "id,name,category"}))
     except MetaApiError as exc:
         raise Refused(502, "meta_unavailable", f"Meta did not list the accounts: {exc}") from None
     return {
         "ad_accounts": [
-            {"id": a["id"], "name": a.get("name"), "currency": a.get("currency")} for a in accounts
+            {
+                "id": a["id"],
+                "name": a.get("name"),
+                "currency": a.get("currency"),
+                "timezone_name": a.get("timezone_name"),
+            }
+            for a in accounts
         ],
         "pages": [
             {"id": p["id"], "name": p.get("name"), "category": p.get("category")} for p in pages

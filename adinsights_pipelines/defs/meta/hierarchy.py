@@ -1,4 +1,9 @@
-"""Meta campaigns, ad sets and ads (``raw.meta_campaigns|adsets|ads``), daily at 02:15."""
+"""Meta campaigns, ad sets and ads (``raw.meta_campaigns|adsets|ads``), daily at 02:15.
+
+Every status is listed, ARCHIVED and DELETED included (the client asks the edges for every
+documented ``effective_status``): an object archived or deleted after it spent keeps its name,
+its parents and its status in the warehouse, so its insight rows keep their dimensions.
+"""
 
 from collections.abc import Iterable, Iterator
 from datetime import datetime
@@ -13,6 +18,8 @@ from adinsights_pipelines.defs.meta.sync import MetaSync, meta_asset, set_sync_s
 from adinsights_pipelines.warehouse.upsert import upsert_rows
 
 BATCH = 1000
+#: The statuses Graph's edges leave out unless a request asks for them.
+HIDDEN = frozenset({"ARCHIVED", "DELETED"})
 
 
 def graph_time(value: str | None) -> datetime | None:
@@ -91,6 +98,8 @@ def meta_hierarchy(context: AssetExecutionContext, sync: MetaSync) -> Materializ
             ).scalars()
         )
     counts = {"campaigns": 0, "adsets": 0, "ads": 0}
+    #: ARCHIVED and DELETED objects listed, per stream (the edges hide them unless asked).
+    hidden = {"campaigns": 0, "adsets": 0, "ads": 0}
     failed: dict[str, str] = {}
     for account_id in accounts:
         streams = (
@@ -104,6 +113,7 @@ def meta_hierarchy(context: AssetExecutionContext, sync: MetaSync) -> Materializ
             for name, table, key, fetch, shape in streams:
                 rows = (shape(tenant_id, account_id, obj) for obj in fetch(account_id))
                 for batch in _chunks(rows):
+                    hidden[name] += sum(r["effective_status"] in HIDDEN for r in batch)
                     with engine.begin() as conn:
                         counts[name] += upsert_rows(conn, table, batch, key)
         except TokenInvalidError:
@@ -123,6 +133,7 @@ def meta_hierarchy(context: AssetExecutionContext, sync: MetaSync) -> Materializ
         metadata={
             "tenant_id": tenant_id,
             **counts,
+            "archived_or_deleted": MetadataValue.json(hidden),
             "accounts_failed": MetadataValue.json(failed),
         }
     )
