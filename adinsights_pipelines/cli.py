@@ -789,6 +789,25 @@ def check_contracts(days: int, tenant_id: str | None) -> None:
         raise AdinsightsError(f"{len(found)} data-contract violations in {failed} contracts")
 
 
+@cli.command("reconcile")
+@click.option("--tenant-id", help="Only this tenant's ad accounts.")
+@click.option(
+    "--days",
+    type=click.IntRange(1, 400),
+    default=28,
+    show_default=True,
+    help="How many recent complete days to compare.",
+)
+def reconcile(tenant_id: str | None, days: int) -> None:
+    """Our Meta ad rows against Meta's own account totals, per account and day.
+
+    Exits non-zero when a day differs (the same comparison blocks the tenant's snapshot).
+    """
+    from adinsights_pipelines.defs.contracts.commands import reconcile_command
+
+    reconcile_command(tenant_id, days)
+
+
 @cli.command("dbt-freshness")
 @click.option(
     "--warn-hours",

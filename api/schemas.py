@@ -427,11 +427,28 @@ class SyncConnection(_Shape):
     detail: str | None
 
 
+class ReconciledDay(_Shape):
+    account_id: str
+    day: date
+    detail: str = Field(examples=["spend ours 155.25 vs Meta 156.25"])
+
+
+class Reconciliation(_Shape):
+    """Our Meta ad rows against Meta's own account totals, per account and complete day."""
+
+    platform: Literal["meta"]
+    window_days: int
+    days_compared: int
+    mismatched: int = Field(description="Account-days that differ; they block the snapshot.")
+    mismatches: list[ReconciledDay] = Field(description="The first 10 that differ.")
+
+
 class TenantSyncHealth(_Shape):
     tenant_id: str
     state: SyncState = Field(description="The worst state of the tenant's connections.")
     counts: SyncStateCounts
     connections: list[SyncConnection]
+    reconciliation: Reconciliation | None = None
 
 
 class SyncHealth(_Page):

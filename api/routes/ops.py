@@ -24,6 +24,7 @@ from starlette.responses import JSONResponse
 
 from adinsights_pipelines.defs.alerts.observe import latest_dbt_success_end
 from adinsights_pipelines.defs.alerts.observe import partition_materialized_at as _materialized
+from adinsights_pipelines.defs.contracts.reconcile import summary as reconciliation_summary
 from adinsights_pipelines.defs.freshness import (
     DBT_JOB,
     SNAPSHOT_GRACE_AFTER_DBT,
@@ -122,6 +123,7 @@ def _sync_health(request: Request) -> dict[str, Any]:
         entries = meta_account_health(conn, tenants, now)
         entries += airbyte_connection_health(conn, tenants, now)
         snapshots = snapshot_health(conn, tenants, now)
+        reconciled = reconciliation_summary(conn, load_settings().contracts_window_days, tenants)
     entries += asset_health(state, tenants, now)
     for snap in snapshots:
         entries.append(
@@ -158,6 +160,9 @@ def _sync_health(request: Request) -> dict[str, Any]:
                         by_tenant[tenant], key=lambda e: (e.platform, e.kind, e.connection)
                     )
                 ],
+                # our Meta ad rows against Meta's account totals (the blocking contract
+                # meta_reconciles_with_account_totals); null before any were read
+                "reconciliation": reconciled.get(tenant),
             }
             for tenant in page
         ],

@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from adinsights_pipelines.defs.contracts.reconcile import violations_sql as meta_totals_sql
 from adinsights_pipelines.errors import AdinsightsError
 
 #: The marts the contracts read; dbt builds them.
@@ -231,6 +232,18 @@ def contracts(
             blocking=True,
             sql=reconcile_spend_sql(),
             params={"days": days, "tolerance_abs": tolerance_abs, "tolerance_rel": tolerance_rel},
+        ),
+        Contract(
+            name="meta_reconciles_with_account_totals",
+            asset="fct_ad_performance_daily",
+            description=(
+                "Our Meta ad rows, summed per ad account and complete day over the window, "
+                "equal Meta's own account totals (level=account): spend within 0.01, "
+                "impressions and clicks exactly."
+            ),
+            blocking=True,
+            sql=meta_totals_sql(),
+            params={"days": days, "tenants": None},
         ),
         Contract(
             name="currency_consistent_per_account",

@@ -1,0 +1,157 @@
+"""Our Meta ad rows against Meta's own account totals, per ad account and day.
+
+Every sync also reads each ad account's daily totals (``level=account``, no breakdown:
+``raw.meta_insights_level``). Summed over our ad rows, the same account and day must give the
+same spend (within one cent), impressions and clicks; a difference means rows went missing
+(an archived ad, a failed page) or were counted twice. Only complete days are compared: the
+account's current day (in its own time zone) still moves between two reads seconds apart.
+
+Conversions are not compared yet: the ad rows are read with the ``region`` breakdown, for which
+Meta returns no off-Meta actions (issue #17's two-read split adds them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+#: Spend may differ by at most this (one cent: Meta's own rounding); counts must be equal.
+SPEND_TOLERANCE = Decimal("0.01")
+
+
+def reconcile_sql() -> str:
+    """One row per (tenant, account, day) within ``:days`` with both sides, complete days only;
+    ``:tenants`` (an array) null for every tenant."""
+    return """
+    with accounts as (
+        select tenant_id, account_id,
+               (now() at time zone coalesce(timezone_name, 'America/Jamaica'))::date as today
+          from raw.meta_ad_accounts
+         where cast(:tenants as text[]) is null or tenant_id = any(cast(:tenants as text[]))
+    ),
+    meta as (
+        select l.tenant_id, l.account_id, l.date_start, l.spend, l.impressions, l.clicks,
+               l.currency
+          from raw.meta_insights_level l
+          join accounts a on a.tenant_id = l.tenant_id and a.account_id = l.account_id
+         where l.level = 'account'
+           and l.date_start >= a.today - cast(:days as integer) and l.date_start < a.today
+    ),
+    ours as (
+        select i.tenant_id, i.account_id, i.date_start, sum(i.spend) as spend,
+               sum(i.impressions) as impressions, sum(i.clicks) as clicks
+          from raw.meta_insights i
+          join meta m on m.tenant_id = i.tenant_id and m.account_id = i.account_id
+                     and m.date_start = i.date_start
+         group by i.tenant_id, i.account_id, i.date_start
+    )
+    select meta.tenant_id, meta.account_id, meta.date_start, meta.currency,
+           coalesce(ours.spend, 0) as our_spend, meta.spend as meta_spend,
+           coalesce(ours.impressions, 0) as our_impressions, meta.impressions as meta_impressions,
+           coalesce(ours.clicks, 0) as our_clicks, meta.clicks as meta_clicks
+      from meta
+      left join ours on ours.tenant_id = meta.tenant_id and ours.account_id = meta.account_id
+                    and ours.date_start = meta.date_start
+     order by meta.tenant_id, meta.account_id, meta.date_start
+    """
+
+
+@dataclass(frozen=True)
+class AccountDay:
+    tenant_id: str
+    account_id: str
+    day: date
+    currency: str
+    our_spend: Decimal
+    meta_spend: Decimal
+    our_impressions: int
+    meta_impressions: int
+    our_clicks: int
+    meta_clicks: int
+
+    @property
+    def mismatches(self) -> list[str]:
+        """What differs, as an operator reads it (empty: the day reconciles)."""
+        out = []
+        if abs(self.our_spend - self.meta_spend) > SPEND_TOLERANCE:
+            out.append(f"spend ours {self.our_spend:.2f} vs Meta {self.meta_spend:.2f}")
+        if self.our_impressions != self.meta_impressions:
+            out.append(f"impressions ours {self.our_impressions} vs Meta {self.meta_impressions}")
+        if self.our_clicks != self.meta_clicks:
+            out.append(f"clicks ours {self.our_clicks} vs Meta {self.meta_clicks}")
+        return out
+
+
+def account_days(
+    conn: Connection, days: int, tenants: Sequence[str] | None = None
+) -> list[AccountDay]:
+    """Every complete account-day within ``days`` for which Meta's account total was read
+    (of ``tenants``, or of every tenant)."""
+    rows = conn.execute(
+        sa.text(reconcile_sql()),
+        {"days": days, "tenants": list(tenants) if tenants is not None else None},
+    ).all()
+    return [
+        AccountDay(
+            r.tenant_id,
+            r.account_id,
+            r.date_start,
+            r.currency,
+            Decimal(r.our_spend),
+            Decimal(r.meta_spend),
+            int(r.our_impressions),
+            int(r.meta_impressions),
+            int(r.our_clicks),
+            int(r.meta_clicks),
+        )
+        for r in rows
+    ]
+
+
+def violations_sql() -> str:
+    """The contract's form of :func:`reconcile_sql`: one row per account-day that differs."""
+    return f"""
+    select tenant_id, 'meta'::text as platform,
+           account_id || ' ' || date_start::text as subject,
+           concat_ws('; ',
+               case when abs(our_spend - meta_spend) > {SPEND_TOLERANCE}
+                    then 'spend ours ' || round(our_spend, 2) || ' vs Meta '
+                         || round(meta_spend, 2) end,
+               case when our_impressions <> meta_impressions
+                    then 'impressions ours ' || our_impressions || ' vs Meta '
+                         || meta_impressions end,
+               case when our_clicks <> meta_clicks
+                    then 'clicks ours ' || our_clicks || ' vs Meta ' || meta_clicks end)
+               as detail
+      from ({reconcile_sql()}) as days
+     where abs(our_spend - meta_spend) > {SPEND_TOLERANCE}
+        or our_impressions <> meta_impressions or our_clicks <> meta_clicks
+    """
+
+
+def summary(conn: Connection, days: int, tenants: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Per tenant with Meta account totals in the window: what ``/api/ops/sync-health/``
+    shows (the first 10 mismatched account-days listed)."""
+    by_tenant: dict[str, list[AccountDay]] = {}
+    for d in account_days(conn, days, tenants):
+        by_tenant.setdefault(d.tenant_id, []).append(d)
+    return {
+        tenant: {
+            "platform": "meta",
+            "window_days": days,
+            "days_compared": len(compared),
+            "mismatched": sum(1 for d in compared if d.mismatches),
+            "mismatches": [
+                {"account_id": d.account_id, "day": d.day.isoformat(), "detail": "; ".join(m)}
+                for d in compared
+                if (m := d.mismatches)
+            ][:10],
+        }
+        for tenant, compared in by_tenant.items()
+    }
