@@ -9,11 +9,14 @@ backendError), with base-2 exponential backoff and full jitter, at most 5 attemp
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
+import orjson
 import pytest
+import requests
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -586,3 +589,181 @@ def test_network_errors_are_unavailable_and_other_request_errors_are_not() -> No
         )
         assert raised.value.provider == "ga4" and raised.value.endpoint == "/token"
         assert len(rec.failures) == 2  # no HTTP status: worth repeating either way
+
+
+# --- row shapes, error bodies and what goes on the wire (issue #24's survivors) ---------------
+
+
+def test_search_console_rows_carry_the_four_metrics(sim: GoogleSimulator) -> None:
+    rows = list(Recorder().search_console(sim).iter_rows(SITE, DAY, DAY, row_limit=500))
+    assert rows
+    for row in rows:
+        assert set(row) == {
+            "date",
+            "query",
+            "page",
+            "country",
+            "device",
+            "clicks",
+            "impressions",
+            "ctr",
+            "position",
+            "data_state",
+        }
+        assert row["impressions"] >= max(1, row["clicks"])
+        assert row["ctr"] == pytest.approx(row["clicks"] / row["impressions"])
+        assert row["position"] >= 1.0
+
+
+def _scripted_search_console(scripted: Any, rec: Recorder) -> SearchConsoleClient:
+    oauth = GoogleOAuth(f"{scripted.url}/token", "c", "s", provider="search_console")
+    return SearchConsoleClient(
+        scripted.url,
+        oauth=oauth,
+        refresh_token="r",
+        on_error=rec.failures.append,
+        sleep=rec.sleeps.append,
+    )
+
+
+TOKEN_ANSWER = (200, "OK", b'{"access_token": "at-scripted", "expires_in": 3599}')
+
+
+def test_search_console_rows_as_google_renders_them(scripted: Any) -> None:
+    """Rows keyed by the requested dimensions, metrics as sent; a metric Google leaves out
+    (proto3 JSON omits zeros) reads 0, and a row without ``keys`` (no dimension requested)
+    has the metrics only. Without ``firstIncompleteDate`` every row is ``final``."""
+    scripted.answers = [
+        TOKEN_ANSWER,
+        (
+            200,
+            "OK",
+            b'{"rows": [{"keys": ["2026-05-01", "jerk chicken"], "clicks": 3, '
+            b'"impressions": 10, "ctr": 0.3, "position": 1.5}, '
+            b'{"keys": ["2026-05-02", "patty"], "impressions": 4, "position": 7.25}], '
+            b'"metadata": {"firstIncompleteDate": "2026-05-02"}, '
+            b'"responseAggregationType": "byProperty"}',
+        ),
+        (200, "OK", b'{"responseAggregationType": "byProperty"}'),
+        (200, "OK", b'{"rows": [{"clicks": 5, "impressions": 50, "ctr": 0.1, "position": 2}]}'),
+    ]
+    client = _scripted_search_console(scripted, Recorder())
+    rows = list(client.iter_rows(SITE, DAY, DAY, dimensions=("date", "query"), row_limit=2))
+    assert rows == [
+        {
+            "date": "2026-05-01",
+            "query": "jerk chicken",
+            "clicks": 3,
+            "impressions": 10,
+            "ctr": 0.3,
+            "position": 1.5,
+            "data_state": "final",
+        },
+        {
+            "date": "2026-05-02",
+            "query": "patty",
+            "clicks": 0,
+            "impressions": 4,
+            "ctr": 0,
+            "position": 7.25,
+            "data_state": "all",
+        },
+    ]
+    assert client.last_aggregation_type == "byProperty"
+    assert list(client.iter_rows(SITE, DAY, DAY, dimensions=())) == [
+        {"clicks": 5, "impressions": 50, "ctr": 0.1, "position": 2, "data_state": "final"}
+    ]
+    assert client.last_aggregation_type is None  # the last answer named none
+    assert [orjson.loads(b)["startRow"] for b in scripted.bodies[1:]] == [0, 2, 0]
+
+
+def test_google_error_bodies_without_a_message_or_a_string_status(scripted: Any) -> None:
+    rec = Recorder()
+    client = Ga4Client(
+        scripted.url,
+        oauth=GoogleOAuth(f"{scripted.url}/token", "c", "s", provider="ga4"),
+        refresh_token="r",
+        on_error=rec.failures.append,
+        sleep=rec.sleeps.append,
+        max_attempts=2,
+    )
+    path = f"/v1beta/properties/{PROPERTY}:runReport"
+    scripted.answers = [
+        TOKEN_ANSWER,
+        (500, "Internal Server Error", b'{"error": {"code": 500, "status": "INTERNAL"}}'),
+        (503, "Service Unavailable", b'{"error": {"code": 503, "status": 14, "message": "down"}}'),
+    ]
+    with pytest.raises(GoogleApiError) as raised:
+        list(client.iter_report(PROPERTY, DAY, DAY))
+    assert (raised.value.status, raised.value.message, raised.value.http_status) == (
+        None,  # a status that is not a string is no status
+        "down",
+        503,
+    )
+    assert str(raised.value) == f"ga4 {path} failed (HTTP 503): down"
+    assert [(f.message, f.is_retryable) for f in rec.failures] == [
+        ("INTERNAL: unknown Google error", True),
+        ("down", True),
+    ]
+
+
+def test_every_error_names_its_provider_and_endpoint(scripted: Any) -> None:
+    def refused(answer: tuple[int, str, bytes]) -> GoogleApiError:
+        scripted.answers = [answer]
+        oauth = GoogleOAuth(f"{scripted.url}/token", "c", "s", provider="ga4", max_attempts=1)
+        with pytest.raises(GoogleApiError) as raised:
+            oauth.refresh("r")
+        assert (raised.value.provider, raised.value.endpoint) == ("ga4", "/token")
+        return raised.value
+
+    assert type(refused((400, "", b'{"error": "invalid_grant"}'))) is InvalidGrantError
+    assert refused((502, "Bad Gateway", b"<html/>")).message == (
+        "HTTP 502 Bad Gateway without a Google error body"
+    )
+    assert refused((200, "OK", b"null")).message == "the answer is not a JSON object"
+
+
+class WireSession(requests.Session):
+    """A real requests session that notes what each request carried on the wire."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[tuple[str, Mapping[str, str], Any]] = []
+
+    def send(self, request: requests.PreparedRequest, **kw: Any) -> requests.Response:
+        # header names stay case-insensitive, as on the wire
+        headers = request.headers.copy()
+        self.sent.append((urlsplit(request.url or "").path, headers, kw["timeout"]))
+        return super().send(request, **kw)
+
+
+def test_what_goes_on_the_wire(sim: GoogleSimulator) -> None:
+    token_session, data_session = WireSession(), WireSession()
+    oauth = GoogleOAuth(
+        sim.token_url, "client", "client-secret", provider="ga4", session=token_session
+    )
+    client = Ga4Client(sim.url, oauth=oauth, refresh_token=REFRESH, session=data_session)
+    list(client.iter_report(PROPERTY, DAY, DAY))
+    [(token_path, token_headers, token_timeout)] = token_session.sent
+    assert token_path == "/token" and token_timeout == 30.0
+    # the refresh token travels in a form body, the API call's body is JSON
+    assert token_headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert "Authorization" not in token_headers
+    [(path, headers, timeout)] = data_session.sent
+    assert path == f"/v1beta/properties/{PROPERTY}:runReport" and timeout == 60.0
+    assert headers["Content-Type"] == "application/json"
+    assert headers["Authorization"] == f"Bearer {client.access_token().token}"
+
+
+def test_constructor_checks_and_base_urls(sim: GoogleSimulator) -> None:
+    with pytest.raises(ValueError) as raised:
+        Recorder().ga4(sim, max_attempts=0)
+    assert str(raised.value) == "max_attempts must be at least 1"
+    oauth = Recorder().oauth(sim)
+    # only trailing slashes go: a base URL may end in any other character
+    assert Ga4Client("http://proxy.example/GX/", oauth=oauth, refresh_token="r").base_url == (
+        "http://proxy.example/GX"
+    )
+    assert SearchConsoleClient(
+        "http://proxy.example/X//", oauth=oauth, refresh_token="r"
+    ).base_url == ("http://proxy.example/X")
