@@ -9,6 +9,7 @@ backendError), with base-2 exponential backoff and full jitter, at most 5 attemp
 from __future__ import annotations
 
 import random
+import uuid
 from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -767,3 +768,145 @@ def test_constructor_checks_and_base_urls(sim: GoogleSimulator) -> None:
     assert SearchConsoleClient(
         "http://proxy.example/X//", oauth=oauth, refresh_token="r"
     ).base_url == ("http://proxy.example/X")
+
+
+def _scripted_ga4(scripted: Any, rec: Recorder, **kw: Any) -> Ga4Client:
+    oauth = GoogleOAuth(f"{scripted.url}/token", "c", "s", provider="ga4")
+    return Ga4Client(
+        scripted.url,
+        oauth=oauth,
+        refresh_token="r",
+        on_error=rec.failures.append,
+        sleep=rec.sleeps.append,
+        **kw,
+    )
+
+
+def test_ga4_rows_as_google_renders_them(scripted: Any) -> None:
+    """proto3 JSON leaves out empty lists: a report without dimensions has rows without
+    ``dimensionValues``, one without metrics rows without ``metricValues``; a value left out
+    reads as the empty string. A property id is one path segment."""
+    scripted.answers = [
+        TOKEN_ANSWER,
+        (
+            200,
+            "OK",
+            b'{"metricHeaders": [{"name": "sessions"}, {"name": "newUsers"}], '
+            b'"rows": [{"metricValues": [{"value": "12"}, {}]}], "rowCount": 1}',
+        ),
+        (
+            200,
+            "OK",
+            b'{"dimensionHeaders": [{"name": "region"}, {"name": "date"}], '
+            b'"rows": [{"dimensionValues": [{}, {"value": "20260501"}]}], "rowCount": 1}',
+        ),
+    ]
+    client = _scripted_ga4(scripted, Recorder())
+    assert list(
+        client.iter_report("1/2", DAY, DAY, dimensions=(), metrics=("sessions", "newUsers"))
+    ) == [{"sessions": "12", "newUsers": ""}]
+    assert list(
+        client.iter_report(PROPERTY, DAY, DAY, dimensions=("region", "date"), metrics=())
+    ) == [{"region": "", "date": "20260501"}]
+    assert scripted.paths[1:] == [
+        "/v1beta/properties/1%2F2:runReport",
+        f"/v1beta/properties/{PROPERTY}:runReport",
+    ]
+
+
+def test_a_report_without_a_requested_column_is_an_error(scripted: Any) -> None:
+    scripted.answers = [
+        TOKEN_ANSWER,
+        (
+            200,
+            "OK",
+            b'{"dimensionHeaders": [{"name": "date"}], "metricHeaders": [{"name": "sessions"}], '
+            b'"rows": [{"dimensionValues": [{"value": "20260501"}], '
+            b'"metricValues": [{"value": "3"}]}], "rowCount": 1}',
+        ),
+    ]
+    rec = Recorder()
+    client = _scripted_ga4(scripted, rec)
+    with pytest.raises(GoogleApiError) as raised:
+        list(
+            client.iter_report(
+                PROPERTY, DAY, DAY, dimensions=("date",), metrics=("sessions", "keyEvents")
+            )
+        )
+    path = f"/v1beta/properties/{PROPERTY}:runReport"
+    assert type(raised.value) is GoogleApiError
+    assert (
+        str(raised.value) == f"ga4 {path} failed (HTTP 200): the report lacks columns ['keyEvents']"
+    )
+    assert (raised.value.provider, raised.value.endpoint, raised.value.http_status) == (
+        "ga4",
+        path,
+        200,
+    )
+    assert raised.value.status is None and not rec.failures  # the call itself succeeded
+
+
+def test_the_reason_is_the_first_error_info_among_the_details(scripted: Any) -> None:
+    # Google puts Help and other detail types next to ErrorInfo, in any order
+    scripted.answers = [
+        TOKEN_ANSWER,
+        (
+            403,
+            "Forbidden",
+            b'{"error": {"code": 403, "message": "no", "status": "PERMISSION_DENIED", "details": ['
+            b'"not an object", '
+            b'{"@type": "type.googleapis.com/google.rpc.Help", "links": [{"url": "https://x"}]}, '
+            b'{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": 7}, '
+            b'{"@type": "type.googleapis.com/google.rpc.ErrorInfo", '
+            b'"reason": "SERVICE_DISABLED"}]}}',
+        ),
+    ]
+    with pytest.raises(PermissionDeniedError) as raised:
+        list(_scripted_ga4(scripted, Recorder()).iter_report(PROPERTY, DAY, DAY))
+    assert raised.value.reason == "SERVICE_DISABLED" and not raised.value.is_retryable
+
+
+def test_the_token_endpoint_is_tried_five_times(sim: GoogleSimulator) -> None:
+    rec = Recorder()
+    sim.state.inject("/token", count=10, http_status=503)
+    with pytest.raises(GoogleApiError) as raised:
+        rec.oauth(sim).refresh(REFRESH)
+    assert raised.value.http_status == 503
+    assert len(rec.failures) == 5 and len(rec.sleeps) == 4
+
+
+@pytest.mark.parametrize("answer", [b'{"access_token": ""}', b'{"access_token": 12345678}'])
+def test_a_token_answer_without_a_usable_access_token(scripted: Any, answer: bytes) -> None:
+    scripted.answers = [(200, "OK", answer)]
+    oauth = GoogleOAuth(f"{scripted.url}/token", "c", "s", provider="search_console")
+    with pytest.raises(GoogleApiError) as raised:
+        oauth.refresh("r")
+    assert str(raised.value) == (
+        "search_console /token failed (HTTP 200): "
+        "the token endpoint answered without an access_token"
+    )
+    assert raised.value.provider == "search_console"
+
+
+def test_the_client_secret_and_access_tokens_are_masked_in_logs(scripted: Any) -> None:
+    from adinsights_pipelines.logs import redact
+
+    # fresh values each run: the set of known secrets lives as long as the process
+    secret, access = f"cs-{uuid.uuid4().hex}", f"at-{uuid.uuid4().hex}"
+    assert redact(f"client {secret}, token {access}") == f"client {secret}, token {access}"
+    oauth = GoogleOAuth(f"{scripted.url}/token", "c", secret, provider="ga4")
+    assert redact(f"client {secret}!") == "client ***!"
+    assert redact(f"token {access}") == f"token {access}"  # not known yet
+    scripted.answers = [(200, "OK", orjson.dumps({"access_token": access}))]
+    assert oauth.refresh("r").token == access
+    assert redact(f"token {access}") == "token ***"
+
+
+def test_the_default_endpoints_are_google_s() -> None:
+    oauth = GoogleOAuth("https://oauth2.googleapis.com/token", "c", "s", provider="ga4")
+    assert Ga4Client(oauth=oauth, refresh_token="r").base_url == (
+        "https://analyticsdata.googleapis.com"
+    )
+    assert SearchConsoleClient(oauth=oauth, refresh_token="r").base_url == (
+        "https://www.googleapis.com"
+    )
