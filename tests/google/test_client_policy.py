@@ -9,11 +9,15 @@ backendError), with base-2 exponential backoff and full jitter, at most 5 attemp
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
+import orjson
 import pytest
+import requests
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -586,3 +590,323 @@ def test_network_errors_are_unavailable_and_other_request_errors_are_not() -> No
         )
         assert raised.value.provider == "ga4" and raised.value.endpoint == "/token"
         assert len(rec.failures) == 2  # no HTTP status: worth repeating either way
+
+
+# --- row shapes, error bodies and what goes on the wire (issue #24's survivors) ---------------
+
+
+def test_search_console_rows_carry_the_four_metrics(sim: GoogleSimulator) -> None:
+    rows = list(Recorder().search_console(sim).iter_rows(SITE, DAY, DAY, row_limit=500))
+    assert rows
+    for row in rows:
+        assert set(row) == {
+            "date",
+            "query",
+            "page",
+            "country",
+            "device",
+            "clicks",
+            "impressions",
+            "ctr",
+            "position",
+            "data_state",
+        }
+        assert row["impressions"] >= max(1, row["clicks"])
+        assert row["ctr"] == pytest.approx(row["clicks"] / row["impressions"])
+        assert row["position"] >= 1.0
+
+
+def _scripted_search_console(scripted: Any, rec: Recorder) -> SearchConsoleClient:
+    oauth = GoogleOAuth(f"{scripted.url}/token", "c", "s", provider="search_console")
+    return SearchConsoleClient(
+        scripted.url,
+        oauth=oauth,
+        refresh_token="r",
+        on_error=rec.failures.append,
+        sleep=rec.sleeps.append,
+    )
+
+
+TOKEN_ANSWER = (200, "OK", b'{"access_token": "at-scripted", "expires_in": 3599}')
+
+
+def test_search_console_rows_as_google_renders_them(scripted: Any) -> None:
+    """Rows keyed by the requested dimensions, metrics as sent; a metric Google leaves out
+    (proto3 JSON omits zeros) reads 0, and a row without ``keys`` (no dimension requested)
+    has the metrics only. Without ``firstIncompleteDate`` every row is ``final``."""
+    scripted.answers = [
+        TOKEN_ANSWER,
+        (
+            200,
+            "OK",
+            b'{"rows": [{"keys": ["2026-05-01", "jerk chicken"], "clicks": 3, '
+            b'"impressions": 10, "ctr": 0.3, "position": 1.5}, '
+            b'{"keys": ["2026-05-02", "patty"], "impressions": 4, "position": 7.25}], '
+            b'"metadata": {"firstIncompleteDate": "2026-05-02"}, '
+            b'"responseAggregationType": "byProperty"}',
+        ),
+        (200, "OK", b'{"responseAggregationType": "byProperty"}'),
+        (200, "OK", b'{"rows": [{"clicks": 5, "impressions": 50, "ctr": 0.1, "position": 2}]}'),
+    ]
+    client = _scripted_search_console(scripted, Recorder())
+    rows = list(client.iter_rows(SITE, DAY, DAY, dimensions=("date", "query"), row_limit=2))
+    assert rows == [
+        {
+            "date": "2026-05-01",
+            "query": "jerk chicken",
+            "clicks": 3,
+            "impressions": 10,
+            "ctr": 0.3,
+            "position": 1.5,
+            "data_state": "final",
+        },
+        {
+            "date": "2026-05-02",
+            "query": "patty",
+            "clicks": 0,
+            "impressions": 4,
+            "ctr": 0,
+            "position": 7.25,
+            "data_state": "all",
+        },
+    ]
+    assert client.last_aggregation_type == "byProperty"
+    assert list(client.iter_rows(SITE, DAY, DAY, dimensions=())) == [
+        {"clicks": 5, "impressions": 50, "ctr": 0.1, "position": 2, "data_state": "final"}
+    ]
+    assert client.last_aggregation_type is None  # the last answer named none
+    assert [orjson.loads(b)["startRow"] for b in scripted.bodies[1:]] == [0, 2, 0]
+
+
+def test_google_error_bodies_without_a_message_or_a_string_status(scripted: Any) -> None:
+    rec = Recorder()
+    client = Ga4Client(
+        scripted.url,
+        oauth=GoogleOAuth(f"{scripted.url}/token", "c", "s", provider="ga4"),
+        refresh_token="r",
+        on_error=rec.failures.append,
+        sleep=rec.sleeps.append,
+        max_attempts=2,
+    )
+    path = f"/v1beta/properties/{PROPERTY}:runReport"
+    scripted.answers = [
+        TOKEN_ANSWER,
+        (500, "Internal Server Error", b'{"error": {"code": 500, "status": "INTERNAL"}}'),
+        (503, "Service Unavailable", b'{"error": {"code": 503, "status": 14, "message": "down"}}'),
+    ]
+    with pytest.raises(GoogleApiError) as raised:
+        list(client.iter_report(PROPERTY, DAY, DAY))
+    assert (raised.value.status, raised.value.message, raised.value.http_status) == (
+        None,  # a status that is not a string is no status
+        "down",
+        503,
+    )
+    assert str(raised.value) == f"ga4 {path} failed (HTTP 503): down"
+    assert [(f.message, f.is_retryable) for f in rec.failures] == [
+        ("INTERNAL: unknown Google error", True),
+        ("down", True),
+    ]
+
+
+def test_every_error_names_its_provider_and_endpoint(scripted: Any) -> None:
+    def refused(answer: tuple[int, str, bytes]) -> GoogleApiError:
+        scripted.answers = [answer]
+        oauth = GoogleOAuth(f"{scripted.url}/token", "c", "s", provider="ga4", max_attempts=1)
+        with pytest.raises(GoogleApiError) as raised:
+            oauth.refresh("r")
+        assert (raised.value.provider, raised.value.endpoint) == ("ga4", "/token")
+        return raised.value
+
+    assert type(refused((400, "", b'{"error": "invalid_grant"}'))) is InvalidGrantError
+    assert refused((502, "Bad Gateway", b"<html/>")).message == (
+        "HTTP 502 Bad Gateway without a Google error body"
+    )
+    assert refused((200, "OK", b"null")).message == "the answer is not a JSON object"
+
+
+class WireSession(requests.Session):
+    """A real requests session that notes what each request carried on the wire."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[tuple[str, Mapping[str, str], Any]] = []
+
+    def send(self, request: requests.PreparedRequest, **kw: Any) -> requests.Response:
+        # header names stay case-insensitive, as on the wire
+        headers = request.headers.copy()
+        self.sent.append((urlsplit(request.url or "").path, headers, kw["timeout"]))
+        return super().send(request, **kw)
+
+
+def test_what_goes_on_the_wire(sim: GoogleSimulator) -> None:
+    token_session, data_session = WireSession(), WireSession()
+    oauth = GoogleOAuth(
+        sim.token_url, "client", "client-secret", provider="ga4", session=token_session
+    )
+    client = Ga4Client(sim.url, oauth=oauth, refresh_token=REFRESH, session=data_session)
+    list(client.iter_report(PROPERTY, DAY, DAY))
+    [(token_path, token_headers, token_timeout)] = token_session.sent
+    assert token_path == "/token" and token_timeout == 30.0
+    # the refresh token travels in a form body, the API call's body is JSON
+    assert token_headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert "Authorization" not in token_headers
+    [(path, headers, timeout)] = data_session.sent
+    assert path == f"/v1beta/properties/{PROPERTY}:runReport" and timeout == 60.0
+    assert headers["Content-Type"] == "application/json"
+    assert headers["Authorization"] == f"Bearer {client.access_token().token}"
+
+
+def test_constructor_checks_and_base_urls(sim: GoogleSimulator) -> None:
+    with pytest.raises(ValueError) as raised:
+        Recorder().ga4(sim, max_attempts=0)
+    assert str(raised.value) == "max_attempts must be at least 1"
+    oauth = Recorder().oauth(sim)
+    # only trailing slashes go: a base URL may end in any other character
+    assert Ga4Client("http://proxy.example/GX/", oauth=oauth, refresh_token="r").base_url == (
+        "http://proxy.example/GX"
+    )
+    assert SearchConsoleClient(
+        "http://proxy.example/X//", oauth=oauth, refresh_token="r"
+    ).base_url == ("http://proxy.example/X")
+
+
+def _scripted_ga4(scripted: Any, rec: Recorder, **kw: Any) -> Ga4Client:
+    oauth = GoogleOAuth(f"{scripted.url}/token", "c", "s", provider="ga4")
+    return Ga4Client(
+        scripted.url,
+        oauth=oauth,
+        refresh_token="r",
+        on_error=rec.failures.append,
+        sleep=rec.sleeps.append,
+        **kw,
+    )
+
+
+def test_ga4_rows_as_google_renders_them(scripted: Any) -> None:
+    """proto3 JSON leaves out empty lists: a report without dimensions has rows without
+    ``dimensionValues``, one without metrics rows without ``metricValues``; a value left out
+    reads as the empty string. A property id is one path segment."""
+    scripted.answers = [
+        TOKEN_ANSWER,
+        (
+            200,
+            "OK",
+            b'{"metricHeaders": [{"name": "sessions"}, {"name": "newUsers"}], '
+            b'"rows": [{"metricValues": [{"value": "12"}, {}]}], "rowCount": 1}',
+        ),
+        (
+            200,
+            "OK",
+            b'{"dimensionHeaders": [{"name": "region"}, {"name": "date"}], '
+            b'"rows": [{"dimensionValues": [{}, {"value": "20260501"}]}], "rowCount": 1}',
+        ),
+    ]
+    client = _scripted_ga4(scripted, Recorder())
+    assert list(
+        client.iter_report("1/2", DAY, DAY, dimensions=(), metrics=("sessions", "newUsers"))
+    ) == [{"sessions": "12", "newUsers": ""}]
+    assert list(
+        client.iter_report(PROPERTY, DAY, DAY, dimensions=("region", "date"), metrics=())
+    ) == [{"region": "", "date": "20260501"}]
+    assert scripted.paths[1:] == [
+        "/v1beta/properties/1%2F2:runReport",
+        f"/v1beta/properties/{PROPERTY}:runReport",
+    ]
+
+
+def test_a_report_without_a_requested_column_is_an_error(scripted: Any) -> None:
+    scripted.answers = [
+        TOKEN_ANSWER,
+        (
+            200,
+            "OK",
+            b'{"dimensionHeaders": [{"name": "date"}], "metricHeaders": [{"name": "sessions"}], '
+            b'"rows": [{"dimensionValues": [{"value": "20260501"}], '
+            b'"metricValues": [{"value": "3"}]}], "rowCount": 1}',
+        ),
+    ]
+    rec = Recorder()
+    client = _scripted_ga4(scripted, rec)
+    with pytest.raises(GoogleApiError) as raised:
+        list(
+            client.iter_report(
+                PROPERTY, DAY, DAY, dimensions=("date",), metrics=("sessions", "keyEvents")
+            )
+        )
+    path = f"/v1beta/properties/{PROPERTY}:runReport"
+    assert type(raised.value) is GoogleApiError
+    assert (
+        str(raised.value) == f"ga4 {path} failed (HTTP 200): the report lacks columns ['keyEvents']"
+    )
+    assert (raised.value.provider, raised.value.endpoint, raised.value.http_status) == (
+        "ga4",
+        path,
+        200,
+    )
+    assert raised.value.status is None and not rec.failures  # the call itself succeeded
+
+
+def test_the_reason_is_the_first_error_info_among_the_details(scripted: Any) -> None:
+    # Google puts Help and other detail types next to ErrorInfo, in any order
+    scripted.answers = [
+        TOKEN_ANSWER,
+        (
+            403,
+            "Forbidden",
+            b'{"error": {"code": 403, "message": "no", "status": "PERMISSION_DENIED", "details": ['
+            b'"not an object", '
+            b'{"@type": "type.googleapis.com/google.rpc.Help", "links": [{"url": "https://x"}]}, '
+            b'{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": 7}, '
+            b'{"@type": "type.googleapis.com/google.rpc.ErrorInfo", '
+            b'"reason": "SERVICE_DISABLED"}]}}',
+        ),
+    ]
+    with pytest.raises(PermissionDeniedError) as raised:
+        list(_scripted_ga4(scripted, Recorder()).iter_report(PROPERTY, DAY, DAY))
+    assert raised.value.reason == "SERVICE_DISABLED" and not raised.value.is_retryable
+
+
+def test_the_token_endpoint_is_tried_five_times(sim: GoogleSimulator) -> None:
+    rec = Recorder()
+    sim.state.inject("/token", count=10, http_status=503)
+    with pytest.raises(GoogleApiError) as raised:
+        rec.oauth(sim).refresh(REFRESH)
+    assert raised.value.http_status == 503
+    assert len(rec.failures) == 5 and len(rec.sleeps) == 4
+
+
+@pytest.mark.parametrize("answer", [b'{"access_token": ""}', b'{"access_token": 12345678}'])
+def test_a_token_answer_without_a_usable_access_token(scripted: Any, answer: bytes) -> None:
+    scripted.answers = [(200, "OK", answer)]
+    oauth = GoogleOAuth(f"{scripted.url}/token", "c", "s", provider="search_console")
+    with pytest.raises(GoogleApiError) as raised:
+        oauth.refresh("r")
+    assert str(raised.value) == (
+        "search_console /token failed (HTTP 200): "
+        "the token endpoint answered without an access_token"
+    )
+    assert raised.value.provider == "search_console"
+
+
+def test_the_client_secret_and_access_tokens_are_masked_in_logs(scripted: Any) -> None:
+    from adinsights_pipelines.logs import redact
+
+    # fresh values each run: the set of known secrets lives as long as the process
+    secret, access = f"cs-{uuid.uuid4().hex}", f"at-{uuid.uuid4().hex}"
+    assert redact(f"client {secret}, token {access}") == f"client {secret}, token {access}"
+    oauth = GoogleOAuth(f"{scripted.url}/token", "c", secret, provider="ga4")
+    assert redact(f"client {secret}!") == "client ***!"
+    assert redact(f"token {access}") == f"token {access}"  # not known yet
+    scripted.answers = [(200, "OK", orjson.dumps({"access_token": access}))]
+    assert oauth.refresh("r").token == access
+    assert redact(f"token {access}") == "token ***"
+
+
+def test_the_default_endpoints_are_google_s() -> None:
+    oauth = GoogleOAuth("https://oauth2.googleapis.com/token", "c", "s", provider="ga4")
+    assert Ga4Client(oauth=oauth, refresh_token="r").base_url == (
+        "https://analyticsdata.googleapis.com"
+    )
+    assert SearchConsoleClient(oauth=oauth, refresh_token="r").base_url == (
+        "https://www.googleapis.com"
+    )
