@@ -44,7 +44,7 @@ create table marts.fct_ad_performance_daily (
     tenant_id text, platform text, campaign_id text, campaign_name text, date_day date,
     parish text, spend numeric, impressions bigint, clicks bigint, conversions numeric,
     currency text, spend_reporting numeric, reporting_currency text, fx_rate numeric,
-    fx_rate_date date
+    fx_rate_date date, conversion_value numeric, conversion_value_reporting numeric
 )
 """
 ROWS = [
@@ -105,7 +105,8 @@ def module_world(
                 sa.text(
                     "insert into marts.fct_ad_performance_daily values (:t, 'meta', 'c1', "
                     "'Campaign', cast(:d as date), :p, cast(:s as numeric), :i, :c, "
-                    "cast(:v as numeric), 'JMD', cast(:s as numeric), 'JMD', 1, cast(:d as date))"
+                    "cast(:v as numeric), 'JMD', cast(:s as numeric), 'JMD', 1, cast(:d as date), "
+                    "0, 0)"
                 ),
                 [
                     {"t": t, "d": d, "p": p, "s": s, "i": i, "c": c, "v": v}
