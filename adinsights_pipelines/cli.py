@@ -608,9 +608,8 @@ def meta_backfill(
     """Backfill Meta insights for a date range through async report runs (resumable)."""
     from dagster import Failure
 
-    from adinsights_pipelines.audit import record_audit
     from adinsights_pipelines.bootstrap import bootstrap
-    from adinsights_pipelines.defs.meta.backfill_job import backfill_tenant
+    from adinsights_pipelines.defs.meta.backfill_job import audit_backfill, backfill_tenant
     from adinsights_pipelines.defs.resources import MetaGraphResource
     from adinsights_pipelines.tenants import require_tenant
     from adinsights_pipelines.warehouse.database import engine
@@ -632,20 +631,7 @@ def meta_backfill(
         )
     except Failure as exc:
         raise AdinsightsError(exc.description or str(exc)) from None
-    with eng.begin() as conn:
-        record_audit(
-            conn,
-            tenant_id=tenant_id,
-            actor="cli",
-            action="meta_backfill",
-            resource_type="meta_insights",
-            metadata={
-                "since": report.since.isoformat(),
-                "until": report.until.isoformat(),
-                "rows": report.total_rows,
-                "accounts_failed": sorted(report.failed),
-            },
-        )
+    audit_backfill(eng, report)
     click.echo(
         f"backfilled {tenant_id} {report.since}..{report.until}: {report.total_rows:,} rows "
         f"from {len(report.rows)} account(s)"

@@ -234,9 +234,12 @@ def reread_attribution(eng: Engine, rt: Runtime, tenant_id: str) -> None:
     the way in."""
     from dagster import Failure
 
-    from adinsights_pipelines.audit import record_audit
     from adinsights_pipelines.defs.meta.assets import JAMAICA
-    from adinsights_pipelines.defs.meta.backfill_job import backfill_tenant, stored_history
+    from adinsights_pipelines.defs.meta.backfill_job import (
+        audit_backfill,
+        backfill_tenant,
+        stored_history,
+    )
     from adinsights_pipelines.defs.resources import MetaGraphResource
 
     span = stored_history(eng, tenant_id, datetime.now(JAMAICA).date())
@@ -261,21 +264,7 @@ def reread_attribution(eng: Engine, rt: Runtime, tenant_id: str) -> None:
             f"the setting is stored, but the re-read failed: {message}; resume it with "
             f"adinsights meta-backfill --tenant-id {tenant_id} --since {since} --until {until}"
         ) from None
-    with eng.begin() as conn:
-        record_audit(
-            conn,
-            tenant_id=tenant_id,
-            actor="cli",
-            action="meta_backfill",
-            resource_type="meta_insights",
-            metadata={
-                "since": since.isoformat(),
-                "until": until.isoformat(),
-                "rows": report.total_rows,
-                "accounts_failed": sorted(report.failed),
-                "reason": "attribution setting changed",
-            },
-        )
+    audit_backfill(eng, report, reason="attribution setting changed")
     click.echo(
         f"re-read {report.total_rows:,} rows from {len(report.rows)} account(s); the next dbt "
         "run rebuilds their days"

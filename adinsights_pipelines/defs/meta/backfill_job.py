@@ -22,6 +22,7 @@ from dagster import (
 )
 from sqlalchemy.engine import Engine
 
+from adinsights_pipelines.audit import record_audit
 from adinsights_pipelines.defs.meta.assets import JAMAICA
 from adinsights_pipelines.defs.meta.backfill import (
     backfill_account,
@@ -214,6 +215,29 @@ def backfill_meta_insights(
 )
 def meta_insights_backfill() -> None:
     backfill_meta_insights()
+
+
+def audit_backfill(
+    engine: Engine, report: TenantBackfill, actor: str = "cli", reason: str | None = None
+) -> None:
+    """Record a finished backfill in the audit log (``meta_backfill``)."""
+    metadata: dict[str, Any] = {
+        "since": report.since.isoformat(),
+        "until": report.until.isoformat(),
+        "rows": report.total_rows,
+        "accounts_failed": sorted(report.failed),
+    }
+    if reason:
+        metadata["reason"] = reason
+    with engine.begin() as conn:
+        record_audit(
+            conn,
+            tenant_id=report.tenant_id,
+            actor=actor,
+            action="meta_backfill",
+            resource_type="meta_insights",
+            metadata=metadata,
+        )
 
 
 def stored_history(engine: Engine, tenant_id: str, today: date) -> tuple[date, date] | None:
