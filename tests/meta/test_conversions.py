@@ -11,6 +11,7 @@ import pytest
 
 from adinsights_pipelines.defs.meta.conversions import (
     DEFAULT_DEFINITION,
+    Attribution,
     ConversionDefinition,
     alias_family,
     count,
@@ -142,3 +143,63 @@ def test_the_insight_row_carries_the_definition_its_counts_and_values() -> None:
     assert row["conversion_events"] == "purchase,lead,complete_registration"
     assert row["attribution_setting"] == "7d_click_1d_view"
     assert row["action_values"] == VALUES
+
+
+# --- attribution ---------------------------------------------------------------------------
+
+
+def test_unified_attribution_is_the_default_and_asks_meta_for_the_ad_sets_own() -> None:
+    unified = Attribution.parse(None)
+    assert unified == Attribution.parse("unified") == Attribution.parse(" ")
+    assert unified.label == "unified"
+    assert unified.params() == {
+        "action_report_time": "impression",
+        "use_unified_attribution_setting": True,
+    }
+
+
+def test_windows_are_one_click_and_at_most_one_view_in_a_fixed_order() -> None:
+    chosen = Attribution.parse("1d_view, 7d_click", "conversion")
+    assert chosen.windows == ("7d_click", "1d_view")
+    assert chosen.label == "7d_click,1d_view/conversion"
+    assert chosen.params() == {
+        "action_report_time": "conversion",
+        "action_attribution_windows": ("7d_click", "1d_view"),
+    }
+    assert Attribution.parse("28d_click").label == "28d_click"
+    assert Attribution.parse("1d_click,1d_ev").windows == ("1d_click", "1d_ev")
+
+
+@pytest.mark.parametrize(
+    ("windows", "time", "message"),
+    [
+        ("7d_click,7d_view", None, "Meta stopped returning 7-day and 28-day view windows"),
+        ("28d_view", None, "'28d_view': Meta stopped returning"),
+        ("1d_click,7d_click", None, "would count a conversion twice"),
+        ("1d_view", None, "one click window and at most one view window"),
+        ("7d_click,1d_view,1d_ev", None, "at most one view window"),
+        ("14d_click", None, "'14d_click' is not one of 1d_click, 7d_click, 28d_click"),
+        ("7d_click", "daily", "action report time 'daily' is not one of impression"),
+    ],
+)
+def test_an_attribution_meta_cannot_answer_is_refused(
+    windows: str, time: str | None, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        Attribution.parse(windows, time)
+
+
+def test_under_explicit_windows_each_action_counts_its_windows_not_its_default_value() -> None:
+    actions = [
+        {"action_type": "omni_purchase", "value": "9", "7d_click": "5", "1d_view": "2"},
+        {"action_type": "lead", "value": "4", "7d_click": "3"},
+    ]
+    values = [{"action_type": "omni_purchase", "value": "90", "7d_click": "50", "1d_view": "20"}]
+    windows = Attribution.parse("7d_click,1d_view")
+    found = count(DEFAULT_DEFINITION, actions, values, windows)
+    assert found.by_event == {"purchase": Decimal(7), "lead": Decimal(3)}
+    assert found.value == Decimal(70)
+    assert count(DEFAULT_DEFINITION, actions, values).by_event == {
+        "purchase": Decimal(9),
+        "lead": Decimal(4),
+    }
