@@ -203,3 +203,58 @@ def test_under_explicit_windows_each_action_counts_its_windows_not_its_default_v
         "purchase": Decimal(9),
         "lead": Decimal(4),
     }
+
+
+def test_the_value_is_read_from_the_same_action_type_as_the_count_when_listed() -> None:
+    # two members of the family with different values: the counted type's own value is read
+    actions = _acts(omni_purchase="3", purchase="3")
+    values = _acts(omni_purchase="150.00", purchase="140.00")
+    found = count(DEFAULT_DEFINITION, actions, values)
+    assert found.value_by_event == {"purchase": Decimal("150.00")}
+
+
+def test_entries_without_an_action_type_or_a_value_are_skipped_or_zero() -> None:
+    actions = [
+        {"value": "9"},  # no action_type (an action_device-only entry): skipped, not the end
+        {"action_type": "lead"},  # no value: zero
+        {"action_type": "omni_purchase", "value": "2"},
+    ]
+    found = count(DEFAULT_DEFINITION, actions)
+    assert found.by_event == {"lead": Decimal(0), "purchase": Decimal(2)}
+    windows = Attribution.parse("7d_click")
+    assert (
+        count(DEFAULT_DEFINITION, [{"action_type": "lead", "value": "4"}], None, windows).total == 0
+    )
+
+
+def test_an_event_with_a_value_and_no_count_is_listed_with_zero_conversions() -> None:
+    found = count(DEFAULT_DEFINITION, [], _acts(omni_purchase="12.50"))
+    assert found.by_event_json() == {
+        "purchase": {"conversions": "0", "value": "12.50", "action_type": None}
+    }
+
+
+def test_a_definition_parses_from_a_list_and_names_the_rule_when_refused() -> None:
+    assert ConversionDefinition.parse(["lead", "purchase"]).events == ("lead", "purchase")
+    with pytest.raises(ValueError) as refused:
+        ConversionDefinition.parse(["lead", "Purchase"])
+    assert str(refused.value) == (
+        "conversion event 'Purchase' is not an action type name "
+        "(lower case, e.g. purchase, lead, offsite_conversion.custom.1234)"
+    )
+
+
+def test_attribution_refusals_say_what_meta_accepts() -> None:
+    with pytest.raises(ValueError) as time:
+        Attribution.parse(None, "daily")
+    assert str(time.value) == (
+        "action report time 'daily' is not one of impression, conversion, mixed"
+    )
+    with pytest.raises(ValueError) as twice:
+        Attribution.parse("1d_click,7d_click")
+    assert str(twice.value) == (
+        "an attribution setting is one click window and at most one view window "
+        "(e.g. 7d_click,1d_view): overlapping windows would count a conversion twice"
+    )
+    assert Attribution.parse("unified", "conversion").label == "unified/conversion"
+    assert Attribution.parse(None, "mixed").params()["action_report_time"] == "mixed"
