@@ -2,13 +2,13 @@
 
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
 from dagster import DagsterInstance, ExecuteInProcessResult
 
 from adinsights_pipelines.definitions import defs
-from adinsights_pipelines.defs.meta.assets import JAMAICA
 from adinsights_pipelines.encryption import LocalKeyring
 from adinsights_pipelines.simulators.meta_graph import MetaSimulator
 from adinsights_pipelines.tenants import add_tenant, set_credential
@@ -54,12 +54,14 @@ def test_sync_lands_the_lookback_window_of_daily_ad_insights(
 ) -> None:
     assert sync(instance, "acme").success
     with engine(product_env).connect() as conn:
-        span = conn.execute(
+        spans = conn.execute(
             sa.text(
-                "select min(date_start), max(date_start), count(distinct account_id), "
-                "count(*) from raw.meta_insights where tenant_id = 'acme'"
+                "select i.account_id, a.timezone_name, min(i.date_start), max(i.date_start), "
+                "count(*) from raw.meta_insights i join raw.meta_ad_accounts a "
+                "on a.tenant_id = i.tenant_id and a.account_id = i.account_id "
+                "where i.tenant_id = 'acme' group by 1, 2"
             )
-        ).one()
+        ).all()
         states = (
             conn.execute(
                 sa.text("select last_job_status from app.meta_sync_state where tenant_id = 'acme'")
@@ -67,10 +69,12 @@ def test_sync_lands_the_lookback_window_of_daily_ad_insights(
             .scalars()
             .all()
         )
-    today = datetime.now(JAMAICA).date()
-    assert span[0] == today - timedelta(days=LOOKBACK_DAYS - 1)
-    assert span[1] <= today
-    assert span[2] == 2 and span[3] > 0
+    assert len(spans) == 2
+    for _, zone, first, last, rows in spans:
+        # each account's lookback window ends on its own today (Meta's days are the account's)
+        today = datetime.now(ZoneInfo(zone)).date()
+        assert first == today - timedelta(days=LOOKBACK_DAYS - 1)
+        assert last <= today and rows > 0
     assert states == ["succeeded", "succeeded"]
     assert (
         scalar(product_env, "select count(*) from raw.meta_insights where tenant_id='globex'") == 0
