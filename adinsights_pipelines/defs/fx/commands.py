@@ -35,6 +35,7 @@ def update_tenant_command(
     from adinsights_pipelines.bootstrap import bootstrap
     from adinsights_pipelines.defs.meta.conversions import ConversionDefinition
     from adinsights_pipelines.defs.meta.recount import recount_conversions
+    from adinsights_pipelines.defs.meta.sync import tenant_attribution
     from adinsights_pipelines.tenants import update_tenant
     from adinsights_pipelines.warehouse.database import engine
 
@@ -82,7 +83,8 @@ def update_tenant_command(
         definition = ConversionDefinition.parse(
             rt.settings.meta_conversion_events if events == "default" else events
         )
-        result = recount_conversions(eng, tenant_id, definition, progress=click.echo)
+        read_under = tenant_attribution(eng, tenant_id)
+        result = recount_conversions(eng, tenant_id, definition, read_under, progress=click.echo)
         click.echo(
             f"conversions counted again under {definition.text}: {result.rows} insight rows, "
             f"{result.changed} changed; the next dbt run rebuilds their days"

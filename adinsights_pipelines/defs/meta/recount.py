@@ -16,7 +16,12 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from adinsights_pipelines.defs.meta.conversions import ConversionDefinition, count
+from adinsights_pipelines.defs.meta.conversions import (
+    UNIFIED,
+    Attribution,
+    ConversionDefinition,
+    count,
+)
 
 BATCH = 5000
 
@@ -33,11 +38,13 @@ def recount_conversions(
     engine: Engine,
     tenant_id: str,
     definition: ConversionDefinition,
+    attribution: Attribution = UNIFIED,
     *,
     progress: Callable[[str], None] = lambda _: None,
     batch: int = BATCH,
 ) -> Recount:
-    """Count every stored insight row of ``tenant_id`` again under ``definition``."""
+    """Count every stored insight row of ``tenant_id`` again under ``definition``, reading
+    each action under ``attribution`` (the tenant's: the setting its rows were read under)."""
     after: tuple[Any, ...] = ("", "1970-01-01", "")
     rows = changed = without_values = 0
     while True:
@@ -59,7 +66,7 @@ def recount_conversions(
                 break
             updates = []
             for row in found:
-                result = count(definition, row.actions, row.action_values)
+                result = count(definition, row.actions, row.action_values, attribution)
                 by_event = result.by_event_json()
                 if not row.action_values and row.actions:
                     without_values += 1
