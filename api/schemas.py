@@ -101,7 +101,9 @@ class MetaAd(_MetaObject):
 
 
 class MetaInsight(_Shape):
-    """One ad x day x region row; money and conversions as decimal strings (exact)."""
+    """One ad x day row (``region`` null) or ad x day x region row; money and conversions as
+    decimal strings (exact). Region rows have null conversions and no actions: Meta returns no
+    off-Meta actions with the region breakdown."""
 
     account_id: str
     campaign_id: str
@@ -109,12 +111,13 @@ class MetaInsight(_Shape):
     ad_id: str
     date_start: date
     date_stop: date
-    region: str
+    region: str | None
     spend: str
     impressions: int
     clicks: int
-    reach: int
-    conversions: str
+    reach: int | None
+    conversions: str | None
+    conversion_value: str | None
     actions: list[Any]
     currency: str
 
@@ -185,6 +188,9 @@ class Measures(_Shape):
     spend_reporting: str | None = Field(default=None, examples=["1938.90"])
     conversion_value_reporting: str | None = Field(default=None, examples=["4500.00"])
     reporting_currency: str | None = Field(default=None, examples=["JMD"])
+    #: ``by_parish`` only: true when the parish's conversions include Meta's, which Meta does
+    #: not report by region and which are allocated by the parish's share of clicks.
+    conversions_estimated: bool | None = None
 
 
 class ReportingTotal(_Shape):
@@ -240,6 +246,9 @@ class ConversionDefinitions(_Shape):
         examples=["unified", "7d_click,1d_view"],
     )
     meta: str
+    meta_parish: str | None = Field(
+        default=None, description="How Meta's conversions are split by parish (estimates)."
+    )
     google_ads: str
     ratios: str
 

@@ -71,7 +71,12 @@ def main() -> None:
 
         first = sum(run("meta_sync", t) for t in TENANTS)
         with eng.connect() as conn:
-            rows: int = conn.execute(sa.text("select count(*) from raw.meta_insights")).scalar_one()
+            rows: int = conn.execute(  # both ad-level reads: without a breakdown, and by region
+                sa.text(
+                    "select (select count(*) from raw.meta_insights_ad) "
+                    "+ (select count(*) from raw.meta_insights)"
+                )
+            ).scalar_one()
         again = sum(run("meta_sync", t) for t in TENANTS)
         dbt_s = run("dbt_build")
         snapshot_s = sum(run("metrics_snapshots", t) for t in TENANTS) / len(TENANTS)

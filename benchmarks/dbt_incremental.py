@@ -52,6 +52,8 @@ SCALE = {"campaigns": 80, "adsets": 4, "ads": 3, "google_campaigns": 10, "querie
 META_INDEXES = (
     "create index meta_insights_tenant_date on raw.meta_insights (tenant_id, date_start)",
     "create index meta_insights_loaded_at on raw.meta_insights (_loaded_at)",
+    "create index meta_insights_ad_tenant_date on raw.meta_insights_ad (tenant_id, date_start)",
+    "create index meta_insights_ad_loaded_at on raw.meta_insights_ad (_loaded_at)",
 )
 
 
@@ -204,6 +206,8 @@ def main() -> None:
             # bulk load without the secondary indexes, then build them (test-data preparation)
             conn.execute(sa.text("drop index raw.meta_insights_tenant_date"))
             conn.execute(sa.text("drop index raw.meta_insights_loaded_at"))
+            conn.execute(sa.text("drop index raw.meta_insights_ad_tenant_date"))
+            conn.execute(sa.text("drop index raw.meta_insights_ad_loaded_at"))
             counts = generate(conn, tenants=TENANTS, days=DAYS, until=today, **SCALE)
             for statement in META_INDEXES:
                 conn.execute(sa.text(statement))

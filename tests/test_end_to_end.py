@@ -143,9 +143,10 @@ def test_demo_tenant_reports_one_jmd_total_for_its_jmd_and_usd_accounts(demo_run
 
 
 def test_demo_conversions_are_counted_once_and_carry_their_value_to_the_api(demo_run) -> None:
-    """Meta lists a purchase under several action types: the raw rows count each event once
-    (the omni_/aggregate type), the fact and the API serve that count, its value and the ratios
-    of the summed parts."""
+    """Meta lists a purchase under several action types: the raw rows (ad x day, read without a
+    breakdown: Meta returns pixel purchases only there) count each event once (the
+    omni_/aggregate type), the fact and the API serve that count, its value and the ratios of
+    the summed parts."""
     db, result = demo_run
     tenant = result.tenant_id
     with engine(db).connect() as conn:

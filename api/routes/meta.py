@@ -227,21 +227,40 @@ ads = _listing_endpoint(
 )
 
 INSIGHTS = Listing(
+    "raw.meta_insights_ad",
+    (
+        "account_id", "campaign_id", "adset_id", "ad_id", "date_start", "date_stop",
+        "null::text as region", "spend", "impressions", "clicks", "reach", "conversions",
+        "conversion_value", "actions", "currency",
+    ),
+    ("date_start", "ad_id"),
+    date_keys=frozenset({"date_start"}),
+)  # fmt: skip
+REGION_INSIGHTS = Listing(
     "raw.meta_insights",
     (
         "account_id", "campaign_id", "adset_id", "ad_id", "date_start", "date_stop", "region",
-        "spend", "impressions", "clicks", "reach", "conversions", "actions", "currency",
+        "spend", "impressions", "clicks", "reach", "conversions", "conversion_value",
+        "'[]'::jsonb as actions", "currency",
     ),
     ("date_start", "ad_id", "region"),
     date_keys=frozenset({"date_start"}),
 )  # fmt: skip
+BREAKDOWNS = {"none": INSIGHTS, "region": REGION_INSIGHTS}
 
 
 def insights(request: Request) -> JSONResponse:
-    """Daily ad-level insight rows of one account (``level=ad``), region breakdown included.
+    """Daily ad-level insight rows of one account (``level=ad``): as Meta reports each ad's
+    day (``breakdown=none``, the default), or split by region (``breakdown=region``).
 
     ---
     summary: Daily ad-level insights of one ad account
+    description: >-
+      `breakdown=none` (default): one row per ad and day, read from Meta without a breakdown:
+      spend, impressions, clicks, conversions and conversion value as Ads Manager shows them
+      (`region` is null). `breakdown=region`: one row per ad, day and region. Region is a
+      "Type 1" breakdown: Meta returns no off-Meta actions with it, so these rows carry spend,
+      impressions, clicks and reach, and null conversions.
     tags: [meta]
     parameters:
       - name: account_id
@@ -253,6 +272,11 @@ def insights(request: Request) -> JSONResponse:
         required: false
         description: Rows are stored at ad level; only `ad` is accepted.
         schema: {type: string, enum: [ad], default: ad}
+      - name: breakdown
+        in: query
+        required: false
+        description: '`none`: one row per ad and day; `region`: per ad, day and region.'
+        schema: {type: string, enum: [none, region], default: none}
       - $ref: '#/components/parameters/Since'
       - $ref: '#/components/parameters/Until'
       - $ref: '#/components/parameters/TenantId'
@@ -260,7 +284,7 @@ def insights(request: Request) -> JSONResponse:
       - $ref: '#/components/parameters/Cursor'
     responses:
       200:
-        description: One page of rows ordered by day, ad and region.
+        description: One page of rows ordered by day, ad (and region).
         content:
           application/json:
             schema: {$ref: '#/components/schemas/MetaInsightPage'}
@@ -270,6 +294,7 @@ def insights(request: Request) -> JSONResponse:
     tenant_id = scoped_tenant(request, authenticate(request))
     account_id = params.required(request, "account_id", ACCOUNT_ID, ACCOUNT_ID_DOC)
     params.choice(request, "level", ("ad",), "ad")
+    listing = BREAKDOWNS[params.choice(request, "breakdown", tuple(BREAKDOWNS), "none")]
     since, until = params.day_window(request, max_days=MAX_INSIGHT_DAYS)
     where = [
         "tenant_id = :tenant_id",
@@ -277,4 +302,4 @@ def insights(request: Request) -> JSONResponse:
         "date_start between :since and :until",
     ]
     bound = {"tenant_id": tenant_id, "account_id": account_id, "since": since, "until": until}
-    return _page(request, INSIGHTS, where, bound)
+    return _page(request, listing, where, bound)

@@ -82,17 +82,27 @@ def test_each_level_lists_only_the_tenants_objects(synced, product_env: Database
     assert ads and all(a["adset_id"] == adsets[0]["adset_id"] for a in ads)
 
 
-def test_insights_page_through_every_row_once(synced, product_env: Database) -> None:
+@pytest.mark.parametrize(
+    ("breakdown", "table", "key"),
+    [
+        (None, "raw.meta_insights_ad", ("date_start", "ad_id")),
+        ("region", "raw.meta_insights", ("date_start", "ad_id", "region")),
+    ],
+)
+def test_insights_page_through_every_row_once(
+    synced, product_env: Database, breakdown: str | None, table: str, key: tuple[str, ...]
+) -> None:
     client, keys = synced
     account = get(client, keys["acme"], "/api/meta/accounts/")["results"][0]["account_id"]
     with engine(product_env).connect() as conn:
         expected = conn.execute(
             sa.text(
-                "select count(*), min(date_start), max(date_start) from raw.meta_insights "
+                f"select count(*), min(date_start), max(date_start) from {table} "
                 "where tenant_id = 'acme' and account_id = :a"
             ),
             {"a": account},
         ).one()
+    extra = {"breakdown": breakdown} if breakdown else {}
     rows = walk(
         client,
         keys["acme"],
@@ -102,11 +112,22 @@ def test_insights_page_through_every_row_once(synced, product_env: Database) -> 
         since=expected[1].isoformat(),
         until=expected[2].isoformat(),
         limit=7,
+        **extra,
     )
-    keys_seen = [(r["date_start"], r["ad_id"], r["region"]) for r in rows]
+    keys_seen = [tuple(r[k] for k in key) for r in rows]
     assert len(rows) == expected[0] and len(set(keys_seen)) == len(rows)
     assert keys_seen == sorted(keys_seen)
     assert all(isinstance(r["spend"], str) for r in rows)
+    if breakdown is None:
+        # each ad's day as Meta reports it without a breakdown: conversions and their value
+        assert all(r["region"] is None for r in rows)
+        assert all(isinstance(r["conversions"], str) for r in rows)
+        assert any(r["conversions"] != "0.0000" for r in rows)
+        assert all(isinstance(r["conversion_value"], str) for r in rows)
+    else:
+        # Meta returns no off-Meta actions with region: conversions were not read
+        assert all(r["region"] for r in rows)
+        assert all(r["conversions"] is None and r["actions"] == [] for r in rows)
 
 
 @pytest.mark.parametrize(
@@ -116,6 +137,7 @@ def test_insights_page_through_every_row_once(synced, product_env: Database) -> 
         ("/api/meta/campaigns/", {"account_id": "123"}),
         ("/api/meta/adsets/", {"campaign_id": "abc"}),
         ("/api/meta/insights/", {"account_id": "act_1", "level": "campaign"}),
+        ("/api/meta/insights/", {"account_id": "act_1", "breakdown": "dma"}),
         ("/api/meta/insights/", {"account_id": "act_1", "since": "2026-02-30"}),
         (
             "/api/meta/insights/",

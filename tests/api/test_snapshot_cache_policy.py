@@ -44,7 +44,8 @@ create table marts.fct_ad_performance_daily (
     tenant_id text, platform text, campaign_id text, campaign_name text, date_day date,
     parish text, spend numeric, impressions bigint, clicks bigint, conversions numeric,
     currency text, spend_reporting numeric, reporting_currency text, fx_rate numeric,
-    fx_rate_date date, conversion_value numeric, conversion_value_reporting numeric
+    fx_rate_date date, conversion_value numeric, conversion_value_reporting numeric,
+    conversions_estimated boolean not null default false
 )
 """
 ROWS = [

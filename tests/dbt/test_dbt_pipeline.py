@@ -112,6 +112,7 @@ def seed_raw(conn: sa.Connection) -> None:
             for t, a, c, ad, d, r, cur in rows
         ],
     )
+    seed_charlie(conn, loaded)
     # Google Ads through Airbyte: alpha's customer, written with dashes in the connection.
     conn.execute(
         sa.text(
@@ -161,6 +162,63 @@ def seed_raw(conn: sa.Connection) -> None:
             """
         ),
         {"days": DAYS},
+    )
+
+
+# charlie's account is read as the sync reads it now: ad x day without a breakdown (the truth)
+# and ad x day x region (the parish split, no conversions). Yesterday the region rows cover
+# less than the truth (ad c2 was deleted and has no region rows; ad c1 has 2 clicks outside any
+# region row); DAYS[0] they cover more spend than the truth (Meta's per-region rounding).
+CHARLIE_ADS = [  # ad, day, spend, impressions, clicks, conversions, conversion value
+    ("c1", YESTERDAY, "30.00", 1000, 11, "7", "70.00"),
+    ("c2", YESTERDAY, "5.00", 100, 0, "0", "0.00"),
+    ("c1", DAYS[0], "9.00", 100, 2, "1", "10.00"),
+]
+CHARLIE_REGIONS = [  # ad, day, region, spend, impressions, clicks
+    ("c1", YESTERDAY, "Kingston Parish", "20.00", 600, 6),
+    ("c1", YESTERDAY, "St. Andrew", "10.00", 400, 3),
+    ("c1", DAYS[0], "Kingston Parish", "5.00", 50, 1),
+    ("c1", DAYS[0], "St. Andrew", "5.00", 50, 1),
+]
+
+
+def seed_charlie(conn: sa.Connection, loaded: str) -> None:
+    conn.execute(
+        sa.text(
+            f"insert into raw.meta_ad_accounts (tenant_id, account_id, name, currency, "
+            f"account_status, _loaded_at) values ('charlie', 'act_3', 'act_3', 'USD', 1, {loaded})"
+        )
+    )
+    conn.execute(
+        sa.text(
+            f"""
+            insert into raw.meta_insights_ad (tenant_id, account_id, campaign_id, campaign_name,
+                adset_id, ad_id, date_start, date_stop, spend, impressions, clicks, conversions,
+                conversion_value, currency, conversion_events, _loaded_at)
+            values ('charlie', 'act_3', 'c_charlie', 'Leads', 's1', :ad, :d, :d, :spend, :imp,
+                    :clicks, :conv, :value, 'USD', 'purchase,lead,complete_registration',
+                    {loaded})
+            """
+        ),
+        [
+            dict(zip(("ad", "d", "spend", "imp", "clicks", "conv", "value"), row, strict=True))
+            for row in CHARLIE_ADS
+        ],
+    )
+    conn.execute(
+        sa.text(
+            f"""
+            insert into raw.meta_insights (tenant_id, account_id, campaign_id, campaign_name,
+                adset_id, ad_id, date_start, date_stop, region, spend, impressions, clicks,
+                reach, currency, _loaded_at)
+            values ('charlie', 'act_3', 'c_charlie', 'Leads', 's1', :ad, :d, :d, :r, :spend,
+                    :imp, :clicks, 10, 'USD', {loaded})
+            """
+        ),
+        [
+            dict(zip(("ad", "d", "r", "spend", "imp", "clicks"), row, strict=True))
+            for row in CHARLIE_REGIONS
+        ],
     )
 
 
@@ -266,6 +324,7 @@ def env(module_env: ModuleEnv) -> Iterator[dict[str, Any]]:
     with engine(module_env.db).begin() as conn:
         for tenant in ("alpha", "bravo"):
             add_tenant(conn, tenant, tenant.title())
+        add_tenant(conn, "charlie", "Charlie", "USD")
         set_credential(conn, keyring_from_settings(settings), "alpha", "meta", "sim_alpha")
         set_credential(conn, keyring_from_settings(settings), "bravo", "meta", "sim_bravo")
         seed_raw(conn)
@@ -290,8 +349,29 @@ def first_build(env: dict[str, Any]) -> dict[str, Any]:
                 "spend, currency from marts.fct_ad_performance_daily"
             )
         ).all()
+        # Meta's totals: the ad rows read without a breakdown; an account-day with none (loaded
+        # before the two reads, as alpha's and bravo's) counts its region rows
         raw_meta = conn.execute(
-            sa.text("select tenant_id, sum(spend) from raw.meta_insights group by tenant_id")
+            sa.text(
+                """
+                select tenant_id, sum(spend) from (
+                    select tenant_id, spend from raw.meta_insights_ad
+                    union all
+                    select r.tenant_id, r.spend from raw.meta_insights r
+                    where not exists (select 1 from raw.meta_insights_ad a
+                                      where a.tenant_id = r.tenant_id
+                                        and a.account_id = r.account_id
+                                        and a.date_start = r.date_start)
+                ) as meta group by tenant_id
+                """
+            )
+        ).all()
+        charlie = conn.execute(
+            sa.text(
+                "select date_day, parish, spend, impressions, clicks, conversions, "
+                "conversion_value, conversions_estimated from marts.fct_ad_performance_daily "
+                "where tenant_id = 'charlie' order by date_day, parish_iso_code nulls last"
+            )
         ).all()
         ga4 = conn.execute(
             sa.text("select parish, sum(sessions) from marts.fct_ga4_daily group by parish")
@@ -316,6 +396,7 @@ def first_build(env: dict[str, Any]) -> dict[str, Any]:
         "stored_snapshot": stored,
         "fact": fact,
         "raw_meta": dict(raw_meta),
+        "charlie": [tuple(r) for r in charlie],
         "ga4": dict(ga4),
         "search": search,
         "accounts": accounts,
@@ -525,6 +606,29 @@ def test_regions_map_to_parishes_and_unknown_regions_are_kept(first_build) -> No
     )
     assert sum(unknown) == expected  # 'Unknown' and an unmatched region, both kept
     assert first_build["ga4"] == {"Saint Andrew": 500, "Unknown": 500}
+
+
+def test_meta_totals_come_from_the_ad_rows_and_regions_only_split_them(first_build) -> None:
+    """Worked by hand from CHARLIE_ADS / CHARLIE_REGIONS (the split rule of the fact)."""
+    d = Decimal
+    assert first_build["charlie"] == [
+        # DAYS[0]: regions (5.00 + 5.00) exceed the truth (9.00): split in proportion,
+        # 9 x 5/10 = 4.50 each; impressions 100 x 50/100 = 50 each; clicks 2 x 1/2 = 1 each;
+        # the conversion (1, worth 10.00) by clicks 1:1 -> 0.5 and 5.00 each. Nothing is left
+        # for 'Unknown', which has no row.
+        (DAYS[0], "Kingston", d("4.5000"), 50, 1, d("0.5000"), d("5.0000"), True),
+        (DAYS[0], "Saint Andrew", d("4.5000"), 50, 1, d("0.5000"), d("5.0000"), True),
+        # Yesterday: truth 35.00 / 1100 / 11 clicks (c1 30.00 / 1000 / 11, deleted c2
+        # 5.00 / 100 / 0); regions 20.00 + 10.00, 600 + 400, 6 + 3 clicks; the rest on Unknown:
+        # 5.00, 100 impressions, 2 clicks. 7 conversions (value 70.00) by clicks 6 : 3 : 2,
+        # cumulative rounding to 4 places:
+        #   Kingston     7 x 6/11 = 3.81818 -> 3.8182             70 x 6/11 = 38.1818
+        #   Saint Andrew 7 x 9/11 = 5.72727 -> 5.7273 - 3.8182 = 1.9091  57.2727 - 38.1818 = 19.0909
+        #   Unknown      7 - 5.7273 = 1.2727                      70 - 57.2727 = 12.7273
+        (YESTERDAY, "Kingston", d("20.0000"), 600, 6, d("3.8182"), d("38.1818"), True),
+        (YESTERDAY, "Saint Andrew", d("10.0000"), 400, 3, d("1.9091"), d("19.0909"), True),
+        (YESTERDAY, "Unknown", d("5.0000"), 100, 2, d("1.2727"), d("12.7273"), True),
+    ]
 
 
 def test_google_ads_rows_keep_the_newest_copy_in_currency_units(first_build) -> None:

@@ -116,16 +116,35 @@ def query(db: Database, sql: str, **params: Any) -> list[Any]:
 
 
 def insight_totals(db: Database, account_id: str | None = None) -> tuple[Any, ...]:
-    """(rows, distinct natural keys, distinct days, first day, last day, spend)."""
+    """(rows, distinct natural keys, distinct days, first day, last day, spend) of the ad rows
+    read without a breakdown; the region rows must cover the same days with the same spend."""
     (row,) = query(
         db,
-        "select count(*), count(distinct (ad_id, date_start, region)), "
+        "select count(*), count(distinct (ad_id, date_start)), "
         "count(distinct date_start), min(date_start), max(date_start), sum(spend) "
+        "from raw.meta_insights_ad where tenant_id = 'acme' "
+        "and (cast(:a as text) is null or account_id = :a)",
+        a=account_id,
+    )
+    (region,) = query(
+        db,
+        "select count(distinct date_start), min(date_start), max(date_start), sum(spend) "
         "from raw.meta_insights where tenant_id = 'acme' "
         "and (cast(:a as text) is null or account_id = :a)",
         a=account_id,
     )
+    assert tuple(region) == tuple(row)[2:], "the two reads cover different days or spend"
     return tuple(row)
+
+
+def stored_rows(db: Database) -> int:
+    """Rows of both ad-level reads (what a backfill reports as written)."""
+    (row,) = query(
+        db,
+        "select (select count(*) from raw.meta_insights_ad where tenant_id = 'acme') "
+        "+ (select count(*) from raw.meta_insights where tenant_id = 'acme')",
+    )
+    return int(row[0])
 
 
 def account_todays(db: Database) -> dict[str, date]:
@@ -139,13 +158,14 @@ def account_todays(db: Database) -> dict[str, date]:
     }
 
 
-def journal(db: Database) -> list[tuple[date, date, str, bool]]:
+def journal(db: Database) -> list[tuple[date, date, str, str, bool]]:
+    """(start, end, read, status, has a report run) per read of a chunk."""
     return [
-        (r.chunk_start, r.chunk_end, r.status, r.report_run_id is not None)
+        (r.chunk_start, r.chunk_end, r.read, r.status, r.report_run_id is not None)
         for r in query(
             db,
-            "select chunk_start, chunk_end, status, report_run_id from app.meta_backfill_chunks "
-            "order by chunk_start",
+            "select chunk_start, chunk_end, read, status, report_run_id "
+            "from app.meta_backfill_chunks order by chunk_start, read",
         )
     ]
 
@@ -168,8 +188,12 @@ def test_first_sync_loads_history_through_report_runs_polled_in_batches(
     for account, today in todays.items():  # each account's history ends on its own today
         since = today - timedelta(days=INITIAL_DAYS - 1)
         assert insight_totals(product_env, account)[2:5] == (INITIAL_DAYS, since, today)
-    # Two accounts x three 4-day chunks, two report runs in flight, polled in one batch call.
-    assert report_starts(meta_sim) == 6
+    # Two accounts x three 4-day chunks x two reads (without a breakdown, and by region), two
+    # report runs in flight, polled in one batch call.
+    assert report_starts(meta_sim) == 12
+    bodies = [r.query for r in meta_sim.state.requests if r.method == "POST"
+              and r.path.endswith("/insights")]  # fmt: skip
+    assert sorted(b.get("breakdowns", "") for b in bodies) == [""] * 6 + ["region"] * 6
     batch_polls = [r for r in meta_sim.state.requests if r.method == "POST" and r.path == "/"]
     assert batch_polls and all(r.status == 200 for r in batch_polls)
     assert journal(product_env) == []  # finished backfills leave no journal behind
@@ -189,7 +213,7 @@ def test_first_sync_loads_history_through_report_runs_polled_in_batches(
 
     # The next run is incremental: the lookback window by plain GETs, no report runs.
     assert sync(instance).success
-    assert report_starts(meta_sim) == 6
+    assert report_starts(meta_sim) == 12
     assert insight_totals(product_env)[:5] == (rows, keys, days, first, last)
 
 
@@ -225,7 +249,8 @@ def test_a_failed_chunk_keeps_finished_chunks_and_the_rerun_reads_only_the_rest(
     account = first_account(meta_sim)
 
     def fail_third_start(message: str) -> None:
-        if "(2/3 chunks)" in message:  # Graph starts failing before chunk 3's run is started
+        # Both reads of chunks 1 and 2 are loaded; Graph fails before chunk 3's first run starts.
+        if "(4/6 chunk reads)" in message:
             meta_sim.state.inject(f"{account['id']}/insights", count=5, http_status=500, code=2)
 
     with pytest.raises(MetaApiError) as raised:
@@ -234,10 +259,18 @@ def test_a_failed_chunk_keeps_finished_chunks_and_the_rerun_reads_only_the_rest(
 
     rows, keys, days, first, last, _ = insight_totals(product_env)
     assert rows == keys and (days, first, last) == (8, SINCE, SINCE + timedelta(days=7))
-    assert [(s, e, status) for s, e, status, _ in journal(product_env)] == [
-        (SINCE, SINCE + timedelta(days=3), "done"),
-        (SINCE + timedelta(days=4), SINCE + timedelta(days=7), "done"),
-        (SINCE + timedelta(days=8), TODAY, "failed"),
+    first, second = (
+        (SINCE, SINCE + timedelta(days=3)),
+        (SINCE + timedelta(days=4), SINCE + timedelta(days=7)),
+    )
+    third = (SINCE + timedelta(days=8), TODAY)
+    assert [(s, e, read, status) for s, e, read, status, _ in journal(product_env)] == [
+        (*first, "ad", "done"),
+        (*first, "region", "done"),
+        (*second, "ad", "done"),
+        (*second, "region", "done"),
+        (*third, "ad", "failed"),
+        (*third, "region", "running"),  # planned, never started
     ]
     logged = query(
         product_env,
@@ -248,7 +281,7 @@ def test_a_failed_chunk_keeps_finished_chunks_and_the_rerun_reads_only_the_rest(
 
     meta_sim.state.clear_requests()
     result = backfill(product_env, meta_sim, account, concurrency=1)
-    assert report_starts(meta_sim) == 1  # only chunk 3 is read again
+    assert report_starts(meta_sim) == 2  # only chunk 3 is read again, both reads
     assert (result.chunks, result.skipped) == (3, 2)
     rows, keys, days, first, last, _ = insight_totals(product_env)
     assert rows == keys and (days, first, last) == (INITIAL_DAYS, SINCE, TODAY)
@@ -262,7 +295,8 @@ def test_a_rerun_picks_up_report_runs_still_in_flight(
     injected: list[bool] = []
 
     def break_row_reads(seconds: float) -> None:
-        # All three runs are started; reading the first finished one's rows now fails.
+        # Three runs are started (chunk 1's two reads, chunk 2's first); reading the first
+        # finished one's rows now fails.
         if not injected:
             meta_sim.state.inject("/insights", count=5, http_status=503, code=2)
             injected.append(True)
@@ -270,13 +304,21 @@ def test_a_rerun_picks_up_report_runs_still_in_flight(
     with pytest.raises(MetaApiError):
         backfill(product_env, meta_sim, account, concurrency=3, sleep=break_row_reads)
     assert report_starts(meta_sim) == 3
-    statuses = [(status, has_run) for _, _, status, has_run in journal(product_env)]
-    assert sorted(statuses) == [("failed", True), ("running", True), ("running", True)]
+    statuses = [(status, has_run) for *_, status, has_run in journal(product_env)]
+    assert sorted(statuses) == [
+        ("failed", True),
+        ("running", False),
+        ("running", False),
+        ("running", False),
+        ("running", True),
+        ("running", True),
+    ]
 
     meta_sim.state.clear_requests()
     result = backfill(product_env, meta_sim, account, concurrency=3)
-    # All three runs are reused: two still in flight, one finished whose rows failed to load.
-    assert report_starts(meta_sim) == 0
+    # The three runs are reused (two still in flight, one finished whose rows failed to load);
+    # only the three reads never started are started.
+    assert report_starts(meta_sim) == 3
     assert result.skipped == 0
     rows, keys, days, *_ = insight_totals(product_env)
     assert rows == keys and days == INITIAL_DAYS
@@ -289,7 +331,7 @@ def test_a_report_run_that_fails_is_started_once_more(
     account = first_account(meta_sim)
     meta_sim.state.fail_next_report_run = True
     result = backfill(product_env, meta_sim, account, concurrency=1)
-    assert report_starts(meta_sim) == 3 + 1
+    assert report_starts(meta_sim) == 6 + 1
     assert result.rows > 0 and insight_totals(product_env)[2] == INITIAL_DAYS
 
 
@@ -309,7 +351,7 @@ def test_a_report_run_that_never_finishes_fails_its_chunk_after_the_timeout(
             timeout_seconds=300,
             clock=lambda: float(next(ticks)),
         )
-    assert journal(product_env)[0][2] == "failed"
+    assert journal(product_env)[0][2:4] == ("ad", "failed")
     assert insight_totals(product_env)[0] == 0
 
 
@@ -336,7 +378,7 @@ def test_meta_backfill_command_loads_the_range_and_audits_it(
         "meta-backfill", "--tenant-id", "acme", "--since", str(since), "--until", str(until)
     )
     assert done.returncode == 0, done.stderr
-    assert "chunks)" in done.stderr  # progress per chunk
+    assert "chunk reads)" in done.stderr  # progress per read of each chunk
     assert "backfilled acme" in done.stdout
     rows, keys, days, first, last, _ = insight_totals(product_env)
     assert rows == keys and (days, first, last) == (INITIAL_DAYS, SINCE, TODAY)
@@ -367,7 +409,7 @@ def test_backfill_job_records_a_meta_insights_materialization(
     assert latest is not None and before is not None and latest.run_id == result.run_id
     mat = latest.asset_materialization
     assert mat is not None and mat.partition == "acme"
-    assert mat.metadata["rows_upserted"].value == insight_totals(product_env)[0]
+    assert mat.metadata["rows_upserted"].value == stored_rows(product_env)
 
 
 def test_changing_the_attribution_setting_re_reads_history_and_rows_carry_it(
@@ -405,13 +447,13 @@ def test_changing_the_attribution_setting_re_reads_history_and_rows_carry_it(
     # every stored day of every account was read again (an account whose own days start later
     # than another's may gain a day)
     assert len(rows) >= rows_before
-    assert f"re-read {len(rows):,} rows" in changed.stdout
+    assert f"re-read {stored_rows(product_env):,} rows" in changed.stdout
     assert {r.attribution_setting for r in rows} == {"7d_click,1d_view"}
     # each row's conversions are its counted action types' 7-day-click plus 1-day-view values
     (mismatched,) = query(
         product_env,
         """
-        select count(*) from raw.meta_insights i
+        select count(*) from raw.meta_insights_ad i
          where tenant_id = 'acme'
            and conversions <> (
                select coalesce(sum(coalesce((a->>'7d_click')::numeric, 0)
@@ -447,6 +489,6 @@ def test_changing_the_attribution_setting_re_reads_history_and_rows_carry_it(
 
 
 ROWS_SETTING = (
-    "select ad_id, date_start, region, attribution_setting from raw.meta_insights "
+    "select ad_id, date_start, attribution_setting from raw.meta_insights_ad "
     "where tenant_id = 'acme'"
 )

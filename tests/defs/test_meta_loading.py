@@ -17,18 +17,20 @@ from adinsights_pipelines.definitions import defs
 from adinsights_pipelines.defs.meta import loading
 from adinsights_pipelines.defs.meta.assets import JAMAICA
 from adinsights_pipelines.defs.meta.client import ApiCallFailure, MetaApiError, MetaGraphClient
-from adinsights_pipelines.defs.meta.loading import load_insights
+from adinsights_pipelines.defs.meta.loading import REGION_READ, load_insights
 from adinsights_pipelines.encryption import LocalKeyring
 from adinsights_pipelines.simulators.meta_graph import MetaSimulator
 from adinsights_pipelines.tenants import add_tenant, set_credential
 from adinsights_pipelines.warehouse.database import Database, engine
 
-# 200 ads in each of the two ad accounts: 3-6 regions x 5 days -> 3,000-6,000 rows per
-# account, 6-12 pages of 500.
+# 200 ads in each of the two ad accounts: 3-6 regions x 5 days -> 3,000-6,000 region rows per
+# account, 6-12 pages of 500 (the loading mechanics are exercised on the region read, the
+# larger of an account's two ad-level reads).
 TOKEN = "sim_loading_ads200_t"
 LOOKBACK_DAYS = 5
 UNTIL = datetime.now(JAMAICA).date()
 SINCE = UNTIL - timedelta(days=LOOKBACK_DAYS - 1)
+REGION = ("region",)
 
 
 def no_sleep(seconds: float) -> None:
@@ -70,9 +72,16 @@ def test_crash_between_batches_keeps_whole_batches_and_a_rerun_completes(
             yield row
 
     try:
-        rows = client.iter_insights(account["id"], SINCE, UNTIL)
+        rows = client.iter_insights(account["id"], SINCE, UNTIL, breakdowns=REGION)
         with pytest.raises(MetaApiError) as raised:
-            load_insights(eng, "acme", account["currency"], fault_after(rows, 1200), batch_rows=400)
+            load_insights(
+                eng,
+                "acme",
+                account["currency"],
+                fault_after(rows, 1200),
+                batch_rows=400,
+                read=REGION_READ,
+            )
     finally:
         meta_sim.state.clear_faults()
     assert (raised.value.http_status, raised.value.code) == (500, 2)
@@ -82,14 +91,19 @@ def test_crash_between_batches_keeps_whole_batches_and_a_rerun_completes(
     assert totals(database, "acme")[:2] == (1200, 1200)
 
     clean = load_insights(
-        eng, "clean", account["currency"], client.iter_insights(account["id"], SINCE, UNTIL)
+        eng,
+        "clean",
+        account["currency"],
+        client.iter_insights(account["id"], SINCE, UNTIL, breakdowns=REGION),
+        read=REGION_READ,
     )
     rerun = load_insights(
         eng,
         "acme",
         account["currency"],
-        client.iter_insights(account["id"], SINCE, UNTIL),
+        client.iter_insights(account["id"], SINCE, UNTIL, breakdowns=REGION),
         batch_rows=400,
+        read=REGION_READ,
     )
     assert rerun == clean >= 3000
     count, keys, spend = totals(database, "acme")
@@ -108,8 +122,9 @@ def test_consumer_failure_stops_the_read_ahead(database: Database, meta_sim: Met
             engine(database),
             None,
             account["currency"],
-            client.iter_insights(account["id"], SINCE, UNTIL),
+            client.iter_insights(account["id"], SINCE, UNTIL, breakdowns=REGION),
             batch_rows=100,
+            read=REGION_READ,
         )
     assert threading.active_count() == threads  # the helper thread was joined
     fetched = meta_sim.state.request_count(f"{account['id']}/insights") - before
@@ -169,16 +184,24 @@ def test_sync_interrupted_mid_account_then_rerun_lands_every_row_once(
 ) -> None:
     account = first_account(meta_sim)["id"]
     insights_path = f"{account}/insights"
-    before = meta_sim.state.request_count(insights_path)
-    # Each Graph call takes 0.2 s, so once two pages of the first account are answered the
-    # fault below is in place before the simulator looks at the third request.
+    start = len(meta_sim.state.requests)
+    # Each Graph call takes 0.2 s, so once two pages of the first account's region read (its
+    # second ad-level read, after the one without a breakdown) are answered, the fault below is
+    # in place before the simulator looks at the third request.
     meta_sim.state.latency_s = 0.2
     injected = threading.Event()
+
+    def region_pages() -> int:
+        return sum(
+            1
+            for r in meta_sim.state.requests[start:]
+            if insights_path in r.path and "region" in r.query.get("breakdowns", "")
+        )
 
     def inject_mid_stream() -> None:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            if meta_sim.state.request_count(insights_path) - before >= 2:
+            if region_pages() >= 2:
                 meta_sim.state.inject(
                     insights_path, count=1, http_status=400, code=100, is_transient=False
                 )
@@ -234,12 +257,12 @@ def test_client_halves_the_page_limit_when_graph_asks_for_less_data(
     client = MetaGraphClient(
         TOKEN, base_url=meta_sim.url, on_error=failures.append, sleep=sleeps.append
     )
-    full = list(client.iter_insights(account, since, UNTIL))
+    full = list(client.iter_insights(account, since, UNTIL, breakdowns=REGION))
     start = len(meta_sim.state.requests)
 
     row_ceiling(100)
     with caplog.at_level("INFO", logger="adinsights_pipelines.defs.meta.client"):
-        shrunk = list(client.iter_insights(account, since, UNTIL))
+        shrunk = list(client.iter_insights(account, since, UNTIL, breakdowns=REGION))
 
     assert shrunk == full
     calls = meta_sim.state.requests[start:]
@@ -264,7 +287,7 @@ def test_client_gives_up_at_the_minimum_page_limit(
     start = len(meta_sim.state.requests)
     row_ceiling(10)
     with pytest.raises(MetaApiError) as raised:
-        list(client.iter_insights(account, UNTIL, UNTIL))
+        list(client.iter_insights(account, UNTIL, UNTIL, breakdowns=REGION))
     assert (raised.value.http_status, raised.value.code) == (500, 1)
     limits = [c.query["limit"] for c in meta_sim.state.requests[start:]]
     assert limits == ["500", "250", "125", "62", "31", "25"]
@@ -276,7 +299,7 @@ def test_reduce_data_on_a_later_page_shrinks_from_there(
 ) -> None:
     account = first_account(meta_sim)["id"]
     client = MetaGraphClient(TOKEN, base_url=meta_sim.url)
-    full = list(client.iter_insights(account, SINCE, UNTIL, limit=400))
+    full = list(client.iter_insights(account, SINCE, UNTIL, limit=400, breakdowns=REGION))
 
     def fault_after(rows: Iterator[dict[str, Any]], n: int) -> Iterator[dict[str, Any]]:
         for i, row in enumerate(rows):
@@ -293,7 +316,9 @@ def test_reduce_data_on_a_later_page_shrinks_from_there(
             yield row
 
     start = len(meta_sim.state.requests)
-    again = list(fault_after(client.iter_insights(account, SINCE, UNTIL, limit=400), 500))
+    again = list(
+        fault_after(client.iter_insights(account, SINCE, UNTIL, limit=400, breakdowns=REGION), 500)
+    )
     assert again == full
     limits = [c.query["limit"] for c in meta_sim.state.requests[start:]]
     assert limits[:5] == ["400", "400", "400", "200", "200"]
@@ -310,7 +335,9 @@ def test_iter_pages_memory_does_not_grow_with_pages(meta_sim: MetaSimulator) -> 
     def peak(days: int) -> int:
         gc.collect()
         tracemalloc.start()
-        for _ in client.iter_insights(account, UNTIL - timedelta(days=days - 1), UNTIL):
+        for _ in client.iter_insights(
+            account, UNTIL - timedelta(days=days - 1), UNTIL, breakdowns=REGION
+        ):
             pass
         _, high = tracemalloc.get_traced_memory()
         tracemalloc.stop()

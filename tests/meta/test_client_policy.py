@@ -527,7 +527,9 @@ def test_retries_and_pauses_are_logged(
 
 def test_report_runs_start_poll_and_read(sim: MetaSimulator, account: str) -> None:
     client = MetaGraphClient(TOKEN, base_url=sim.url)
-    run_id = client.start_insights_report(account.removeprefix("act_"), DAY, DAY)
+    run_id = client.start_insights_report(
+        account.removeprefix("act_"), DAY, DAY, breakdowns=("region",)
+    )
     start = sim.state.requests[0]
     assert (start.method, start.path, start.query["level"]) == (
         "POST",
@@ -543,7 +545,7 @@ def test_report_runs_start_poll_and_read(sim: MetaSimulator, account: str) -> No
         assert status.async_status in {"Job Not Started", "Job Started", "Job Running"}
     assert status.percent_complete == 100 and status.id == run_id
     rows = list(client.iter_report_rows(run_id, limit=2))
-    assert rows == list(client.iter_insights(account, DAY, DAY))
+    assert rows == list(client.iter_insights(account, DAY, DAY, breakdowns=("region",)))
     assert [
         r.query.get("limit") for r in sim.state.requests if r.path.endswith(f"{run_id}/insights")
     ][:1] == ["2"]
@@ -791,7 +793,7 @@ def test_a_report_run_started_without_an_id(scripted: Scripted) -> None:
         "time_increment": "1",
         "time_range": '{"since":"2025-06-02","until":"2025-06-02"}',
         "fields": ",".join(INSIGHT_FIELDS),
-        "breakdowns": "region",
+        # no breakdown by default: the ad rows Meta reports off-Meta actions on;
         # the tenant's attribution, sent explicitly (unified: each ad set's own setting)
         "use_unified_attribution_setting": "true",
         "action_report_time": "impression",

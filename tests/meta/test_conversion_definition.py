@@ -1,6 +1,7 @@
 """A tenant's conversion definition: set, audited, and the stored rows counted again.
 
-Rows are loaded as the sync loads them (``load_insights`` of Meta-shaped rows), then the
+Rows are loaded as the sync loads them (``load_insights`` of Meta-shaped ad rows, read without a
+breakdown), then the
 definition changes through the CLI; expected counts are the hand count of ``ACTIONS`` (5
 purchases worth 150.00, 2 leads).
 """
@@ -28,7 +29,6 @@ def _api_row(ad_id: str, day: str) -> dict[str, Any]:
         "ad_id": ad_id,
         "date_start": day,
         "date_stop": day,
-        "region": "Kingston",
         "spend": "10.00",
         "impressions": "100",
         "clicks": "5",
@@ -43,7 +43,7 @@ def _stored(db: Database) -> list[Any]:
             conn.execute(
                 sa.text(
                     "select ad_id, conversions, conversion_value, conversions_by_event, "
-                    "conversion_events, _loaded_at from raw.meta_insights "
+                    "conversion_events, _loaded_at from raw.meta_insights_ad "
                     "where tenant_id = :t order by ad_id"
                 ),
                 {"t": TENANT},

@@ -100,7 +100,8 @@ def test_a_client_onboards_in_a_real_browser(onboard_world: OnboardWorld, tmp_pa
         t=NORTH,
     )
     assert synced == kept
-    assert w.report_runs_started(kept) == 2  # the first sync: async report runs, 2 chunks of 7 days
+    # the first sync: async report runs, 2 chunks of 7 days x 2 reads (no breakdown, region)
+    assert w.report_runs_started(kept) == 4
     combined = requests.get(
         f"{w.api_url}/api/metrics/combined/",
         params={"tenant_id": NORTH, "source": "warehouse"},

@@ -282,8 +282,9 @@ def test_provision_sync_then_logout_keeps_the_data(onboard_world: OnboardWorld) 
         t=SOUTH,
     )
     assert synced == first
-    # the first sync loaded the account's history through async report runs (10 days, 2 chunks)
-    assert w.report_runs_started(first) == 2
+    # the first sync loaded the account's history through async report runs (10 days, 2 chunks,
+    # each read twice: without a breakdown and by region)
+    assert w.report_runs_started(first) == 4
     assert w.scalar("select count(*) from raw.meta_ad_accounts where tenant_id = :t", t=SOUTH) == 1
     # throttled: the sync finished moments ago
     throttled = _api(w, "POST", "sync/", json={"link": link})

@@ -9,7 +9,7 @@ from adinsights_pipelines.errors import AdinsightsError
 
 def reconcile_command(tenant_id: str | None, days: int) -> None:
     from adinsights_pipelines.bootstrap import bootstrap
-    from adinsights_pipelines.defs.contracts.reconcile import account_days
+    from adinsights_pipelines.defs.contracts.reconcile import account_days, conversion_text
     from adinsights_pipelines.tenants import require_tenant
     from adinsights_pipelines.warehouse.database import engine
 
@@ -25,7 +25,8 @@ def reconcile_command(tenant_id: str | None, days: int) -> None:
         )
         return
     header = ("TENANT", "ACCOUNT", "DAY", "CUR", "SPEND OURS", "SPEND META", "IMPR OURS",
-              "IMPR META", "CLICKS OURS", "CLICKS META", "RESULT")  # fmt: skip
+              "IMPR META", "CLICKS OURS", "CLICKS META", "CONV OURS", "CONV META",
+              "RESULT")  # fmt: skip
     rows = [
         (
             d.tenant_id,
@@ -38,12 +39,14 @@ def reconcile_command(tenant_id: str | None, days: int) -> None:
             str(d.meta_impressions),
             str(d.our_clicks),
             str(d.meta_clicks),
+            conversion_text(d.our_conversions) if d.our_conversions is not None else "-",
+            conversion_text(d.meta_conversions) if d.meta_conversions is not None else "-",
             "ok" if not d.mismatches else "MISMATCH",
         )
         for d in compared
     ]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    numeric = set(range(4, 10))
+    numeric = set(range(4, 12))
     for row in [header, *rows]:
         click.echo(
             "  ".join(
@@ -55,7 +58,8 @@ def reconcile_command(tenant_id: str | None, days: int) -> None:
     click.echo("")
     click.echo(
         f"{len(compared)} account-days compared, {len(bad)} mismatched "
-        "(spend within 0.01, impressions and clicks exactly; complete days only)"
+        "(spend within 0.01, impressions, clicks and conversions exactly; complete days only; "
+        "conversions '-' where not compared)"
     )
     if bad:
         for d in bad[:20]:

@@ -1,13 +1,16 @@
 """Our Meta ad rows against Meta's own account totals, per ad account and day.
 
 Every sync also reads each ad account's daily totals (``level=account``, no breakdown:
-``raw.meta_insights_level``). Summed over our ad rows, the same account and day must give the
-same spend (within one cent), impressions and clicks; a difference means rows went missing
-(an archived ad, a failed page) or were counted twice. Only complete days are compared: the
-account's current day (in its own time zone) still moves between two reads seconds apart.
+``raw.meta_insights_level``). Summed over our ad rows (``raw.meta_insights_ad``, read without a
+breakdown), the same account and day must give the same spend (within one cent), impressions,
+clicks and conversions; a difference means rows went missing (an archived ad, a failed page)
+or were counted twice. Only complete days are compared: the account's current day (in its own
+time zone) still moves between two reads seconds apart.
 
-Conversions are not compared yet: the ad rows are read with the ``region`` breakdown, for which
-Meta returns no off-Meta actions (issue #17's two-read split adds them).
+Conversions are compared when Meta listed actions on the account's row (at a level spanning ad
+sets with different attribution settings it may leave them out) and both sides were counted
+under the same conversion definition (a definition changed since the account row was read is
+compared again after the next read).
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ def reconcile_sql() -> str:
     ),
     meta as (
         select l.tenant_id, l.account_id, l.date_start, l.spend, l.impressions, l.clicks,
-               l.currency
+               l.conversions, l.conversion_events, l.currency
           from raw.meta_insights_level l
           join accounts a on a.tenant_id = l.tenant_id and a.account_id = l.account_id
          where l.level = 'account'
@@ -45,8 +48,11 @@ def reconcile_sql() -> str:
     ),
     ours as (
         select i.tenant_id, i.account_id, i.date_start, sum(i.spend) as spend,
-               sum(i.impressions) as impressions, sum(i.clicks) as clicks
-          from raw.meta_insights i
+               sum(i.impressions) as impressions, sum(i.clicks) as clicks,
+               sum(i.conversions) as conversions,
+               case when count(distinct i.conversion_events) = 1
+                    then min(i.conversion_events) end as conversion_events
+          from raw.meta_insights_ad i
           join meta m on m.tenant_id = i.tenant_id and m.account_id = i.account_id
                      and m.date_start = i.date_start
          group by i.tenant_id, i.account_id, i.date_start
@@ -54,7 +60,14 @@ def reconcile_sql() -> str:
     select meta.tenant_id, meta.account_id, meta.date_start, meta.currency,
            coalesce(ours.spend, 0) as our_spend, meta.spend as meta_spend,
            coalesce(ours.impressions, 0) as our_impressions, meta.impressions as meta_impressions,
-           coalesce(ours.clicks, 0) as our_clicks, meta.clicks as meta_clicks
+           coalesce(ours.clicks, 0) as our_clicks, meta.clicks as meta_clicks,
+           case when meta.conversions is not null
+                 and meta.conversion_events = coalesce(ours.conversion_events,
+                                                       meta.conversion_events)
+                then coalesce(ours.conversions, 0) end as our_conversions,
+           case when meta.conversion_events = coalesce(ours.conversion_events,
+                                                       meta.conversion_events)
+                then meta.conversions end as meta_conversions
       from meta
       left join ours on ours.tenant_id = meta.tenant_id and ours.account_id = meta.account_id
                     and ours.date_start = meta.date_start
@@ -74,6 +87,9 @@ class AccountDay:
     meta_impressions: int
     our_clicks: int
     meta_clicks: int
+    #: None when not compared (Meta listed no actions, or another conversion definition).
+    our_conversions: Decimal | None = None
+    meta_conversions: Decimal | None = None
 
     @property
     def mismatches(self) -> list[str]:
@@ -85,7 +101,21 @@ class AccountDay:
             out.append(f"impressions ours {self.our_impressions} vs Meta {self.meta_impressions}")
         if self.our_clicks != self.meta_clicks:
             out.append(f"clicks ours {self.our_clicks} vs Meta {self.meta_clicks}")
+        if (
+            self.our_conversions is not None
+            and self.meta_conversions is not None
+            and self.our_conversions != self.meta_conversions
+        ):
+            out.append(
+                f"conversions ours {conversion_text(self.our_conversions)} "
+                f"vs Meta {conversion_text(self.meta_conversions)}"
+            )
         return out
+
+
+def conversion_text(value: Decimal) -> str:
+    """A conversion count as an operator reads it: ``12``, ``3.5``."""
+    return format(value.normalize(), "f")
 
 
 def account_days(
@@ -109,6 +139,8 @@ def account_days(
             int(r.meta_impressions),
             int(r.our_clicks),
             int(r.meta_clicks),
+            Decimal(r.our_conversions) if r.our_conversions is not None else None,
+            Decimal(r.meta_conversions) if r.meta_conversions is not None else None,
         )
         for r in rows
     ]
@@ -127,11 +159,15 @@ def violations_sql() -> str:
                     then 'impressions ours ' || our_impressions || ' vs Meta '
                          || meta_impressions end,
                case when our_clicks <> meta_clicks
-                    then 'clicks ours ' || our_clicks || ' vs Meta ' || meta_clicks end)
+                    then 'clicks ours ' || our_clicks || ' vs Meta ' || meta_clicks end,
+               case when our_conversions <> meta_conversions
+                    then 'conversions ours ' || trim_scale(our_conversions) || ' vs Meta '
+                         || trim_scale(meta_conversions) end)
                as detail
       from ({reconcile_sql()}) as days
      where abs(our_spend - meta_spend) > {SPEND_TOLERANCE}
         or our_impressions <> meta_impressions or our_clicks <> meta_clicks
+        or our_conversions <> meta_conversions
     """
 
 

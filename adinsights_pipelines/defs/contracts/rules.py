@@ -60,7 +60,9 @@ class Contract:
 def reconcile_spend_sql() -> str:
     """Raw spend vs mart spend per (tenant, platform, day) within ``:days``.
 
-    Raw is read as the marts read it: Meta rows by primary key, Google Ads rows deduplicated to
+    Raw is read as the marts read it: Meta ad rows read without a breakdown (the truth; the
+    region rows only split it by parish, and stand in for it on account-days loaded before the
+    two reads) by primary key, Google Ads rows deduplicated to
     the newest Airbyte copy and mapped to tenants through their connections. Days with raw loads
     newer than the mart's newest modelled load are skipped: the next dbt run models them.
     Spend differs when the gap exceeds ``:tolerance_abs`` or ``:tolerance_rel`` of raw spend.
@@ -76,9 +78,24 @@ def reconcile_spend_sql() -> str:
         from tenants
         cross join lateral (
             select date_start as date_day, sum(spend) as spend, max(_loaded_at) as loaded_at
-            from raw.meta_insights
-            where tenant_id = tenants.tenant_id
-              and date_start >= current_date - cast(:days as integer)
+            from (
+                select date_start, spend, _loaded_at
+                from raw.meta_insights_ad
+                where tenant_id = tenants.tenant_id
+                  and date_start >= current_date - cast(:days as integer)
+                union all
+                -- account-days loaded only by region (before the two reads) count as the
+                -- fact counts them: their region rows are their totals
+                select regions.date_start, regions.spend, regions._loaded_at
+                from raw.meta_insights as regions
+                where regions.tenant_id = tenants.tenant_id
+                  and regions.date_start >= current_date - cast(:days as integer)
+                  and not exists (
+                      select 1 from raw.meta_insights_ad as ads
+                      where ads.tenant_id = regions.tenant_id
+                        and ads.date_start = regions.date_start
+                        and ads.account_id = regions.account_id)
+            ) as meta_rows
             group by date_start
         ) as day
     ),
@@ -237,9 +254,10 @@ def contracts(
             name="meta_reconciles_with_account_totals",
             asset="fct_ad_performance_daily",
             description=(
-                "Our Meta ad rows, summed per ad account and complete day over the window, "
-                "equal Meta's own account totals (level=account): spend within 0.01, "
-                "impressions and clicks exactly."
+                "Our Meta ad rows (read without a breakdown), summed per ad account and "
+                "complete day over the window, equal Meta's own account totals "
+                "(level=account): spend within 0.01, impressions, clicks and conversions "
+                "exactly."
             ),
             blocking=True,
             sql=meta_totals_sql(),

@@ -180,6 +180,7 @@ def currencies_in_use(conn: Connection) -> set[str]:
 def earliest_data_day(conn: Connection) -> date | None:
     """The first day of any tenant's ad data (Meta insights, Google Ads via Airbyte)."""
     days = [
+        conn.execute(sa.text("select min(date_start) from raw.meta_insights_ad")).scalar(),
         conn.execute(sa.text("select min(date_start) from raw.meta_insights")).scalar(),
         conn.execute(
             sa.text("select min(segments_date) from raw.google_ads_campaign_performance")

@@ -1,8 +1,10 @@
 """Meta Marketing API direct sync: tenant-partitioned assets that land rows in ``raw.meta_*``.
 
 ``meta_insights`` re-reads the attribution lookback window of every ad account on each run
-(synchronous, paged GETs) and upserts by natural key. An account never synced before first
-loads ``initial_sync_days`` of history through async report runs (:mod:`.backfill`).
+(synchronous, paged GETs) and upserts by natural key: ad x day without a breakdown (the truth,
+``raw.meta_insights_ad``), ad x day x region (the parish split, ``raw.meta_insights``) and the
+campaign and account daily totals (``raw.meta_insights_level``). An account never synced before
+first loads ``initial_sync_days`` of history through async report runs (:mod:`.backfill`).
 """
 
 from datetime import date, timedelta
@@ -14,7 +16,7 @@ from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataV
 from adinsights_pipelines.defs.meta.backfill import backfill_account, settings_options
 from adinsights_pipelines.defs.meta.client import MetaApiError, TokenInvalidError
 from adinsights_pipelines.defs.meta.conversions import Attribution, ConversionDefinition
-from adinsights_pipelines.defs.meta.loading import load_insights, load_level_insights
+from adinsights_pipelines.defs.meta.loading import load_account_insights, load_level_insights
 from adinsights_pipelines.defs.meta.rows import account_row
 from adinsights_pipelines.defs.meta.sync import (
     MetaSync,
@@ -59,9 +61,12 @@ def meta_ad_accounts(context: AssetExecutionContext, sync: MetaSync) -> Material
 @meta_asset(
     deps=[meta_ad_accounts],
     description=(
-        "Daily ad-level Meta insights with the region breakdown (raw.meta_insights), re-reading "
-        "the attribution lookback window on every run and upserting by natural key; an "
-        "account's first sync loads its history through async report runs."
+        "Daily ad-level Meta insights, read twice: without a breakdown, the truth for spend, "
+        "clicks, conversions and value (raw.meta_insights_ad), and by region for the parish "
+        "split (raw.meta_insights; Meta returns no off-Meta actions with region); plus the "
+        "campaign and account daily totals (raw.meta_insights_level). Each run re-reads the "
+        "attribution lookback window and upserts by natural key; an account's first sync loads "
+        "its history through async report runs."
     ),
 )
 def meta_insights(context: AssetExecutionContext, sync: MetaSync) -> MaterializeResult:
@@ -99,7 +104,7 @@ def meta_insights(context: AssetExecutionContext, sync: MetaSync) -> Materialize
 
     definition = conversion_definition(engine, settings, tenant_id)
     attribution = tenant_attribution(engine, tenant_id)
-    written, level_rows = 0, 0
+    written, region_rows, level_rows = 0, 0, 0
     failed, first_synced = dict[str, str](), list[str]()
     for account_id, currency, synced_through, _ in accounts:
         window = windows[account_id]
@@ -112,18 +117,19 @@ def meta_insights(context: AssetExecutionContext, sync: MetaSync) -> Materialize
         )
         try:
             if first_sync:
-                account_rows = _first_sync(
+                per_read = _first_sync(
                     context, sync, account_id, currency, window.today, definition, attribution
                 )
                 first_synced.append(account_id)
             else:
-                account_rows = load_insights(
+                per_read = load_account_insights(
                     engine,
+                    client,
                     tenant_id,
+                    account_id,
                     currency,
-                    client.iter_insights(
-                        account_id, window.since, window.until, attribution=attribution
-                    ),
+                    window.since,
+                    window.until,
                     definition=definition,
                     attribution=attribution,
                 )
@@ -148,12 +154,14 @@ def meta_insights(context: AssetExecutionContext, sync: MetaSync) -> Materialize
             context.log.warning("tenant %s account %s failed: %s", tenant_id, account_id, exc)
             continue
         set_sync_state(engine, tenant_id, account_id, "succeeded", through=window.until)
-        written += account_rows
+        written += per_read.get("ad", 0)
+        region_rows += per_read.get("region", 0)
         context.log.info(
-            "tenant %s account %s: %d insight rows %s..%s",
+            "tenant %s account %s: %d ad-day rows, %d region rows %s..%s",
             tenant_id,
             account_id,
-            account_rows,
+            per_read.get("ad", 0),
+            per_read.get("region", 0),
             read_since,
             window.until,
         )
@@ -167,6 +175,7 @@ def meta_insights(context: AssetExecutionContext, sync: MetaSync) -> Materialize
         metadata={
             "tenant_id": tenant_id,
             "rows_upserted": written,
+            "region_rows_upserted": region_rows,
             "level_rows_upserted": level_rows,
             "window_since": since.isoformat(),
             "window_until": until.isoformat(),
@@ -185,9 +194,9 @@ def _first_sync(
     today: date,
     definition: ConversionDefinition,
     attribution: Attribution,
-) -> int:
+) -> dict[str, int]:
     """An account's history (``initial_sync_days`` up to its ``today``) through async report
-    runs."""
+    runs; the rows loaded per read."""
     settings = sync.settings
     until = today
     since = until - timedelta(days=settings.initial_sync_days - 1)
@@ -204,4 +213,4 @@ def _first_sync(
         definition=definition,
         attribution=attribution,
     )
-    return result.rows
+    return result.rows_by_read

@@ -2,12 +2,13 @@
 
 An account's first sync and every backfill (``adinsights meta-backfill``, the
 ``meta_insights_backfill`` job) use this path: the range is cut into chunks of
-``chunk_days``; up to ``concurrency`` report runs are started (``POST act_<id>/insights``)
-and polled together through the batch endpoint, with waits growing from ``poll_seconds`` to
-30 s; a completed run's rows are read page by page and loaded like the incremental sync
-(COPY + upsert, one transaction per batch).
+``chunk_days``; each chunk is read twice, like the incremental sync (:data:`.loading.READS`:
+ad x day without a breakdown, and by region); up to ``concurrency`` report runs are started
+(``POST act_<id>/insights``) and polled together through the batch endpoint, with waits growing
+from ``poll_seconds`` to 30 s; a completed run's rows are read page by page and loaded like the
+incremental sync (COPY + upsert, one transaction per batch).
 
-``app.meta_backfill_chunks`` is the journal that makes it resumable: each chunk is
+``app.meta_backfill_chunks`` is the journal that makes it resumable: each read of a chunk is
 ``running`` (with its report run id), ``done`` (with the rows it loaded) or ``failed``. A
 re-run of the same range skips ``done`` chunks, picks still-valid report runs back up (a run
 that finished but whose rows failed to load is read again, not asked for again) and starts
@@ -35,7 +36,7 @@ from adinsights_pipelines.defs.meta.conversions import (
     Attribution,
     ConversionDefinition,
 )
-from adinsights_pipelines.defs.meta.loading import load_insights
+from adinsights_pipelines.defs.meta.loading import READ_BY_NAME, READS, load_insights
 from adinsights_pipelines.defs.resources import MetaSyncSettings
 
 log = logging.getLogger(__name__)
@@ -59,10 +60,24 @@ class Chunk:
 
 
 @dataclass(frozen=True)
+class Work:
+    """One read (``ad`` or ``region``) of one chunk: one report run."""
+
+    chunk: Chunk
+    read: str
+
+    def __str__(self) -> str:
+        return f"{self.chunk} ({self.read})"
+
+
+@dataclass(frozen=True)
 class BackfillResult:
     chunks: int
+    #: Chunks whose every read an earlier attempt had already loaded.
     skipped: int
+    #: Rows loaded, both reads together.
     rows: int
+    rows_by_read: dict[str, int]
 
 
 def plan_chunks(since: date, until: date, days: int) -> list[Chunk]:
@@ -135,49 +150,51 @@ class _Journal:
             "e": chunks[-1].end,
         }
 
-    def _key(self, chunk: Chunk) -> dict[str, object]:
-        return {"t": self.tenant_id, "a": self.account_id, "s": chunk.start, "e": chunk.end}
+    def _key(self, work: Work) -> dict[str, object]:
+        chunk = work.chunk
+        return {
+            "t": self.tenant_id,
+            "a": self.account_id,
+            "s": chunk.start,
+            "e": chunk.end,
+            "r": work.read,
+        }
 
-    def plan(self, chunks: list[Chunk]) -> dict[Chunk, tuple[str, str | None]]:
-        """Record ``chunks`` (those already there keep their state); their (status, run id)."""
+    def plan(self, works: list[Work]) -> dict[Work, tuple[str, str | None]]:
+        """Record ``works`` (those already there keep their state); their (status, run id)."""
         with self.engine.begin() as conn:
             conn.execute(
                 sa.text(
                     """
                     insert into app.meta_backfill_chunks
-                        (tenant_id, account_id, chunk_start, chunk_end, status)
-                    values (:t, :a, :s, :e, 'running')
+                        (tenant_id, account_id, chunk_start, chunk_end, read, status)
+                    values (:t, :a, :s, :e, :r, 'running')
                     on conflict do nothing
                     """
                 ),
-                [self._key(c) for c in chunks],
+                [self._key(w) for w in works],
             )
             rows = conn.execute(
                 sa.text(
                     """
-                    select chunk_start, chunk_end, status, report_run_id
+                    select chunk_start, chunk_end, read, status, report_run_id
                     from app.meta_backfill_chunks
                     where tenant_id = :t and account_id = :a
                       and chunk_start >= :s and chunk_end <= :e
                     """
                 ),
-                {
-                    "t": self.tenant_id,
-                    "a": self.account_id,
-                    "s": chunks[0].start,
-                    "e": chunks[-1].end,
-                },
+                self._span([work.chunk for work in works]),
             ).all()
-        wanted = set(chunks)
-        return {
-            Chunk(r.chunk_start, r.chunk_end): (r.status, r.report_run_id)
+        wanted = set(works)
+        found = {
+            Work(Chunk(r.chunk_start, r.chunk_end), r.read): (r.status, r.report_run_id)
             for r in rows
-            if Chunk(r.chunk_start, r.chunk_end) in wanted
         }
+        return {work: state for work, state in found.items() if work in wanted}
 
     def mark(
         self,
-        chunk: Chunk,
+        work: Work,
         status: str,
         *,
         run_id: str | None = None,
@@ -193,10 +210,10 @@ class _Journal:
                         rows_loaded = :rows,
                         error = :error, updated_at = now()
                     where tenant_id = :t and account_id = :a
-                      and chunk_start = :s and chunk_end = :e
+                      and chunk_start = :s and chunk_end = :e and read = :r
                     """
                 ),
-                {**self._key(chunk), "status": status, "run": run_id, "rows": rows, "error": error},
+                {**self._key(work), "status": status, "run": run_id, "rows": rows, "error": error},
             )
 
     def finish(self, chunks: list[Chunk]) -> None:
@@ -210,12 +227,7 @@ class _Journal:
                       and chunk_start >= :s and chunk_end <= :e and status = 'done'
                     """
                 ),
-                {
-                    "t": self.tenant_id,
-                    "a": self.account_id,
-                    "s": chunks[0].start,
-                    "e": chunks[-1].end,
-                },
+                self._span(chunks),
             )
 
 
@@ -244,39 +256,48 @@ def backfill_account(
     or :class:`ReportRunFailed`; what was loaded before stays, and a re-run resumes.
     """
     chunks = plan_chunks(since, until, chunk_days)
+    works = [Work(chunk, read.name) for chunk in chunks for read in READS]
     journal = _Journal(engine, tenant_id, account_id)
-    state = journal.plan(chunks)
+    state = journal.plan(works)
     say = progress or (lambda message: None)
     label = account_id if account_id.startswith("act_") else f"act_{account_id}"
 
-    queue: deque[Chunk] = deque()
-    in_flight: dict[str, Chunk] = {}
+    queue: deque[Work] = deque()
+    in_flight: dict[str, Work] = {}
     started: dict[str, float] = {}
-    retried: set[Chunk] = set()
-    skipped = 0
-    for chunk in chunks:
-        status, run_id = state[chunk]
+    retried: set[Work] = set()
+    finished = 0
+    for work in works:
+        status, run_id = state[work]
         if status == "done":
-            skipped += 1
+            finished += 1
         elif run_id and _still_usable(client, run_id):
             # An earlier attempt's run, still running or finished on Meta's side (its rows
             # may have failed to load): picked back up instead of asking Meta again.
-            in_flight[run_id] = chunk
+            in_flight[run_id] = work
             started[run_id] = clock()
         else:
-            queue.append(chunk)
-    if skipped:
-        say(f"{label}: {skipped} of {len(chunks)} chunks already loaded")
+            queue.append(work)
+    skipped = sum(all(state[Work(c, r.name)][0] == "done" for r in READS) for c in chunks)
+    if finished:
+        say(f"{label}: {finished} of {len(works)} chunk reads already loaded")
 
-    rows_total, loaded = 0, skipped
+    rows_by_read = {read.name: 0 for read in READS}
+    loaded = finished
     wait = poll_waits(poll_seconds)
-    current: Chunk | None = None
+    current: Work | None = None
     try:
         while queue or in_flight:
             while queue and len(in_flight) < concurrency:
                 current = queue.popleft()
+                read = READ_BY_NAME[current.read]
                 run_id = client.start_insights_report(
-                    account_id, current.start, current.end, attribution=attribution
+                    account_id,
+                    current.chunk.start,
+                    current.chunk.end,
+                    breakdowns=read.breakdowns,
+                    fields=read.fields,
+                    attribution=attribution,
                 )
                 journal.mark(current, "running", run_id=run_id)
                 in_flight[run_id], started[run_id] = current, clock()
@@ -284,10 +305,10 @@ def backfill_account(
             sleep(wait())
             statuses = client.report_runs(list(in_flight))
             for run_id, run in statuses.items():
-                chunk = in_flight[run_id]
+                work = in_flight[run_id]
                 if run.completed:
                     del in_flight[run_id]
-                    current = chunk
+                    current = work
                     rows = load_insights(
                         engine,
                         tenant_id,
@@ -295,28 +316,29 @@ def backfill_account(
                         client.iter_report_rows(run_id),
                         definition=definition,
                         attribution=attribution,
+                        read=READ_BY_NAME[work.read],
                     )
-                    journal.mark(chunk, "done", run_id=run_id, rows=rows)
+                    journal.mark(work, "done", run_id=run_id, rows=rows)
                     current = None
-                    rows_total += rows
+                    rows_by_read[work.read] += rows
                     loaded += 1
                     wait = poll_waits(poll_seconds)
                     say(
-                        f"{label}: chunk {chunk} loaded, {rows:,} rows "
-                        f"({loaded}/{len(chunks)} chunks)"
+                        f"{label}: chunk {work} loaded, {rows:,} rows "
+                        f"({loaded}/{len(works)} chunk reads)"
                     )
                 elif run.failed:
                     del in_flight[run_id]
-                    if chunk in retried:
-                        current = chunk
+                    if work in retried:
+                        current = work
                         raise ReportRunFailed(
-                            f"report run {run_id} for {chunk} ended '{run.async_status}' twice",
+                            f"report run {run_id} for {work} ended '{run.async_status}' twice",
                             http_status=None,
                             endpoint=f"/{client.api_version}/{run_id}",
                         )
-                    retried.add(chunk)
-                    log.warning("report run %s for %s: %s; starting it again", run_id, chunk, run)
-                    queue.appendleft(chunk)
+                    retried.add(work)
+                    log.warning("report run %s for %s: %s; starting it again", run_id, work, run)
+                    queue.appendleft(work)
             for run_id, since_start in list(started.items()):
                 if run_id in in_flight and clock() - since_start > timeout_seconds:
                     current = in_flight.pop(run_id)
@@ -328,12 +350,17 @@ def backfill_account(
                     )
     except BaseException as exc:
         if current is not None:
-            # The chunk being started, loaded or given up on; runs still in flight stay
+            # The read being started, loaded or given up on; runs still in flight stay
             # 'running' with their ids, so a re-run can pick them back up.
             journal.mark(current, "failed", error=str(exc)[:500])
         raise
     journal.finish(chunks)
-    return BackfillResult(chunks=len(chunks), skipped=skipped, rows=rows_total)
+    return BackfillResult(
+        chunks=len(chunks),
+        skipped=skipped,
+        rows=sum(rows_by_read.values()),
+        rows_by_read=rows_by_read,
+    )
 
 
 def _still_usable(client: MetaGraphClient, run_id: str) -> bool:

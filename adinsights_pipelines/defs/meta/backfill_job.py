@@ -245,7 +245,11 @@ def stored_history(engine: Engine, tenant_id: str, today: date) -> tuple[date, d
     37 months), up to ``today``; None when nothing is stored."""
     with engine.connect() as conn:
         first: date | None = conn.execute(
-            sa.text("select min(date_start) from raw.meta_insights where tenant_id = :t"),
+            sa.text(
+                "select least((select min(date_start) from raw.meta_insights_ad "
+                "              where tenant_id = :t), "
+                "             (select min(date_start) from raw.meta_insights where tenant_id = :t))"
+            ),
             {"t": tenant_id},
         ).scalar_one()
     if first is None:

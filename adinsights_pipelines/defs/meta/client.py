@@ -449,7 +449,7 @@ class MetaGraphClient:
         until: date,
         *,
         level: str = "ad",
-        breakdowns: Iterable[str] = ("region",),
+        breakdowns: Iterable[str] = (),
         fields: Iterable[str] = INSIGHT_FIELDS,
         limit: int = PAGE_LIMIT,
         attribution: Attribution = UNIFIED,
@@ -471,7 +471,7 @@ class MetaGraphClient:
         until: date,
         *,
         level: str = "ad",
-        breakdowns: Iterable[str] = ("region",),
+        breakdowns: Iterable[str] = (),
         fields: Iterable[str] = INSIGHT_FIELDS,
         attribution: Attribution = UNIFIED,
     ) -> str:

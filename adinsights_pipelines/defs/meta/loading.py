@@ -1,5 +1,13 @@
 """Bulk loading of Meta insight rows: COPY + upsert in batches, one transaction per batch.
 
+Each account is read twice at the ad level (:data:`READS`), because Meta's ``region`` breakdown
+is a "Type 1" breakdown that returns no off-Meta actions:
+
+* ``ad``: ad x day without a breakdown, into ``raw.meta_insights_ad``: the source of truth for
+  spend, impressions, clicks, conversions and conversion value;
+* ``region``: ad x day x region, into ``raw.meta_insights``, asked only for what Meta returns
+  with ``region`` (spend, impressions, clicks, reach): the parish split.
+
 No Dagster here: the incremental sync, the async backfills and the benchmark all load through
 :func:`load_insights`.
 """
@@ -8,13 +16,14 @@ import contextvars
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import date
 from itertools import islice, takewhile
 from typing import Any, TypeVar
 
 from sqlalchemy.engine import Engine
 
-from adinsights_pipelines.defs.meta.client import MetaGraphClient
+from adinsights_pipelines.defs.meta.client import INSIGHT_FIELDS, MetaGraphClient
 from adinsights_pipelines.defs.meta.conversions import (
     DEFAULT_DEFINITION,
     UNIFIED,
@@ -24,13 +33,54 @@ from adinsights_pipelines.defs.meta.conversions import (
 from adinsights_pipelines.defs.meta.rows import (
     INSIGHT_COLUMNS,
     LEVEL_COLUMNS,
+    REGION_COLUMNS,
     insight_record,
     level_record,
+    region_record,
 )
 from adinsights_pipelines.warehouse.bulk import copy_upsert
 
-INSIGHTS_TABLE = "raw.meta_insights"
-INSIGHTS_KEY = ("tenant_id", "ad_id", "date_start", "region")
+
+@dataclass(frozen=True)
+class InsightsRead:
+    """One of the ad-level reads of an account: what is asked of Meta and where it lands."""
+
+    name: str
+    breakdowns: tuple[str, ...]
+    fields: tuple[str, ...]
+    table: str
+    columns: tuple[str, ...]
+    key: tuple[str, ...]
+    record: Callable[..., tuple[Any, ...]]
+
+
+#: What Meta returns with the ``region`` breakdown: no actions (a Type 1 breakdown).
+REGION_FIELDS = (
+    "account_id", "account_currency", "campaign_id", "campaign_name", "adset_id", "adset_name",
+    "ad_id", "ad_name", "spend", "impressions", "clicks", "reach",
+)  # fmt: skip
+AD_READ = InsightsRead(
+    name="ad",
+    breakdowns=(),
+    fields=INSIGHT_FIELDS,
+    table="raw.meta_insights_ad",
+    columns=INSIGHT_COLUMNS,
+    key=("tenant_id", "ad_id", "date_start"),
+    record=insight_record,
+)
+REGION_READ = InsightsRead(
+    name="region",
+    breakdowns=("region",),
+    fields=REGION_FIELDS,
+    table="raw.meta_insights",
+    columns=REGION_COLUMNS,
+    key=("tenant_id", "ad_id", "date_start", "region"),
+    record=region_record,
+)
+#: Both ad-level reads, the truth first.
+READS = (AD_READ, REGION_READ)
+#: A read by name (the backfill journal's ``read`` column).
+READ_BY_NAME = {read.name: read for read in READS}
 #: Insight rows per COPY + upsert, each batch its own transaction (read at call time).
 BATCH_ROWS = 5000
 #: Batches fetched and shaped ahead of the one being written to PostgreSQL.
@@ -108,8 +158,9 @@ def load_insights(
     batch_rows: int | None = None,
     definition: ConversionDefinition = DEFAULT_DEFINITION,
     attribution: Attribution = UNIFIED,
+    read: InsightsRead = AD_READ,
 ) -> int:
-    """Upsert Graph insight rows of one ad account into ``raw.meta_insights``.
+    """Upsert Graph insight rows of one ad account, answers to ``read``, into its table.
 
     COPY + one upsert per batch of ``batch_rows`` (default :data:`BATCH_ROWS`) rows, each batch
     its own transaction: when ``api_rows`` fails part-way (a Graph error, a crash), the batches
@@ -124,7 +175,7 @@ def load_insights(
 
     def shaped(stop: threading.Event) -> Iterator[list[tuple[Any, ...]]]:
         rows = (
-            insight_record(tenant_id, currency, r, definition, attribution)
+            read.record(tenant_id, currency, r, definition, attribution)
             for r in takewhile(lambda _: not stop.is_set(), api_rows)
         )
         return _batches(rows, size)
@@ -132,8 +183,43 @@ def load_insights(
     written = 0
     for batch in _read_ahead(shaped, READ_AHEAD_BATCHES):
         with engine.begin() as conn:
-            written += copy_upsert(conn, INSIGHTS_TABLE, INSIGHT_COLUMNS, INSIGHTS_KEY, batch)
+            written += copy_upsert(conn, read.table, read.columns, read.key, batch)
     return written
+
+
+def load_account_insights(
+    engine: Engine,
+    client: MetaGraphClient,
+    tenant_id: str,
+    account_id: str,
+    currency: str,
+    since: date,
+    until: date,
+    *,
+    definition: ConversionDefinition = DEFAULT_DEFINITION,
+    attribution: Attribution = UNIFIED,
+) -> dict[str, int]:
+    """Both ad-level reads of one account's ``since``..``until`` (paged GETs), each loaded into
+    its table; the rows written per read."""
+    return {
+        read.name: load_insights(
+            engine,
+            tenant_id,
+            currency,
+            client.iter_insights(
+                account_id,
+                since,
+                until,
+                breakdowns=read.breakdowns,
+                fields=read.fields,
+                attribution=attribution,
+            ),
+            definition=definition,
+            attribution=attribution,
+            read=read,
+        )
+        for read in READS
+    }
 
 
 LEVEL_TABLE = "raw.meta_insights_level"

@@ -1,6 +1,7 @@
 """Re-count a tenant's stored Meta conversions under a new conversion definition.
 
-Every ``raw.meta_insights`` row keeps Meta's ``actions`` and ``action_values``, so a change of
+Every ``raw.meta_insights_ad`` row (an ad's day, read without a breakdown) keeps Meta's
+``actions`` and ``action_values``, so a change of
 definition needs no call to Meta: the rows are counted again in batches (keyset over the
 primary key) and those whose figures change get a new ``_loaded_at``, so the next dbt run
 re-builds the days they belong to.
@@ -45,22 +46,22 @@ def recount_conversions(
 ) -> Recount:
     """Count every stored insight row of ``tenant_id`` again under ``definition``, reading
     each action under ``attribution`` (the tenant's: the setting its rows were read under)."""
-    after: tuple[Any, ...] = ("", "1970-01-01", "")
+    after: tuple[Any, ...] = ("", "1970-01-01")
     rows = changed = without_values = 0
     while True:
         with engine.begin() as conn:
             found = conn.execute(
                 sa.text(
                     """
-                    select ad_id, date_start, region, actions, action_values, conversions,
+                    select ad_id, date_start, actions, action_values, conversions,
                            conversion_value, conversions_by_event, conversion_events
-                      from raw.meta_insights
-                     where tenant_id = :t and (ad_id, date_start, region) > (:a, :d, :r)
-                     order by ad_id, date_start, region
+                      from raw.meta_insights_ad
+                     where tenant_id = :t and (ad_id, date_start) > (:a, :d)
+                     order by ad_id, date_start
                      limit :n
                     """
                 ),
-                {"t": tenant_id, "a": after[0], "d": after[1], "r": after[2], "n": batch},
+                {"t": tenant_id, "a": after[0], "d": after[1], "n": batch},
             ).all()
             if not found:
                 break
@@ -81,7 +82,6 @@ def recount_conversions(
                             "t": tenant_id,
                             "a": row.ad_id,
                             "d": row.date_start,
-                            "r": row.region,
                             "c": result.total,
                             "v": result.value,
                             "e": orjson.dumps(by_event).decode(),
@@ -92,11 +92,11 @@ def recount_conversions(
                 conn.execute(
                     sa.text(
                         """
-                        update raw.meta_insights
+                        update raw.meta_insights_ad
                            set conversions = :c, conversion_value = :v,
                                conversions_by_event = cast(:e as jsonb),
                                conversion_events = :def, _loaded_at = now()
-                         where tenant_id = :t and ad_id = :a and date_start = :d and region = :r
+                         where tenant_id = :t and ad_id = :a and date_start = :d
                         """
                     ),
                     updates,
@@ -104,6 +104,6 @@ def recount_conversions(
         rows += len(found)
         changed += len(updates)
         last = found[-1]
-        after = (last.ad_id, last.date_start, last.region)
+        after = (last.ad_id, last.date_start)
         progress(f"{rows} insight rows counted again, {changed} changed")
     return Recount(rows, changed, without_values)

@@ -28,12 +28,19 @@ def account_row(tenant_id: str, api_row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-#: The columns of an :func:`insight_row`, in order (``raw.meta_insights`` minus ``_loaded_at``).
+#: The columns of an :func:`insight_row`, in order (``raw.meta_insights_ad`` minus
+#: ``_loaded_at``): one ad and day, read without a breakdown.
 INSIGHT_COLUMNS = (
     "tenant_id", "account_id", "campaign_id", "campaign_name", "adset_id", "adset_name", "ad_id",
-    "ad_name", "date_start", "date_stop", "region", "spend", "impressions", "clicks", "reach",
+    "ad_name", "date_start", "date_stop", "spend", "impressions", "clicks", "reach",
     "conversions", "actions", "currency", "action_values", "conversion_value",
     "conversions_by_event", "conversion_events", "attribution_setting",
+)  # fmt: skip
+#: The columns of a :func:`region_record` (``raw.meta_insights`` minus ``_loaded_at``).
+REGION_COLUMNS = (
+    "tenant_id", "account_id", "campaign_id", "campaign_name", "adset_id", "adset_name", "ad_id",
+    "ad_name", "date_start", "date_stop", "region", "spend", "impressions", "clicks", "reach",
+    "conversions", "conversion_value", "currency", "attribution_setting",
 )  # fmt: skip
 
 
@@ -63,7 +70,8 @@ def insight_row(
     definition: ConversionDefinition = DEFAULT_DEFINITION,
     attribution: Attribution = UNIFIED,
 ) -> dict[str, Any]:
-    """One ``raw.meta_insights`` row; natural key (tenant, ad, day, region).
+    """One ``raw.meta_insights_ad`` row (an ad's day, no breakdown); natural key (tenant, ad,
+    day).
 
     The keys are :data:`INSIGHT_COLUMNS`, in that order; ``spend``, ``conversions`` and
     ``conversion_value`` are exact decimal text (``"2516.10"``) for the ``numeric`` columns;
@@ -88,6 +96,45 @@ def insight_record(
     return _insight_values(tenant_id, currency, api_row, definition, attribution, as_json=True)
 
 
+def region_record(
+    tenant_id: str,
+    currency: str,
+    api_row: dict[str, Any],
+    definition: ConversionDefinition = DEFAULT_DEFINITION,
+    attribution: Attribution = UNIFIED,
+) -> tuple[Any, ...]:
+    """One ``raw.meta_insights`` row (an ad's day in one region), for COPY, in
+    :data:`REGION_COLUMNS` order; natural key (tenant, ad, day, region).
+
+    ``region`` is a "Type 1" breakdown: Meta returns no off-Meta actions with it, so the region
+    read asks for spend, impressions, clicks and reach only, and ``conversions`` and
+    ``conversion_value`` are null (not read, which is not zero). ``definition`` is unused: the
+    signature is :func:`insight_record`'s, so both reads load alike.
+    """
+    get = api_row.get
+    return (
+        tenant_id,
+        _act(api_row["account_id"]),
+        api_row["campaign_id"],
+        get("campaign_name"),
+        api_row["adset_id"],
+        get("adset_name"),
+        api_row["ad_id"],
+        get("ad_name"),
+        date.fromisoformat(api_row["date_start"]),
+        date.fromisoformat(api_row["date_stop"]),
+        get("region") or "Unknown",
+        _decimal_text(get("spend", "0")),
+        _int(get("impressions")) or 0,
+        _int(get("clicks")) or 0,
+        _int(get("reach")) or 0,
+        None,
+        None,
+        get("account_currency") or currency,
+        attribution_label(attribution, get("attribution_setting")),
+    )
+
+
 def _json(value: Any, as_json: bool) -> Any:
     return orjson.dumps(value).decode() if as_json else value
 
@@ -102,13 +149,12 @@ def _insight_values(
     as_json: bool = False,
 ) -> tuple[Any, ...]:
     get = api_row.get
-    account_id = api_row["account_id"]
     actions = get("actions") or []
     action_values = get("action_values") or []
     found = count(definition, actions, action_values, attribution)
     return (
         tenant_id,
-        account_id if account_id.startswith("act_") else "act_" + account_id,
+        _act(api_row["account_id"]),
         api_row["campaign_id"],
         get("campaign_name"),
         api_row["adset_id"],
@@ -117,11 +163,10 @@ def _insight_values(
         get("ad_name"),
         date.fromisoformat(api_row["date_start"]),
         date.fromisoformat(api_row["date_stop"]),
-        get("region") or "Unknown",
         _decimal_text(get("spend", "0")),
         _int(get("impressions")) or 0,
         _int(get("clicks")) or 0,
-        _int(get("reach")) or 0,
+        _int(get("reach")),
         str(found.total),
         _json(actions, as_json),
         get("account_currency") or currency,

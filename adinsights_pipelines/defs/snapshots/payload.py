@@ -97,7 +97,7 @@ def _converted(where: str, live: bool) -> str:
     rate(currency), both per 1 USD, 10 places; spend_reporting = round(spend * fx_rate, 6))."""
     columns = (
         "tenant_id, platform, campaign_id, campaign_name, date_day, parish, spend, impressions, "
-        "clicks, conversions, conversion_value, currency"
+        "clicks, conversions, conversion_value, conversions_estimated, currency"
     )
     if not live:
         return f"""
@@ -357,6 +357,12 @@ def compute_payload(
             ),
             "google_ads": "conversions and conversions_value as Google Ads reports them "
             "(its conversion actions, deduplicated by Google)",
+            "meta_parish": (
+                "Meta reports no conversions by region: a parish's Meta conversions and "
+                "conversion_value are each campaign-day's, allocated by the parish's share of "
+                "clicks (conversions_estimated); spend, impressions and clicks are Meta's region "
+                "figures, and parish totals add up exactly to the platform's"
+            ),
             "ratios": "from summed parts, null when the denominator is zero: ctr = clicks / "
             "impressions, cpc = spend / clicks, cpm = spend x 1000 / impressions, "
             "cost_per_conversion = spend / conversions, roas = conversion_value / spend",
@@ -400,8 +406,18 @@ def compute_payload(
             )
         ],
         "by_parish": [
-            {"parish": r.parish, "currency": r.currency, **_measures(r), **reporting_fields(r)}
-            for r in grouped("parish, currency", "spend desc, parish")
+            {
+                "parish": r.parish,
+                "currency": r.currency,
+                **_measures(r),
+                **reporting_fields(r),
+                "conversions_estimated": bool(r.conversions_estimated),
+            }
+            for r in query(
+                f"select parish, currency, {MEASURES}, "
+                "bool_or(conversions_estimated) as conversions_estimated "
+                "from converted group by parish, currency order by spend desc, parish"
+            )
         ],
         "by_day": [
             {

@@ -5,7 +5,19 @@
   Regions map to Jamaica's parishes: Meta region names through stg_parish_aliases, Google geo
   target criterion ids through stg_google_geo_targets. Unmatched regions become parish
   'Unknown' (null parish_iso_code) and are never dropped, so parish totals add up to platform
-  totals. Currency is the ad account's and `spend` is kept as reported; `spend_reporting` is
+  totals.
+
+  Meta is read twice (Type 1 breakdowns: with `region` Meta returns no off-Meta actions):
+  stg_meta__insights_ad (ad x day, no breakdown) is the truth for every measure, and
+  stg_meta__insights (ad x day x region) only splits it by parish. Per campaign and day, the
+  truth's spend, impressions and clicks are split over the parishes in proportion to Meta's
+  region rows of each measure, with what the truth holds beyond them on 'Unknown'; when the
+  region rows cover the truth (as Meta's do) they are reproduced exactly. Conversions and
+  conversion_value, which Meta does not report by region, are allocated in proportion to the
+  parishes' clicks (none: impressions, then spend; nothing: all on 'Unknown') and marked
+  conversions_estimated. Every split is by cumulative rounding (macros/split_by_share.sql),
+  so a campaign-day's parishes add up exactly to the truth. An account-day without ad rows
+  (loaded before the two reads) keeps its region rows as its totals. Currency is the ad account's and `spend` is kept as reported; `spend_reporting` is
   `spend` converted to the tenant's reporting currency at that day's rate (the row's date_day,
   the ad account's day): fx_rate = rate(reporting) / rate(currency), both units per 1 USD from
   stg_fx__rates_daily, rounded to 10 places; spend_reporting = round(spend * fx_rate, 6). Same
@@ -15,7 +27,7 @@
   conversion definition, in the account currency) converts the same way into
   conversion_value_reporting.
 
-  Conversions: Meta's counted once per event of the tenant's definition (stg_meta__insights);
+  Conversions: Meta's counted once per event of the tenant's definition (stg_meta__insights_ad);
   Google Ads' as Google reports them (already deduplicated). No reach here: reach counts
   people and is not additive across ads, regions or days; Meta's reach per campaign and
   account, as Meta counted it, is in fct_meta_reach_daily.
@@ -46,10 +58,45 @@
     )
 }}
 
-with meta as (
+{%- if is_incremental() -%}
+    {#- an account-day is re-computed when either Meta read of it changed -#}
+    {%- set meta_since = incremental_watermark(where="platform = 'meta'") -%}
+    {%- set meta_slices -%}
+        ({{ changed_days(ref('stg_meta__insights_ad'), ['tenant_id', 'account_id'],
+                         since=meta_since, alias='insights') }}
+         or {{ changed_days(ref('stg_meta__insights'), ['tenant_id', 'account_id'],
+                            since=meta_since, alias='insights') }}
+         or {{ reconvert_slices(
+                since=incremental_watermark(), key_column='tenant_id',
+                keys_sql='select tenant_id from ' ~ ref('stg_app__tenants'), alias='insights') }})
+    {%- endset -%}
+{%- endif %}
 
+with meta_ad_rows as (
+
+    -- the truth: each ad's day as Meta reports it without a breakdown
     select
-        'meta'::text                        as platform,
+        insights.tenant_id,
+        insights.account_id,
+        insights.campaign_id,
+        insights.campaign_name,
+        insights.date_day,
+        insights.spend,
+        insights.impressions,
+        insights.clicks,
+        insights.conversions,
+        insights.conversion_value,
+        insights.currency,
+        insights.loaded_at
+    from {{ ref('stg_meta__insights_ad') }} as insights
+    {% if is_incremental() %}where {{ meta_slices }}{% endif %}
+
+),
+
+meta_region_rows as (
+
+    -- the parish split: the same ads' days by region (on-Meta metrics only: Type 1 breakdown)
+    select
         insights.tenant_id,
         insights.account_id,
         insights.campaign_id,
@@ -66,14 +113,211 @@ with meta as (
     from {{ ref('stg_meta__insights') }} as insights
     left join {{ ref('stg_parish_aliases') }} as parish_aliases
         on lower(trim(insights.region)) = parish_aliases.alias_key
-    {% if is_incremental() %}
-    where {{ changed_days(
-        ref('stg_meta__insights'), ['tenant_id', 'account_id'],
-        since=incremental_watermark(where="platform = 'meta'"), alias='insights') }}
-       or {{ reconvert_slices(
-        since=incremental_watermark(), key_column='tenant_id',
-        keys_sql='select tenant_id from ' ~ ref('stg_app__tenants'), alias='insights') }}
-    {% endif %}
+    {% if is_incremental() %}where {{ meta_slices }}{% endif %}
+
+),
+
+meta_truth as (
+
+    -- per campaign and day. An account-day loaded only by region (before the two reads, or
+    -- while a backfill's ad read is still to come) keeps its region rows as its totals.
+    select
+        tenant_id, account_id, campaign_id, max(campaign_name) as campaign_name, date_day,
+        sum(spend) as spend, sum(impressions) as impressions, sum(clicks) as clicks,
+        sum(conversions) as conversions, sum(conversion_value) as conversion_value,
+        max(currency) as currency, max(loaded_at) as loaded_at
+    from meta_ad_rows
+    group by tenant_id, account_id, campaign_id, date_day
+
+    union all
+
+    select
+        tenant_id, account_id, campaign_id, max(campaign_name), date_day,
+        sum(spend), sum(impressions), sum(clicks),
+        -- region rows read since the two reads carry no conversions; such a day also fails
+        -- the reconciliation with Meta's account totals, which blocks the snapshot
+        coalesce(sum(conversions), 0), coalesce(sum(conversion_value), 0),
+        max(currency), max(loaded_at)
+    from meta_region_rows as regions
+    where not exists (
+        select 1
+        from meta_ad_rows as ads
+        where ads.tenant_id = regions.tenant_id
+          and ads.account_id = regions.account_id
+          and ads.date_day = regions.date_day
+    )
+    group by tenant_id, account_id, campaign_id, date_day
+
+),
+
+meta_regions as (
+
+    select
+        tenant_id, account_id, campaign_id, date_day, parish_iso_code,
+        sum(spend) as spend, sum(impressions) as impressions, sum(clicks) as clicks,
+        max(loaded_at) as loaded_at
+    from meta_region_rows
+    group by tenant_id, account_id, campaign_id, date_day, parish_iso_code
+
+),
+
+meta_covered as (
+
+    select
+        tenant_id, account_id, campaign_id, date_day,
+        sum(spend) as spend, sum(impressions) as impressions, sum(clicks) as clicks
+    from meta_regions
+    group by tenant_id, account_id, campaign_id, date_day
+
+),
+
+meta_parts as (
+
+    -- What each campaign-day's truth is split by: its region rows per parish, plus on parish
+    -- 'Unknown' (null) what the truth holds beyond them (nothing when they cover it).
+    select
+        parts.tenant_id, parts.account_id, parts.campaign_id, parts.date_day,
+        parts.parish_iso_code,
+        sum(parts.spend) as spend,
+        sum(parts.impressions) as impressions,
+        sum(parts.clicks) as clicks,
+        max(parts.loaded_at) as loaded_at
+    from (
+        select
+            regions.tenant_id, regions.account_id, regions.campaign_id, regions.date_day,
+            regions.parish_iso_code, regions.spend, regions.impressions, regions.clicks,
+            regions.loaded_at
+        from meta_regions as regions
+        inner join meta_truth as truth
+            on truth.tenant_id = regions.tenant_id
+           and truth.account_id = regions.account_id
+           and truth.campaign_id = regions.campaign_id
+           and truth.date_day = regions.date_day
+
+        union all
+
+        select
+            truth.tenant_id, truth.account_id, truth.campaign_id, truth.date_day,
+            null::text,
+            greatest(truth.spend - coalesce(covered.spend, 0), 0),
+            greatest(truth.impressions - coalesce(covered.impressions, 0), 0),
+            greatest(truth.clicks - coalesce(covered.clicks, 0), 0),
+            truth.loaded_at
+        from meta_truth as truth
+        left join meta_covered as covered
+            on covered.tenant_id = truth.tenant_id
+           and covered.account_id = truth.account_id
+           and covered.campaign_id = truth.campaign_id
+           and covered.date_day = truth.date_day
+    ) as parts
+    group by
+        parts.tenant_id, parts.account_id, parts.campaign_id, parts.date_day,
+        parts.parish_iso_code
+
+),
+
+meta_weighted as (
+
+    select
+        parts.*,
+        -- conversions follow clicks; without clicks impressions, then spend; else 'Unknown'
+        case
+            when sum(parts.clicks) over campaign_day > 0 then parts.clicks
+            when sum(parts.impressions) over campaign_day > 0 then parts.impressions
+            when sum(parts.spend) over campaign_day > 0 then parts.spend
+            when parts.parish_iso_code is null then 1
+            else 0
+        end::numeric                        as conversion_weight
+    from meta_parts as parts
+    window campaign_day as (
+        partition by parts.tenant_id, parts.account_id, parts.campaign_id, parts.date_day
+    )
+
+),
+
+meta_running as (
+
+    select
+        weighted.*,
+        sum(weighted.spend) over upto                   as spend_upto,
+        sum(weighted.spend) over campaign_day           as spend_whole,
+        sum(weighted.impressions) over upto             as impressions_upto,
+        sum(weighted.impressions) over campaign_day     as impressions_whole,
+        sum(weighted.clicks) over upto                  as clicks_upto,
+        sum(weighted.clicks) over campaign_day          as clicks_whole,
+        sum(weighted.conversion_weight) over upto       as conversion_weight_upto,
+        sum(weighted.conversion_weight) over campaign_day as conversion_weight_whole,
+        max(weighted.loaded_at) over campaign_day       as parts_loaded_at
+    from meta_weighted as weighted
+    window
+        campaign_day as (
+            partition by weighted.tenant_id, weighted.account_id, weighted.campaign_id,
+                         weighted.date_day
+        ),
+        upto as (
+            partition by weighted.tenant_id, weighted.account_id, weighted.campaign_id,
+                         weighted.date_day
+            order by weighted.parish_iso_code nulls last
+            rows between unbounded preceding and current row
+        )
+
+),
+
+meta_split as (
+
+    select
+        running.tenant_id,
+        running.account_id,
+        running.campaign_id,
+        truth.campaign_name,
+        running.date_day,
+        running.parish_iso_code,
+        {{ split_by_share('truth.spend', 'running.spend', 'running.spend_upto',
+                          'running.spend_whole', 4) }}                  as spend,
+        {{ split_by_share('truth.impressions', 'running.impressions',
+                          'running.impressions_upto', 'running.impressions_whole', 0) }}
+                                                                        as impressions,
+        {{ split_by_share('truth.clicks', 'running.clicks', 'running.clicks_upto',
+                          'running.clicks_whole', 0) }}                 as clicks,
+        {{ split_by_share('truth.conversions', 'running.conversion_weight',
+                          'running.conversion_weight_upto',
+                          'running.conversion_weight_whole', 4) }}      as conversions,
+        {{ split_by_share('truth.conversion_value', 'running.conversion_weight',
+                          'running.conversion_weight_upto',
+                          'running.conversion_weight_whole', 4) }}      as conversion_value,
+        truth.currency,
+        greatest(truth.loaded_at, running.parts_loaded_at)              as loaded_at
+    from meta_running as running
+    inner join meta_truth as truth
+        on truth.tenant_id = running.tenant_id
+       and truth.account_id = running.account_id
+       and truth.campaign_id = running.campaign_id
+       and truth.date_day = running.date_day
+
+),
+
+meta as (
+
+    select
+        'meta'::text                        as platform,
+        tenant_id,
+        account_id,
+        campaign_id,
+        campaign_name,
+        date_day,
+        parish_iso_code,
+        spend,
+        impressions,
+        clicks,
+        conversions,
+        conversion_value,
+        -- a parish's share of Meta's conversions is an allocation, not a count Meta made
+        true                                as conversions_estimated,
+        currency,
+        loaded_at
+    from meta_split
+    where spend <> 0 or impressions <> 0 or clicks <> 0
+       or coalesce(conversions, 0) <> 0 or coalesce(conversion_value, 0) <> 0
 
 ),
 
@@ -92,6 +336,7 @@ google_ads as (
         performance.clicks,
         performance.conversions,
         performance.conversions_value           as conversion_value,
+        false                                   as conversions_estimated,
         performance.currency,
         performance.loaded_at
     from {{ ref('stg_google_ads__campaign_performance') }} as performance
@@ -144,6 +389,7 @@ aggregated as (
         sum(unioned.clicks)                                     as clicks,
         sum(unioned.conversions)                                as conversions,
         sum(unioned.conversion_value)                           as conversion_value,
+        bool_or(unioned.conversions_estimated)                  as conversions_estimated,
         -- one currency per ad account (currency_consistent_per_account checks it)
         max(unioned.currency)                                   as currency,
         max(unioned.loaded_at)                                  as loaded_at
@@ -222,6 +468,7 @@ select
     clicks::bigint                                              as clicks,
     conversions::numeric(18, 4)                                 as conversions,
     conversion_value::numeric(18, 4)                            as conversion_value,
+    conversions_estimated::boolean                              as conversions_estimated,
     currency::text                                              as currency,
     round(spend * fx_rate, 6)::numeric(24, 6)                   as spend_reporting,
     round(conversion_value * fx_rate, 6)::numeric(24, 6)        as conversion_value_reporting,

@@ -3,11 +3,11 @@
   sync upserts, so a re-delivered row replaces the older one and no dedupe is needed here.
   A plain view keeps predicates on loaded_at / tenant / day pushed down into the raw table.
 
-  conversions and conversion_value are counted once per event of the tenant's conversion
-  definition (conversion_events, as it was when the row was loaded), through one action type of
-  each event's alias family (defs/meta/conversions.py); conversions_by_event has the per-event
-  count, value and the action type read. attribution_setting is Meta's label of the
-  attribution the row was read under.
+  The region read: region is a "Type 1" breakdown, for which Meta returns no off-Meta actions,
+  so it is asked for spend, impressions, clicks and reach only and splits the ad-level truth
+  (stg_meta__insights_ad) by parish. conversions and conversion_value are null on its rows;
+  rows loaded before the two reads keep the (on-Meta only) counts they were loaded with, used
+  only where no ad-level row of the account-day exists.
 #}
 select
     tenant_id::text                 as tenant_id,
@@ -24,9 +24,6 @@ select
     reach::bigint                   as reach,
     conversions::numeric(18, 4)     as conversions,
     conversion_value::numeric(18, 4) as conversion_value,
-    conversions_by_event::jsonb     as conversions_by_event,
-    conversion_events::text         as conversion_events,
-    attribution_setting::text       as attribution_setting,
     upper(trim(currency))::text     as currency,
     _loaded_at::timestamptz         as loaded_at
 from {{ source('meta', 'insights') }}
