@@ -18,7 +18,7 @@ def test_demo_lands_rows_in_raw_marts_snapshot_and_api(demo_run) -> None:
     tenant = result.tenant_id
     with engine(db).connect() as conn:
         raw_spend = conn.execute(
-            sa.text("select sum(spend), count(*) from raw.meta_insights where tenant_id = :t"),
+            sa.text("select sum(spend), count(*) from raw.meta_insights_ad where tenant_id = :t"),
             {"t": tenant},
         ).one()
         mart_spend = conn.execute(
@@ -163,7 +163,7 @@ def test_demo_conversions_are_counted_once_and_carry_their_value_to_the_api(demo
                                    'complete_registration', 'offsite_conversion.fb_pixel_purchase',
                                    'offsite_conversion.fb_pixel_lead',
                                    'onsite_conversion.purchase'))) as old_rule
-                from raw.meta_insights where tenant_id = :t
+                from raw.meta_insights_ad where tenant_id = :t
                 """
             ),
             {"t": tenant},

@@ -163,6 +163,22 @@ def _seed_tenant(conn: sa.Connection, tenant: str, n: int, first_day: date) -> N
         ),
         rows,
     )
+    # The same ads' days as Meta reports them without a breakdown (the sync's other read): the
+    # region rows summed, one conversion per region.
+    conn.execute(
+        sa.text(
+            "insert into raw.meta_insights_ad (tenant_id, account_id, campaign_id, "
+            "campaign_name, adset_id, adset_name, ad_id, ad_name, date_start, date_stop, spend, "
+            "impressions, clicks, reach, conversions, actions, currency, conversion_events) "
+            "select tenant_id, account_id, campaign_id, min(campaign_name), adset_id, "
+            "min(adset_name), ad_id, min(ad_name), date_start, date_start, sum(spend), "
+            "sum(impressions), sum(clicks), max(reach), sum(conversions), "
+            "(array_agg(actions))[1], min(currency), 'purchase,lead,complete_registration' "
+            "from raw.meta_insights where tenant_id = :t "
+            "group by tenant_id, account_id, campaign_id, adset_id, ad_id, date_start"
+        ),
+        {"t": tenant},
+    )
     # GA4 and Search Console: the same property and site, the tenant's marker in the text.
     conn.execute(
         sa.text(

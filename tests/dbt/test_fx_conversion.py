@@ -286,6 +286,12 @@ def test_one_jmd_total_equals_the_hand_computed_sum_across_the_weekend(
     assert totals["JMD"]["spend"] == 49001.5 and totals["JMD"]["spend_reporting"] == "49001.50"
     platforms = {p["platform"]: p["spend_reporting"] for p in payload["by_platform"]}
     assert platforms == {"google_ads": "49001.50", "meta": "31595.02"}
+    # one campaign per platform: each campaign's reporting amount is its platform's
+    campaigns = [
+        (c["campaign_id"], c["currency"], c["spend_reporting"], c["reporting_currency"])
+        for c in payload["by_campaign"]
+    ]
+    assert sorted(campaigns) == [("g1", "JMD", "49001.50", "JMD"), ("m1", "USD", "31595.02", "JMD")]
     assert {p["reporting_currency"] for p in payload["by_parish"]} == {"JMD"}
     days = {d["date"]: d for d in payload["by_day"]}
     assert list(days) == ["2026-11-12", "2026-11-13", "2026-11-14", "2026-11-15", "2026-11-16"]

@@ -50,27 +50,47 @@ def reconcile_sql() -> str:
         select i.tenant_id, i.account_id, i.date_start, sum(i.spend) as spend,
                sum(i.impressions) as impressions, sum(i.clicks) as clicks,
                sum(i.conversions) as conversions,
-               case when count(distinct i.conversion_events) = 1
-                    then min(i.conversion_events) end as conversion_events
+               count(distinct i.conversion_events) as definitions,
+               min(i.conversion_events) as conversion_events
           from raw.meta_insights_ad i
           join meta m on m.tenant_id = i.tenant_id and m.account_id = i.account_id
                      and m.date_start = i.date_start
          group by i.tenant_id, i.account_id, i.date_start
+    ),
+    regions as (
+        -- an account-day loaded only by region (before the two reads): its region rows stand
+        -- in for the totals, as in the fact; they carry no comparable conversions
+        select r.tenant_id, r.account_id, r.date_start, sum(r.spend) as spend,
+               sum(r.impressions) as impressions, sum(r.clicks) as clicks
+          from raw.meta_insights r
+          join meta m on m.tenant_id = r.tenant_id and m.account_id = r.account_id
+                     and m.date_start = r.date_start
+         where not exists (select 1 from raw.meta_insights_ad a
+                            where a.tenant_id = r.tenant_id and a.account_id = r.account_id
+                              and a.date_start = r.date_start)
+         group by r.tenant_id, r.account_id, r.date_start
     )
     select meta.tenant_id, meta.account_id, meta.date_start, meta.currency,
-           coalesce(ours.spend, 0) as our_spend, meta.spend as meta_spend,
-           coalesce(ours.impressions, 0) as our_impressions, meta.impressions as meta_impressions,
-           coalesce(ours.clicks, 0) as our_clicks, meta.clicks as meta_clicks,
-           case when meta.conversions is not null
-                 and meta.conversion_events = coalesce(ours.conversion_events,
-                                                       meta.conversion_events)
-                then coalesce(ours.conversions, 0) end as our_conversions,
-           case when meta.conversion_events = coalesce(ours.conversion_events,
-                                                       meta.conversion_events)
-                then meta.conversions end as meta_conversions
+           coalesce(ours.spend, regions.spend, 0) as our_spend, meta.spend as meta_spend,
+           coalesce(ours.impressions, regions.impressions, 0) as our_impressions,
+           meta.impressions as meta_impressions,
+           coalesce(ours.clicks, regions.clicks, 0) as our_clicks, meta.clicks as meta_clicks,
+           -- conversions compared when Meta listed actions and both sides were counted under
+           -- one and the same definition (no ad rows at all: ours are 0)
+           case when comparable then coalesce(ours.conversions, 0) end as our_conversions,
+           case when comparable then meta.conversions end as meta_conversions
       from meta
       left join ours on ours.tenant_id = meta.tenant_id and ours.account_id = meta.account_id
                     and ours.date_start = meta.date_start
+      left join regions on regions.tenant_id = meta.tenant_id
+                       and regions.account_id = meta.account_id
+                       and regions.date_start = meta.date_start
+      cross join lateral (
+          select meta.conversions is not null and regions.tenant_id is null
+                 and (ours.tenant_id is null
+                      or (ours.definitions = 1
+                          and ours.conversion_events = meta.conversion_events)) as comparable
+      ) as c
      order by meta.tenant_id, meta.account_id, meta.date_start
     """
 

@@ -125,7 +125,9 @@ meta_truth as (
         tenant_id, account_id, campaign_id, max(campaign_name) as campaign_name, date_day,
         sum(spend) as spend, sum(impressions) as impressions, sum(clicks) as clicks,
         sum(conversions) as conversions, sum(conversion_value) as conversion_value,
-        max(currency) as currency, max(loaded_at) as loaded_at
+        max(currency) as currency, max(loaded_at) as loaded_at,
+        -- when the ad rows were loaded: every parish of the campaign-day depends on them
+        max(loaded_at) as ad_loaded_at
     from meta_ad_rows
     group by tenant_id, account_id, campaign_id, date_day
 
@@ -137,7 +139,7 @@ meta_truth as (
         -- region rows read since the two reads carry no conversions; such a day also fails
         -- the reconciliation with Meta's account totals, which blocks the snapshot
         coalesce(sum(conversions), 0), coalesce(sum(conversion_value), 0),
-        max(currency), max(loaded_at)
+        max(currency), max(loaded_at), null::timestamptz
     from meta_region_rows as regions
     where not exists (
         select 1
@@ -202,7 +204,7 @@ meta_parts as (
             greatest(truth.spend - coalesce(covered.spend, 0), 0),
             greatest(truth.impressions - coalesce(covered.impressions, 0), 0),
             greatest(truth.clicks - coalesce(covered.clicks, 0), 0),
-            truth.loaded_at
+            truth.ad_loaded_at
         from meta_truth as truth
         left join meta_covered as covered
             on covered.tenant_id = truth.tenant_id
@@ -246,8 +248,7 @@ meta_running as (
         sum(weighted.clicks) over upto                  as clicks_upto,
         sum(weighted.clicks) over campaign_day          as clicks_whole,
         sum(weighted.conversion_weight) over upto       as conversion_weight_upto,
-        sum(weighted.conversion_weight) over campaign_day as conversion_weight_whole,
-        max(weighted.loaded_at) over campaign_day       as parts_loaded_at
+        sum(weighted.conversion_weight) over campaign_day as conversion_weight_whole
     from meta_weighted as weighted
     window
         campaign_day as (
@@ -286,7 +287,10 @@ meta_split as (
                           'running.conversion_weight_upto',
                           'running.conversion_weight_whole', 4) }}      as conversion_value,
         truth.currency,
-        greatest(truth.loaded_at, running.parts_loaded_at)              as loaded_at
+        -- a parish row is as new as its own region rows and the campaign-day's ad rows (an
+        -- unchanged parish keeps its load time, and is not rewritten)
+        coalesce(greatest(running.loaded_at, truth.ad_loaded_at), truth.loaded_at)
+                                                                        as loaded_at
     from meta_running as running
     inner join meta_truth as truth
         on truth.tenant_id = running.tenant_id
