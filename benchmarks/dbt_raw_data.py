@@ -32,6 +32,23 @@ def tenant_ids(tenants: int) -> list[str]:
     return [f"bench-{n:02d}" for n in range(1, tenants + 1)]
 
 
+#: Meta's ad x day rows (the read without a breakdown) as the sum of the region rows, ``where``
+#: they are; ``upsert`` is the conflict clause of a re-read.
+META_AD_ROWS = """
+    insert into raw.meta_insights_ad (tenant_id, account_id, campaign_id, campaign_name,
+        adset_id, adset_name, ad_id, ad_name, date_start, date_stop, spend, impressions,
+        clicks, reach, conversions, conversion_value, currency, conversion_events, _loaded_at)
+    select tenant_id, account_id, campaign_id, max(campaign_name), adset_id, max(adset_name),
+           ad_id, max(ad_name), date_start, date_start, sum(spend), sum(impressions),
+           sum(clicks), max(reach), sum(conversions), sum(conversions) * 25, max(currency),
+           'purchase,lead,complete_registration', max(_loaded_at)
+    from raw.meta_insights
+    where {where}
+    group by tenant_id, account_id, campaign_id, adset_id, ad_id, date_start
+    {upsert}
+"""
+
+
 def generate(
     conn: Connection,
     *,
@@ -112,19 +129,7 @@ def generate(
         """,
         # The same ads' days read without a breakdown (the truth the region rows split): the
         # region rows summed.
-        """
-        insert into raw.meta_insights_ad (tenant_id, account_id, campaign_id, campaign_name,
-            adset_id, adset_name, ad_id, ad_name, date_start, date_stop, spend, impressions,
-            clicks, reach, conversions, conversion_value, currency, conversion_events,
-            _loaded_at)
-        select tenant_id, account_id, campaign_id, max(campaign_name), adset_id,
-               max(adset_name), ad_id, max(ad_name), date_start, date_start, sum(spend),
-               sum(impressions), sum(clicks), max(reach), sum(conversions),
-               sum(conversions) * 25, max(currency), 'purchase,lead,complete_registration',
-               max(_loaded_at)
-        from raw.meta_insights
-        group by tenant_id, account_id, campaign_id, adset_id, ad_id, date_start
-        """,
+        META_AD_ROWS.format(where="true", upsert=""),
         """
         insert into app.airbyte_connections (connection_id, tenant_id, provider,
             source_account_id)
@@ -241,28 +246,18 @@ def new_hour(conn: Connection, *, until: date) -> dict[str, int]:
     ).rowcount
     written["raw.meta_insights_ad"] = conn.execute(
         sa.text(
-            """
-            insert into raw.meta_insights_ad (tenant_id, account_id, campaign_id, campaign_name,
-                adset_id, adset_name, ad_id, ad_name, date_start, date_stop, spend, impressions,
-                clicks, reach, conversions, conversion_value, currency, conversion_events,
-                _loaded_at)
-            select tenant_id, account_id, campaign_id, max(campaign_name), adset_id,
-                   max(adset_name), ad_id, max(ad_name), date_start, date_start, sum(spend),
-                   sum(impressions), sum(clicks), max(reach), sum(conversions),
-                   sum(conversions) * 25, max(currency), 'purchase,lead,complete_registration',
-                   max(_loaded_at)
-            from raw.meta_insights
-            where date_start >= cast(:until as date) - 1
-            group by tenant_id, account_id, campaign_id, adset_id, ad_id, date_start
-            on conflict (tenant_id, ad_id, date_start) do update
-               set spend = excluded.spend, impressions = excluded.impressions,
-                   clicks = excluded.clicks, conversions = excluded.conversions,
-                   conversion_value = excluded.conversion_value, _loaded_at = now()
-             where (raw.meta_insights_ad.spend, raw.meta_insights_ad.impressions,
-                    raw.meta_insights_ad.clicks, raw.meta_insights_ad.conversions)
-                   is distinct from (excluded.spend, excluded.impressions, excluded.clicks,
-                                     excluded.conversions)
-            """
+            META_AD_ROWS.format(
+                where="date_start >= cast(:until as date) - 1",
+                upsert="""
+                on conflict (tenant_id, ad_id, date_start) do update
+                   set spend = excluded.spend, impressions = excluded.impressions,
+                       clicks = excluded.clicks, conversions = excluded.conversions,
+                       conversion_value = excluded.conversion_value, _loaded_at = now()
+                 where (raw.meta_insights_ad.spend, raw.meta_insights_ad.impressions,
+                        raw.meta_insights_ad.clicks, raw.meta_insights_ad.conversions)
+                       is distinct from (excluded.spend, excluded.impressions,
+                                         excluded.clicks, excluded.conversions)""",
+            )
         ),
         {"until": until},
     ).rowcount

@@ -113,6 +113,24 @@ def region_record(
     """
     get = api_row.get
     return (
+        *_ad_day(tenant_id, api_row),
+        get("region") or "Unknown",
+        _decimal_text(get("spend", "0")),
+        _int(get("impressions")) or 0,
+        _int(get("clicks")) or 0,
+        _int(get("reach")) or 0,
+        None,
+        None,
+        get("account_currency") or currency,
+        attribution_label(attribution, get("attribution_setting")),
+    )
+
+
+def _ad_day(tenant_id: str, api_row: dict[str, Any]) -> tuple[Any, ...]:
+    """The ad and day a row of either ad-level read is about: the columns both tables lead
+    with (tenant, account, campaign, ad set and ad with their names, first and last day)."""
+    get = api_row.get
+    return (
         tenant_id,
         _act(api_row["account_id"]),
         api_row["campaign_id"],
@@ -123,15 +141,6 @@ def region_record(
         get("ad_name"),
         date.fromisoformat(api_row["date_start"]),
         date.fromisoformat(api_row["date_stop"]),
-        get("region") or "Unknown",
-        _decimal_text(get("spend", "0")),
-        _int(get("impressions")) or 0,
-        _int(get("clicks")) or 0,
-        _int(get("reach")) or 0,
-        None,
-        None,
-        get("account_currency") or currency,
-        attribution_label(attribution, get("attribution_setting")),
     )
 
 
@@ -153,16 +162,7 @@ def _insight_values(
     action_values = get("action_values") or []
     found = count(definition, actions, action_values, attribution)
     return (
-        tenant_id,
-        _act(api_row["account_id"]),
-        api_row["campaign_id"],
-        get("campaign_name"),
-        api_row["adset_id"],
-        get("adset_name"),
-        api_row["ad_id"],
-        get("ad_name"),
-        date.fromisoformat(api_row["date_start"]),
-        date.fromisoformat(api_row["date_stop"]),
+        *_ad_day(tenant_id, api_row),
         _decimal_text(get("spend", "0")),
         _int(get("impressions")) or 0,
         _int(get("clicks")) or 0,
