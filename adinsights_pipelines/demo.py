@@ -428,6 +428,8 @@ class Supervisor:
         restarted = []
         now = time.monotonic()
         for child in self.children:
+            if self._stop.is_set():  # stopping: what exits now was ended by stop()
+                break
             if child.process is None or child.process.poll() is None or now < child.not_before:
                 continue
             code = child.process.returncode
@@ -465,7 +467,9 @@ class Supervisor:
             try:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
+                # SIGTERM not honoured in time: kill it, and reap it, so nothing outlives stop()
                 process.kill()
+                process.wait(timeout=10)
 
 
 def _serve(rt: Runtime, key: str, progress: Progress) -> DemoResult:

@@ -174,7 +174,9 @@ def meta_insights(context: AssetExecutionContext, sync: MetaSync) -> Materialize
     return MaterializeResult(
         metadata={
             "tenant_id": tenant_id,
-            "rows_upserted": written,
+            # both ad-level reads, as the backfill job counts them; then each read apart
+            "rows_upserted": written + region_rows,
+            "ad_rows_upserted": written,
             "region_rows_upserted": region_rows,
             "level_rows_upserted": level_rows,
             "window_since": since.isoformat(),

@@ -160,7 +160,7 @@ def load_insights(
     attribution: Attribution = UNIFIED,
     read: InsightsRead = AD_READ,
 ) -> int:
-    """Upsert Graph insight rows of one ad account, answers to ``read``, into its table.
+    """Upsert Graph insight rows of one ad account (the answers to ``read``) into its table.
 
     COPY + one upsert per batch of ``batch_rows`` (default :data:`BATCH_ROWS`) rows, each batch
     its own transaction: when ``api_rows`` fails part-way (a Graph error, a crash), the batches

@@ -360,8 +360,9 @@ def compute_payload(
             "meta_parish": (
                 "Meta reports no conversions by region: a parish's Meta conversions and "
                 "conversion_value are each campaign-day's, allocated by the parish's share of "
-                "clicks (conversions_estimated); spend, impressions and clicks are Meta's region "
-                "figures, and parish totals add up exactly to the platform's"
+                "clicks (conversions_estimated); spend, impressions and clicks follow Meta's "
+                "region rows (what they leave out is on Unknown), and parish totals add up "
+                "exactly to the platform's"
             ),
             "ratios": "from summed parts, null when the denominator is zero: ctr = clicks / "
             "impressions, cpc = spend / clicks, cpm = spend x 1000 / impressions, "
