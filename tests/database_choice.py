@@ -16,8 +16,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import sqlalchemy as sa
-
 from adinsights_pipelines.errors import DatabaseUnavailable
 from adinsights_pipelines.warehouse.database import Database, check_reachable, start_embedded
 
@@ -66,23 +64,4 @@ def choose(
     parent = embedded_parent or Path(tempfile.mkdtemp(prefix="adi-test-pg-"))
     # The server stops, and its data folder goes, when the process that started it exits.
     embedded = start_embedded(parent, delete_on_exit=True).with_database("postgres")
-    _without_durability(embedded)
     return TestDatabase(embedded, reason)
-
-
-#: A throw-away test cluster need not survive a crash: no flush to disk on commit, for speed.
-#: (The product's own embedded server, ``make demo``'s, keeps PostgreSQL's defaults.)
-NO_DURABILITY = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
-
-
-def _without_durability(db: Database) -> None:
-    engine = sa.create_engine(
-        db.sqlalchemy_url, poolclass=sa.pool.NullPool, isolation_level="AUTOCOMMIT"
-    )
-    try:
-        with engine.connect() as conn:
-            for name, value in NO_DURABILITY.items():
-                conn.execute(sa.text(f"alter system set {name} = {value}"))
-            conn.execute(sa.text("select pg_reload_conf()"))
-    finally:
-        engine.dispose()
