@@ -236,6 +236,10 @@ SLOW_FIRST = (
     "tests/test_end_to_end.py",
     "tests/api/",
     "tests/dbt/",
+    # the real-browser onboarding and the lifecycle (a minute or more each): last, they left
+    # one worker alone for minutes at the end of a run
+    "tests/onboarding/",
+    "tests/meta/test_golden.py",
 )
 
 
