@@ -265,9 +265,10 @@ def compute_payload(
     if missing:
         raise MissingExchangeRates(reporting, [(r.date_day, r.currency) for r in missing])
 
-    def grouped(columns: str, order: str) -> list[Any]:
+    def grouped(columns: str, order: str, extra: str = "") -> list[Any]:
         return query(
-            f"select {columns}, {MEASURES} from converted group by {columns} order by {order}"
+            f"select {columns}, {MEASURES}{extra} from converted group by {columns} "
+            f"order by {order}"
         )
 
     def reporting_fields(row: Any) -> dict[str, Any]:
@@ -414,10 +415,10 @@ def compute_payload(
                 **reporting_fields(r),
                 "conversions_estimated": bool(r.conversions_estimated),
             }
-            for r in query(
-                f"select parish, currency, {MEASURES}, "
-                "bool_or(conversions_estimated) as conversions_estimated "
-                "from converted group by parish, currency order by spend desc, parish"
+            for r in grouped(
+                "parish, currency",
+                "spend desc, parish",
+                ", bool_or(conversions_estimated) as conversions_estimated",
             )
         ],
         "by_day": [
