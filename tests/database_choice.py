@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from adinsights_pipelines.errors import DatabaseUnavailable
 from adinsights_pipelines.warehouse.database import Database, check_reachable, start_embedded
 
@@ -64,4 +66,24 @@ def choose(
     parent = embedded_parent or Path(tempfile.mkdtemp(prefix="adi-test-pg-"))
     # The server stops, and its data folder goes, when the process that started it exits.
     embedded = start_embedded(parent, delete_on_exit=True).with_database("postgres")
+    _configure_for_tests(embedded)
     return TestDatabase(embedded, reason)
+
+
+#: The suite's cluster runs as this machine's (and CI's) server is configured: no autovacuum.
+#: Each test database lives for one test; autovacuum workers visiting hundreds of short-lived
+#: databases only take CPU from the tests. (``make demo``'s embedded server keeps the defaults.)
+TEST_SETTINGS = {"autovacuum": "off"}
+
+
+def _configure_for_tests(db: Database) -> None:
+    engine = sa.create_engine(
+        db.sqlalchemy_url, poolclass=sa.pool.NullPool, isolation_level="AUTOCOMMIT"
+    )
+    try:
+        with engine.connect() as conn:
+            for name, value in TEST_SETTINGS.items():
+                conn.execute(sa.text(f"alter system set {name} = {value}"))
+            conn.execute(sa.text("select pg_reload_conf()"))
+    finally:
+        engine.dispose()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,16 @@ def test_with_no_server_an_embedded_one_is_started_and_answers(server_parent: Pa
     try:
         with eng.connect() as conn:
             assert conn.execute(sa.text("select current_database()")).scalar() == "postgres"
+        # configured as the machine's server is: no autovacuum (the reload reaches new sessions
+        # within moments)
+        deadline = time.monotonic() + 10
+        while True:
+            with eng.connect() as conn:
+                autovacuum = conn.execute(sa.text("show autovacuum")).scalar()
+            if autovacuum == "off":
+                break
+            assert time.monotonic() < deadline, autovacuum
+            time.sleep(0.1)
     finally:
         eng.dispose()
 
