@@ -18,6 +18,7 @@ from adinsights_pipelines.encryption import LocalKeyring
 from adinsights_pipelines.simulators.meta_graph import MetaSimulator
 from adinsights_pipelines.tenants import add_tenant, set_credential
 from adinsights_pipelines.warehouse.database import Database, engine
+from tests.sql import query
 
 LOOKBACK_DAYS = 3
 TENANT = "zoned"
@@ -104,16 +105,13 @@ def test_each_account_reads_the_window_ending_on_its_own_today(
     # Kiritimati is a day or two ahead of Pago Pago, never level
     assert 1 <= (before[EAST] - before[WEST]).days <= 2
 
-    with engine(product_env).connect() as conn:
-        synced = dict(
-            conn.execute(
-                sa.text(
-                    "select account_id, synced_through from app.meta_sync_state "
-                    "where tenant_id = :t"
-                ),
-                {"t": TENANT},
-            ).all()
+    synced = dict(
+        query(
+            product_env,
+            "select account_id, synced_through from app.meta_sync_state where tenant_id = :t",
+            t=TENANT,
         )
+    )
     assert synced == {east: before[EAST], west: before[WEST]}
     metadata = run.get_asset_materialization_events()[0].materialization.metadata
     assert (

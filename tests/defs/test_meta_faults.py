@@ -17,6 +17,7 @@ from adinsights_pipelines.encryption import LocalKeyring
 from adinsights_pipelines.simulators.meta_graph import MetaSimulator
 from adinsights_pipelines.tenants import add_tenant, set_credential
 from adinsights_pipelines.warehouse.database import Database, engine
+from tests.sql import query
 
 LOOKBACK_DAYS = 4
 TOKEN = "sim_faults_t"
@@ -70,11 +71,6 @@ def rows(db: Database, tenant_id: str) -> set[tuple[Any, ...]]:
     as_set = {tuple(r) for r in found}
     assert len(as_set) == len(found)  # the natural key keeps rows unique
     return as_set
-
-
-def query(db: Database, sql: str, **params: Any) -> list[Any]:
-    with engine(db).connect() as conn:
-        return list(conn.execute(sa.text(sql), params).all())
 
 
 def states(db: Database, tenant_id: str) -> dict[str, tuple[str, str | None]]:
