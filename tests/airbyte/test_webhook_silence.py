@@ -36,18 +36,6 @@ SECRET = "webhook-secret-0123456789"
 
 
 @pytest.fixture
-def slack() -> Iterator[WebhookSink]:
-    with WebhookSink() as sink:
-        yield sink
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    with SmtpSink() as sink:
-        yield sink
-
-
-@pytest.fixture
 def api(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[LoopbackServer]:
     monkeypatch.setenv("ADINSIGHTS_AIRBYTE_WEBHOOK_SECRET", SECRET)
     monkeypatch.setenv("ADINSIGHTS_METRICS_CACHE_SECONDS", "0")

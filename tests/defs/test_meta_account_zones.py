@@ -16,9 +16,9 @@ from dagster import AssetKey, DagsterInstance
 from adinsights_pipelines.definitions import defs
 from adinsights_pipelines.encryption import LocalKeyring
 from adinsights_pipelines.simulators.meta_graph import MetaSimulator
-from adinsights_pipelines.tenants import add_tenant, set_credential
 from adinsights_pipelines.warehouse.database import Database, engine
 from tests.sql import query
+from tests.tenants import meta_window, onboard
 
 LOOKBACK_DAYS = 3
 TENANT = "zoned"
@@ -34,12 +34,8 @@ def accounts(
     keyring: LocalKeyring,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[list[str]]:
-    monkeypatch.setenv("ADINSIGHTS_META_INSIGHTS_LOOKBACK_DAYS", str(LOOKBACK_DAYS))
-    monkeypatch.setenv("ADINSIGHTS_META_INITIAL_SYNC_DAYS", str(LOOKBACK_DAYS))
-    with engine(product_env).begin() as conn:
-        add_tenant(conn, TENANT, "Zoned")
-        set_credential(conn, keyring, TENANT, "meta", "sim_zones_zoned")
-    instance.add_dynamic_partitions("tenant", [TENANT])
+    meta_window(monkeypatch, LOOKBACK_DAYS)
+    onboard(product_env, instance, keyring, {TENANT: {"meta": "sim_zones_zoned"}})
     job = defs.resolve_job_def("meta_sync")
     done = job.execute_in_process(
         instance=instance, partition_key=TENANT, asset_selection=[AssetKey("meta_ad_accounts")]

@@ -11,9 +11,10 @@ from dagster import DagsterInstance, ExecuteInProcessResult
 from adinsights_pipelines.definitions import defs
 from adinsights_pipelines.encryption import LocalKeyring
 from adinsights_pipelines.simulators.meta_graph import MetaSimulator
-from adinsights_pipelines.tenants import add_tenant, set_credential
+from adinsights_pipelines.tenants import set_credential
 from adinsights_pipelines.warehouse.database import Database, engine
 from tests.sql import one, query, scalar
+from tests.tenants import meta_window, onboard
 
 LOOKBACK_DAYS = 5
 
@@ -26,16 +27,9 @@ def tenants(
     keyring: LocalKeyring,
     monkeypatch,
 ) -> Iterator[list[str]]:
-    monkeypatch.setenv("ADINSIGHTS_META_INSIGHTS_LOOKBACK_DAYS", str(LOOKBACK_DAYS))
-    # History no longer than the lookback window: the first sync reads it like any other.
-    monkeypatch.setenv("ADINSIGHTS_META_INITIAL_SYNC_DAYS", str(LOOKBACK_DAYS))
-    ids = ["acme", "globex"]
-    with engine(product_env).begin() as conn:
-        for tenant_id in ids:
-            add_tenant(conn, tenant_id, tenant_id.title())
-            set_credential(conn, keyring, tenant_id, "meta", f"sim_test_{tenant_id}")
-    instance.add_dynamic_partitions("tenant", ids)
-    yield ids
+    meta_window(monkeypatch, LOOKBACK_DAYS)
+    tokens = {t: {"meta": f"sim_test_{t}"} for t in ("acme", "globex")}
+    yield onboard(product_env, instance, keyring, tokens)
     meta_sim.state.clear_faults()
 
 
