@@ -88,9 +88,12 @@ def private_names_we_define(trees: dict[str, ast.Module]) -> frozenset[str]:
                 names.add(node.arg)
             elif isinstance(node, ast.alias):
                 names.add(node.asname or node.name.split(".")[0])
-            elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-                if IDENTIFIER.fullmatch(node.value):  # a name in a string, not prose or code
-                    names.add(node.value)
+            elif (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and IDENTIFIER.fullmatch(node.value)  # a name in a string, not prose or code
+            ):
+                names.add(node.value)
     return frozenset(n for n in names if _is_private(n))
 
 
