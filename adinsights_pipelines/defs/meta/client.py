@@ -23,12 +23,11 @@ from __future__ import annotations
 import json
 import logging
 import re
-import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, Unpack
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import orjson
@@ -39,12 +38,10 @@ from adinsights_pipelines.defs.meta.graph_versions import DEFAULT_VERSION
 from adinsights_pipelines.outside_apis.error_log import ApiCallFailure
 from adinsights_pipelines.outside_apis.errors import OutsideApiError
 from adinsights_pipelines.outside_apis.retry import (
-    BACKOFF_MAX_S,
-    MAX_ATTEMPTS,
     NETWORK_ERRORS,
     is_throttled_or_server_error,
 )
-from adinsights_pipelines.outside_apis.transport import JsonApiTransport, OnError
+from adinsights_pipelines.outside_apis.transport import JsonApiTransport, TransportOptions
 
 __all__ = [
     "ACCOUNT_FIELDS",
@@ -382,22 +379,9 @@ class MetaGraphClient(JsonApiTransport):
         *,
         base_url: str = "https://graph.facebook.com",
         api_version: str = DEFAULT_VERSION,
-        session: requests.Session | None = None,
-        on_error: OnError = None,
-        max_attempts: int = MAX_ATTEMPTS,
-        timeout: float = 30.0,
-        backoff_base: float = 1.0,
-        sleep: Callable[[float], None] = time.sleep,
+        **transport: Unpack[TransportOptions],
     ) -> None:
-        super().__init__(
-            session=session,
-            on_error=on_error,
-            max_attempts=max_attempts,
-            timeout=timeout,
-            backoff_base=backoff_base,
-            backoff_max_s=BACKOFF_MAX_S,
-            sleep=sleep,
-        )
+        super().__init__(**transport)
         self._token = access_token
         self.base_url = base_url.rstrip("/")
         self.api_version = api_version
