@@ -84,7 +84,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from adinsights_pipelines.simulators.control import SimulatorControls, control_routes
+from adinsights_pipelines.simulators.control import (
+    RequestRecord,
+    SimulatorControls,
+    control_routes,
+)
 from adinsights_pipelines.simulators.server import LoopbackServer
 
 __all__ = [
@@ -503,14 +507,6 @@ class Fault:
         if not 500 <= self.http_status <= 599:
             raise ValueError("http_status must be a 5xx status")
         self.remaining = self.count
-
-
-@dataclass(frozen=True)
-class RequestRecord:
-    method: str
-    path: str
-    query: dict[str, str]
-    status: int
 
 
 @dataclass(frozen=True)

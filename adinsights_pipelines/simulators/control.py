@@ -2,8 +2,9 @@
 the request log, and the ``/__sim__`` endpoints that drive them over HTTP.
 
 Each simulator keeps its own ``Fault`` (what a failure looks like on that platform: Graph's
-error envelope, Google's, a bare 5xx) and its own ``RequestRecord`` (what it logs, never a
-token); :class:`SimulatorControls` holds them, thread-safe under the state's one lock, and
+error envelope, Google's, a bare 5xx) and logs a :class:`RequestRecord`, or a record of its own
+where it logs something else (Google: the request body; exchange rates: the day asked for).
+:class:`SimulatorControls` holds both, thread-safe under the state's one lock, and
 :func:`control_routes` serves them:
 
     GET/POST/DELETE /__sim__/faults    pending faults / inject one or a list / clear them
@@ -16,14 +17,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-__all__ = ["Knobs", "PendingFault", "SimulatorControls", "control_routes"]
+__all__ = ["Knobs", "PendingFault", "RequestRecord", "SimulatorControls", "control_routes"]
 
 
 class PendingFault(Protocol):
@@ -36,6 +37,16 @@ class PendingFault(Protocol):
 class _Logged(Protocol):
     @property
     def path(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One request a simulator answered, by method, path and query (never a token)."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    status: int
 
 
 F = TypeVar("F", bound=PendingFault)

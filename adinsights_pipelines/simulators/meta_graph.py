@@ -100,7 +100,11 @@ from adinsights_pipelines.defs.meta.graph_versions import (
 )
 from adinsights_pipelines.simulators import meta_fields as documented
 from adinsights_pipelines.simulators import meta_login
-from adinsights_pipelines.simulators.control import SimulatorControls, control_routes
+from adinsights_pipelines.simulators.control import (
+    RequestRecord,
+    SimulatorControls,
+    control_routes,
+)
 from adinsights_pipelines.simulators.meta_marketing import (
     HIDDEN_STATUSES,
     NO_EVENTS,
@@ -374,16 +378,6 @@ class Fault:
             is_transient=self.is_transient,
             user_msg=self.error_user_msg,
         )
-
-
-@dataclass(frozen=True)
-class RequestRecord:
-    """One request the simulator answered (``query`` never holds the access token)."""
-
-    method: str
-    path: str
-    query: dict[str, str]
-    status: int
 
 
 @dataclass(frozen=True)
