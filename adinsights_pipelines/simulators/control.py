@@ -18,13 +18,22 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-__all__ = ["Knobs", "PendingFault", "RequestRecord", "SimulatorControls", "control_routes"]
+__all__ = [
+    "Knobs",
+    "PendingFault",
+    "RequestRecord",
+    "SimulatorControls",
+    "as_datetime",
+    "aware",
+    "control_routes",
+]
 
 
 class PendingFault(Protocol):
@@ -103,6 +112,23 @@ class SimulatorControls(Generic[F, R]):
     def clear_requests(self) -> None:
         with self._lock:
             self._log.clear()
+
+
+def aware(moment: datetime) -> datetime:
+    """``moment`` with a time zone: a naive one is taken as UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def as_datetime(value: Any) -> datetime:
+    """An instant a knob was given (``now``, ``expire_tokens_at``...): a datetime, epoch
+    seconds or ISO 8601 text (``Z`` allowed); naive ones are UTC."""
+    if isinstance(value, datetime):
+        return aware(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, UTC)
+    if isinstance(value, str):
+        return aware(datetime.fromisoformat(value.replace("Z", "+00:00")))
+    raise TypeError(f"not a datetime: {value!r}")
 
 
 class Knobs(Protocol):

@@ -95,7 +95,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from adinsights_pipelines.simulators.control import SimulatorControls, control_routes
+from adinsights_pipelines.simulators.control import (
+    SimulatorControls,
+    as_datetime,
+    aware,
+    control_routes,
+)
 from adinsights_pipelines.simulators.meta_graph import JAMAICA_REGIONS
 from adinsights_pipelines.simulators.server import LoopbackServer
 
@@ -398,20 +403,6 @@ SC_PERMISSION_LEVELS = ("siteOwner", "siteFullUser", "siteRestrictedUser", "site
 _SECRET_FIELDS = ("refresh_token", "client_secret", "access_token", "code")
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def _as_datetime(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        return _aware(value)
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, UTC)
-    if isinstance(value, str):
-        return _aware(datetime.fromisoformat(value.replace("Z", "+00:00")))
-    raise TypeError(f"not a datetime: {value!r}")
-
-
 class GoogleSimState(SimulatorControls[Fault, RequestRecord]):
     """Mutable, thread-safe simulator state: knobs, virtual clock, tokens, faults, request log.
 
@@ -464,12 +455,12 @@ class GoogleSimState(SimulatorControls[Fault, RequestRecord]):
         pinned = self._now
         if pinned is not None:
             return pinned
-        base = _aware(self._clock()) if self._clock is not None else datetime.now(UTC)
+        base = aware(self._clock()) if self._clock is not None else datetime.now(UTC)
         return base + self._offset
 
     def set_now(self, moment: datetime | None) -> None:
         """Pin the clock at ``moment`` (naive means UTC); ``None`` un-pins it."""
-        self._now = None if moment is None else _aware(moment)
+        self._now = None if moment is None else aware(moment)
 
     def advance(self, delta: timedelta) -> datetime:
         """Move the clock forward (keeps running unless pinned); returns the new instant."""
@@ -488,7 +479,7 @@ class GoogleSimState(SimulatorControls[Fault, RequestRecord]):
         converted: dict[str, Any] = {}
         for name, value in knobs.items():
             if name == "now":
-                converted[name] = None if value is None else _as_datetime(value)
+                converted[name] = None if value is None else as_datetime(value)
             elif name == "advance_s":
                 converted[name] = timedelta(seconds=float(value))
             elif name in ("error_rate_5xx", "latency_s"):

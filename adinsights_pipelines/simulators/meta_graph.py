@@ -103,6 +103,8 @@ from adinsights_pipelines.simulators import meta_login
 from adinsights_pipelines.simulators.control import (
     RequestRecord,
     SimulatorControls,
+    as_datetime,
+    aware,
     control_routes,
 )
 from adinsights_pipelines.simulators.meta_marketing import (
@@ -427,20 +429,6 @@ KNOB_NAMES = (
 SpendKey = tuple[str, str, str]
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def _as_datetime(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        return _aware(value)
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, UTC)
-    if isinstance(value, str):
-        return _aware(datetime.fromisoformat(value.replace("Z", "+00:00")))
-    raise TypeError(f"not a datetime: {value!r}")
-
-
 def _optional_int(name: str, value: Any, minimum: int) -> int | None:
     if value is None:
         return None
@@ -583,7 +571,7 @@ class MetaSimState(SimulatorControls[Fault, RequestRecord]):
         if pinned is not None:
             return pinned
         if self._clock is not None:
-            return _aware(self._clock())
+            return aware(self._clock())
         real = datetime.now(UTC)
         if self._today is not None:
             return datetime.combine(self._today, real.timetz())
@@ -601,7 +589,7 @@ class MetaSimState(SimulatorControls[Fault, RequestRecord]):
 
     def set_now(self, moment: datetime | None) -> None:
         """Pin the virtual clock at ``moment`` (naive means UTC); ``None`` un-pins it."""
-        self._now = None if moment is None else _aware(moment)
+        self._now = None if moment is None else aware(moment)
 
     def advance(self, delta: timedelta) -> datetime:
         """Move the virtual clock forward (pins it); returns the new instant."""
@@ -617,7 +605,7 @@ class MetaSimState(SimulatorControls[Fault, RequestRecord]):
         converted: dict[str, Any] = {}
         for name, value in knobs.items():
             if name == "now":
-                converted[name] = None if value is None else _as_datetime(value)
+                converted[name] = None if value is None else as_datetime(value)
             elif name == "report_polls_to_complete":
                 converted[name] = _optional_int(name, value, 0) or 0
             elif name in ("empty_page_every", "max_rows_per_request"):
@@ -637,7 +625,7 @@ class MetaSimState(SimulatorControls[Fault, RequestRecord]):
                     raise ValueError("latency_s must not be negative")
                 converted[name] = latency
             elif name == "expire_tokens_at":
-                converted[name] = None if value is None else _as_datetime(value)
+                converted[name] = None if value is None else as_datetime(value)
             elif name == "deny_accounts":
                 if isinstance(value, str):
                     raise ValueError("deny_accounts must be a list of act_<id>")
@@ -667,7 +655,7 @@ class MetaSimState(SimulatorControls[Fault, RequestRecord]):
             "max_rows_per_request": self.max_rows_per_request,
             "throttle_after_calls": self.throttle_after_calls,
             "error_rate_5xx": self.error_rate_5xx,
-            "expire_tokens_at": None if expire is None else _aware(expire).isoformat(),
+            "expire_tokens_at": None if expire is None else aware(expire).isoformat(),
             "deny_accounts": sorted(self.deny_accounts),
             "latency_s": self.latency_s,
             "spend_overrides": [
@@ -685,7 +673,7 @@ class MetaSimState(SimulatorControls[Fault, RequestRecord]):
 
     def _tokens_expired(self) -> bool:
         expire = self.expire_tokens_at
-        return expire is not None and self.now() >= _aware(expire)
+        return expire is not None and self.now() >= aware(expire)
 
     def _denied(self, account_id: str) -> bool:
         deny = self.deny_accounts
@@ -2542,6 +2530,18 @@ def create_app(state: MetaSimState | None = None) -> Starlette:
         query = {k: v for k, v in params.items() if k not in _UNLOGGED_PARAMS}
         sim.log_request(RequestRecord(request.method, request.url.path, query, status))
 
+    async def answer(
+        request: Request,
+        params: dict[str, str],
+        execute: Callable[[MetaSimState, _Call], tuple[int, Any, dict[str, str]]],
+        call: _Call,
+    ) -> Response:
+        if sim.latency_s > 0:
+            await asyncio.sleep(sim.latency_s)
+        status, body, headers = await run_in_threadpool(execute, sim, call)
+        record(request, params, status)
+        return JSONResponse(body, status_code=status, headers=headers)
+
     async def graph(request: Request) -> Response:
         params = await _params(request)
         call = _Call(
@@ -2553,11 +2553,7 @@ def create_app(state: MetaSimState | None = None) -> Starlette:
             params,
             params.get("access_token") or _bearer(request.headers),
         )
-        if sim.latency_s > 0:
-            await asyncio.sleep(sim.latency_s)
-        status, body, headers = await run_in_threadpool(_execute, sim, call)
-        record(request, params, status)
-        return JSONResponse(body, status_code=status, headers=headers)
+        return await answer(request, params, _execute, call)
 
     async def batch(request: Request) -> Response:
         params = await _params(request)
@@ -2570,11 +2566,7 @@ def create_app(state: MetaSimState | None = None) -> Starlette:
             params,
             params.get("access_token") or _bearer(request.headers),
         )
-        if sim.latency_s > 0:
-            await asyncio.sleep(sim.latency_s)
-        status, body, headers = await run_in_threadpool(_execute_batch, sim, call)
-        record(request, params, status)
-        return JSONResponse(body, status_code=status, headers=headers)
+        return await answer(request, params, _execute_batch, call)
 
     async def usage(request: Request) -> Response:
         try:
