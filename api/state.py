@@ -10,10 +10,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from dagster import DagsterInstance
-from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
 from sqlalchemy.engine import Engine
 from starlette.requests import Request
 
+from adinsights_pipelines.dagster_internals import AssetGraph
 from adinsights_pipelines.encryption import LocalKeyring, keyring_from_settings
 from adinsights_pipelines.settings import Settings
 from adinsights_pipelines.warehouse.database import Database
@@ -80,7 +80,7 @@ class AppState:
         return DagsterInstance.get()
 
     @cached_property
-    def asset_graph(self) -> BaseAssetGraph:
+    def asset_graph(self) -> AssetGraph:
         """The code location's assets and their freshness policies (loaded on first use)."""
         from adinsights_pipelines.definitions import defs
 

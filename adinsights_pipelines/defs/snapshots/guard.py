@@ -13,10 +13,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from dagster import AssetCheckKey, AssetKey, AssetSelection, DagsterInstance
-from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
-from dagster._core.storage.asset_check_execution_record import (
+
+from adinsights_pipelines.dagster_internals import (
     AssetCheckExecutionRecord,
     AssetCheckExecutionRecordStatus,
+    AssetGraph,
 )
 
 TENANT_IDS_METADATA = "tenant_ids"
@@ -33,7 +34,7 @@ class FailedCheck:
         return f"{self.key.asset_key.to_user_string()}:{self.key.name}"
 
 
-def protecting_checks(asset_graph: BaseAssetGraph, asset_key: AssetKey) -> set[AssetCheckKey]:
+def protecting_checks(asset_graph: AssetGraph, asset_key: AssetKey) -> set[AssetCheckKey]:
     """Blocking checks on every asset upstream of ``asset_key``."""
     upstream = AssetSelection.assets(asset_key).upstream().resolve(asset_graph) - {asset_key}
     return {
@@ -68,7 +69,7 @@ def blocking_failures(failed: Iterable[FailedCheck], tenant_id: str) -> list[Fai
 
 
 def failures_blocking(
-    instance: DagsterInstance, asset_graph: BaseAssetGraph, asset_key: AssetKey, tenant_id: str
+    instance: DagsterInstance, asset_graph: AssetGraph, asset_key: AssetKey, tenant_id: str
 ) -> list[FailedCheck]:
     """What keeps ``tenant_id``'s ``asset_key`` from materializing now (one batched query)."""
     keys = protecting_checks(asset_graph, asset_key)
