@@ -15,16 +15,11 @@ import logging
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
-from dagster import AssetMaterialization, AssetObservation
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from adinsights_pipelines.audit import record_audit
-from adinsights_pipelines.defs.airbyte.jobs import FAILED_STATUSES, SUCCEEDED
-from adinsights_pipelines.defs.airbyte.metadata import outcome_metadata
-from adinsights_pipelines.defs.airbyte.providers import provider_named
+from adinsights_pipelines.defs.airbyte.jobs import FAILED_STATUSES
 from adinsights_pipelines.defs.airbyte.status import (
     ERROR,
     FAILING,
@@ -36,15 +31,17 @@ from adinsights_pipelines.defs.airbyte.status import (
     sync_status_state,
 )
 from adinsights_pipelines.defs.airbyte.store import (
-    AirbyteConnectionRow,
+    ConnectionNotFound,
     connection_health_rows,
-    get_connection,
-    note_webhook_received,
-    record_job,
-    stored_job_status,
     tenant_telemetry_rows,
 )
 from adinsights_pipelines.defs.airbyte.webhook import WebhookJob, WebhookPayloadError, parse_webhook
+from adinsights_pipelines.services.webhooks import (
+    CONFLICT,
+    STORED,
+    WebhookReceipt,
+    record_webhook_job,
+)
 from adinsights_pipelines.settings import Settings, load_settings
 from adinsights_pipelines.warehouse.tolerant import (
     UnreadableValue,
@@ -60,7 +57,6 @@ from api.state import AppState, state_of
 log = logging.getLogger("api.airbyte")
 
 SECRET_HEADER = "X-Airbyte-Webhook-Secret"  # noqa: S105 - a header name
-TERMINAL = (SUCCEEDED, *FAILED_STATUSES)
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -108,111 +104,13 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def _report(state: AppState, connection: AirbyteConnectionRow, job: WebhookJob) -> None:
-    """A runless event for the tenant's partition: a materialization when the job succeeded,
-    an observation (history without freshness) otherwise."""
-    provider = provider_named(connection.provider)
-    if provider is None:
-        return
-    metadata = {
-        **outcome_metadata(connection.tenant_id, connection.provider, [job.outcome()]),
-        "source": "airbyte_webhook",
-    }
-    description = f"Airbyte job {job.job_id} {job.status} (reported by Airbyte's webhook)"
-    event: AssetMaterialization | AssetObservation
-    if job.status == SUCCEEDED:
-        event = AssetMaterialization(
-            asset_key=provider.asset_name,
-            partition=connection.tenant_id,
-            metadata=metadata,
-            description=description,
-        )
-    else:
-        event = AssetObservation(
-            asset_key=provider.asset_name,
-            partition=connection.tenant_id,
-            metadata=metadata,
-            description=description,
-        )
-    state.instance.report_runless_asset_event(event)
-
-
-#: What a delivery did: stored it, or (nothing stored, nothing reported to Dagster) a replay
-#: of what is stored, a stale non-terminal status after the terminal one, or a conflict: a
-#: terminal status disagreeing with the stored terminal status (audited once, not applied).
-STORED, DUPLICATE, SUPERSEDED, CONFLICT = "stored", "duplicate", "superseded", "conflict"
-
-
-def _conflict_audited(conn: sa.Connection, connection_id: str, job: WebhookJob) -> bool:
-    return (
-        conn.execute(
-            sa.text(
-                "select 1 from app.audit_log where action = 'airbyte_job_webhook_conflict' "
-                "and resource_id = :c and metadata @> cast(:m as jsonb) limit 1"
-            ),
-            {"c": connection_id, "m": json.dumps({"job_id": job.job_id, "status": job.status})},
-        ).first()
-        is not None
-    )
-
-
-def _record(state: AppState, job: WebhookJob) -> tuple[AirbyteConnectionRow, str, str]:
-    """Store the job, audit it and report it to Dagster, once per job and status; a job's state
-    only moves forward (running to terminal, and a terminal status is final).
-
-    Returns the connection, what the delivery did (:data:`STORED`...) and the job's status as
-    stored afterwards. One transaction: when Dagster cannot be told, nothing is stored and
-    Airbyte may retry.
-    """
-    with state.engine.begin() as conn:
-        connection = get_connection(conn, job.connection_id)
-        if connection is None:
-            raise Problem(404, "connection not found")
-        # Two deliveries of the same job must not both count as new.
-        conn.execute(
-            sa.text("select pg_advisory_xact_lock(hashtextextended(:k, 0))"),
-            {"k": f"airbyte-job:{job.connection_id}:{job.job_id}"},
-        )
-        previous = stored_job_status(conn, job.connection_id, job.job_id)
-        if previous is not None:
-            # a webhook arrived for a job we know: the webhook-silence rule counts it as heard
-            note_webhook_received(conn, job.connection_id, job.job_id)
-        if previous == job.status:
-            return connection, DUPLICATE, previous
-        if previous in TERMINAL:
-            if job.status not in TERMINAL:
-                return connection, SUPERSEDED, previous
-            if not _conflict_audited(conn, connection.connection_id, job):
-                record_audit(
-                    conn,
-                    tenant_id=connection.tenant_id,
-                    actor="airbyte-webhook",
-                    action="airbyte_job_webhook_conflict",
-                    resource_type="airbyte_connection",
-                    resource_id=connection.connection_id,
-                    metadata={"job_id": job.job_id, "status": job.status, "stored": previous},
-                )
-            return connection, CONFLICT, previous
-        record_job(conn, connection.tenant_id, job.outcome())
-        note_webhook_received(conn, job.connection_id, job.job_id)
-        record_audit(
-            conn,
-            tenant_id=connection.tenant_id,
-            actor="airbyte-webhook",
-            action="airbyte_job_webhook",
-            resource_type="airbyte_connection",
-            resource_id=connection.connection_id,
-            metadata={
-                "job_id": job.job_id,
-                "status": job.status,
-                "records_synced": job.records_synced,
-                "bytes_synced": job.bytes_synced,
-                "duration_seconds": job.duration_seconds,
-                "error": job.error,
-            },
-        )
-        _report(state, connection, job)
-    return connection, STORED, job.status
+def _record(state: AppState, job: WebhookJob) -> WebhookReceipt:
+    """The webhook use case in one transaction (nothing stored when Dagster cannot be told)."""
+    try:
+        with state.engine.begin() as conn:
+            return record_webhook_job(conn, state.instance, job)
+    except ConnectionNotFound:
+        raise Problem(404, "connection not found") from None
 
 
 async def webhook(request: Request) -> JSONResponse:
@@ -274,12 +172,13 @@ async def webhook(request: Request) -> JSONResponse:
         job = parse_webhook(payload, now=state.clock())
     except WebhookPayloadError as exc:
         raise Problem(400, str(exc)) from None
-    connection, outcome, stored_status = await run_in_threadpool(_record, state, job)
+    receipt = await run_in_threadpool(_record, state, job)
+    outcome = receipt.outcome
     fields = {
-        "tenant_id": connection.tenant_id,
-        "connection_id": connection.connection_id,
+        "tenant_id": receipt.connection.tenant_id,
+        "connection_id": receipt.connection.connection_id,
         "job_id": job.job_id,
-        "status": stored_status,
+        "status": receipt.status,
         "duplicate": outcome != STORED,
         "conflict": outcome == CONFLICT,
     }

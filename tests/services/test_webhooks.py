@@ -1,0 +1,180 @@
+"""The webhook use case (services/webhooks.py) against a real PostgreSQL and Dagster instance:
+stored once, audited, reported to Dagster; replays, late statuses and conflicts change nothing."""
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
+
+from adinsights_pipelines.defs.airbyte.store import ConnectionNotFound, add_connection
+from adinsights_pipelines.defs.airbyte.webhook import WebhookJob
+from adinsights_pipelines.services.webhooks import (
+    CONFLICT,
+    DUPLICATE,
+    STORED,
+    SUPERSEDED,
+    record_webhook_job,
+)
+from adinsights_pipelines.tenants import add_tenant
+from adinsights_pipelines.warehouse.database import Database, engine
+
+TENANT = "hooked"
+ASSET = AssetKey("google_ads_campaign_performance")
+STARTED = datetime(2025, 6, 2, 14, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def connection_id(database: Database) -> str:
+    connection_id = str(uuid.uuid4())
+    with engine(database).begin() as conn:
+        add_tenant(conn, TENANT, "Hooked")
+        add_connection(
+            conn,
+            tenant_id=TENANT,
+            provider="google_ads",
+            connection_id=connection_id,
+            source_account_id="123-456-7890",
+        )
+    return connection_id
+
+
+Deliver = Callable[[WebhookJob], tuple[str, str]]
+
+
+@pytest.fixture
+def deliver(database: Database, instance: DagsterInstance) -> Deliver:
+    """One delivery in its own transaction, as the route makes it: (outcome, stored status)."""
+
+    def deliver(job: WebhookJob) -> tuple[str, str]:
+        with engine(database).begin() as conn:
+            receipt = record_webhook_job(conn, instance, job)
+        return receipt.outcome, receipt.status
+
+    return deliver
+
+
+def job(connection_id: str, status: str, job_id: int = 700) -> WebhookJob:
+    return WebhookJob(
+        connection_id=connection_id,
+        job_id=job_id,
+        status=status,
+        records_synced=840,
+        bytes_synced=65_536,
+        duration_seconds=95.0,
+        started_at=STARTED,
+        finished_at=STARTED + timedelta(seconds=95),
+        error="The refresh token was revoked" if status == "failed" else None,
+    )
+
+
+def stored_jobs(database: Database) -> list[tuple[int, str]]:
+    with engine(database).connect() as conn:
+        return [
+            (row.job_id, row.status)
+            for row in conn.execute(
+                sa.text("select job_id, status from app.airbyte_jobs where tenant_id = :t"),
+                {"t": TENANT},
+            )
+        ]
+
+
+def audits(database: Database, action: str) -> list[dict]:
+    with engine(database).connect() as conn:
+        return list(
+            conn.execute(
+                sa.text(
+                    "select metadata from app.audit_log where tenant_id = :t and action = :a "
+                    "order by id"
+                ),
+                {"t": TENANT, "a": action},
+            ).scalars()
+        )
+
+
+WHERE = AssetRecordsFilter(asset_key=ASSET, asset_partitions=[TENANT])
+
+
+def materializations(instance: DagsterInstance) -> list[str | None]:
+    records = instance.fetch_materializations(WHERE, limit=10).records
+    return [r.asset_materialization.description for r in records if r.asset_materialization]
+
+
+def observations(instance: DagsterInstance) -> int:
+    return len(instance.fetch_observations(WHERE, limit=10).records)
+
+
+def test_a_first_delivery_is_stored_audited_and_materialized(
+    database: Database, instance: DagsterInstance, connection_id: str, deliver: Deliver
+) -> None:
+    assert deliver(job(connection_id, "succeeded")) == (STORED, "succeeded")
+    assert stored_jobs(database) == [(700, "succeeded")]
+    [audit] = audits(database, "airbyte_job_webhook")
+    assert (audit["job_id"], audit["status"], audit["records_synced"]) == (700, "succeeded", 840)
+    assert materializations(instance) == [
+        "Airbyte job 700 succeeded (reported by Airbyte's webhook)"
+    ]
+
+
+def test_a_failed_job_is_observed_not_materialized(
+    database: Database, instance: DagsterInstance, connection_id: str, deliver: Deliver
+) -> None:
+    assert deliver(job(connection_id, "failed")) == (STORED, "failed")
+    assert stored_jobs(database) == [(700, "failed")]
+    assert (materializations(instance), observations(instance)) == ([], 1)
+
+
+def test_a_duplicate_delivery_is_deduplicated(
+    database: Database, instance: DagsterInstance, connection_id: str, deliver: Deliver
+) -> None:
+    deliver(job(connection_id, "succeeded"))
+    assert deliver(job(connection_id, "succeeded")) == (DUPLICATE, "succeeded")
+    assert stored_jobs(database) == [(700, "succeeded")]
+    assert len(audits(database, "airbyte_job_webhook")) == 1
+    assert len(materializations(instance)) == 1
+
+
+def test_a_late_running_status_is_refused_without_audit(
+    database: Database, instance: DagsterInstance, connection_id: str, deliver: Deliver
+) -> None:
+    deliver(job(connection_id, "succeeded"))
+    assert deliver(job(connection_id, "running")) == (SUPERSEDED, "succeeded")
+    assert stored_jobs(database) == [(700, "succeeded")]
+    assert audits(database, "airbyte_job_webhook_conflict") == []
+    assert len(materializations(instance)) == 1
+
+
+def test_a_terminal_status_flip_is_refused_and_audited_once(
+    database: Database, instance: DagsterInstance, connection_id: str, deliver: Deliver
+) -> None:
+    deliver(job(connection_id, "succeeded"))
+    assert deliver(job(connection_id, "failed")) == (CONFLICT, "succeeded")
+    assert deliver(job(connection_id, "failed")) == (CONFLICT, "succeeded")
+    assert stored_jobs(database) == [(700, "succeeded")]
+    assert audits(database, "airbyte_job_webhook_conflict") == [
+        {"job_id": 700, "status": "failed", "stored": "succeeded"}
+    ]
+    assert (len(materializations(instance)), observations(instance)) == (1, 0)
+
+
+def test_running_then_terminal_moves_forward(
+    database: Database, instance: DagsterInstance, connection_id: str, deliver: Deliver
+) -> None:
+    assert deliver(job(connection_id, "running")) == (STORED, "running")
+    assert deliver(job(connection_id, "succeeded")) == (STORED, "succeeded")
+    assert stored_jobs(database) == [(700, "succeeded")]
+    assert [a["status"] for a in audits(database, "airbyte_job_webhook")] == [
+        "running",
+        "succeeded",
+    ]
+
+
+def test_an_unknown_connection_stores_nothing(
+    database: Database, instance: DagsterInstance, connection_id: str, deliver: Deliver
+) -> None:
+    with pytest.raises(ConnectionNotFound):
+        deliver(job(str(uuid.uuid4()), "succeeded"))
+    assert stored_jobs(database) == []
+    assert audits(database, "airbyte_job_webhook") == []
