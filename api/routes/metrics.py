@@ -15,24 +15,17 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
-from dagster import AssetKey, AssetRecordsFilter
 from starlette.requests import Request
 from starlette.responses import Response
 
 from adinsights_pipelines.currencies import is_currency
-from adinsights_pipelines.defs.snapshots.payload import (
-    MissingExchangeRates,
-    SnapshotFilters,
-    compute_payload,
-    load_snapshot,
-    store_snapshot,
-)
+from adinsights_pipelines.defs.snapshots.payload import MissingExchangeRates, SnapshotFilters
+from adinsights_pipelines.services import snapshots
 from api import params
 from api.auth import authenticate, scoped_tenant
 from api.problems import Problem
 from api.state import AppState, CachedSnapshot, state_of
 
-SNAPSHOT_ASSET = AssetKey("metrics_snapshot")
 SOURCES = ("warehouse",)
 
 
@@ -53,9 +46,17 @@ def _filters(request: Request) -> SnapshotFilters:
     )
 
 
-def _compute(conn: sa.Connection, tenant_id: str, filters: SnapshotFilters | None = None) -> Any:
+def _live(conn: sa.Connection, tenant_id: str, filters: SnapshotFilters) -> Any:
     try:
-        return compute_payload(conn, tenant_id, filters)
+        return snapshots.live_snapshot(conn, tenant_id, filters)
+    except MissingExchangeRates as exc:
+        raise Problem(409, str(exc), "exchange-rate-missing") from None
+
+
+def _recompute(state: AppState, tenant_id: str) -> Any:
+    try:
+        with state.engine.begin() as write:
+            return snapshots.recompute_snapshot(write, tenant_id)
     except MissingExchangeRates as exc:
         raise Problem(409, str(exc), "exchange-rate-missing") from None
 
@@ -65,17 +66,11 @@ def _materialization(state: AppState, entry: CachedSnapshot) -> dict[str, Any] |
     recomputed (``cache=false``), and until the run's event is in the instance."""
     if entry.dagster_run_id is None or entry.materialization is not None:
         return entry.materialization
-    result = state.instance.fetch_materializations(
-        AssetRecordsFilter(asset_key=SNAPSHOT_ASSET, asset_partitions=[entry.tenant_id]), limit=1
+    found = snapshots.snapshot_materialization(
+        state.instance, entry.tenant_id, entry.dagster_run_id
     )
-    record = result.records[0] if result.records else None
-    if record is None or record.run_id != entry.dagster_run_id:
-        return None  # the run has stored the snapshot but not yet recorded its event
-    found = {
-        "run_id": record.run_id,
-        "materialized_at": datetime.fromtimestamp(record.timestamp, UTC).isoformat(),
-    }
-    state.snapshots[entry.tenant_id] = replace(entry, materialization=found)
+    if found is not None:
+        state.snapshots[entry.tenant_id] = replace(entry, materialization=found)
     return found
 
 
@@ -83,16 +78,13 @@ def _stored(state: AppState, conn: sa.Connection, tenant_id: str) -> CachedSnaps
     """The tenant's stored snapshot, from ``AppState.snapshots`` while its timestamp is
     unchanged: never stale, only cheaper (one indexed read of the timestamp instead of the
     payload and an instance query)."""
-    generated_at = conn.execute(
-        sa.text("select snapshot_generated_at from app.metrics_snapshots where tenant_id = :t"),
-        {"t": tenant_id},
-    ).scalar_one_or_none()
+    generated_at = snapshots.stored_generated_at(conn, tenant_id)
     if generated_at is None:
         return None
     entry = state.snapshots.get(tenant_id)
     if entry is not None and entry.generated_at == generated_at:
         return entry
-    stored = load_snapshot(conn, tenant_id)
+    stored = snapshots.stored_snapshot(conn, tenant_id)
     if stored is None:  # deleted between the two reads
         return None
     entry = CachedSnapshot(
@@ -169,20 +161,14 @@ def combined_metrics(request: Request) -> Response:
         source = params.choice(request, "source", SOURCES, "warehouse")
         filters, use_cache = _filters(request), params.boolean(request, "cache", default=True)
         if not filters.is_empty:  # live; the stored snapshot's timestamp, which it never changes
-            payload, _ = _compute(conn, tenant_id, filters)
-            stored = load_snapshot(conn, tenant_id)
-            generated_at = stored.snapshot_generated_at if stored else None
+            payload, generated_at = _live(conn, tenant_id, filters)
         elif use_cache:
             entry = _stored(state, conn, tenant_id)
             payload = entry.payload if entry else {}
             generated_at = entry.generated_at if entry else None
             materialization = _materialization(state, entry) if entry else None
     if filters.is_empty and not use_cache:  # recompute and store
-        with state.engine.begin() as write:
-            payload, row_totals = _compute(write, tenant_id)
-            generated_at = store_snapshot(
-                write, tenant_id, payload, row_totals, duration_ms=0, dagster_run_id=None
-            )
+        payload, generated_at = _recompute(state, tenant_id)
 
     body = {
         "tenant_id": tenant_id,

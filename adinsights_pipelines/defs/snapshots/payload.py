@@ -2,6 +2,7 @@
 
 Pure SQL over the dbt marts. The snapshot asset stores the unfiltered payload in
 ``app.metrics_snapshots``; filtered API calls compute the same payload live and store nothing.
+The API reads stored snapshots through ``services/snapshots.py``.
 """
 
 from __future__ import annotations
@@ -64,16 +65,6 @@ class SnapshotFilters:
             and self.parish is None
             and self.currency is None
         )
-
-
-@dataclass(frozen=True)
-class StoredSnapshot:
-    tenant_id: str
-    payload: dict[str, Any]
-    row_totals: dict[str, Any]
-    snapshot_generated_at: datetime
-    #: The Dagster run that stored it; ``None`` when the API recomputed it (``cache=false``).
-    dagster_run_id: str | None = None
 
 
 def _where(tenant_id: str, filters: SnapshotFilters) -> tuple[str, dict[str, Any]]:
@@ -479,14 +470,3 @@ def store_snapshot(
         },
     ).scalar_one()
     return generated_at
-
-
-def load_snapshot(conn: Connection, tenant_id: str) -> StoredSnapshot | None:
-    row = conn.execute(
-        sa.text(
-            "select tenant_id, payload, row_totals, snapshot_generated_at, dagster_run_id "
-            "from app.metrics_snapshots where tenant_id = :t"
-        ),
-        {"t": tenant_id},
-    ).one_or_none()
-    return StoredSnapshot(**row._mapping) if row else None
