@@ -361,7 +361,7 @@ def run_demo(*, once: bool, progress: Progress) -> DemoResult:
                 f"API check: /api/metrics/combined/ -> {total.get('currency')} "
                 f"{Decimal(total.get('spend') or 0):,.2f} spend in all, from "
                 + ", ".join(
-                    f"{t['currency']} {t['spend']:,.2f} (= {t['reporting_currency']} "
+                    f"{t['currency']} {Decimal(t['spend']):,.2f} (= {t['reporting_currency']} "
                     f"{Decimal(t['spend_reporting'] or 0):,.2f})"
                     for t in payload.get("totals", [])
                 )

@@ -132,9 +132,11 @@ def build_document(
             "info": {
                 "title": "ADinsights Pipelines API",
                 "version": version,
-                "description": "Read-only JSON API over the warehouse and the Dagster instance. "
-                "Errors are application/problem+json; list endpoints page with `limit` and an "
-                "opaque `cursor`.",
+                "description": "JSON API over the warehouse and the Dagster instance; it reads, "
+                "except the Airbyte webhook, `cache=false`, the Meta connector lifecycle and "
+                "alert runs. Money is a decimal string with its currency beside it. Errors are "
+                "application/problem+json; list endpoints page with `limit` and an opaque "
+                "`cursor`.",
             },
             "paths": {},
         }

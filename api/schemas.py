@@ -169,20 +169,29 @@ class AuditEventPage(_Page):
 # --- metrics snapshot -------------------------------------------------------------------------
 
 
+#: How every amount of money is answered: a decimal string in its currency's minor units,
+#: rounded half up, with the currency beside it (``currency`` or ``reporting_currency``).
+MONEY = "A decimal string (exact) in the currency's minor units, rounded half up."
+RATIO = "A ratio, not money: a JSON number."
+COUNT = "A count, not money: a JSON number (fractional for estimates and Google's figures)."
+
+
 class Measures(_Shape):
-    currency: str
-    spend: float
+    currency: str = Field(
+        description="The currency of `spend`, `conversion_value` and cpc/cpm/cpa."
+    )
+    spend: str = Field(description=MONEY, examples=["1938.90"])
     impressions: int
     clicks: int
-    conversions: float
-    ctr: float | None
+    conversions: float = Field(description=COUNT)
+    ctr: float | None = Field(description=RATIO)
     #: The value of the conversions in ``currency``, a decimal string; absent from snapshots
     #: stored before conversion values were read.
     conversion_value: str | None = Field(default=None, examples=["4500.00"])
     cpc: str | None = Field(default=None, description="spend / clicks, in `currency`.")
     cpm: str | None = Field(default=None, description="spend x 1000 / impressions.")
     cost_per_conversion: str | None = Field(default=None, description="spend / conversions.")
-    roas: float | None = Field(default=None, description="conversion_value / spend.")
+    roas: float | None = Field(default=None, description="conversion_value / spend; a ratio.")
     #: The same spend in ``reporting_currency``, a decimal string (``"1938.90"``); absent from
     #: snapshots stored before reporting currencies existed.
     spend_reporting: str | None = Field(default=None, examples=["1938.90"])

@@ -73,15 +73,25 @@ def _snapshot_payload(n: int) -> dict[str, Any]:
             "campaign_name": f"Campaign {k}",
             "impressions": 10_000 + k,
             "clicks": 300 + k,
-            "spend": 120.5 + k,
+            "currency": "JMD",
+            "spend": f"{120.5 + k:.2f}",  # money as the API serves it: decimal strings
             "conversions": 12 + k,
         }
         for k in range(20)
     ]
     return {
-        "totals": {"impressions": 250_000, "clicks": 7_000, "spend": 3_100.25, "conversions": 400},
+        "totals": {
+            "currency": "JMD",
+            "impressions": 250_000,
+            "clicks": 7_000,
+            "spend": "3100.25",
+            "conversions": 400,
+        },
         "campaigns": campaigns,
-        "parishes": [{"parish": f"Parish {k}", "spend": 100.0 + k} for k in range(14)],
+        "parishes": [
+            {"parish": f"Parish {k}", "currency": "JMD", "spend": f"{100.0 + k:.2f}"}
+            for k in range(14)
+        ],
     }
 
 

@@ -158,8 +158,8 @@ def test_snapshot_cache_rules_call_by_call(client: TestClient, keys, demo_run) -
         assert response.status_code == 200
         return response.json()
 
-    def total_spend(body) -> float:
-        return sum(t["spend"] for t in body["payload"]["totals"])
+    def total_spend(body) -> float:  # spend is a decimal string per currency
+        return sum(float(t["spend"]) for t in body["payload"]["totals"])
 
     start = call()
     stored = stored_timestamp(demo_run, tenant)

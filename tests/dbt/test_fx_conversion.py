@@ -282,8 +282,8 @@ def test_one_jmd_total_equals_the_hand_computed_sum_across_the_weekend(
     assert payload["total_reporting"]["spend"] == "80596.52"
     # the original currencies stay beside it, unconverted
     totals = {t["currency"]: t for t in payload["totals"]}
-    assert totals["USD"]["spend"] == 200.8 and totals["USD"]["spend_reporting"] == "31595.02"
-    assert totals["JMD"]["spend"] == 49001.5 and totals["JMD"]["spend_reporting"] == "49001.50"
+    assert totals["USD"]["spend"] == "200.80" and totals["USD"]["spend_reporting"] == "31595.02"
+    assert totals["JMD"]["spend"] == "49001.50" and totals["JMD"]["spend_reporting"] == "49001.50"
     platforms = {p["platform"]: p["spend_reporting"] for p in payload["by_platform"]}
     assert platforms == {"google_ads": "49001.50", "meta": "31595.02"}
     # one campaign per platform: each campaign's reporting amount is its platform's

@@ -284,7 +284,7 @@ def _entry(
     reporting currency: spend_reporting = spend, fx rate 1)."""
     return {
         "currency": "USD",
-        "spend": float(spend),
+        "spend": spend,
         "impressions": impressions,
         "clicks": clicks,
         "conversions": conversions,
@@ -707,7 +707,7 @@ def test_golden_meta_figures_from_graph_answers_to_the_api(
     check.equal(
         "total_reporting",
         payload["total_reporting"],
-        {**total_reporting, "spend": "211.40"},  # a decimal string here
+        {**total_reporting, "spend": "211.40"},
     )
     check.entries("totals", payload["totals"], [TOTAL])
     check.entries("by_platform", payload["by_platform"], [{"platform": "meta", **TOTAL}])

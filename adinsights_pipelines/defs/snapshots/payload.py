@@ -135,13 +135,14 @@ def _converted(where: str, live: bool) -> str:
 
 
 def _measures(row: Any) -> dict[str, Any]:
-    """An entry's sums in its own currency, and the ratios computed from those sums."""
+    """An entry's sums in its own currency (money as decimal strings), and the ratios computed
+    from those sums."""
     impressions, clicks = int(row.impressions or 0), int(row.clicks or 0)
     return {
-        "spend": _money(row.spend),
+        "spend": decimal_string(row.spend or Decimal(0), row.currency),
         "impressions": impressions,
         "clicks": clicks,
-        "conversions": _money(row.conversions),
+        "conversions": _conversions(row.conversions),
         "conversion_value": decimal_string(row.conversion_value or Decimal(0), row.currency),
         **ratios(
             row.spend or Decimal(0),
@@ -181,7 +182,9 @@ def ratios(
     }
 
 
-def _money(value: Decimal | None) -> float:
+def _conversions(value: Decimal | None) -> float:
+    """A count, not money: a JSON number (fractional: Google's are, and so are Meta's parish
+    estimates), 2 places."""
     return float(round(value or Decimal(0), 2))
 
 
@@ -365,7 +368,7 @@ def compute_payload(
             "spend": decimal_string(everything.spend_reporting or Decimal(0), reporting),
             "impressions": int(everything.impressions or 0),
             "clicks": int(everything.clicks or 0),
-            "conversions": _money(everything.conversions),
+            "conversions": _conversions(everything.conversions),
             "conversion_value": decimal_string(
                 everything.conversion_value_reporting or Decimal(0), reporting
             ),
@@ -419,7 +422,7 @@ def compute_payload(
                 "spend_reporting": decimal_string(d["spend"], reporting),
                 "impressions": d["impressions"],
                 "clicks": d["clicks"],
-                "conversions": _money(d["conversions"]),
+                "conversions": _conversions(d["conversions"]),
                 "conversion_value_reporting": decimal_string(d["conversion_value"], reporting),
                 **ratios(
                     d["spend"],
