@@ -6,8 +6,8 @@ names its parameters and its 200 answer (and any error it raises besides the sta
 referring to the shared pieces below with ``$ref``:
 
 - ``#/components/schemas/<Model>``: the pydantic models in ``api/schemas.py``;
-- ``#/components/parameters/{TenantId,Limit,Cursor,Since,Until}``;
-- ``#/components/responses/{BadRequest,NotFound,Unavailable}``.
+- ``#/components/parameters/{TenantId,Limit,Cursor,Since,Until,OnboardingLink}``;
+- ``#/components/responses/{BadRequest,NotFound,Unavailable,Refused,MetaFailed}``.
 
 What every operation shares is added here, not repeated in docstrings: ``operationId`` (the
 endpoint function's name unless given), ``security`` (bearer, or none for the public paths),
@@ -91,6 +91,13 @@ def components() -> dict[str, Any]:
                 "description": "Last day (default today); at most 400 days after since.",
                 "schema": {"type": "string", "format": "date"},
             },
+            "OnboardingLink": {
+                "name": "link",
+                "in": "query",
+                "required": False,
+                "description": "A signed onboarding link (instead of an operator key).",
+                "schema": {"type": "string", "maxLength": 2000},
+            },
             "Cursor": {
                 "name": "cursor",
                 "in": "query",
@@ -117,6 +124,10 @@ def components() -> dict[str, Any]:
                     }
                 },
             ),
+            "Refused": _problem(
+                "Not possible in the tenant's state (not connected, nothing chosen...)."
+            ),
+            "MetaFailed": _problem("Meta refused or failed the call."),
             "InternalError": _problem("An unexpected error (details only in the server log)."),
             "Unavailable": _problem("A dependency (the database) is unavailable; retry later."),
         },

@@ -3,10 +3,11 @@ listing service (``services/listings.py``) and the page as JSON."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import textwrap
+from collections.abc import Callable, Sequence
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -19,6 +20,64 @@ from api.problems import Problem
 from api.state import state_of
 
 MAX_KEY_LENGTH = 200
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+
+_OPERATION = """
+    ---
+    summary: {summary}
+{description}    tags: [{tag}]
+    parameters:
+{parameters}      - $ref: '#/components/parameters/TenantId'
+      - $ref: '#/components/parameters/Limit'
+      - $ref: '#/components/parameters/Cursor'
+    responses:
+      200:
+        description: {ordered}
+        content:
+          application/json:
+            schema: {{$ref: '#/components/schemas/{schema}'}}
+      400: {{$ref: '#/components/responses/BadRequest'}}
+      404: {{$ref: '#/components/responses/NotFound'}}
+"""
+_DAYS = """      - $ref: '#/components/parameters/Since'
+      - $ref: '#/components/parameters/Until'
+"""
+
+
+def listing_operation(
+    *,
+    summary: str,
+    tag: str,
+    schema: str,
+    ordered: str,
+    parameters: str = "",
+    days: bool = False,
+    description: str | None = None,
+) -> Callable[[Endpoint], Endpoint]:
+    """Completes a listing endpoint's docstring with its OpenAPI operation (api/openapi.py):
+    ``parameters`` (YAML list items, indented as in a docstring) first, then ``since``/``until``
+    when ``days``, then what every listing takes: ``tenant_id``, ``limit`` and ``cursor``."""
+    text = ""
+    if description:
+        text = "    description: >-\n" + textwrap.indent(textwrap.fill(description, 88), " " * 6)
+        text += "\n"
+
+    def document(endpoint: Endpoint) -> Endpoint:
+        endpoint.__doc__ = (
+            (endpoint.__doc__ or summary).rstrip()
+            + "\n"
+            + _OPERATION.format(
+                summary=summary,
+                description=text,
+                tag=tag,
+                parameters=parameters + (_DAYS if days else ""),
+                ordered=ordered,
+                schema=schema,
+            )
+        )
+        return endpoint
+
+    return document
 
 
 def jsonable(value: Any) -> Any:

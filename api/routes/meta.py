@@ -28,7 +28,7 @@ from adinsights_pipelines.services.listings import (
 from api import params
 from api.auth import authenticate, scoped_tenant
 from api.problems import Problem
-from api.routes._listings import listing_page
+from api.routes._listings import listing_operation, listing_page
 
 ACCOUNT_ID = re.compile(r"^act_[0-9]{1,30}$")
 OBJECT_ID = re.compile(r"^[0-9]{1,30}$")
@@ -47,24 +47,6 @@ class Level:
     statuses: Sequence[str] = ()
 
 
-_LIST_DOC = """{summary}
-
-    ---
-    summary: {summary}
-    tags: [meta]
-    parameters:
-{parent}      - $ref: '#/components/parameters/TenantId'
-      - $ref: '#/components/parameters/Limit'
-      - $ref: '#/components/parameters/Cursor'
-    responses:
-      200:
-        description: One page, in the natural order of the object's id.
-        content:
-          application/json:
-            schema: {{$ref: '#/components/schemas/{schema}'}}
-      400: {{$ref: '#/components/responses/BadRequest'}}
-      404: {{$ref: '#/components/responses/NotFound'}}
-"""
 _STATUS_DOC = """      - name: effective_status
         in: query
         required: false
@@ -100,8 +82,14 @@ def _listing_endpoint(
     if level.statuses:
         parent += _STATUS_DOC.format(values=", ".join(level.statuses))
     endpoint.__name__ = endpoint.__qualname__ = name
-    endpoint.__doc__ = _LIST_DOC.format(summary=summary, parent=parent, schema=schema)
-    return endpoint
+    endpoint.__doc__ = summary
+    return listing_operation(
+        summary=summary,
+        tag="meta",
+        schema=schema,
+        ordered="One page, in the natural order of the object's id.",
+        parameters=parent,
+    )(endpoint)
 
 
 def _statuses(request: Request, allowed: Sequence[str]) -> list[str]:
@@ -142,21 +130,19 @@ ads = _listing_endpoint(
 BREAKDOWNS = {"none": META_INSIGHTS, "region": META_REGION_INSIGHTS}
 
 
-def insights(request: Request) -> JSONResponse:
-    """Daily ad-level insight rows of one account (``level=ad``): as Meta reports each ad's
-    day (``breakdown=none``, the default), or split by region (``breakdown=region``).
-
-    ---
-    summary: Daily ad-level insights of one ad account
-    description: >-
-      `breakdown=none` (default): one row per ad and day, read from Meta without a breakdown:
-      spend, impressions, clicks, conversions and conversion value as Ads Manager shows them
-      (`region` is null). `breakdown=region`: one row per ad, day and region. Region is a
-      "Type 1" breakdown: Meta returns no off-Meta actions with it, so these rows carry spend,
-      impressions, clicks and reach, and null conversions.
-    tags: [meta]
-    parameters:
-      - name: account_id
+@listing_operation(
+    summary="Daily ad-level insights of one ad account",
+    tag="meta",
+    schema="MetaInsightPage",
+    ordered="One page of rows ordered by day, ad (and region).",
+    days=True,
+    description="`breakdown=none` (default): one row per ad and day, read from Meta without a "
+    "breakdown: spend, impressions, clicks, conversions and conversion value as Ads Manager "
+    "shows them (`region` is null). `breakdown=region`: one row per ad, day and region. Region "
+    'is a "Type 1" breakdown: Meta returns no off-Meta actions with it, so these rows carry '
+    "spend, impressions, clicks and reach, and null conversions. Money is a decimal string in "
+    "the row's `currency`.",
+    parameters="""      - name: account_id
         in: query
         required: true
         schema: {type: string, pattern: '^act_[0-9]{1,30}$'}
@@ -170,20 +156,11 @@ def insights(request: Request) -> JSONResponse:
         required: false
         description: '`none`: one row per ad and day; `region`: per ad, day and region.'
         schema: {type: string, enum: [none, region], default: none}
-      - $ref: '#/components/parameters/Since'
-      - $ref: '#/components/parameters/Until'
-      - $ref: '#/components/parameters/TenantId'
-      - $ref: '#/components/parameters/Limit'
-      - $ref: '#/components/parameters/Cursor'
-    responses:
-      200:
-        description: One page of rows ordered by day, ad (and region).
-        content:
-          application/json:
-            schema: {$ref: '#/components/schemas/MetaInsightPage'}
-      400: {$ref: '#/components/responses/BadRequest'}
-      404: {$ref: '#/components/responses/NotFound'}
-    """
+""",
+)
+def insights(request: Request) -> JSONResponse:
+    """Daily ad-level insight rows of one account (``level=ad``): as Meta reports each ad's
+    day (``breakdown=none``, the default), or split by region (``breakdown=region``)."""
     tenant_id = scoped_tenant(request, authenticate(request))
     account_id = params.required(request, "account_id", ACCOUNT_ID, ACCOUNT_ID_DOC)
     params.choice(request, "level", ("ad",), "ad")

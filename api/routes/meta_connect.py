@@ -14,10 +14,11 @@ clients get JSON and ``application/problem+json``.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import orjson
@@ -38,6 +39,8 @@ from api.observability import request_context
 from api.problems import Problem
 from api.routes.social import platform_statuses
 from api.state import AppState, state_of
+
+T = TypeVar("T")
 
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
 PAGE_HEADERS = {
@@ -72,6 +75,14 @@ def _refused(exc: Refused) -> Problem:
     headers = {"Retry-After": "60"} if exc.status == 429 else None
     kind = "tenant-not-found" if exc.reason == "tenant_not_found" else None
     return Problem(exc.status, f"{exc.reason}: {exc}", kind, headers)
+
+
+async def _call(use_case: Callable[..., T], *args: Any) -> T:
+    """A lifecycle use case off the event loop; its refusal answered as a problem."""
+    try:
+        return await run_in_threadpool(use_case, *args)
+    except Refused as exc:
+        raise _refused(exc) from None
 
 
 def wants_html(request: Request) -> bool:
@@ -163,11 +174,7 @@ def setup(request: Request) -> Response:
     tags: [integrations]
     parameters:
       - $ref: '#/components/parameters/TenantId'
-      - name: link
-        in: query
-        required: false
-        description: A signed onboarding link (instead of an operator key).
-        schema: {type: string, maxLength: 2000}
+      - $ref: '#/components/parameters/OnboardingLink'
     responses:
       200:
         description: The status as /api/integrations/social/status/ reports it for meta.
@@ -176,16 +183,8 @@ def setup(request: Request) -> Response:
             schema: {$ref: '#/components/schemas/MetaSetup'}
       400: {$ref: '#/components/responses/BadRequest'}
       404: {$ref: '#/components/responses/NotFound'}
-      409:
-        description: Not possible in the tenant's state (not connected, nothing chosen...).
-        content:
-          application/problem+json:
-            schema: {$ref: '#/components/schemas/Problem'}
-      502:
-        description: Meta refused or failed the call.
-        content:
-          application/problem+json:
-            schema: {$ref: '#/components/schemas/Problem'}
+      409: {$ref: '#/components/responses/Refused'}
+      502: {$ref: '#/components/responses/MetaFailed'}
     """
     caller = _caller(request)
     state = state_of(request)
@@ -206,11 +205,7 @@ async def oauth_start(request: Request) -> Response:
     tags: [integrations]
     parameters:
       - $ref: '#/components/parameters/TenantId'
-      - name: link
-        in: query
-        required: false
-        description: A signed onboarding link (instead of an operator key).
-        schema: {type: string, maxLength: 2000}
+      - $ref: '#/components/parameters/OnboardingLink'
     responses:
       200:
         description: The dialog URL to send the person to.
@@ -219,27 +214,15 @@ async def oauth_start(request: Request) -> Response:
             schema: {$ref: '#/components/schemas/MetaOAuthStart'}
       400: {$ref: '#/components/responses/BadRequest'}
       404: {$ref: '#/components/responses/NotFound'}
-      409:
-        description: Not possible in the tenant's state (not connected, nothing chosen...).
-        content:
-          application/problem+json:
-            schema: {$ref: '#/components/schemas/Problem'}
+      409: {$ref: '#/components/responses/Refused'}
     """
     body, form = await _form_or_json(request)
     caller = _caller(request, body)
     state = state_of(request)
     config = _config(state)
-    try:
-        answer = await run_in_threadpool(
-            connect.start_login,
-            state.engine,
-            config,
-            _signer(state),
-            caller.tenant_id,
-            caller.actor,
-        )
-    except Refused as exc:
-        raise _refused(exc) from None
+    answer = await _call(
+        connect.start_login, state.engine, config, _signer(state), caller.tenant_id, caller.actor
+    )
     if form is not None:
         return RedirectResponse(answer["authorize_url"], status_code=303, headers=PAGE_HEADERS)
     return JSONResponse(answer)
@@ -269,16 +252,8 @@ def oauth_callback(request: Request) -> Response:
             schema: {$ref: '#/components/schemas/MetaOAuthCallback'}
       400: {$ref: '#/components/responses/BadRequest'}
       404: {$ref: '#/components/responses/NotFound'}
-      409:
-        description: Not possible in the tenant's state (not connected, nothing chosen...).
-        content:
-          application/problem+json:
-            schema: {$ref: '#/components/schemas/Problem'}
-      502:
-        description: Meta refused or failed the call.
-        content:
-          application/problem+json:
-            schema: {$ref: '#/components/schemas/Problem'}
+      409: {$ref: '#/components/responses/Refused'}
+      502: {$ref: '#/components/responses/MetaFailed'}
     """
     state = state_of(request)
     html = wants_html(request)
@@ -365,16 +340,8 @@ async def provision(request: Request) -> Response:
             schema: {$ref: '#/components/schemas/MetaProvision'}
       400: {$ref: '#/components/responses/BadRequest'}
       404: {$ref: '#/components/responses/NotFound'}
-      409:
-        description: Not possible in the tenant's state (not connected, nothing chosen...).
-        content:
-          application/problem+json:
-            schema: {$ref: '#/components/schemas/Problem'}
-      502:
-        description: Meta refused or failed the call.
-        content:
-          application/problem+json:
-            schema: {$ref: '#/components/schemas/Problem'}
+      409: {$ref: '#/components/responses/Refused'}
+      502: {$ref: '#/components/responses/MetaFailed'}
     """
     body, form = await _form_or_json(request)
     caller = _caller(request, body)
@@ -423,21 +390,14 @@ async def sync(request: Request) -> Response:
             schema: {$ref: '#/components/schemas/MetaSync'}
       400: {$ref: '#/components/responses/BadRequest'}
       404: {$ref: '#/components/responses/NotFound'}
-      409:
-        description: Not possible in the tenant's state (not connected, nothing chosen...).
-        content:
-          application/problem+json:
-            schema: {$ref: '#/components/schemas/Problem'}
+      409: {$ref: '#/components/responses/Refused'}
     """
     body, _ = await _form_or_json(request)
     caller = _caller(request, body)
     state = state_of(request)
-    try:
-        answer = await run_in_threadpool(
-            connect.start_sync, state.engine, state.settings, caller.tenant_id, caller.actor
-        )
-    except Refused as exc:
-        raise _refused(exc) from None
+    answer = await _call(
+        connect.start_sync, state.engine, state.settings, caller.tenant_id, caller.actor
+    )
     return JSONResponse({"tenant_id": caller.tenant_id, **answer})
 
 
@@ -458,26 +418,14 @@ async def logout(request: Request) -> Response:
             schema: {$ref: '#/components/schemas/MetaLogout'}
       400: {$ref: '#/components/responses/BadRequest'}
       404: {$ref: '#/components/responses/NotFound'}
-      409:
-        description: Not possible in the tenant's state (not connected, nothing chosen...).
-        content:
-          application/problem+json:
-            schema: {$ref: '#/components/schemas/Problem'}
+      409: {$ref: '#/components/responses/Refused'}
     """
     body, _ = await _form_or_json(request)
     caller = _caller(request, body)
     state = state_of(request)
-    try:
-        answer = await run_in_threadpool(
-            connect.logout,
-            state.engine,
-            state.keyring,
-            state.settings,
-            caller.tenant_id,
-            caller.actor,
-        )
-    except Refused as exc:
-        raise _refused(exc) from None
+    answer = await _call(
+        connect.logout, state.engine, state.keyring, state.settings, caller.tenant_id, caller.actor
+    )
     return JSONResponse(answer)
 
 

@@ -20,7 +20,7 @@ from adinsights_pipelines.services.listings import GA4_DAILY, SEARCH_CONSOLE_DAI
 from api import params
 from api.auth import authenticate, scoped_tenant
 from api.problems import Problem
-from api.routes._listings import listing_page
+from api.routes._listings import listing_operation, listing_page
 
 DEFAULT_DAYS = 28
 MAX_DAYS = 400
@@ -35,32 +35,21 @@ def _tenant_and_days(request: Request) -> tuple[str, tuple[date, date]]:
     return tenant_id, params.day_window(request, default_days=DEFAULT_DAYS, max_days=MAX_DAYS)
 
 
-def ga4(request: Request) -> JSONResponse:
-    """Daily GA4 rows by region and default channel group (``property_id=`` to pick one).
-
-    ---
-    summary: Daily GA4 rows of the tenant
-    tags: [web_analytics]
-    parameters:
-      - name: property_id
+@listing_operation(
+    summary="Daily GA4 rows of the tenant",
+    tag="web_analytics",
+    schema="Ga4Page",
+    ordered="One page of rows ordered by day, property, region and channel group.",
+    days=True,
+    parameters="""      - name: property_id
         in: query
         required: false
         description: One GA4 property (digits, or `properties/<digits>`).
         schema: {type: string, pattern: '^(properties/)?[0-9]{1,20}$'}
-      - $ref: '#/components/parameters/Since'
-      - $ref: '#/components/parameters/Until'
-      - $ref: '#/components/parameters/TenantId'
-      - $ref: '#/components/parameters/Limit'
-      - $ref: '#/components/parameters/Cursor'
-    responses:
-      200:
-        description: One page of rows ordered by day, property, region and channel group.
-        content:
-          application/json:
-            schema: {$ref: '#/components/schemas/Ga4Page'}
-      400: {$ref: '#/components/responses/BadRequest'}
-      404: {$ref: '#/components/responses/NotFound'}
-    """
+""",
+)
+def ga4(request: Request) -> JSONResponse:
+    """Daily GA4 rows by region and default channel group (``property_id=`` to pick one)."""
     tenant_id, days = _tenant_and_days(request)
     equal: dict[str, Any] = {}
     property_id = params.matching(request, "property_id", PROPERTY, PROPERTY_ID_DOC)
@@ -69,15 +58,13 @@ def ga4(request: Request) -> JSONResponse:
     return listing_page(request, GA4_DAILY, tenant_id, equal=equal, days=days)
 
 
-def search_console(request: Request) -> JSONResponse:
-    """Daily Search Console rows by query, page, country and device (``site_url=`` to pick one,
-    ``data_state=final|all`` to keep only finalised or only fresh rows).
-
-    ---
-    summary: Daily Search Console rows of the tenant
-    tags: [web_analytics]
-    parameters:
-      - name: site_url
+@listing_operation(
+    summary="Daily Search Console rows of the tenant",
+    tag="web_analytics",
+    schema="SearchConsolePage",
+    ordered="One page of rows ordered by day, site, query, page, country and device.",
+    days=True,
+    parameters="""      - name: site_url
         in: query
         required: false
         description: One site, as Search Console names it.
@@ -86,20 +73,11 @@ def search_console(request: Request) -> JSONResponse:
         in: query
         required: false
         schema: {type: string, enum: [final, all]}
-      - $ref: '#/components/parameters/Since'
-      - $ref: '#/components/parameters/Until'
-      - $ref: '#/components/parameters/TenantId'
-      - $ref: '#/components/parameters/Limit'
-      - $ref: '#/components/parameters/Cursor'
-    responses:
-      200:
-        description: One page of rows ordered by day, site, query, page, country and device.
-        content:
-          application/json:
-            schema: {$ref: '#/components/schemas/SearchConsolePage'}
-      400: {$ref: '#/components/responses/BadRequest'}
-      404: {$ref: '#/components/responses/NotFound'}
-    """
+""",
+)
+def search_console(request: Request) -> JSONResponse:
+    """Daily Search Console rows by query, page, country and device (``site_url=`` to pick one,
+    ``data_state=final|all`` to keep only finalised or only fresh rows)."""
     tenant_id, days = _tenant_and_days(request)
     equal: dict[str, Any] = {}
     site_url = params.text(request, "site_url", MAX_SITE_URL)

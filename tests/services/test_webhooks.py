@@ -20,6 +20,7 @@ from adinsights_pipelines.services.webhooks import (
 )
 from adinsights_pipelines.tenants import add_tenant
 from adinsights_pipelines.warehouse.database import Database, engine
+from tests.api.test_airbyte_webhook import audits
 
 TENANT = "hooked"
 ASSET = AssetKey("google_ads_campaign_performance")
@@ -81,19 +82,6 @@ def stored_jobs(database: Database) -> list[tuple[int, str]]:
         ]
 
 
-def audits(database: Database, action: str) -> list[dict]:
-    with engine(database).connect() as conn:
-        return list(
-            conn.execute(
-                sa.text(
-                    "select metadata from app.audit_log where tenant_id = :t and action = :a "
-                    "order by id"
-                ),
-                {"t": TENANT, "a": action},
-            ).scalars()
-        )
-
-
 WHERE = AssetRecordsFilter(asset_key=ASSET, asset_partitions=[TENANT])
 
 
@@ -111,7 +99,7 @@ def test_a_first_delivery_is_stored_audited_and_materialized(
 ) -> None:
     assert deliver(job(connection_id, "succeeded")) == (STORED, "succeeded")
     assert stored_jobs(database) == [(700, "succeeded")]
-    [audit] = audits(database, "airbyte_job_webhook")
+    [audit] = audits(database, TENANT, "airbyte_job_webhook")
     assert (audit["job_id"], audit["status"], audit["records_synced"]) == (700, "succeeded", 840)
     assert materializations(instance) == [
         "Airbyte job 700 succeeded (reported by Airbyte's webhook)"
@@ -132,7 +120,7 @@ def test_a_duplicate_delivery_is_deduplicated(
     deliver(job(connection_id, "succeeded"))
     assert deliver(job(connection_id, "succeeded")) == (DUPLICATE, "succeeded")
     assert stored_jobs(database) == [(700, "succeeded")]
-    assert len(audits(database, "airbyte_job_webhook")) == 1
+    assert len(audits(database, TENANT, "airbyte_job_webhook")) == 1
     assert len(materializations(instance)) == 1
 
 
@@ -142,7 +130,7 @@ def test_a_late_running_status_is_refused_without_audit(
     deliver(job(connection_id, "succeeded"))
     assert deliver(job(connection_id, "running")) == (SUPERSEDED, "succeeded")
     assert stored_jobs(database) == [(700, "succeeded")]
-    assert audits(database, "airbyte_job_webhook_conflict") == []
+    assert audits(database, TENANT, "airbyte_job_webhook_conflict") == []
     assert len(materializations(instance)) == 1
 
 
@@ -153,7 +141,7 @@ def test_a_terminal_status_flip_is_refused_and_audited_once(
     assert deliver(job(connection_id, "failed")) == (CONFLICT, "succeeded")
     assert deliver(job(connection_id, "failed")) == (CONFLICT, "succeeded")
     assert stored_jobs(database) == [(700, "succeeded")]
-    assert audits(database, "airbyte_job_webhook_conflict") == [
+    assert audits(database, TENANT, "airbyte_job_webhook_conflict") == [
         {"job_id": 700, "status": "failed", "stored": "succeeded"}
     ]
     assert (len(materializations(instance)), observations(instance)) == (1, 0)
@@ -165,7 +153,7 @@ def test_running_then_terminal_moves_forward(
     assert deliver(job(connection_id, "running")) == (STORED, "running")
     assert deliver(job(connection_id, "succeeded")) == (STORED, "succeeded")
     assert stored_jobs(database) == [(700, "succeeded")]
-    assert [a["status"] for a in audits(database, "airbyte_job_webhook")] == [
+    assert [a["status"] for a in audits(database, TENANT, "airbyte_job_webhook")] == [
         "running",
         "succeeded",
     ]
@@ -177,4 +165,4 @@ def test_an_unknown_connection_stores_nothing(
     with pytest.raises(ConnectionNotFound):
         deliver(job(str(uuid.uuid4()), "succeeded"))
     assert stored_jobs(database) == []
-    assert audits(database, "airbyte_job_webhook") == []
+    assert audits(database, TENANT, "airbyte_job_webhook") == []
