@@ -124,7 +124,9 @@ def report_job_event(
         **outcome_metadata(connection.tenant_id, connection.provider, [job.outcome()]),
         "source": "airbyte_webhook",
     }
-    kind = AssetMaterialization if job.status == SUCCEEDED else AssetObservation
+    kind: type[AssetMaterialization | AssetObservation] = (
+        AssetMaterialization if job.status == SUCCEEDED else AssetObservation
+    )
     event = kind(
         asset_key=provider.asset_name,
         partition=connection.tenant_id,

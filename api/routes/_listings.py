@@ -4,7 +4,7 @@ listing service (``services/listings.py``) and the page as JSON."""
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -115,8 +115,8 @@ def listing_page(
     listing: Listing,
     tenant_id: str,
     *,
-    equal: dict[str, Any] | None = None,
-    one_of: dict[str, Sequence[str]] | None = None,
+    equal: Mapping[str, Any] | None = None,
+    one_of: Mapping[str, Sequence[str]] | None = None,
     days: tuple[date, date] | None = None,
 ) -> JSONResponse:
     """One page of ``listing`` (``limit=``, ``cursor=``) with its ``next_cursor``."""

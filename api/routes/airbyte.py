@@ -1,6 +1,9 @@
 """Airbyte: the job-completion webhook, ``GET /api/health/airbyte/`` and
 ``GET /api/airbyte/telemetry/``.
 
+The webhook checks the secret, the media type and the size and parses the payload; recording
+the job (lock, dedupe, audit, the Dagster event) is ``services/webhooks.py``.
+
 Health and telemetry read ``app.airbyte_jobs`` (written by the sync assets and this webhook)
 in one statement for every tenant in scope, so their cost does not grow with tenants' job
 histories. Health answers 200 when ``ok``, 503 when ``stale``/``no_recent_sync`` and 502 when
