@@ -56,6 +56,21 @@ ROWS = [
 ]
 
 
+def write_facts(conn: sa.Connection) -> None:
+    """The hand-written fact table with :data:`ROWS` (JMD, the reporting currency: rate 1)."""
+    for statement in FACTS.split(";"):
+        conn.execute(sa.text(statement))
+    conn.execute(
+        sa.text(
+            "insert into marts.fct_ad_performance_daily values (:t, 'meta', 'c1', "
+            "'Campaign', cast(:d as date), :p, cast(:s as numeric), :i, :c, "
+            "cast(:v as numeric), 'JMD', cast(:s as numeric), 'JMD', 1, cast(:d as date), "
+            "0, 0)"
+        ),
+        [{"t": t, "d": d, "p": p, "s": s, "i": i, "c": c, "v": v} for t, d, p, s, i, c, v in ROWS],
+    )
+
+
 @dataclass
 class World:
     db: Database
@@ -100,20 +115,7 @@ def module_world(
             add_tenant(conn, TENANT, "Cache Co", reporting_currency="JMD")
             add_tenant(conn, "other-co", "Other Co", reporting_currency="JMD")
             key = create_api_key(conn, tenant_id=TENANT)
-            for statement in FACTS.split(";"):
-                conn.execute(sa.text(statement))
-            conn.execute(
-                sa.text(
-                    "insert into marts.fct_ad_performance_daily values (:t, 'meta', 'c1', "
-                    "'Campaign', cast(:d as date), :p, cast(:s as numeric), :i, :c, "
-                    "cast(:v as numeric), 'JMD', cast(:s as numeric), 'JMD', 1, cast(:d as date), "
-                    "0, 0)"
-                ),
-                [
-                    {"t": t, "d": d, "p": p, "s": s, "i": i, "c": c, "v": v}
-                    for t, d, p, s, i, c, v in ROWS
-                ],
-            )
+            write_facts(conn)
         prepare_dagster_home(settings, db)
         app = create_app(db, settings.model_copy(update=NO_THROTTLES))
         with TestClient(app) as client:

@@ -16,27 +16,14 @@ from adinsights_pipelines.services.snapshots import (
 )
 from adinsights_pipelines.tenants import add_tenant
 from adinsights_pipelines.warehouse.database import Database, engine
-from tests.api.test_snapshot_cache_policy import FACTS, ROWS, TENANT
+from tests.api.test_snapshot_cache_policy import TENANT, write_facts
 
 
 @pytest.fixture
 def conn(database: Database) -> Iterator[sa.Connection]:
     with engine(database).begin() as conn:
         add_tenant(conn, TENANT, "Cache Co", reporting_currency="JMD")
-        for statement in FACTS.split(";"):
-            conn.execute(sa.text(statement))
-        conn.execute(
-            sa.text(
-                "insert into marts.fct_ad_performance_daily values (:t, 'meta', 'c1', "
-                "'Campaign', cast(:d as date), :p, cast(:s as numeric), :i, :c, "
-                "cast(:v as numeric), 'JMD', cast(:s as numeric), 'JMD', 1, cast(:d as date), "
-                "0, 0)"
-            ),
-            [
-                {"t": t, "d": d, "p": p, "s": s, "i": i, "c": c, "v": v}
-                for t, d, p, s, i, c, v in ROWS
-            ],
-        )
+        write_facts(conn)
     with engine(database).connect() as conn:
         yield conn
 

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import sqlalchemy as sa
 from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
 
 from adinsights_pipelines.defs.airbyte.store import ConnectionNotFound, add_connection
@@ -21,6 +20,7 @@ from adinsights_pipelines.services.webhooks import (
 from adinsights_pipelines.tenants import add_tenant
 from adinsights_pipelines.warehouse.database import Database, engine
 from tests.api.test_airbyte_webhook import audits
+from tests.sql import query
 
 TENANT = "hooked"
 ASSET = AssetKey("google_ads_campaign_performance")
@@ -72,14 +72,8 @@ def job(connection_id: str, status: str, job_id: int = 700) -> WebhookJob:
 
 
 def stored_jobs(database: Database) -> list[tuple[int, str]]:
-    with engine(database).connect() as conn:
-        return [
-            (row.job_id, row.status)
-            for row in conn.execute(
-                sa.text("select job_id, status from app.airbyte_jobs where tenant_id = :t"),
-                {"t": TENANT},
-            )
-        ]
+    sql = "select job_id, status from app.airbyte_jobs where tenant_id = :t"
+    return [tuple(row) for row in query(database, sql, t=TENANT)]
 
 
 WHERE = AssetRecordsFilter(asset_key=ASSET, asset_partitions=[TENANT])
