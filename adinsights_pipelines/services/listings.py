@@ -25,7 +25,6 @@ from adinsights_pipelines.defs.google.rows import (
     SEARCH_CONSOLE_COLUMNS,
     SEARCH_CONSOLE_TABLE,
 )
-from adinsights_pipelines.defs.meta.loading import AD_READ, REGION_READ
 from adinsights_pipelines.defs.meta.rows import INSIGHT_COLUMNS, REGION_COLUMNS
 
 
@@ -138,15 +137,17 @@ META_ADSETS = listing(raw_table("raw.meta_adsets", ("tenant_id", *_ADSET)), _ADS
 _AD = ("ad_id", "adset_id", "campaign_id", "account_id", *HIERARCHY_FIELDS)
 META_ADS = listing(raw_table("raw.meta_ads", ("tenant_id", *_AD)), _AD, ("ad_id",))
 
+# The tables defs/meta/loading.py writes (AD_READ, REGION_READ); named here so that the API
+# does not import the loader.
 META_INSIGHTS = listing(
-    raw_table(AD_READ.table, INSIGHT_COLUMNS),
+    raw_table("raw.meta_insights_ad", INSIGHT_COLUMNS),
     INSIGHT_FIELDS,
     ("date_start", "ad_id"),
     day="date_start",
     absent={"region": sa.cast(sa.null(), sa.Text)},
 )
 META_REGION_INSIGHTS = listing(
-    raw_table(REGION_READ.table, REGION_COLUMNS),
+    raw_table("raw.meta_insights", REGION_COLUMNS),
     INSIGHT_FIELDS,
     ("date_start", "ad_id", "region"),
     day="date_start",
