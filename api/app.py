@@ -11,11 +11,12 @@ Middleware, outermost first (see docs/architecture.md, "API"):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 
 import orjson
 import sqlalchemy.exc
+from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -122,9 +123,16 @@ def edge_middleware(
     return middleware
 
 
-def create_app(db: Database, settings: Settings | None = None) -> Starlette:
+def create_app(
+    db: Database,
+    settings: Settings | None = None,
+    *,
+    asset_graph: Callable[[], BaseAssetGraph] | None = None,
+) -> Starlette:
+    """The app. ``asset_graph`` loads the code location's whole asset graph, which only
+    ``POST /api/alerts/run/`` needs (on first use); without it that endpoint answers 503."""
     settings = settings or load_settings()
-    state = AppState(db=db, settings=settings)
+    state = AppState(db=db, settings=settings, load_asset_graph=asset_graph)
     registry, request_metrics, _ = build_registry(
         lambda: state.engine,
         lambda: state.instance,
