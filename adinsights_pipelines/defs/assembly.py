@@ -1,10 +1,11 @@
 """How definitions are assembled: the concerns' own, with the shared resources and policies.
 
 ``adinsights_pipelines/definitions.py`` assembles every concern into the code location; a use case
-that runs one concern's jobs in process (the Meta onboarding chain, ``adinsights sync-airbyte``,
-``adinsights fx-rates refresh``, ``adinsights run-dbt``, ``adinsights snapshot-metrics``)
-assembles just the concerns its job spans, the same way: so a run is the same run from the CLI,
-the API or the daemon, and the API never loads dbt's manifest to sync Meta.
+that runs jobs in process (the Meta onboarding chain, ``adinsights sync-airbyte``, ``adinsights
+fx-rates refresh``, ``adinsights run-dbt``, ``adinsights snapshot-metrics``) assembles just the
+concerns its jobs span, the same way, so a run is the same run from a command, the API or the
+daemon, and loads no more than it needs (``tests/defs/test_assembly.py`` checks each part
+against the whole); the API reads its ingestion assets' freshness policies the same way.
 
 Nothing under ``defs/`` or ``api/`` imports the assembled code location (``tests/
 test_import_graph.py``). What needs the whole graph gets it from Dagster or from its caller:

@@ -18,7 +18,7 @@ from adinsights_pipelines.definitions import defs
 from adinsights_pipelines.defs.airbyte.manual import airbyte_definitions
 from adinsights_pipelines.defs.dbt.manual import dbt_definitions
 from adinsights_pipelines.defs.fx.commands import fx_definitions
-from adinsights_pipelines.defs.meta.connect import meta_definitions
+from adinsights_pipelines.defs.meta.connect import chain_definitions
 from adinsights_pipelines.defs.snapshots.guard import (
     PROTECTING_CHECKS_METADATA,
     GuardNotAssembled,
@@ -32,7 +32,10 @@ SNAPSHOT = AssetKey("metrics_snapshot")
 #: Each partial assembly, and the jobs its use case runs from it.
 PARTS: dict[str, tuple[Callable[[], Definitions], tuple[str, ...]]] = {
     "airbyte (sync-airbyte)": (airbyte_definitions, ("airbyte_sync",)),
-    "meta (onboarding chain)": (meta_definitions, ("meta_sync", "meta_pages")),
+    "meta, dbt, snapshot (onboarding chain)": (
+        chain_definitions,
+        ("meta_sync", "meta_pages", "dbt_build", "metrics_snapshots"),
+    ),
     "fx (fx-rates refresh)": (fx_definitions, ("fx_rates_refresh",)),
     "dbt (run-dbt, simulate-alerts)": (dbt_definitions, ("dbt_build",)),
     "snapshots (snapshot-metrics)": (snapshot_definitions, ("metrics_snapshots",)),

@@ -637,14 +637,18 @@ def get_credential_status(conn: sa.Connection, tenant_id: str) -> str | None:
 
 
 @cache
-def meta_definitions() -> Definitions:
-    """The Meta concern as the code location assembles it (``defs/assembly.py``): the API runs
-    the first sync with it, without loading the rest of the code location (dbt's manifest).
-    Imported on first use: the API imports this module when it starts."""
+def chain_definitions() -> Definitions:
+    """What the sync chain's jobs (:func:`sync_jobs`) span, assembled as the code location
+    assembles it (``defs/assembly.py``): Meta, dbt with the data contracts, the snapshot.
+    Imported on first use: the API imports this module when it starts, and loads dbt's manifest
+    only when a chain runs."""
     from adinsights_pipelines.defs.assembly import assemble
+    from adinsights_pipelines.defs.contracts import definitions as contracts
+    from adinsights_pipelines.defs.dbt import definitions as dbt
     from adinsights_pipelines.defs.meta import definitions as meta
+    from adinsights_pipelines.defs.snapshots import definitions as snapshots
 
-    return assemble(meta.defs)
+    return assemble(meta.defs, dbt.defs, contracts.defs, snapshots.defs)
 
 
 def _run_chain(
@@ -659,7 +663,7 @@ def _run_chain(
             instance = get_instance()
             ensure_partition(instance, tenant_id)
             for job, partition, run_id in planned:
-                job_def = meta_definitions().resolve_job_def(job)
+                job_def = chain_definitions().resolve_job_def(job)
                 result = job_def.execute_in_process(
                     instance=instance,
                     partition_key=partition,
