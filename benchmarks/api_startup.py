@@ -21,7 +21,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -134,14 +133,9 @@ def one_run(env: dict[str, str], key: str) -> dict[str, Any]:
 
 
 def main() -> None:
-    workdir = Path(tempfile.mkdtemp(prefix="adi-api-startup-"))
-    os.environ["ADINSIGHTS_DATA_DIR"] = str(workdir)
-    os.environ["DAGSTER_HOME"] = str(workdir / "dagster_home")
-    bench_url = os.environ.get("ADINSIGHTS_BENCH_DATABASE_URL")
-    if bench_url:
-        os.environ["ADINSIGHTS_DATABASE_URL"] = bench_url
-    else:
-        os.environ.pop("ADINSIGHTS_DATABASE_URL", None)
+    from _tenants import bench_environment
+
+    bench_environment("adi-api-startup-")
 
     from adinsights_pipelines.api_keys import create_api_key
     from adinsights_pipelines.bootstrap import bootstrap

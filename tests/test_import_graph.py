@@ -148,25 +148,27 @@ def test_our_modules_import_each_other_without_a_cycle() -> None:
     assert cycles == [], "import cycles:\n" + "\n".join(" -> ".join(c) for c in cycles)
 
 
+def package_graph(root: Path, modules: Mapping[str, str]) -> dict[str, set[str]]:
+    """The import graph of a package ``pkg`` made of ``modules`` (name -> source)."""
+    package = root / "pkg"
+    package.mkdir()
+    for name, source in {"__init__": "", **modules}.items():
+        (package / f"{name}.py").write_text(source)
+    return import_graph(root, packages=["pkg"])
+
+
 def test_function_local_imports_count(tmp_path) -> None:
     """A cycle closed by an import inside a function is found, and named."""
-    package = tmp_path / "pkg"
-    package.mkdir()
-    (package / "__init__.py").write_text("")
-    (package / "a.py").write_text("from pkg import b\n")
-    (package / "b.py").write_text("def f():\n    from pkg.a import x\n")
-    graph = import_graph(tmp_path, packages=["pkg"])
+    graph = package_graph(
+        tmp_path, {"a": "from pkg import b\n", "b": "def f():\n    from pkg.a import x\n"}
+    )
     assert find_cycle(graph) == ["pkg.a", "pkg.b", "pkg.a"]
     assert find_cycles(graph) == [["pkg.a", "pkg.b", "pkg.a"]]
 
 
 def test_every_group_of_modules_in_a_cycle_is_named(tmp_path) -> None:
-    package = tmp_path / "pkg"
-    package.mkdir()
-    (package / "__init__.py").write_text("")
-    for name, imports in {"a": "b", "b": "a", "c": "d", "d": "e", "e": "c", "f": "a"}.items():
-        (package / f"{name}.py").write_text(f"from pkg import {imports}\n")
-    graph = import_graph(tmp_path, packages=["pkg"])
+    imports = {"a": "b", "b": "a", "c": "d", "d": "e", "e": "c", "f": "a"}
+    graph = package_graph(tmp_path, {m: f"from pkg import {i}\n" for m, i in imports.items()})
     assert find_cycles(graph) == [
         ["pkg.a", "pkg.b", "pkg.a"],
         ["pkg.c", "pkg.d", "pkg.e", "pkg.c"],
@@ -174,11 +176,13 @@ def test_every_group_of_modules_in_a_cycle_is_named(tmp_path) -> None:
 
 
 def test_a_package_init_that_re_exports_closes_a_cycle(tmp_path) -> None:
-    package = tmp_path / "pkg"
-    package.mkdir()
-    (package / "__init__.py").write_text("from .a import thing\n")
-    (package / "a.py").write_text("from .b import helper\nthing = 1\n")
-    (package / "b.py").write_text("def helper():\n    from pkg import thing\n")
-    graph = import_graph(tmp_path, packages=["pkg"])
+    graph = package_graph(
+        tmp_path,
+        {
+            "__init__": "from .a import thing\n",
+            "a": "from .b import helper\nthing = 1\n",
+            "b": "def helper():\n    from pkg import thing\n",
+        },
+    )
     assert graph == {"pkg": {"pkg.a"}, "pkg.a": {"pkg", "pkg.b"}, "pkg.b": {"pkg"}}
     assert find_cycle(graph) == ["pkg", "pkg.a", "pkg"]

@@ -13,12 +13,16 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def project(tmp_path: Path) -> tuple[Path, Path]:
+    """A project whose files are a minute old, and its manifest written 30 s ago."""
     (tmp_path / "models").mkdir()
     (tmp_path / "models" / "fct.sql").write_text("select 1")
     (tmp_path / "dbt_project.yml").write_text("name: p\n")
     manifest = tmp_path / "target" / "manifest.json"
     manifest.parent.mkdir()
     manifest.write_text("{}")
+    for path in (tmp_path / "models" / "fct.sql", tmp_path / "dbt_project.yml"):
+        age(path, 60)
+    age(manifest, 30)
     return tmp_path, manifest
 
 
@@ -29,25 +33,17 @@ def age(path: Path, seconds: float) -> None:
 
 def test_a_manifest_newer_than_every_project_file_is_current(tmp_path: Path) -> None:
     root, manifest = project(tmp_path)
-    for path in (root / "models" / "fct.sql", root / "dbt_project.yml"):
-        age(path, 60)
     assert not manifest_is_stale(root, manifest)
 
 
 def test_a_model_added_after_the_manifest_makes_it_stale(tmp_path: Path) -> None:
     root, manifest = project(tmp_path)
-    for path in (root / "models" / "fct.sql", root / "dbt_project.yml"):
-        age(path, 60)
-    age(manifest, 30)
     (root / "models" / "new_model.sql").write_text("select 2")
     assert manifest_is_stale(root, manifest)
 
 
 def test_what_dbt_writes_itself_does_not_make_it_stale(tmp_path: Path) -> None:
     root, manifest = project(tmp_path)
-    for path in (root / "models" / "fct.sql", root / "dbt_project.yml"):
-        age(path, 60)
-    age(manifest, 30)
     (root / "target" / "run_results.json").write_text("{}")
     (root / "logs").mkdir()
     (root / "logs" / "dbt.log").write_text("")
