@@ -9,10 +9,10 @@ use. Like ``definitions.py``, this module is for entry points only: nothing unde
 
 from __future__ import annotations
 
-from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
+from adinsights_pipelines.dagster_internals import AssetGraph
 
 
-def asset_graph() -> BaseAssetGraph:
+def asset_graph() -> AssetGraph:
     """The code location's asset graph (imports and assembles it on the first call)."""
     from adinsights_pipelines.definitions import defs
 

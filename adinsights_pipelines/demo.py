@@ -21,6 +21,7 @@ import uvicorn
 
 from adinsights_pipelines.bootstrap import Runtime, bootstrap
 from adinsights_pipelines.errors import AdinsightsError, ConfigError
+from adinsights_pipelines.ports import free_port
 from adinsights_pipelines.settings import PROJECT_ROOT
 
 if TYPE_CHECKING:
@@ -73,13 +74,6 @@ def _port_free(host: str, port: int) -> bool:
         except OSError:
             return False
     return True
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def check_ports(ports: dict[str, int], host: str = "127.0.0.1") -> None:
@@ -347,7 +341,7 @@ def run_demo(*, once: bool, progress: Progress) -> DemoResult:
 
         if once:
             app = create_app(rt.db, asset_graph=asset_graph)
-            with serve_in_thread(app, "127.0.0.1", _free_port()) as api_url:
+            with serve_in_thread(app, "127.0.0.1", free_port()) as api_url:
                 answer = requests.get(
                     f"{api_url}/api/metrics/combined/?source=warehouse",
                     headers={"Authorization": f"Bearer {key}"},

@@ -16,7 +16,6 @@ from importlib.metadata import PackageNotFoundError, version
 
 import orjson
 import sqlalchemy.exc
-from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -25,6 +24,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from adinsights_pipelines.dagster_internals import AssetGraph
 from adinsights_pipelines.settings import Settings, load_settings
 from adinsights_pipelines.warehouse.database import Database
 from api.cors import ApprovedOriginsCORS
@@ -127,7 +127,7 @@ def create_app(
     db: Database,
     settings: Settings | None = None,
     *,
-    asset_graph: Callable[[], BaseAssetGraph] | None = None,
+    asset_graph: Callable[[], AssetGraph] | None = None,
 ) -> Starlette:
     """The app. ``asset_graph`` loads the code location's whole asset graph, which only
     ``POST /api/alerts/run/`` needs (on first use); without it that endpoint answers 503."""

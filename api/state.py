@@ -18,10 +18,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from dagster import DagsterInstance, Definitions
-from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
 from sqlalchemy.engine import Engine
 from starlette.requests import Request
 
+from adinsights_pipelines.dagster_internals import AssetGraph
 from adinsights_pipelines.encryption import LocalKeyring, keyring_from_settings
 from adinsights_pipelines.settings import Settings
 from adinsights_pipelines.warehouse.database import Database
@@ -84,7 +84,7 @@ class AppState:
     snapshots: dict[str, CachedSnapshot] = field(default_factory=dict)
     #: Loads the code location's whole asset graph (the alert evaluation on demand needs it);
     #: passed by whoever serves the app, called on first use.
-    load_asset_graph: Callable[[], BaseAssetGraph] | None = None
+    load_asset_graph: Callable[[], AssetGraph] | None = None
 
     @cached_property
     def engine(self) -> Engine:
@@ -107,14 +107,14 @@ class AppState:
         return DagsterInstance.get()
 
     @cached_property
-    def asset_graph(self) -> BaseAssetGraph:
+    def asset_graph(self) -> AssetGraph:
         """The code location's whole graph, from :attr:`load_asset_graph` on first use."""
         if self.load_asset_graph is None:
             raise AssetGraphNotServed("this app was created without the code location's graph")
         return self.load_asset_graph()
 
     @cached_property
-    def ingestion_graph(self) -> BaseAssetGraph:
+    def ingestion_graph(self) -> AssetGraph:
         """The ingestion assets and their freshness policies (loaded on first use)."""
         return ingestion_definitions().resolve_asset_graph()
 

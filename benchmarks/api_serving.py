@@ -18,7 +18,6 @@ may fill). The last line is machine-readable.
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -27,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+
+from adinsights_pipelines.ports import free_port
 
 TENANTS = 100
 EVENTS_PER_TENANT = 1_000
@@ -38,12 +39,6 @@ ASSET = "google_ads_campaign_performance"
 HUGE = "1000000/second"
 ROOT = Path(__file__).resolve().parent.parent
 UVICORN = {"log_config": None, "access_log": False, "proxy_headers": False}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _serve_app(port: int) -> None:
@@ -128,55 +123,30 @@ def _fill_events(tenants: list[str], snapshot_runs: dict[str, str]) -> float:
     ``metrics_snapshot`` materialization by the run that stored its snapshot; returns the fill
     seconds."""
     from dagster import AssetKey, AssetMaterialization, DagsterInstance
-    from dagster._core.events import DagsterEvent, DagsterEventType, StepMaterializationData
-    from dagster._core.events.log import EventLogEntry
-    from dagster._core.instance.utils import RUNLESS_JOB_NAME, RUNLESS_RUN_ID
+
+    from adinsights_pipelines.dagster_internals import materialization_entry
 
     instance = DagsterInstance.get()
     started = time.perf_counter()
     base = time.time() - EVENTS_PER_TENANT * 60
     for tenant in tenants:
-        batch = []
-        for k in range(EVENTS_PER_TENANT):
-            event = DagsterEvent(
-                event_type_value=DagsterEventType.ASSET_MATERIALIZATION.value,
-                job_name=RUNLESS_JOB_NAME,
-                event_specific_data=StepMaterializationData(
-                    AssetMaterialization(
-                        asset_key=AssetKey(ASSET), partition=tenant, metadata={"job_id": k}
-                    )
+        batch = [
+            materialization_entry(
+                AssetMaterialization(
+                    asset_key=AssetKey(ASSET), partition=tenant, metadata={"job_id": k}
                 ),
+                timestamp=base + k * 60,
             )
-            batch.append(
-                EventLogEntry(
-                    user_message="",
-                    level=20,
-                    job_name=RUNLESS_JOB_NAME,
-                    run_id=RUNLESS_RUN_ID,
-                    error_info=None,
-                    timestamp=base + k * 60,
-                    step_key=None,
-                    dagster_event=event,
-                )
-            )
+            for k in range(EVENTS_PER_TENANT)
+        ]
         instance.event_log_storage.store_event_batch(batch)
-        snapshot_event = DagsterEvent(
-            event_type_value=DagsterEventType.ASSET_MATERIALIZATION.value,
-            job_name="metrics_snapshots",
-            event_specific_data=StepMaterializationData(
-                AssetMaterialization(asset_key=AssetKey("metrics_snapshot"), partition=tenant)
-            ),
-        )
         instance.event_log_storage.store_event(
-            EventLogEntry(
-                user_message="",
-                level=20,
+            materialization_entry(
+                AssetMaterialization(asset_key=AssetKey("metrics_snapshot"), partition=tenant),
+                timestamp=time.time(),
                 job_name="metrics_snapshots",
                 run_id=snapshot_runs[tenant],
-                error_info=None,
-                timestamp=time.time(),
                 step_key="metrics_snapshot",
-                dagster_event=snapshot_event,
             )
         )
     elapsed = time.perf_counter() - started
@@ -290,7 +260,7 @@ def main() -> None:
         f"{TENANTS * EVENTS_PER_TENANT / fill_seconds:,.0f} events/s)"
     )
 
-    app_port, floor_port, dagit_port = _free_port(), _free_port(), _free_port()
+    app_port, floor_port, dagit_port = free_port(), free_port(), free_port()
     me = [sys.executable, str(Path(__file__).resolve())]
     procs = [
         subprocess.Popen([*me, "serve-app", str(app_port)], cwd=ROOT),

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,12 +29,6 @@ import requests
 RUNS = int(os.environ.get("API_STARTUP_RUNS", "5"))
 TIMEOUT_S = 180.0
 ROOT = Path(os.environ.get("ADINSIGHTS_STARTUP_ROOT", Path(__file__).resolve().parent.parent))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def serve(port: int) -> None:
@@ -96,7 +89,9 @@ def _wait(url: str, headers: dict[str, str], started: float) -> tuple[float, int
 
 
 def one_run(env: dict[str, str], key: str) -> dict[str, Any]:
-    port = _free_port()
+    from adinsights_pipelines.ports import free_port
+
+    port = free_port()
     started = time.monotonic()
     child = subprocess.Popen(
         [sys.executable, str(Path(__file__).resolve()), "--serve", str(port)],

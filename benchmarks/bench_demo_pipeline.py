@@ -30,7 +30,8 @@ def main() -> None:
 
     from adinsights_pipelines.bootstrap import bootstrap
     from adinsights_pipelines.defs.dbt.project import prepare_manifest
-    from adinsights_pipelines.demo import QUIET_CONSOLE, _free_port, serve_in_thread
+    from adinsights_pipelines.demo import QUIET_CONSOLE, serve_in_thread
+    from adinsights_pipelines.ports import free_port
     from adinsights_pipelines.simulators.meta_graph import MetaSimulator
     from adinsights_pipelines.tenants import add_tenant, set_credential
     from adinsights_pipelines.warehouse.database import engine
@@ -74,7 +75,7 @@ def main() -> None:
         dbt_s = run("dbt_build")
         snapshot_s = sum(run("metrics_snapshots", t) for t in TENANTS) / len(TENANTS)
 
-    with serve_in_thread(create_app(rt.db), "127.0.0.1", _free_port()) as url:
+    with serve_in_thread(create_app(rt.db), "127.0.0.1", free_port()) as url:
         session = requests.Session()
         session.headers["Authorization"] = f"Bearer {key}"
         timings = []

@@ -39,6 +39,8 @@ import orjson
 import requests
 import sqlalchemy as sa
 
+from adinsights_pipelines.ports import free_port
+
 # 500 ads in each of the two ad accounts, 5 regions each: 5,000 rows a day.
 TOKEN = "sim_bench_ads500_x"
 ROWS_PER_DAY = 5_000
@@ -55,17 +57,8 @@ def _serve_simulator(port: int) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _start_simulator() -> tuple[multiprocessing.process.BaseProcess, str]:
-    port = _free_port()
+    port = free_port()
     proc = multiprocessing.get_context("spawn").Process(
         target=_serve_simulator, args=(port,), name="meta-sim", daemon=True
     )

@@ -161,11 +161,9 @@ def tenant_names(prefix: str, count: int) -> list[str]:
 def _fill_load_tenants(rt: Any, tenants: list[str]) -> None:
     """Register ``tenants`` as an operator would leave them after a day of running."""
     from _tenants import add_bench_tenant
-    from dagster import AssetKey, AssetMaterialization, DagsterEventType, DagsterInstance
-    from dagster._core.events import DagsterEvent, StepMaterializationData
-    from dagster._core.events.log import EventLogEntry
-    from dagster._core.instance.utils import RUNLESS_JOB_NAME, RUNLESS_RUN_ID
+    from dagster import AssetKey, AssetMaterialization, DagsterInstance
 
+    from adinsights_pipelines.dagster_internals import materialization_entry
     from adinsights_pipelines.defs.google.sources import add_source
     from adinsights_pipelines.defs.snapshots.payload import store_snapshot
     from adinsights_pipelines.defs.tenants.partitions import TENANT_PARTITIONS
@@ -194,21 +192,9 @@ def _fill_load_tenants(rt: Any, tenants: list[str]) -> None:
     for key in partitioned:
         instance.event_log_storage.store_event_batch(
             [
-                EventLogEntry(
-                    user_message="",
-                    level=20,
-                    job_name=RUNLESS_JOB_NAME,
-                    run_id=RUNLESS_RUN_ID,
-                    error_info=None,
+                materialization_entry(
+                    AssetMaterialization(asset_key=AssetKey(key.path), partition=tenant),
                     timestamp=now - 600,
-                    step_key=None,
-                    dagster_event=DagsterEvent(
-                        event_type_value=DagsterEventType.ASSET_MATERIALIZATION.value,
-                        job_name=RUNLESS_JOB_NAME,
-                        event_specific_data=StepMaterializationData(
-                            AssetMaterialization(asset_key=AssetKey(key.path), partition=tenant)
-                        ),
-                    ),
                 )
                 for tenant in tenants
             ]
@@ -220,8 +206,8 @@ def load_probe() -> None:
     Prints one JSON line."""
     started = time.perf_counter()
     from dagster import DagsterInstance, build_schedule_context, build_sensor_context
-    from dagster._core.remote_representation.external_data import RepositorySnap
-    from dagster._serdes import serialize_value
+
+    from adinsights_pipelines.dagster_internals import repository_snapshot
 
     dagster_imported = time.perf_counter()
     from adinsights_pipelines.definitions import defs
@@ -230,7 +216,7 @@ def load_probe() -> None:
     repository = defs.get_repository_def()
     repository.asset_graph  # noqa: B018 - resolves the asset graph
     resolved = time.perf_counter()
-    snapshot = serialize_value(RepositorySnap.from_def(repository))
+    snapshot = repository_snapshot(repository)
     snapped = time.perf_counter()
 
     instance = DagsterInstance.get()

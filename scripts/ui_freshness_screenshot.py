@@ -36,8 +36,9 @@ def main() -> None:
     os.environ.setdefault("ADINSIGHTS_DATA_DIR", str(workdir))
     os.environ["DAGSTER_HOME"] = str(workdir / "dagster_home")
 
-    from adinsights_pipelines.demo import _free_port, run_demo
+    from adinsights_pipelines.demo import run_demo
     from adinsights_pipelines.instance import get_instance
+    from adinsights_pipelines.ports import free_port
     from adinsights_pipelines.settings import PROJECT_ROOT
 
     run_demo(once=True, progress=lambda m: print(m, flush=True))
@@ -50,7 +51,7 @@ def main() -> None:
         stdout=(workdir / "daemon.log").open("wb"),
         stderr=subprocess.STDOUT,
     )
-    port = _free_port()
+    port = free_port()
     web = subprocess.Popen(  # noqa: S603
         [str(bin_dir / "dagster-webserver"), "-w", "workspace.yaml", "-p", str(port)],
         cwd=PROJECT_ROOT,

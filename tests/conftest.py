@@ -26,6 +26,7 @@ from adinsights_pipelines.demo import DemoResult, run_demo
 from adinsights_pipelines.encryption import LocalKeyring, keyring_from_settings
 from adinsights_pipelines.instance import dagster_environment, prepare_dagster_home
 from adinsights_pipelines.settings import Settings
+from adinsights_pipelines.simulators.alert_sinks import SmtpSink, WebhookSink
 from adinsights_pipelines.simulators.fx_rates import rate_for
 from adinsights_pipelines.simulators.google import GoogleSimulator
 from adinsights_pipelines.simulators.google import environment as google_environment
@@ -221,6 +222,20 @@ def demo_run(
         point_environment_at(mp, db, tmp_path_factory.mktemp("demo"), "http://unused.invalid")
         result = run_demo(once=True, progress=lambda message: None)
         yield db, result
+
+
+@pytest.fixture
+def slack() -> Iterator[WebhookSink]:
+    """A loopback Slack incoming webhook that records what the alerts post."""
+    with WebhookSink() as sink:
+        yield sink
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpSink]:
+    """A loopback SMTP server that records the alert mails."""
+    with SmtpSink() as sink:
+        yield sink
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from adinsights_pipelines.retention import RetentionError, export_and_purge_audit_log
 from adinsights_pipelines.tenants import add_tenant
 from adinsights_pipelines.warehouse.database import Database, engine
+from tests.sql import query
 
 NOW = datetime(2026, 5, 1, 8, 30, tzinfo=UTC)
 
@@ -45,13 +46,11 @@ def insert_rows(
 
 
 def audit_rows(db: Database) -> dict[int, dict]:
-    with engine(db).connect() as conn:
-        rows = conn.execute(
-            sa.text(
-                "select id, tenant_id, actor, action, resource_type, resource_id, metadata, "
-                "created_at from app.audit_log order by id"
-            )
-        ).all()
+    rows = query(
+        db,
+        "select id, tenant_id, actor, action, resource_type, resource_id, metadata, created_at "
+        "from app.audit_log order by id",
+    )
     return {r.id: dict(r._mapping) for r in rows}
 
 

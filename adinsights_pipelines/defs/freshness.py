@@ -27,7 +27,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from dagster import AssetKey, AssetSpec, FreshnessPolicy
-from dagster._core.definitions.freshness import TimeWindowFreshnessPolicy
+
+from adinsights_pipelines.dagster_internals import TimeWindowFreshnessPolicy
 
 SNAPSHOT_ASSET = AssetKey("metrics_snapshot")
 SNAPSHOT_WARN = timedelta(minutes=60)
@@ -61,29 +62,32 @@ class FreshnessRule:
         return FreshnessPolicy.time_window(fail_window=self.fail_after, warn_window=self.warn_after)
 
 
-def _group(name: str) -> Callable[[AssetKey, str | None], bool]:
+def in_group(name: str) -> Callable[[AssetKey, str | None], bool]:
     return lambda key, group: group == name
 
 
-def _keys(*names: str) -> Callable[[AssetKey, str | None], bool]:
+def named(*names: str) -> Callable[[AssetKey, str | None], bool]:
     return lambda key, group: key.to_user_string() in names
 
 
 #: First match wins; keys before groups.
 RULES: tuple[FreshnessRule, ...] = (
-    FreshnessRule("metrics snapshot", _keys("metrics_snapshot"), SNAPSHOT_FAIL, SNAPSHOT_WARN),
+    FreshnessRule("metrics snapshot", named("metrics_snapshot"), SNAPSHOT_FAIL, SNAPSHOT_WARN),
     FreshnessRule(
-        "Meta hierarchy (daily)", _keys("meta_hierarchy"), timedelta(hours=28), timedelta(hours=26)
+        "Meta hierarchy (daily)", named("meta_hierarchy"), timedelta(hours=28), timedelta(hours=26)
     ),
     FreshnessRule(
-        "hourly Meta feed", _keys(*HOURLY_META_FEEDS), timedelta(hours=4), timedelta(hours=2)
+        "hourly Meta feed", named(*HOURLY_META_FEEDS), timedelta(hours=4), timedelta(hours=2)
     ),
-    FreshnessRule("Airbyte sync", _group("airbyte"), timedelta(minutes=60)),
+    FreshnessRule("Airbyte sync", in_group("airbyte"), timedelta(minutes=60)),
     FreshnessRule(
-        "exchange rates (daily)", _keys("fx_rates_daily"), timedelta(hours=28), timedelta(hours=26)
+        "exchange rates (daily)", named("fx_rates_daily"), timedelta(hours=28), timedelta(hours=26)
     ),
     FreshnessRule(
-        "hourly web-analytics feed", _group("web_analytics"), timedelta(hours=4), timedelta(hours=2)
+        "hourly web-analytics feed",
+        in_group("web_analytics"),
+        timedelta(hours=4),
+        timedelta(hours=2),
     ),
     FreshnessRule(
         "dbt model", lambda key, group: (group or "").startswith("dbt_"), timedelta(hours=24)

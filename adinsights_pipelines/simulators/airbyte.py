@@ -69,7 +69,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -84,6 +84,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from adinsights_pipelines.simulators.control import (
+    RequestRecord,
+    SimulatorControls,
+    control_routes,
+)
 from adinsights_pipelines.simulators.server import LoopbackServer
 
 __all__ = [
@@ -505,14 +510,6 @@ class Fault:
 
 
 @dataclass(frozen=True)
-class RequestRecord:
-    method: str
-    path: str
-    query: dict[str, str]
-    status: int
-
-
-@dataclass(frozen=True)
 class Campaign:
     campaign_id: str
     name: str
@@ -539,7 +536,7 @@ KNOB_NAMES = (
 )
 
 
-class AirbyteSimState:
+class AirbyteSimState(SimulatorControls[Fault, RequestRecord]):
     """Thread-safe simulator state: workspace, connections, jobs, knobs, faults, request log.
 
     ``database_url`` is the default destination of connections added without one.
@@ -563,7 +560,7 @@ class AirbyteSimState:
         self.workspace_id = _uuid(seed, "workspace")
         self._applications = {client_id: client_secret} if client_id and client_secret else {}
         self._basic = (username, password) if username and password else None
-        self._lock = threading.RLock()
+        super().__init__(threading.RLock())
         self._tokens: dict[str, datetime] = {}
         self._connections: dict[str, SimConnection] = {}
         self._destinations: dict[str, SimDestination] = {}
@@ -571,8 +568,6 @@ class AirbyteSimState:
         # Airbyte's job ids only grow; a restarted simulator writing into the same database
         # must not reuse the ids of its previous life, so they start from the clock.
         self._job_ids = itertools.count(int(time.time() * 1000))
-        self._faults: list[Fault] = []
-        self._log: list[RequestRecord] = []
         self._webhooks: list[dict[str, Any]] = []
         self._offset = timedelta(0)
         self._reset_knobs()
@@ -661,47 +656,15 @@ class AirbyteSimState:
 
     # faults and the request log -----------------------------------------------------------
     def inject(self, path_contains: str = "", count: int = 1, http_status: int = 500) -> Fault:
-        fault = Fault(path_contains, count, http_status)
-        with self._lock:
-            self._faults.append(fault)
-        return fault
-
-    def clear_faults(self) -> None:
-        with self._lock:
-            self._faults.clear()
-
-    @property
-    def faults(self) -> list[Fault]:
-        with self._lock:
-            return [f for f in self._faults if f.remaining > 0]
-
-    def _take_fault(self, path: str) -> Fault | None:
-        with self._lock:
-            for fault in self._faults:
-                if fault.remaining > 0 and fault.path_contains in path:
-                    fault.remaining -= 1
-                    return fault
-        return None
-
-    def _record(self, record: RequestRecord) -> None:
-        with self._lock:
-            self._log.append(record)
-
-    @property
-    def requests(self) -> list[RequestRecord]:
-        with self._lock:
-            return list(self._log)
+        return self._add_fault(Fault(path_contains, count, http_status))
 
     def request_count(self, path_contains: str = "", method: str | None = None) -> int:
+        """Number of requests whose path contains the text (and of ``method``, if given)."""
         return sum(
             1
             for r in self.requests
             if path_contains in r.path and (method is None or r.method == method)
         )
-
-    def clear_requests(self) -> None:
-        with self._lock:
-            self._log.clear()
 
     @property
     def webhook_deliveries(self) -> list[dict[str, Any]]:
@@ -1209,7 +1172,7 @@ def create_app(state: AirbyteSimState | None = None) -> Starlette:
             try:
                 if sim.latency_s > 0:
                     await asyncio.sleep(sim.latency_s)
-                fault = sim._take_fault(request.url.path)
+                fault = sim.take_fault(request.url.path)
                 if fault is not None:
                     raise Problem(
                         fault.http_status,
@@ -1226,7 +1189,7 @@ def create_app(state: AirbyteSimState | None = None) -> Starlette:
                 status = problem.status
                 return problem.response()
             finally:
-                sim._record(
+                sim.log_request(
                     RequestRecord(
                         request.method, request.url.path, dict(request.query_params), status
                     )
@@ -1341,50 +1304,13 @@ def create_app(state: AirbyteSimState | None = None) -> Starlette:
             }
         )
 
-    async def sim_config(request: Request) -> Response:
-        if request.method == "DELETE":
-            sim.reset_knobs()
-        elif request.method == "POST":
-            try:
-                payload = await request.json()
-                if not isinstance(payload, dict):
-                    raise TypeError("the config must be a JSON object")
-                sim.configure(**payload)
-            except (ValueError, TypeError, Problem) as exc:
-                return JSONResponse({"detail": f"bad config: {exc}"}, status_code=400)
-        return JSONResponse(sim.knobs())
-
-    async def sim_faults(request: Request) -> Response:
-        if request.method == "DELETE":
-            sim.clear_faults()
-        elif request.method == "POST":
-            try:
-                payload = await request.json()
-                for spec in payload if isinstance(payload, list) else [payload]:
-                    sim.inject(**spec)
-            except (ValueError, TypeError) as exc:
-                return JSONResponse({"detail": f"bad fault spec: {exc}"}, status_code=400)
-        return JSONResponse({"faults": [asdict(f) for f in sim.faults]})
-
-    async def sim_requests(request: Request) -> Response:
-        if request.method == "DELETE":
-            sim.clear_requests()
-        return JSONResponse({"requests": [asdict(r) for r in sim.requests]})
-
     async def sim_webhooks(request: Request) -> Response:
         return JSONResponse({"deliveries": sim.webhook_deliveries})
 
-    async def sim_reset(request: Request) -> Response:
-        sim.reset()
-        return JSONResponse(sim.knobs())
-
     routes = [
         Route("/__sim__/connections", sim_connections, methods=["GET", "POST"]),
-        Route("/__sim__/config", sim_config, methods=["GET", "POST", "DELETE"]),
-        Route("/__sim__/faults", sim_faults, methods=["GET", "POST", "DELETE"]),
-        Route("/__sim__/requests", sim_requests, methods=["GET", "DELETE"]),
+        *control_routes(sim, config_errors=(ValueError, TypeError, Problem)),
         Route("/__sim__/webhooks", sim_webhooks, methods=["GET"]),
-        Route("/__sim__/reset", sim_reset, methods=["POST"]),
         Route(f"{PUBLIC}/applications/token", api(token, auth=False), methods=["POST"]),
         Route(f"{PUBLIC}/workspaces/{{workspace_id}}", api(workspace), methods=["GET"]),
         Route(f"{PUBLIC}/connections", api(connections), methods=["GET"]),

@@ -23,6 +23,8 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from adinsights_pipelines.ports import free_port
+
 
 @dataclass(frozen=True)
 class ReceivedPost:
@@ -134,7 +136,7 @@ class SmtpSink:
         self.messages: list[ReceivedMail] = []
         self._lock = threading.Lock()
         if port == 0:
-            port = _free_port(host)
+            port = free_port(host)
         self._controller = Controller(_Collector(self), hostname=host, port=port)
         self.host, self.port = host, port
 
@@ -148,12 +150,3 @@ class SmtpSink:
 
     def __exit__(self, *exc: object) -> None:
         self._controller.stop()
-
-
-def _free_port(host: str) -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port

@@ -39,9 +39,8 @@ import hashlib
 import math
 import random
 import re
-import threading
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -52,6 +51,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from adinsights_pipelines.simulators.control import SimulatorControls, control_routes
 from adinsights_pipelines.simulators.server import LoopbackServer
 
 __all__ = ["FxRatesSimulator", "FxSimState", "create_app", "environment", "main", "rate_for"]
@@ -148,15 +148,13 @@ class RequestRecord:
     status: int
 
 
-class FxSimState:
+class FxSimState(SimulatorControls[Fault, RequestRecord]):
     """Everything the simulator knows; thread-safe (the app serves from a thread pool)."""
 
     def __init__(self, *, seed: int = 0, clock: Callable[[], datetime] | None = None) -> None:
         self.seed = seed
         self._clock = clock or (lambda: datetime.now(UTC))
-        self._lock = threading.Lock()
-        self._faults: list[Fault] = []
-        self._requests: list[RequestRecord] = []
+        super().__init__()
         self._pinned: datetime | None = None
         self.reset_knobs()
 
@@ -206,45 +204,7 @@ class FxSimState:
         }
 
     def inject(self, path_contains: str = "", **spec: Any) -> Fault:
-        fault = Fault(path_contains=path_contains, **spec)
-        with self._lock:
-            self._faults.append(fault)
-        return fault
-
-    def clear_faults(self) -> None:
-        with self._lock:
-            self._faults.clear()
-
-    @property
-    def faults(self) -> list[Fault]:
-        with self._lock:
-            return list(self._faults)
-
-    def _take_fault(self, path: str) -> Fault | None:
-        with self._lock:
-            for fault in self._faults:
-                if fault.path_contains in path:
-                    fault.remaining -= 1
-                    if fault.remaining <= 0:
-                        self._faults.remove(fault)
-                    return fault
-        return None
-
-    def _record(self, record: RequestRecord) -> None:
-        with self._lock:
-            self._requests.append(record)
-
-    @property
-    def requests(self) -> list[RequestRecord]:
-        with self._lock:
-            return list(self._requests)
-
-    def request_count(self, path_contains: str = "") -> int:
-        return sum(1 for r in self.requests if path_contains in r.path)
-
-    def clear_requests(self) -> None:
-        with self._lock:
-            self._requests.clear()
+        return self._add_fault(Fault(path_contains=path_contains, **spec))
 
     def reset(self) -> None:
         self.clear_faults()
@@ -277,7 +237,7 @@ def create_app(state: FxSimState | None = None) -> Starlette:
     sim = state or FxSimState()
 
     def answer(path: str, query: dict[str, str]) -> JSONResponse:
-        fault = sim._take_fault(path)
+        fault = sim.take_fault(path)
         if fault is not None:
             message = fault.message or (
                 "not_allowed" if fault.http_status == 429 else "internal_error"
@@ -319,7 +279,7 @@ def create_app(state: FxSimState | None = None) -> Starlette:
         path = request.url.path
         response = answer(path, dict(request.query_params))
         match = _DATE_PATH.match(path)
-        sim._record(
+        sim.log_request(
             RequestRecord(
                 path,
                 match.group(1) if match else None,
@@ -329,49 +289,12 @@ def create_app(state: FxSimState | None = None) -> Starlette:
         )
         return response
 
-    async def faults(request: Request) -> Response:
-        if request.method == "DELETE":
-            sim.clear_faults()
-        elif request.method == "POST":
-            try:
-                payload = await request.json()
-                for spec in payload if isinstance(payload, list) else [payload]:
-                    sim.inject(**spec)
-            except (ValueError, TypeError) as exc:
-                return JSONResponse({"detail": f"bad fault spec: {exc}"}, status_code=400)
-        return JSONResponse({"faults": [asdict(f) for f in sim.faults]})
-
-    async def requests_log(request: Request) -> Response:
-        if request.method == "DELETE":
-            sim.clear_requests()
-        return JSONResponse({"requests": [asdict(r) for r in sim.requests]})
-
-    async def config(request: Request) -> Response:
-        if request.method == "DELETE":
-            sim.reset_knobs()
-        elif request.method == "POST":
-            try:
-                payload = await request.json()
-                if not isinstance(payload, dict):
-                    raise TypeError("the config must be a JSON object")
-                sim.configure(**payload)
-            except (ValueError, TypeError) as exc:
-                return JSONResponse({"detail": f"bad config: {exc}"}, status_code=400)
-        return JSONResponse(sim.knobs())
-
-    async def reset(request: Request) -> Response:
-        sim.reset()
-        return JSONResponse(sim.knobs())
-
     async def not_found(request: Request) -> Response:
         return _error(404, "not_found")
 
     app = Starlette(
         routes=[
-            Route("/__sim__/faults", faults, methods=["GET", "POST", "DELETE"]),
-            Route("/__sim__/requests", requests_log, methods=["GET", "DELETE"]),
-            Route("/__sim__/config", config, methods=["GET", "POST", "DELETE"]),
-            Route("/__sim__/reset", reset, methods=["POST"]),
+            *control_routes(sim),
             Route("/historical/{rest:path}", historical, methods=["GET"]),
             Route("/{rest:path}", not_found, methods=["GET", "POST"]),
         ]

@@ -79,9 +79,8 @@ import json
 import random
 import re
 import secrets
-import threading
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -96,6 +95,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from adinsights_pipelines.simulators.control import (
+    SimulatorControls,
+    as_datetime,
+    aware,
+    control_routes,
+)
 from adinsights_pipelines.simulators.meta_graph import JAMAICA_REGIONS
 from adinsights_pipelines.simulators.server import LoopbackServer
 
@@ -398,21 +403,7 @@ SC_PERMISSION_LEVELS = ("siteOwner", "siteFullUser", "siteRestrictedUser", "site
 _SECRET_FIELDS = ("refresh_token", "client_secret", "access_token", "code")
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def _as_datetime(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        return _aware(value)
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, UTC)
-    if isinstance(value, str):
-        return _aware(datetime.fromisoformat(value.replace("Z", "+00:00")))
-    raise TypeError(f"not a datetime: {value!r}")
-
-
-class GoogleSimState:
+class GoogleSimState(SimulatorControls[Fault, RequestRecord]):
     """Mutable, thread-safe simulator state: knobs, virtual clock, tokens, faults, request log.
 
     The virtual clock is the real time plus an offset (:meth:`advance`) unless pinned
@@ -422,9 +413,7 @@ class GoogleSimState:
     def __init__(self, *, seed: int = 0, clock: Callable[[], datetime] | None = None) -> None:
         self.seed = seed
         self._clock = clock
-        self._lock = threading.Lock()
-        self._faults: list[Fault] = []
-        self._log: list[RequestRecord] = []
+        super().__init__()
         self._grants: dict[str, _Grant] = {}
         self._revoked: set[str] = set()
         self._quota: dict[tuple[str, str], int] = {}
@@ -466,12 +455,12 @@ class GoogleSimState:
         pinned = self._now
         if pinned is not None:
             return pinned
-        base = _aware(self._clock()) if self._clock is not None else datetime.now(UTC)
+        base = aware(self._clock()) if self._clock is not None else datetime.now(UTC)
         return base + self._offset
 
     def set_now(self, moment: datetime | None) -> None:
         """Pin the clock at ``moment`` (naive means UTC); ``None`` un-pins it."""
-        self._now = None if moment is None else _aware(moment)
+        self._now = None if moment is None else aware(moment)
 
     def advance(self, delta: timedelta) -> datetime:
         """Move the clock forward (keeps running unless pinned); returns the new instant."""
@@ -490,7 +479,7 @@ class GoogleSimState:
         converted: dict[str, Any] = {}
         for name, value in knobs.items():
             if name == "now":
-                converted[name] = None if value is None else _as_datetime(value)
+                converted[name] = None if value is None else as_datetime(value)
             elif name == "advance_s":
                 converted[name] = timedelta(seconds=float(value))
             elif name in ("error_rate_5xx", "latency_s"):
@@ -626,50 +615,13 @@ class GoogleSimState:
     # faults -------------------------------------------------------------------------------
     def inject(self, path_contains: str = "", **spec: Any) -> Fault:
         """Make the next ``count`` requests whose path contains ``path_contains`` fail."""
-        fault = Fault(path_contains, **spec)
-        with self._lock:
-            self._faults.append(fault)
-        return fault
-
-    def clear_faults(self) -> None:
-        with self._lock:
-            self._faults.clear()
-
-    @property
-    def faults(self) -> list[Fault]:
-        with self._lock:
-            return [f for f in self._faults if f.remaining > 0]
-
-    def _take_fault(self, path: str) -> Fault | None:
-        with self._lock:
-            for fault in self._faults:
-                if fault.remaining > 0 and fault.path_contains in path:
-                    fault.remaining -= 1
-                    return fault
-        return None
+        return self._add_fault(Fault(path_contains, **spec))
 
     def _roll_5xx(self) -> bool:
         if self.error_rate_5xx <= 0:
             return False
         with self._lock:
             return self._rng.random() < self.error_rate_5xx
-
-    # request log --------------------------------------------------------------------------
-    def _record(self, record: RequestRecord) -> None:
-        with self._lock:
-            self._log.append(record)
-
-    @property
-    def requests(self) -> list[RequestRecord]:
-        with self._lock:
-            return list(self._log)
-
-    def request_count(self, path_contains: str = "") -> int:
-        return sum(1 for r in self.requests if path_contains in r.path)
-
-    def clear_requests(self) -> None:
-        with self._lock:
-            self._log.clear()
 
     def reset(self) -> None:
         """Faults, request log, tokens, revocations, quotas, knobs and clock back to fresh."""
@@ -1499,7 +1451,7 @@ def _execute(
     body: Mapping[str, Any],
 ) -> tuple[int, Any, dict[str, str]]:
     try:
-        if fault := sim._take_fault(path):
+        if fault := sim.take_fault(path):
             raise fault.to_error(api)
         operation, argument = _route(api, method, path)
         if api == "oauth":
@@ -1544,7 +1496,7 @@ def create_app(state: GoogleSimState | None = None) -> Starlette:
                     parsed = None
                 if not isinstance(parsed, dict):
                     error = _invalid("Invalid JSON payload received.", api)
-                    sim._record(RequestRecord(request.method, path, {}, 400))
+                    sim.log_request(RequestRecord(request.method, path, {}, 400))
                     return JSONResponse(error.body(), status_code=400)
                 body = parsed
             if sim.latency_s > 0:
@@ -1552,40 +1504,10 @@ def create_app(state: GoogleSimState | None = None) -> Starlette:
             status, answer, headers = await run_in_threadpool(
                 _execute, sim, api, request.method, path, request.headers, body
             )
-            sim._record(RequestRecord(request.method, unquote(path), _loggable(body), status))
+            sim.log_request(RequestRecord(request.method, unquote(path), _loggable(body), status))
             return JSONResponse(answer, status_code=status, headers=headers)
 
         return endpoint
-
-    async def faults(request: Request) -> Response:
-        if request.method == "DELETE":
-            sim.clear_faults()
-        elif request.method == "POST":
-            try:
-                payload = await request.json()
-                for spec in payload if isinstance(payload, list) else [payload]:
-                    sim.inject(**spec)
-            except (ValueError, TypeError) as exc:
-                return JSONResponse({"detail": f"bad fault spec: {exc}"}, status_code=400)
-        return JSONResponse({"faults": [asdict(f) for f in sim.faults]})
-
-    async def requests_log(request: Request) -> Response:
-        if request.method == "DELETE":
-            sim.clear_requests()
-        return JSONResponse({"requests": [asdict(r) for r in sim.requests]})
-
-    async def config(request: Request) -> Response:
-        if request.method == "DELETE":
-            sim.reset_knobs()
-        elif request.method == "POST":
-            try:
-                payload = await request.json()
-                if not isinstance(payload, dict):
-                    raise TypeError("the config must be a JSON object")
-                sim.configure(**payload)
-            except (ValueError, TypeError) as exc:
-                return JSONResponse({"detail": f"bad config: {exc}"}, status_code=400)
-        return JSONResponse(sim.knobs())
 
     async def revoke(request: Request) -> Response:
         try:
@@ -1597,16 +1519,9 @@ def create_app(state: GoogleSimState | None = None) -> Starlette:
         sim.revoke(token)
         return JSONResponse({"revoked": True})
 
-    async def reset(request: Request) -> Response:
-        sim.reset()
-        return JSONResponse(sim.knobs())
-
     routes = [
-        Route("/__sim__/faults", faults, methods=["GET", "POST", "DELETE"]),
-        Route("/__sim__/requests", requests_log, methods=["GET", "DELETE"]),
-        Route("/__sim__/config", config, methods=["GET", "POST", "DELETE"]),
+        *control_routes(sim),
         Route("/__sim__/revoke", revoke, methods=["POST"]),
-        Route("/__sim__/reset", reset, methods=["POST"]),
         # Every method reaches the handlers, which answer Google's 404/405 for what they lack.
         Route("/token", handler("oauth"), methods=_HTTP_METHODS),
         Route("/v1beta/{rest:path}", handler("ga4"), methods=_HTTP_METHODS),
@@ -1624,7 +1539,7 @@ def create_app(state: GoogleSimState | None = None) -> Starlette:
             error = _not_found(path, api)
         else:
             error = GoogleError(code, api=api)
-        sim._record(RequestRecord(request.method, path, {}, error.http_status))
+        sim.log_request(RequestRecord(request.method, path, {}, error.http_status))
         return JSONResponse(error.body(), status_code=error.http_status, headers=error.headers())
 
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_error})

@@ -75,11 +75,10 @@ import json
 import random
 import re
 import secrets
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache, partial
@@ -101,6 +100,13 @@ from adinsights_pipelines.defs.meta.graph_versions import (
 )
 from adinsights_pipelines.simulators import meta_fields as documented
 from adinsights_pipelines.simulators import meta_login
+from adinsights_pipelines.simulators.control import (
+    RequestRecord,
+    SimulatorControls,
+    as_datetime,
+    aware,
+    control_routes,
+)
 from adinsights_pipelines.simulators.meta_marketing import (
     HIDDEN_STATUSES,
     NO_EVENTS,
@@ -377,16 +383,6 @@ class Fault:
 
 
 @dataclass(frozen=True)
-class RequestRecord:
-    """One request the simulator answered (``query`` never holds the access token)."""
-
-    method: str
-    path: str
-    query: dict[str, str]
-    status: int
-
-
-@dataclass(frozen=True)
 class _InsightSpec:
     """A validated insights request: what rows to build and which columns to keep."""
 
@@ -431,20 +427,6 @@ KNOB_NAMES = (
 )
 
 SpendKey = tuple[str, str, str]
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def _as_datetime(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        return _aware(value)
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, UTC)
-    if isinstance(value, str):
-        return _aware(datetime.fromisoformat(value.replace("Z", "+00:00")))
-    raise TypeError(f"not a datetime: {value!r}")
 
 
 def _optional_int(name: str, value: Any, minimum: int) -> int | None:
@@ -517,7 +499,7 @@ def _account_total_skew(value: Any) -> dict[tuple[str, str], dict[str, Any]]:
     return out
 
 
-class MetaSimState:
+class MetaSimState(SimulatorControls[Fault, RequestRecord]):
     """Mutable, thread-safe simulator state: knobs, clock, faults, request log, usage.
 
     ``today`` pins the (UTC) date while the time of day follows the real clock; ``clock`` is a
@@ -537,9 +519,7 @@ class MetaSimState:
         self._clock = clock
         self._seed = seed
         self.usage_per_call = usage_per_call
-        self._lock = threading.Lock()
-        self._faults: list[Fault] = []
-        self._log: list[RequestRecord] = []
+        super().__init__()
         self._calls: dict[str, deque[float]] = {}
         self._usage_override: int | None = None
         self._token_calls: dict[str, int] = {}
@@ -591,7 +571,7 @@ class MetaSimState:
         if pinned is not None:
             return pinned
         if self._clock is not None:
-            return _aware(self._clock())
+            return aware(self._clock())
         real = datetime.now(UTC)
         if self._today is not None:
             return datetime.combine(self._today, real.timetz())
@@ -609,7 +589,7 @@ class MetaSimState:
 
     def set_now(self, moment: datetime | None) -> None:
         """Pin the virtual clock at ``moment`` (naive means UTC); ``None`` un-pins it."""
-        self._now = None if moment is None else _aware(moment)
+        self._now = None if moment is None else aware(moment)
 
     def advance(self, delta: timedelta) -> datetime:
         """Move the virtual clock forward (pins it); returns the new instant."""
@@ -625,7 +605,7 @@ class MetaSimState:
         converted: dict[str, Any] = {}
         for name, value in knobs.items():
             if name == "now":
-                converted[name] = None if value is None else _as_datetime(value)
+                converted[name] = None if value is None else as_datetime(value)
             elif name == "report_polls_to_complete":
                 converted[name] = _optional_int(name, value, 0) or 0
             elif name in ("empty_page_every", "max_rows_per_request"):
@@ -645,7 +625,7 @@ class MetaSimState:
                     raise ValueError("latency_s must not be negative")
                 converted[name] = latency
             elif name == "expire_tokens_at":
-                converted[name] = None if value is None else _as_datetime(value)
+                converted[name] = None if value is None else as_datetime(value)
             elif name == "deny_accounts":
                 if isinstance(value, str):
                     raise ValueError("deny_accounts must be a list of act_<id>")
@@ -675,7 +655,7 @@ class MetaSimState:
             "max_rows_per_request": self.max_rows_per_request,
             "throttle_after_calls": self.throttle_after_calls,
             "error_rate_5xx": self.error_rate_5xx,
-            "expire_tokens_at": None if expire is None else _aware(expire).isoformat(),
+            "expire_tokens_at": None if expire is None else aware(expire).isoformat(),
             "deny_accounts": sorted(self.deny_accounts),
             "latency_s": self.latency_s,
             "spend_overrides": [
@@ -693,7 +673,7 @@ class MetaSimState:
 
     def _tokens_expired(self) -> bool:
         expire = self.expire_tokens_at
-        return expire is not None and self.now() >= _aware(expire)
+        return expire is not None and self.now() >= aware(expire)
 
     def _denied(self, account_id: str) -> bool:
         deny = self.deny_accounts
@@ -781,44 +761,7 @@ class MetaSimState:
         fault = Fault(
             path_contains, count, http_status, code, subcode, is_transient, message, error_user_msg
         )
-        with self._lock:
-            self._faults.append(fault)
-        return fault
-
-    def clear_faults(self) -> None:
-        with self._lock:
-            self._faults.clear()
-
-    @property
-    def faults(self) -> list[Fault]:
-        with self._lock:
-            return [f for f in self._faults if f.remaining > 0]
-
-    def _take_fault(self, path: str) -> Fault | None:
-        with self._lock:
-            for fault in self._faults:
-                if fault.remaining > 0 and fault.path_contains in path:
-                    fault.remaining -= 1
-                    return fault
-        return None
-
-    # request log --------------------------------------------------------------------------
-    def _record(self, record: RequestRecord) -> None:
-        with self._lock:
-            self._log.append(record)
-
-    @property
-    def requests(self) -> list[RequestRecord]:
-        with self._lock:
-            return list(self._log)
-
-    def request_count(self, path_contains: str = "") -> int:
-        """Number of Graph requests (failed ones included) whose path contains the text."""
-        return sum(1 for r in self.requests if path_contains in r.path)
-
-    def clear_requests(self) -> None:
-        with self._lock:
-            self._log.clear()
+        return self._add_fault(fault)
 
     # usage --------------------------------------------------------------------------------
     def set_usage(self, pct: int | None) -> None:
@@ -2048,7 +1991,7 @@ def _execute(sim: MetaSimState, call: _Call) -> tuple[int, Any, dict[str, str]]:
 
 def _route(sim: MetaSimState, call: _Call) -> Any:
     call.headers["x-app-usage"] = _usage_json(sim._count_call(f"app:{call.token}"))
-    fault = sim._take_fault(call.path)
+    fault = sim.take_fault(call.path)
     if fault is not None:
         raise fault.to_error()
     if sim._roll_5xx():
@@ -2539,7 +2482,7 @@ def _execute_batch(sim: MetaSimState, outer: _Call) -> tuple[int, Any, dict[str,
     """``POST /`` with ``batch=[{"method", "relative_url"[, "body"]}, ...]``."""
     try:
         outer.headers["x-app-usage"] = _usage_json(sim._count_call(f"app:{outer.token}"))
-        fault = sim._take_fault(outer.path)
+        fault = sim.take_fault(outer.path)
         if fault is not None:
             raise fault.to_error()
         if not VERSION_RE.fullmatch(outer.version):
@@ -2585,7 +2528,19 @@ def create_app(state: MetaSimState | None = None) -> Starlette:
 
     def record(request: Request, params: Mapping[str, str], status: int) -> None:
         query = {k: v for k, v in params.items() if k not in _UNLOGGED_PARAMS}
-        sim._record(RequestRecord(request.method, request.url.path, query, status))
+        sim.log_request(RequestRecord(request.method, request.url.path, query, status))
+
+    async def answer(
+        request: Request,
+        params: dict[str, str],
+        execute: Callable[[MetaSimState, _Call], tuple[int, Any, dict[str, str]]],
+        call: _Call,
+    ) -> Response:
+        if sim.latency_s > 0:
+            await asyncio.sleep(sim.latency_s)
+        status, body, headers = await run_in_threadpool(execute, sim, call)
+        record(request, params, status)
+        return JSONResponse(body, status_code=status, headers=headers)
 
     async def graph(request: Request) -> Response:
         params = await _params(request)
@@ -2598,11 +2553,7 @@ def create_app(state: MetaSimState | None = None) -> Starlette:
             params,
             params.get("access_token") or _bearer(request.headers),
         )
-        if sim.latency_s > 0:
-            await asyncio.sleep(sim.latency_s)
-        status, body, headers = await run_in_threadpool(_execute, sim, call)
-        record(request, params, status)
-        return JSONResponse(body, status_code=status, headers=headers)
+        return await answer(request, params, _execute, call)
 
     async def batch(request: Request) -> Response:
         params = await _params(request)
@@ -2615,29 +2566,7 @@ def create_app(state: MetaSimState | None = None) -> Starlette:
             params,
             params.get("access_token") or _bearer(request.headers),
         )
-        if sim.latency_s > 0:
-            await asyncio.sleep(sim.latency_s)
-        status, body, headers = await run_in_threadpool(_execute_batch, sim, call)
-        record(request, params, status)
-        return JSONResponse(body, status_code=status, headers=headers)
-
-    async def faults(request: Request) -> Response:
-        if request.method == "DELETE":
-            sim.clear_faults()
-        elif request.method == "POST":
-            try:
-                payload = await request.json()
-                specs = payload if isinstance(payload, list) else [payload]
-                for spec in specs:
-                    sim.inject(**spec)
-            except (ValueError, TypeError) as exc:
-                return JSONResponse({"detail": f"bad fault spec: {exc}"}, status_code=400)
-        return JSONResponse({"faults": [asdict(f) for f in sim.faults]})
-
-    async def requests_log(request: Request) -> Response:
-        if request.method == "DELETE":
-            sim.clear_requests()
-        return JSONResponse({"requests": [asdict(r) for r in sim.requests]})
+        return await answer(request, params, _execute_batch, call)
 
     async def usage(request: Request) -> Response:
         try:
@@ -2647,29 +2576,9 @@ def create_app(state: MetaSimState | None = None) -> Starlette:
             return JSONResponse({"detail": f"bad usage spec: {exc}"}, status_code=400)
         return JSONResponse({"pct": pct})
 
-    async def config(request: Request) -> Response:
-        if request.method == "DELETE":
-            sim.reset_knobs()
-        elif request.method == "POST":
-            try:
-                payload = await request.json()
-                if not isinstance(payload, dict):
-                    raise TypeError("the config must be a JSON object")
-                sim.configure(**payload)
-            except (ValueError, TypeError, KeyError) as exc:
-                return JSONResponse({"detail": f"bad config: {exc}"}, status_code=400)
-        return JSONResponse(sim.knobs())
-
-    async def reset(request: Request) -> Response:
-        sim.reset()
-        return JSONResponse(sim.knobs())
-
     routes = [
-        Route("/__sim__/faults", faults, methods=["GET", "POST", "DELETE"]),
-        Route("/__sim__/requests", requests_log, methods=["GET", "DELETE"]),
+        *control_routes(sim, config_errors=(ValueError, TypeError, KeyError)),
         Route("/__sim__/usage", usage, methods=["POST"]),
-        Route("/__sim__/config", config, methods=["GET", "POST", "DELETE"]),
-        Route("/__sim__/reset", reset, methods=["POST"]),
         *meta_login.routes(sim),
         Route("/", batch, methods=["POST"]),
         Route("/{version}/", batch, methods=["POST"]),

@@ -19,7 +19,7 @@ import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from adinsights_pipelines.warehouse.upsert import _IDENT
+from adinsights_pipelines.warehouse.upsert import check_identifiers
 
 __all__ = ["copy_upsert"]
 
@@ -27,9 +27,7 @@ _stage_ids = itertools.count(1)
 
 
 def _check(table: str, columns: Sequence[str], key: Sequence[str], json_cols: set[str]) -> None:
-    for name in (table, *columns):
-        if not _IDENT.match(name):
-            raise ValueError(f"not a plain SQL identifier: {name!r}")
+    check_identifiers(table, *columns)
     if "." in "".join(columns):
         raise ValueError("column names must not be qualified")
     if len(set(columns)) != len(columns):

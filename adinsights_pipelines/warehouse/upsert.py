@@ -13,12 +13,18 @@ from sqlalchemy.engine import Connection
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$")
 
 
+def check_identifiers(*names: str) -> None:
+    """Refuse anything but plain (optionally schema-qualified) lower-case SQL identifiers: the
+    names are written into SQL text."""
+    for name in names:
+        if not _IDENT.match(name):
+            raise ValueError(f"not a plain SQL identifier: {name!r}")
+
+
 def upsert_sql(
     table: str, columns: Sequence[str], key: Sequence[str], json_columns: Iterable[str] = ()
 ) -> str:
-    for name in (table, *columns):
-        if not _IDENT.match(name):
-            raise ValueError(f"not a plain SQL identifier: {name!r}")
+    check_identifiers(table, *columns)
     json_set = set(json_columns)
     values = ", ".join(f"cast(:{c} as jsonb)" if c in json_set else f":{c}" for c in columns)
     updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)

@@ -17,13 +17,15 @@ from typing import Any
 import requests
 import sqlalchemy as sa
 from dagster import DagsterRunStatus, RunsFilter
-from dagster._core.definitions.freshness import TimeWindowFreshnessPolicy
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from adinsights_pipelines.defs.alerts.observe import latest_dbt_success_end
-from adinsights_pipelines.defs.alerts.observe import partition_materialized_at as _materialized
+from adinsights_pipelines.dagster_internals import TimeWindowFreshnessPolicy
+from adinsights_pipelines.defs.alerts.observe import (
+    latest_dbt_success_end,
+    partition_materialized_at,
+)
 from adinsights_pipelines.defs.contracts.reconcile import summary as reconciliation_summary
 from adinsights_pipelines.defs.freshness import (
     DBT_JOB,
@@ -88,7 +90,7 @@ def asset_health(state: AppState, tenants: list[str], now: datetime) -> list[Con
         ):
             continue
         key = node.key.to_user_string()
-        for tenant, last_at in _materialized(state.instance, node.key, tenants).items():
+        for tenant, last_at in partition_materialized_at(state.instance, node.key, tenants).items():
             verdict = freshness_state(policy, last_at, now)
             result.append(
                 ConnectionHealth(

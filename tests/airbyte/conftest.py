@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from dagster import DagsterInstance
 
 from adinsights_pipelines.defs.airbyte.store import add_connection
@@ -100,11 +99,6 @@ def register(
         )
     world.instance.add_dynamic_partitions("tenant", [tenant_id])
     return connection.connection_id
-
-
-def rows(db: Database, sql: str, **params: object) -> list[sa.Row]:
-    with engine(db).connect() as conn:
-        return list(conn.execute(sa.text(sql), params).all())
 
 
 @dataclass(frozen=True)

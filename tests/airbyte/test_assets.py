@@ -7,7 +7,8 @@ from adinsights_pipelines.definitions import defs
 from adinsights_pipelines.simulators.airbyte import AirbyteSimState, AirbyteSimulator
 from adinsights_pipelines.tenants import add_tenant
 from adinsights_pipelines.warehouse.database import engine
-from tests.airbyte.conftest import Tenant, World, register, rows
+from tests.airbyte.conftest import Tenant, World, register
+from tests.sql import query
 from tests.test_encryption import dump_database
 
 ASSET = AssetKey("google_ads_campaign_performance")
@@ -34,7 +35,7 @@ def latest_metadata(world: World, tenant_id: str) -> dict[str, object] | None:
 
 
 def job_rows(world: World, connection_id: str) -> list:
-    return rows(
+    return query(
         world.db,
         "select * from app.airbyte_jobs where connection_id = :c order by job_id",
         c=connection_id,
@@ -50,7 +51,7 @@ def test_sync_materializes_the_partition_with_job_metadata_and_rows(
     (job,) = job_rows(world, tenant.connection_id)
     assert (job.tenant_id, job.status) == (tenant.id, "succeeded")
     customer = world.sim.state.connection(tenant.connection_id).customer_id
-    raw = rows(
+    raw = query(
         world.db,
         "select count(*) as n, count(distinct customer_currency_code) as currencies, "
         "min(customer_currency_code) as ccy, count(distinct segments_date) as days "
@@ -74,7 +75,7 @@ def test_sync_materializes_the_partition_with_job_metadata_and_rows(
     assert md["started_at"] == job.started_at.timestamp()
     assert md["finished_at"] == job.finished_at.timestamp()
     assert md["attached_to_running_job"] is False
-    (attempt,) = rows(
+    (attempt,) = query(
         world.db,
         "select last_attempt_status from app.airbyte_connections where connection_id = :c",
         c=tenant.connection_id,
@@ -92,7 +93,7 @@ def test_a_resync_appends_newer_copies_of_the_lookback_window(
     customer = airbyte.state.connection(tenant.connection_id).customer_id
     per_job = dict(
         (r.sync_id, (r.days, r.extracted))
-        for r in rows(
+        for r in query(
             world.db,
             "select _airbyte_meta->>'sync_id' as sync_id, count(distinct segments_date) as days, "
             "max(_airbyte_extracted_at) as extracted from raw.google_ads_campaign_performance "
@@ -116,7 +117,7 @@ def test_failed_job_fails_the_partition_with_airbytes_reason_and_is_stored(
     (job,) = job_rows(world, tenant.connection_id)
     assert job.status == "failed" and "Refresh token revoked by user" in job.error
     customer = airbyte.state.connection(tenant.connection_id).customer_id
-    assert not rows(
+    assert not query(
         world.db,
         "select 1 from raw.google_ads_campaign_performance where customer_id = :c",
         c=customer,
@@ -162,7 +163,7 @@ def test_server_down_fails_clearly_and_records_the_attempt(
     result = sync(world, tenant.id)
     assert not result.success
     assert "did not answer" in failure_message(result)
-    (state,) = rows(
+    (state,) = query(
         world.db,
         "select last_attempt_status, last_attempt_error from app.airbyte_connections "
         "where connection_id = :c",

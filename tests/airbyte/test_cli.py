@@ -10,14 +10,15 @@ from adinsights_pipelines.errors import AdinsightsError
 from adinsights_pipelines.simulators.airbyte import AirbyteSimulator
 from adinsights_pipelines.tenants import add_tenant
 from adinsights_pipelines.warehouse.database import engine
-from tests.airbyte.conftest import Tenant, World, rows
+from tests.airbyte.conftest import Tenant, World
 from tests.cli import adinsights
+from tests.sql import query
 
 
 def audit(world: World, tenant_id: str) -> list[tuple[str, str]]:
     return [
         (r.action, r.resource_id)
-        for r in rows(
+        for r in query(
             world.db,
             "select action, resource_id from app.audit_log where tenant_id = :t "
             "and resource_type = 'airbyte_connection' order by id",
@@ -39,7 +40,7 @@ def test_connections_are_added_listed_and_deactivated_with_audit(world: World) -
     )  # fmt: skip
     assert added.exit_code == 0, added.output
     assert f"connection {connection_id} registered for cli-conn" in added.stdout
-    (row,) = rows(
+    (row,) = query(
         world.db,
         "select provider, source_account_id, sync_interval_minutes, is_active "
         "from app.airbyte_connections where connection_id = :c",
@@ -54,7 +55,7 @@ def test_connections_are_added_listed_and_deactivated_with_audit(world: World) -
 
     gone = runner.invoke(cli, ["airbyte-connections", "deactivate", connection_id])
     assert gone.exit_code == 0 and "deactivated" in gone.stdout
-    assert rows(
+    assert query(
         world.db,
         "select is_active from app.airbyte_connections where connection_id = :c",
         c=connection_id,
@@ -70,7 +71,7 @@ def test_sync_airbyte_syncs_the_tenant_shows_progress_and_audits(
 ) -> None:
     done = CliRunner().invoke(cli, ["sync-airbyte", "--tenant", tenant.id])
     assert done.exit_code == 0, done.output
-    (job,) = rows(
+    (job,) = query(
         world.db,
         "select job_id, status, records_synced from app.airbyte_jobs where connection_id = :c",
         c=tenant.connection_id,
@@ -79,7 +80,7 @@ def test_sync_airbyte_syncs_the_tenant_shows_progress_and_audits(
     assert f"{tenant.id}: syncing google_ads (1 connection)" in done.stderr
     assert f"job {job.job_id} succeeded: {job.records_synced:,} records" in done.stderr
     assert "1 Airbyte job(s) succeeded" in done.stdout
-    (trigger,) = rows(
+    (trigger,) = query(
         world.db,
         "select actor, resource_id, metadata from app.audit_log "
         "where tenant_id = :t and action = 'airbyte_sync_triggered'",
@@ -108,7 +109,7 @@ def test_a_failed_sync_exits_non_zero_with_one_line_and_is_audited(
     assert "\n" not in message and message.startswith("1 of 1 Airbyte syncs failed")
     assert "Customer account suspended" in message
     assert "failed: " in done.stderr  # the progress line
-    (trigger,) = rows(
+    (trigger,) = query(
         world.db,
         "select metadata from app.audit_log where tenant_id = :t "
         "and action = 'airbyte_sync_triggered'",
@@ -129,7 +130,9 @@ def test_bad_input_is_refused_in_one_line(world: World) -> None:
     assert done.stderr.strip().splitlines()[-1] == (
         "adinsights: error: connection id 'not-a-uuid' is not an Airbyte connection UUID"
     )
-    assert rows(world.db, "select 1 from app.airbyte_connections where tenant_id = 'cli-bad'") == []
+    assert (
+        query(world.db, "select 1 from app.airbyte_connections where tenant_id = 'cli-bad'") == []
+    )
     no_connection = CliRunner().invoke(cli, ["sync-airbyte", "--tenant", "nobody-here"])
     assert no_connection.exit_code != 0
     assert "does not exist" in str(no_connection.exception)

@@ -16,7 +16,8 @@ from adinsights_pipelines.defs.airbyte.store import (
 from adinsights_pipelines.defs.resources import WarehouseResource
 from adinsights_pipelines.simulators.airbyte import AirbyteSimulator
 from adinsights_pipelines.warehouse.database import engine
-from tests.airbyte.conftest import World, register, rows
+from tests.airbyte.conftest import World, register
+from tests.sql import query
 
 TICK = datetime(2025, 6, 2, 9, 0, tzinfo=ZoneInfo("America/Jamaica"))
 TWO_HOURS = timedelta(hours=2)
@@ -80,7 +81,7 @@ def test_only_due_connections_are_launched_and_only_they_sync(
     )
     assert run.success
     assert [j.connection_id for j in airbyte.state.jobs] == [due]
-    synced = rows(
+    synced = query(
         world.db,
         "select connection_id from app.airbyte_jobs where tenant_id = 'sched-due' "
         "and started_at > :t",

@@ -19,7 +19,8 @@ from adinsights_pipelines.simulators.airbyte import (
     AirbyteSimState,
     AirbyteSimulator,
 )
-from tests.airbyte.conftest import World, rows
+from tests.airbyte.conftest import World
+from tests.sql import query
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +80,7 @@ def test_dagsters_sync_and_poll_runs_a_job_that_lands_rows(
     assert job["connectionId"] == connection.connection_id
     assert job["duration"].startswith("PT") and job["startTime"].endswith("Z")
     assert job["rowsSynced"] > 0 and job["bytesSynced"] > 0
-    landed = rows(
+    landed = query(
         world.db,
         "select count(*), min(customer_currency_code), bool_and(metrics_clicks <= "
         "metrics_impressions), bool_and(metrics_cost_micros % 10000 = 0), "

@@ -23,27 +23,16 @@ from adinsights_pipelines.simulators.alert_sinks import SmtpSink, WebhookSink
 from adinsights_pipelines.simulators.server import LoopbackServer
 from adinsights_pipelines.warehouse.database import engine
 from api.app import create_app
-from tests.airbyte.conftest import Tenant, World, rows
+from tests.airbyte.conftest import Tenant, World
 from tests.defs.test_alert_sensor import (
     GRAPH,
     channels,
     mail_for,
     slack_for,
 )
+from tests.sql import query
 
 SECRET = "webhook-secret-0123456789"
-
-
-@pytest.fixture
-def slack() -> Iterator[WebhookSink]:
-    with WebhookSink() as sink:
-        yield sink
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    with SmtpSink() as sink:
-        yield sink
 
 
 @pytest.fixture
@@ -77,7 +66,7 @@ def sync_and_wait(world: World, sim: AirbyteSimulator, tenant: Tenant) -> dateti
         time.sleep(0.05)
     assert len(sim.state.webhook_deliveries) == before + 1
     job_id = done[0].jobs[-1].job_id
-    (finished,) = rows(
+    (finished,) = query(
         world.db,
         "select finished_at from app.airbyte_jobs where connection_id = :c and job_id = :j",
         c=tenant.connection_id,

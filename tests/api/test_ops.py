@@ -9,7 +9,6 @@ import pytest
 import sqlalchemy as sa
 import time_machine
 from dagster import AssetMaterialization, DagsterInstance
-from dagster._daemon.types import DaemonHeartbeat
 from starlette.testclient import TestClient
 
 from adinsights_pipelines.api_keys import create_api_key
@@ -17,6 +16,7 @@ from adinsights_pipelines.defs.tenants.partitions import TENANT_PARTITIONS
 from adinsights_pipelines.tenants import add_tenant
 from adinsights_pipelines.warehouse.database import engine
 from api.app import create_app
+from tests.dagster_internals import DaemonHeartbeat
 
 SYNC, OVERVIEW = "/api/ops/sync-health/", "/api/ops/health-overview/"
 

@@ -6,7 +6,6 @@ The clock is a parameter of the evaluation: tests move ``now`` instead of waitin
 
 import logging
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -40,18 +39,6 @@ from adinsights_pipelines.tenants import add_tenant
 from adinsights_pipelines.warehouse.database import engine
 
 GRAPH = defs.resolve_asset_graph()
-
-
-@pytest.fixture
-def slack() -> Iterator[WebhookSink]:
-    with WebhookSink() as sink:
-        yield sink
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    with SmtpSink() as sink:
-        yield sink
 
 
 def channels(slack: WebhookSink, smtp: SmtpSink) -> list:

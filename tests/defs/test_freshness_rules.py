@@ -3,9 +3,9 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from dagster import AssetKey, AssetSpec
-from dagster._core.definitions.freshness import TimeWindowFreshnessPolicy
+from dagster import AssetKey, AssetSpec, FreshnessPolicy
 
+from adinsights_pipelines.dagster_internals import TimeWindowFreshnessPolicy
 from adinsights_pipelines.definitions import defs
 from adinsights_pipelines.defs.freshness import (
     State,
@@ -65,7 +65,7 @@ def test_every_materializable_asset_of_the_code_location_has_a_policy() -> None:
 
 
 def test_an_explicit_policy_on_an_asset_is_kept() -> None:
-    own = TimeWindowFreshnessPolicy.from_timedeltas(timedelta(hours=9))
+    own = FreshnessPolicy.time_window(fail_window=timedelta(hours=9))
     spec = AssetSpec("meta_insights", group_name="meta", freshness_policy=own)
     assert with_freshness_policy(spec).freshness_policy == own
 
@@ -84,14 +84,14 @@ def test_freshness_state_uses_dagsters_boundaries() -> None:
 
 
 def test_a_spec_gets_its_rules_policy_by_group_or_key() -> None:
-    from adinsights_pipelines.defs.freshness import _group, _keys
+    from adinsights_pipelines.defs.freshness import in_group, named
 
     airbyte = with_freshness_policy(AssetSpec("google_ads_raw", group_name="airbyte"))
     assert describe_policy(airbyte.freshness_policy) == "fail 1h"
     hourly = with_freshness_policy(AssetSpec("meta_insights"))
     assert describe_policy(hourly.freshness_policy) == "warn 2h / fail 4h"
     # RULES is built once, at import: the matchers themselves, called directly
-    assert _group("airbyte")(AssetKey("x"), "airbyte") is True
-    assert _group("airbyte")(AssetKey("airbyte"), "web_analytics") is False
-    assert _keys("a", "b")(AssetKey("b"), "airbyte") is True
-    assert _keys("a", "b")(AssetKey("c"), None) is False
+    assert in_group("airbyte")(AssetKey("x"), "airbyte") is True
+    assert in_group("airbyte")(AssetKey("airbyte"), "web_analytics") is False
+    assert named("a", "b")(AssetKey("b"), "airbyte") is True
+    assert named("a", "b")(AssetKey("c"), None) is False

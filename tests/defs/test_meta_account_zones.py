@@ -16,8 +16,9 @@ from dagster import AssetKey, DagsterInstance
 from adinsights_pipelines.definitions import defs
 from adinsights_pipelines.encryption import LocalKeyring
 from adinsights_pipelines.simulators.meta_graph import MetaSimulator
-from adinsights_pipelines.tenants import add_tenant, set_credential
 from adinsights_pipelines.warehouse.database import Database, engine
+from tests.sql import query
+from tests.tenants import meta_window, onboard
 
 LOOKBACK_DAYS = 3
 TENANT = "zoned"
@@ -33,12 +34,8 @@ def accounts(
     keyring: LocalKeyring,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[list[str]]:
-    monkeypatch.setenv("ADINSIGHTS_META_INSIGHTS_LOOKBACK_DAYS", str(LOOKBACK_DAYS))
-    monkeypatch.setenv("ADINSIGHTS_META_INITIAL_SYNC_DAYS", str(LOOKBACK_DAYS))
-    with engine(product_env).begin() as conn:
-        add_tenant(conn, TENANT, "Zoned")
-        set_credential(conn, keyring, TENANT, "meta", "sim_zones_zoned")
-    instance.add_dynamic_partitions("tenant", [TENANT])
+    meta_window(monkeypatch, LOOKBACK_DAYS)
+    onboard(product_env, instance, keyring, {TENANT: {"meta": "sim_zones_zoned"}})
     job = defs.resolve_job_def("meta_sync")
     done = job.execute_in_process(
         instance=instance, partition_key=TENANT, asset_selection=[AssetKey("meta_ad_accounts")]
@@ -104,16 +101,13 @@ def test_each_account_reads_the_window_ending_on_its_own_today(
     # Kiritimati is a day or two ahead of Pago Pago, never level
     assert 1 <= (before[EAST] - before[WEST]).days <= 2
 
-    with engine(product_env).connect() as conn:
-        synced = dict(
-            conn.execute(
-                sa.text(
-                    "select account_id, synced_through from app.meta_sync_state "
-                    "where tenant_id = :t"
-                ),
-                {"t": TENANT},
-            ).all()
+    synced = dict(
+        query(
+            product_env,
+            "select account_id, synced_through from app.meta_sync_state where tenant_id = :t",
+            t=TENANT,
         )
+    )
     assert synced == {east: before[EAST], west: before[WEST]}
     metadata = run.get_asset_materialization_events()[0].materialization.metadata
     assert (

@@ -11,8 +11,10 @@ from dagster import DagsterInstance, ExecuteInProcessResult
 from adinsights_pipelines.definitions import defs
 from adinsights_pipelines.encryption import LocalKeyring
 from adinsights_pipelines.simulators.meta_graph import MetaSimulator
-from adinsights_pipelines.tenants import add_tenant, set_credential
+from adinsights_pipelines.tenants import set_credential
 from adinsights_pipelines.warehouse.database import Database, engine
+from tests.sql import one, query, scalar
+from tests.tenants import meta_window, onboard
 
 LOOKBACK_DAYS = 5
 
@@ -25,16 +27,9 @@ def tenants(
     keyring: LocalKeyring,
     monkeypatch,
 ) -> Iterator[list[str]]:
-    monkeypatch.setenv("ADINSIGHTS_META_INSIGHTS_LOOKBACK_DAYS", str(LOOKBACK_DAYS))
-    # History no longer than the lookback window: the first sync reads it like any other.
-    monkeypatch.setenv("ADINSIGHTS_META_INITIAL_SYNC_DAYS", str(LOOKBACK_DAYS))
-    ids = ["acme", "globex"]
-    with engine(product_env).begin() as conn:
-        for tenant_id in ids:
-            add_tenant(conn, tenant_id, tenant_id.title())
-            set_credential(conn, keyring, tenant_id, "meta", f"sim_test_{tenant_id}")
-    instance.add_dynamic_partitions("tenant", ids)
-    yield ids
+    meta_window(monkeypatch, LOOKBACK_DAYS)
+    tokens = {t: {"meta": f"sim_test_{t}"} for t in ("acme", "globex")}
+    yield onboard(product_env, instance, keyring, tokens)
     meta_sim.state.clear_faults()
 
 
@@ -42,11 +37,6 @@ def sync(instance: DagsterInstance, tenant_id: str) -> ExecuteInProcessResult:
     return defs.resolve_job_def("meta_sync").execute_in_process(
         instance=instance, partition_key=tenant_id, raise_on_error=False
     )
-
-
-def scalar(db: Database, sql: str, **params):
-    with engine(db).connect() as conn:
-        return conn.execute(sa.text(sql), params).scalar()
 
 
 def test_sync_lands_the_lookback_window_of_daily_ad_insights(
@@ -102,19 +92,15 @@ def test_expired_token_marks_credential_and_deletes_nothing(
 
     assert not sync(instance, "acme").success
 
-    with engine(product_env).connect() as conn:
-        credential = conn.execute(
-            sa.text(
-                "select token_status, status_reason from app.platform_credentials "
-                "where tenant_id = 'acme'"
-            )
-        ).one()
-        error = conn.execute(
-            sa.text(
-                "select endpoint, error_code, error_subcode, is_retryable "
-                "from app.api_error_log where tenant_id = 'acme'"
-            )
-        ).one()
+    credential = one(
+        product_env,
+        "select token_status, status_reason from app.platform_credentials where tenant_id = 'acme'",
+    )
+    error = one(
+        product_env,
+        "select endpoint, error_code, error_subcode, is_retryable "
+        "from app.api_error_log where tenant_id = 'acme'",
+    )
     assert tuple(credential) == ("reauth_required", "credential_reauth_required")
     assert scalar(product_env, "select count(*) from raw.meta_insights") == rows_before
     assert error.error_code == 190 and error.error_subcode == 463 and not error.is_retryable
@@ -138,15 +124,12 @@ def test_denied_account_fails_alone_while_the_others_sync(
         message="Permissions error",
     )
     assert sync(instance, "acme").success
-    with engine(product_env).connect() as conn:
-        states = dict(
-            conn.execute(
-                sa.text(
-                    "select account_id, last_job_status from app.meta_sync_state "
-                    "where tenant_id = 'acme'"
-                )
-            ).all()
+    states = dict(
+        query(
+            product_env,
+            "select account_id, last_job_status from app.meta_sync_state where tenant_id = 'acme'",
         )
+    )
     assert states[denied] == "failed"
     assert [s for a, s in states.items() if a != denied] == ["succeeded"]
 

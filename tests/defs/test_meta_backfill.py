@@ -7,7 +7,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-import sqlalchemy as sa
 from dagster import AssetKey, DagsterInstance
 
 from adinsights_pipelines.definitions import defs
@@ -23,11 +22,12 @@ from adinsights_pipelines.defs.meta.backfill import (
 )
 from adinsights_pipelines.defs.meta.client import MetaApiError, MetaGraphClient
 from adinsights_pipelines.encryption import LocalKeyring
+from adinsights_pipelines.outside_apis.error_log import api_error_logger
 from adinsights_pipelines.simulators.meta_graph import MetaSimulator
 from adinsights_pipelines.tenants import add_tenant, set_credential
-from adinsights_pipelines.warehouse.api_errors import api_error_logger
 from adinsights_pipelines.warehouse.database import Database, engine
 from tests.cli import adinsights
+from tests.sql import query
 
 TOKEN = "sim_backfill_t"
 TODAY = datetime.now(JAMAICA).date()
@@ -108,11 +108,6 @@ def report_starts(meta_sim: MetaSimulator, account_id: str = "") -> int:
         for r in meta_sim.state.requests
         if r.method == "POST" and r.path.endswith("/insights") and account_id in r.path
     )
-
-
-def query(db: Database, sql: str, **params: Any) -> list[Any]:
-    with engine(db).connect() as conn:
-        return list(conn.execute(sa.text(sql), params).all())
 
 
 def insight_totals(db: Database, account_id: str | None = None) -> tuple[Any, ...]:

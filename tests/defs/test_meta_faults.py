@@ -15,8 +15,10 @@ from dagster import AssetKey, DagsterInstance, ExecuteInProcessResult
 from adinsights_pipelines.definitions import defs
 from adinsights_pipelines.encryption import LocalKeyring
 from adinsights_pipelines.simulators.meta_graph import MetaSimulator
-from adinsights_pipelines.tenants import add_tenant, set_credential
+from adinsights_pipelines.tenants import set_credential
 from adinsights_pipelines.warehouse.database import Database, engine
+from tests.sql import query
+from tests.tenants import meta_window, onboard
 
 LOOKBACK_DAYS = 4
 TOKEN = "sim_faults_t"
@@ -35,16 +37,10 @@ def tenants(
     keyring: LocalKeyring,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[list[str]]:
-    monkeypatch.setenv("ADINSIGHTS_META_INSIGHTS_LOOKBACK_DAYS", str(LOOKBACK_DAYS))
-    monkeypatch.setenv("ADINSIGHTS_META_INITIAL_SYNC_DAYS", str(LOOKBACK_DAYS))
+    meta_window(monkeypatch, LOOKBACK_DAYS)
     # "acme" and "twin" see the same Graph data (same token): twin is the clean reference.
-    ids = ["acme", "twin", "globex"]
-    with engine(product_env).begin() as conn:
-        for tenant_id in ids:
-            add_tenant(conn, tenant_id, tenant_id.title())
-            token = TOKEN if tenant_id != "globex" else "sim_faults_other"
-            set_credential(conn, keyring, tenant_id, "meta", token)
-    instance.add_dynamic_partitions("tenant", ids)
+    tokens = {"acme": TOKEN, "twin": TOKEN, "globex": "sim_faults_other"}
+    ids = onboard(product_env, instance, keyring, {t: {"meta": v} for t, v in tokens.items()})
     meta_sim.state.clear_requests()
     yield ids
     meta_sim.state.clear_faults()
@@ -70,11 +66,6 @@ def rows(db: Database, tenant_id: str) -> set[tuple[Any, ...]]:
     as_set = {tuple(r) for r in found}
     assert len(as_set) == len(found)  # the natural key keeps rows unique
     return as_set
-
-
-def query(db: Database, sql: str, **params: Any) -> list[Any]:
-    with engine(db).connect() as conn:
-        return list(conn.execute(sa.text(sql), params).all())
 
 
 def states(db: Database, tenant_id: str) -> dict[str, tuple[str, str | None]]:

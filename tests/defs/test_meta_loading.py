@@ -20,8 +20,9 @@ from adinsights_pipelines.defs.meta.client import ApiCallFailure, MetaApiError, 
 from adinsights_pipelines.defs.meta.loading import REGION_READ, load_insights
 from adinsights_pipelines.encryption import LocalKeyring
 from adinsights_pipelines.simulators.meta_graph import MetaSimulator
-from adinsights_pipelines.tenants import add_tenant, set_credential
 from adinsights_pipelines.warehouse.database import Database, engine
+from tests.sql import one
+from tests.tenants import meta_window, onboard
 
 # 200 ads in each of the two ad accounts: 3-6 regions x 5 days -> 3,000-6,000 region rows per
 # account, 6-12 pages of 500 (the loading mechanics are exercised on the region read, the
@@ -39,15 +40,14 @@ def no_sleep(seconds: float) -> None:
 
 def totals(db: Database, tenant_id: str, account_id: str | None = None) -> tuple[int, int, Any]:
     """(rows, distinct natural keys, sum of spend) of a tenant (and account) in raw."""
-    with engine(db).connect() as conn:
-        row = conn.execute(
-            sa.text(
-                "select count(*), count(distinct (ad_id, date_start, region)), sum(spend) "
-                "from raw.meta_insights where tenant_id = :t "
-                "and (cast(:a as text) is null or account_id = :a)"
-            ),
-            {"t": tenant_id, "a": account_id},
-        ).one()
+    row = one(
+        db,
+        "select count(*), count(distinct (ad_id, date_start, region)), sum(spend) "
+        "from raw.meta_insights where tenant_id = :t "
+        "and (cast(:a as text) is null or account_id = :a)",
+        t=tenant_id,
+        a=account_id,
+    )
     return row[0], row[1], row[2]
 
 
@@ -144,17 +144,9 @@ def tenants(
     keyring: LocalKeyring,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[list[str]]:
-    monkeypatch.setenv("ADINSIGHTS_META_INSIGHTS_LOOKBACK_DAYS", str(LOOKBACK_DAYS))
-    # History no longer than the lookback window: the first sync reads it like any other.
-    monkeypatch.setenv("ADINSIGHTS_META_INITIAL_SYNC_DAYS", str(LOOKBACK_DAYS))
+    meta_window(monkeypatch, LOOKBACK_DAYS)
     monkeypatch.setattr(loading, "BATCH_ROWS", 300)
-    ids = ["acme", "globex"]
-    with engine(product_env).begin() as conn:
-        for tenant_id in ids:
-            add_tenant(conn, tenant_id, tenant_id.title())
-            set_credential(conn, keyring, tenant_id, "meta", TOKEN)
-    instance.add_dynamic_partitions("tenant", ids)
-    yield ids
+    yield onboard(product_env, instance, keyring, {t: {"meta": TOKEN} for t in ("acme", "globex")})
     meta_sim.state.clear_faults()
     meta_sim.state.latency_s = 0.0
 

@@ -8,24 +8,16 @@ import pytest
 import sqlalchemy as sa
 import yaml
 from dagster import DagsterInstance, DagsterRunStatus
-from dagster._core.instance.config import dagster_instance_config
-from dagster._core.remote_origin import (
-    InProcessCodeLocationOrigin,
-    RemoteJobOrigin,
-    RemoteRepositoryOrigin,
-)
-from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
-
-# Not public API: the queue's own selection step (what the daemon dequeues next), run here
-# without launching anything. Dagster is pinned to 1.13.*.
-from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import (
-    QueuedRunCoordinatorDaemon,
-)
 
 from adinsights_pipelines.definitions import defs
 from adinsights_pipelines.settings import PROJECT_ROOT
 from adinsights_pipelines.warehouse.database import Database
 from tests.conftest import cloned_database
+from tests.dagster_internals import (
+    code_location_job_origin,
+    runs_to_dequeue,
+    validated_instance_config,
+)
 
 PRODUCTION_YAML = PROJECT_ROOT / "deploy" / "dagster.yaml"
 
@@ -63,7 +55,7 @@ def empty_queue(production_instance: DagsterInstance) -> DagsterInstance:
 
 
 def test_production_config_passes_dagsters_validation(production_instance: DagsterInstance) -> None:
-    config, _ = dagster_instance_config(str(PRODUCTION_YAML.parent))
+    config = validated_instance_config(str(PRODUCTION_YAML.parent))
     assert config["run_retries"] == {
         "enabled": True,
         "max_retries": 2,
@@ -86,11 +78,7 @@ def queue_runs(
     """Runs of meta_sync for (name, tenant, status); name -> run id."""
     job = defs.resolve_job_def("meta_sync")
     # Queued runs name the job of a code location, as runs launched from the UI do.
-    location = InProcessCodeLocationOrigin(
-        LoadableTargetOrigin(module_name="adinsights_pipelines.definitions"),
-        location_name="adinsights",
-    )
-    origin = RemoteJobOrigin(RemoteRepositoryOrigin(location, "__repository__"), "meta_sync")
+    origin = code_location_job_origin("adinsights_pipelines.definitions", "adinsights", "meta_sync")
     ids = {}
     for name, tenant, status in runs:
         run = instance.create_run_for_job(
@@ -104,9 +92,7 @@ def queue_runs(
 
 
 def next_dequeued(instance: DagsterInstance) -> set[str]:
-    daemon = QueuedRunCoordinatorDaemon(interval_seconds=1)
-    chosen = daemon._get_runs_to_dequeue(instance, instance.get_concurrency_config(), None)
-    return {run.run_id for run in chosen}
+    return {run.run_id for run in runs_to_dequeue(instance)}
 
 
 def test_one_run_per_tenant_while_other_tenants_go_ahead(empty_queue: DagsterInstance) -> None:

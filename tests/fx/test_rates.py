@@ -29,6 +29,7 @@ from adinsights_pipelines.simulators.fx_rates import (
 )
 from adinsights_pipelines.warehouse.database import Database, engine
 from tests.cli import adinsights
+from tests.sql import query
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 FRI, SAT, SUN, MON = date(2026, 11, 13), date(2026, 11, 14), date(2026, 11, 15), date(2026, 11, 16)
@@ -52,13 +53,11 @@ def client(sim: FxRatesSimulator, app_id: str = SIM_APP_ID) -> OpenExchangeRates
 
 
 def rows(db: Database) -> dict[date, tuple[Decimal, str, date | None, datetime]]:
-    with engine(db).connect() as conn:
-        found = conn.execute(
-            sa.text(
-                "select rate_date, rate, source, carried_from, _loaded_at from raw.fx_rates_daily "
-                "where quote = 'JMD' order by rate_date"
-            )
-        ).all()
+    found = query(
+        db,
+        "select rate_date, rate, source, carried_from, _loaded_at from raw.fx_rates_daily "
+        "where quote = 'JMD' order by rate_date",
+    )
     return {r.rate_date: (r.rate, r.source, r.carried_from, r._loaded_at) for r in found}
 
 

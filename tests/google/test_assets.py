@@ -20,6 +20,7 @@ from adinsights_pipelines.simulators.google import GoogleSimulator
 from adinsights_pipelines.tenants import add_tenant, set_credential
 from adinsights_pipelines.warehouse.database import Database, engine
 from api.app import create_app
+from tests.sql import query, scalar
 from tests.test_encryption import dump_database
 
 GA4_LOOKBACK = 3
@@ -82,16 +83,6 @@ def sync(instance: DagsterInstance, job: str, tenant_id: str) -> ExecuteInProces
     )
 
 
-def rows(db: Database, sql: str, **params) -> list[sa.Row]:
-    with engine(db).connect() as conn:
-        return list(conn.execute(sa.text(sql), params).all())
-
-
-def scalar(db: Database, sql: str, **params):
-    with engine(db).connect() as conn:
-        return conn.execute(sa.text(sql), params).scalar()
-
-
 def materialization_metadata(instance: DagsterInstance, key: str, tenant_id: str) -> dict:
     event = instance.get_latest_materialization_event(AssetKey(key))
     assert event is not None and event.asset_materialization is not None
@@ -116,7 +107,7 @@ def test_ga4_sync_lands_the_lookback_window_for_each_property(
     assert sync(instance, "ga4_sync", "acme").success
 
     today = datetime.now(JAMAICA).date()
-    span = rows(
+    span = query(
         product_env,
         "select property_id, min(date), max(date), count(*) from raw.ga4_daily "
         "where tenant_id = 'acme' group by property_id order by property_id",
@@ -127,7 +118,7 @@ def test_ga4_sync_lands_the_lookback_window_for_each_property(
         assert count > 100  # more than one page of 100
     assert scalar(product_env, "select count(*) from raw.ga4_daily where tenant_id <> 'acme'") == 0
     assert "Saint Andrew Parish" in {
-        r[0] for r in rows(product_env, "select distinct region from raw.ga4_daily")
+        r[0] for r in query(product_env, "select distinct region from raw.ga4_daily")
     }
     offsets = [r.body["offset"] for r in google_sim.state.requests if ":runReport" in r.path]
     assert 0 in offsets and max(offsets) >= 100
@@ -139,7 +130,7 @@ def test_ga4_sync_lands_the_lookback_window_for_each_property(
     assert metadata["window_since"] == (today - timedelta(days=GA4_LOOKBACK - 1)).isoformat()
     assert metadata["window_until"] == today.isoformat()
     assert metadata["property_ids"] == ", ".join(SOURCES["acme"]["ga4"])
-    states = rows(
+    states = query(
         product_env,
         "select last_job_status, synced_through from app.web_analytics_sources "
         "where tenant_id = 'acme' and provider = 'ga4'",
@@ -190,7 +181,7 @@ def test_search_console_rows_move_from_all_to_final(
     assert sync(instance, "search_console_sync", "acme").success
     today = datetime.now(PACIFIC).date()
     by_state = dict(
-        rows(
+        query(
             product_env,
             "select data_state, count(distinct date) from raw.search_console_daily "
             "where tenant_id = 'acme' group by data_state",
@@ -198,7 +189,7 @@ def test_search_console_rows_move_from_all_to_final(
     )
     assert by_state == {"all": 3, "final": SC_LOOKBACK - 3}
     fresh_before = dict(
-        rows(
+        query(
             product_env,
             "select date, sum(clicks) from raw.search_console_daily "
             "where tenant_id = 'acme' and data_state = 'all' group by date",
@@ -216,10 +207,10 @@ def test_search_console_rows_move_from_all_to_final(
 
     assert scalar(product_env, "select count(*) from raw.search_console_daily") == count_before
     assert {
-        r[0] for r in rows(product_env, "select distinct data_state from raw.search_console_daily")
+        r[0] for r in query(product_env, "select distinct data_state from raw.search_console_daily")
     } == {"final"}
     fresh_after = dict(
-        rows(
+        query(
             product_env,
             "select date, sum(clicks) from raw.search_console_daily "
             "where tenant_id = 'acme' and date = any(:days) group by date",
@@ -244,14 +235,14 @@ def test_revoked_refresh_token_marks_reauth_and_keeps_rows(
 
     failed = sync(instance, "ga4_sync", "acme")
     assert not failed.success
-    credential = rows(
+    credential = query(
         product_env,
         "select token_status, status_reason from app.platform_credentials "
         "where tenant_id = 'acme' and provider = 'ga4'",
     )
     assert credential == [("reauth_required", "credential_reauth_required")]
     assert scalar(product_env, "select count(*) from raw.ga4_daily") == rows_before
-    error = rows(
+    error = query(
         product_env,
         "select provider, endpoint, http_status, is_retryable, message from app.api_error_log "
         "where tenant_id = 'acme'",
@@ -288,7 +279,7 @@ def test_transient_errors_are_retried_and_logged(
     google_sim.state.inject("searchAnalytics", count=1, http_status=429)
     assert sync(instance, "ga4_sync", "globex").success
     assert sync(instance, "search_console_sync", "globex").success
-    logged = rows(
+    logged = query(
         product_env,
         "select provider, http_status, is_retryable, endpoint from app.api_error_log "
         "where tenant_id = 'globex' order by id",
@@ -313,14 +304,14 @@ def test_denied_property_fails_alone(
     google_sim.state.configure(deny_properties=[denied])
     assert sync(instance, "ga4_sync", "acme").success
     states = dict(
-        rows(
+        query(
             product_env,
             "select property_id, last_job_status from app.web_analytics_sources "
             "where tenant_id = 'acme' and provider = 'ga4'",
         )
     )
     assert states == {denied: "failed", allowed: "succeeded"}
-    stored = {r[0] for r in rows(product_env, "select distinct property_id from raw.ga4_daily")}
+    stored = {r[0] for r in query(product_env, "select distinct property_id from raw.ga4_daily")}
     assert stored == {allowed}
     metadata = materialization_metadata(instance, "ga4_daily", "acme")
     assert list(metadata["properties_failed"]) == [denied]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import socket
 import traceback
 from collections.abc import Iterator
 from dataclasses import FrozenInstanceError, asdict
@@ -26,6 +25,7 @@ from adinsights_pipelines.defs.meta.client import (
     is_retryable,
     throttle_delay,
 )
+from adinsights_pipelines.ports import free_port
 from adinsights_pipelines.simulators.meta_graph import MetaSimState, MetaSimulator
 
 TOKEN = "sim_client_tests_SECRET"
@@ -331,15 +331,8 @@ def test_is_retryable_table(
     assert is_retryable(http_status, code, is_transient) is expected
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def test_network_errors_are_retried(rec: Recorder) -> None:
-    client = rec.client(f"http://127.0.0.1:{_free_port()}", max_attempts=2, timeout=2)
+    client = rec.client(f"http://127.0.0.1:{free_port()}", max_attempts=2, timeout=2)
     with pytest.raises(MetaApiError) as raised:
         client.list_ad_accounts()
     assert raised.value.http_status is None and raised.value.is_retryable

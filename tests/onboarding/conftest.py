@@ -22,9 +22,9 @@ import sqlalchemy as sa
 from dagster import DagsterInstance
 
 from adinsights_pipelines.api_keys import create_api_key
-from adinsights_pipelines.demo import _free_port
 from adinsights_pipelines.encryption import keyring_from_settings
 from adinsights_pipelines.instance import prepare_dagster_home
+from adinsights_pipelines.ports import free_port
 from adinsights_pipelines.settings import Settings
 from adinsights_pipelines.simulators.meta_graph import MetaSimulator
 from adinsights_pipelines.simulators.server import LoopbackServer
@@ -141,7 +141,7 @@ def onboard_world(
         # so an account's first sync loads it through async report runs, as in production.
         mp.setenv("ADINSIGHTS_META_INITIAL_SYNC_DAYS", "10")
         mp.setenv("ADINSIGHTS_META_INSIGHTS_LOOKBACK_DAYS", "3")
-        port = _free_port()
+        port = free_port()
         api_url = f"http://127.0.0.1:{port}"
         settings = Settings().model_copy(
             update={

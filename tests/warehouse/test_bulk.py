@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from adinsights_pipelines.warehouse.bulk import copy_upsert
 from adinsights_pipelines.warehouse.database import Database, engine
+from tests.sql import query
 
 TABLE = "raw.meta_insights"
 KEY = ("tenant_id", "ad_id", "date_start", "region")
@@ -50,15 +51,10 @@ def load(db: Database, rows: list[dict[str, Any]]) -> int:
         return copy_upsert(conn, TABLE, COLUMNS, KEY, rows, json_columns=("actions",))
 
 
-def fetch(db: Database, sql: str, **params: Any) -> list[Any]:
-    with engine(db).connect() as conn:
-        return list(conn.execute(sa.text(sql), params).all())
-
-
 def test_inserts_rows_with_exact_numerics_and_json(database: Database) -> None:
     rows = [insight("a1"), insight("a2", spend="0.0001"), insight("a3", spend=Decimal("99.5"))]
     assert load(database, rows) == 3
-    got = fetch(
+    got = query(
         database,
         "select ad_id, spend, conversions, date_start, actions, jsonb_typeof(actions) "
         "from raw.meta_insights order by ad_id",
@@ -75,13 +71,13 @@ def test_inserts_rows_with_exact_numerics_and_json(database: Database) -> None:
 
 def test_updates_by_natural_key_and_touches_loaded_at(database: Database) -> None:
     load(database, [insight("a1"), insight("a2")])
-    before = dict(fetch(database, "select ad_id, _loaded_at from raw.meta_insights"))
+    before = dict(query(database, "select ad_id, _loaded_at from raw.meta_insights"))
 
     assert load(database, [insight("a1", spend="50.00", clicks=9), insight("a3")]) == 2
 
     got = {
         r.ad_id: r
-        for r in fetch(database, "select ad_id, spend, clicks, _loaded_at from raw.meta_insights")
+        for r in query(database, "select ad_id, spend, clicks, _loaded_at from raw.meta_insights")
     }
     assert sorted(got) == ["a1", "a2", "a3"]
     assert (got["a1"].spend, got["a1"].clicks) == (Decimal("50.0000"), 9)
@@ -97,7 +93,7 @@ def test_same_key_twice_in_a_batch_last_wins(database: Database) -> None:
         insight("a1", spend="2.00", region="Saint Ann Parish"),  # another key
     ]
     assert load(database, rows) == 3
-    got = fetch(database, "select ad_id, region, spend from raw.meta_insights order by 1, 2")
+    got = query(database, "select ad_id, region, spend from raw.meta_insights order by 1, 2")
     assert [tuple(r) for r in got] == [
         ("a1", "Kingston Parish", Decimal("3.0000")),
         ("a1", "Saint Ann Parish", Decimal("2.0000")),
@@ -114,7 +110,7 @@ def test_a_bad_row_rolls_back_the_whole_batch(database: Database) -> None:
     with pytest.raises(sa.exc.IntegrityError):
         load(database, missing_not_null)
 
-    got = fetch(database, "select ad_id, spend from raw.meta_insights")
+    got = query(database, "select ad_id, spend from raw.meta_insights")
     assert [tuple(r) for r in got] == [("kept", Decimal("5.0000"))]
 
 
@@ -125,12 +121,12 @@ def test_runs_in_the_callers_transaction(database: Database) -> None:
         # Twice in one transaction: each call stages in its own temporary table.
         assert copy_upsert(conn, TABLE, COLUMNS, KEY, [insight("a2")], ("actions",)) == 1
         conn.rollback()
-    assert fetch(database, "select count(*) from raw.meta_insights")[0][0] == 0
+    assert query(database, "select count(*) from raw.meta_insights")[0][0] == 0
 
     with eng.connect() as conn:
         copy_upsert(conn, TABLE, COLUMNS, KEY, [insight("a1")], ("actions",))
         conn.commit()
-    assert fetch(database, "select count(*) from raw.meta_insights")[0][0] == 1
+    assert query(database, "select count(*) from raw.meta_insights")[0][0] == 1
 
 
 def test_sequences_and_other_tables(database: Database) -> None:
@@ -142,7 +138,7 @@ def test_sequences_and_other_tables(database: Database) -> None:
         copy_upsert(
             conn, "raw.meta_ad_accounts", columns, columns[:2], [("acme", "act_1", "Uno", "JMD")]
         )
-    got = fetch(database, "select account_id, name from raw.meta_ad_accounts order by 1")
+    got = query(database, "select account_id, name from raw.meta_ad_accounts order by 1")
     assert [tuple(r) for r in got] == [("act_1", "Uno"), ("act_2", "Two")]
 
 

@@ -2,6 +2,7 @@ import sqlalchemy as sa
 
 from adinsights_pipelines.warehouse import migrate
 from adinsights_pipelines.warehouse.database import Database, engine
+from tests.sql import query
 
 EXPECTED_TABLES = {
     ("app", "tenants"),
@@ -19,13 +20,11 @@ EXPECTED_TABLES = {
 
 
 def _tables(db: Database) -> set[tuple[str, str]]:
-    with engine(db).connect() as conn:
-        rows = conn.execute(
-            sa.text(
-                "select table_schema, table_name from information_schema.tables "
-                "where table_schema in ('app', 'raw')"
-            )
-        ).all()
+    rows = query(
+        db,
+        "select table_schema, table_name from information_schema.tables "
+        "where table_schema in ('app', 'raw')",
+    )
     return {(r[0], r[1]) for r in rows}
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import requests
 from dagster import Failure
 from dagster_airbyte.resources import AirbyteClient
 
@@ -180,13 +181,32 @@ def start_or_attach(client: AirbyteClient, connection_id: str) -> tuple[Mapping[
 
 
 def _job_info(client: AirbyteClient, job_id: int) -> Mapping[str, Any]:
-    # The public API's JobResponse carries no failure reason; the configuration API's
-    # jobs/get does. The client has no method for it, so this goes through its request
-    # helper (same auth, retries and timeout as every other call).
-    info: Mapping[str, Any] = client._single_request(
-        method="POST", url=f"{client.configuration_api_base_url}/jobs/get", data={"id": job_id}
-    )
-    return info
+    """The configuration API's ``jobs/get`` answer (``JobInfoRead``) for ``job_id``.
+
+    The public API's JobResponse carries no failure reason; jobs/get does. AirbyteClient has no
+    method for it, so it is asked here as the client asks its own endpoints, through the
+    client's public settings: the same headers (bearer token, refreshed when due; user agent),
+    basic auth, timeout, number of retries and delay between them.
+    """
+    url = f"{client.configuration_api_base_url}/jobs/get"
+    auth = (client.username, client.password) if client.username and client.password else None
+    for attempt in range(client.request_max_retries + 1):
+        if attempt:
+            time.sleep(client.request_retry_delay)
+        try:
+            response = requests.post(
+                url,
+                json={"id": job_id},
+                headers={"accept": "application/json", **client.all_additional_request_headers},
+                auth=auth,
+                timeout=client.request_timeout,
+            )
+            response.raise_for_status()
+            info: Mapping[str, Any] = response.json()
+            return info
+        except requests.RequestException as exc:
+            log.error("Airbyte jobs/get for job %s failed: %s", job_id, type(exc).__name__)
+    raise Failure(f"Max retries ({client.request_max_retries}) exceeded with url: {url}.")
 
 
 def sync_connection(

@@ -20,9 +20,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from dagster import DagsterInstance
-from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
 from sqlalchemy.engine import Engine
 
+from adinsights_pipelines.dagster_internals import AssetGraph
 from adinsights_pipelines.defs.alerts.delivery import Channel, DeliveryReport, deliver
 from adinsights_pipelines.defs.alerts.observe import (
     AlertScope,
@@ -97,7 +97,7 @@ def load_cursor(raw: str | None) -> dict[str, Any]:
 def observe_all(
     instance: DagsterInstance,
     engine: Engine,
-    asset_graph: BaseAssetGraph,
+    asset_graph: AssetGraph,
     cursor: dict[str, Any],
     now: datetime,
     *,
@@ -172,7 +172,7 @@ def observe_all(
 def evaluate_alerts(
     instance: DagsterInstance,
     engine: Engine,
-    asset_graph: BaseAssetGraph,
+    asset_graph: AssetGraph,
     raw_cursor: str | None,
     channels: Sequence[Channel],
     now: datetime,

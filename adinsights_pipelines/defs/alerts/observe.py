@@ -25,12 +25,14 @@ from dagster import (
     DagsterRunStatus,
     RunsFilter,
 )
-from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
-from dagster._core.definitions.freshness import TimeWindowFreshnessPolicy
-from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import Connection
 
+from adinsights_pipelines.dagster_internals import (
+    AssetCheckExecutionRecordStatus,
+    AssetGraph,
+    TimeWindowFreshnessPolicy,
+)
 from adinsights_pipelines.defs.alerts.rules import (
     WEBHOOK_SILENCE_DEFAULT,
     Observation,
@@ -136,7 +138,7 @@ def _freshness_summary(key: str, tenant: str | None, state: State) -> str:
 
 def freshness_observations(
     instance: DagsterInstance,
-    asset_graph: BaseAssetGraph,
+    asset_graph: AssetGraph,
     tenants: Sequence[str],
     now: datetime,
     *,
@@ -301,7 +303,7 @@ def _simulation_runs(instance: DagsterInstance, run_ids: Iterable[str]) -> set[s
 
 def check_observations(
     instance: DagsterInstance,
-    asset_graph: BaseAssetGraph,
+    asset_graph: AssetGraph,
     now: datetime,
     *,
     scope: AlertScope | None = None,

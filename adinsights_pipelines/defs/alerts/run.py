@@ -22,10 +22,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from dagster import DagsterInstance
-from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
 from sqlalchemy.engine import Engine
 
 from adinsights_pipelines.audit import record_audit
+from adinsights_pipelines.dagster_internals import AssetGraph
 from adinsights_pipelines.defs.alerts.delivery import Channel
 from adinsights_pipelines.defs.alerts.evaluate import Evaluation, evaluate_alerts
 from adinsights_pipelines.defs.alerts.rules import WEBHOOK_SILENCE_DEFAULT
@@ -51,7 +51,7 @@ class AlertsThrottled(AdinsightsError):
 def evaluate_locked(
     instance: DagsterInstance,
     engine: Engine,
-    asset_graph: BaseAssetGraph,
+    asset_graph: AssetGraph,
     channels: Sequence[Channel],
     now: datetime,
     *,
@@ -182,7 +182,7 @@ def results_of(evaluation: Evaluation, tenant_id: str | None = None) -> list[Rul
 def run_alerts_now(
     instance: DagsterInstance,
     engine: Engine,
-    asset_graph: BaseAssetGraph,
+    asset_graph: AssetGraph,
     channels: Sequence[Channel],
     now: datetime,
     *,

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from dagster import AssetKey, DagsterInstance
-from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
 from sqlalchemy.engine import Engine
 
+from adinsights_pipelines.dagster_internals import AssetGraph
 from adinsights_pipelines.defs.alerts.delivery import Channel, EmailChannel, SlackChannel
 from adinsights_pipelines.defs.alerts.evaluate import evaluate_alerts
 from adinsights_pipelines.defs.alerts.observe import SIMULATION_TAG, AlertScope
@@ -189,7 +189,7 @@ def simulate_alerts(
     instance: DagsterInstance,
     settings: Settings,
     progress: Progress,
-    asset_graph: BaseAssetGraph,
+    asset_graph: AssetGraph,
 ) -> list[Row]:
     """Run the drill; ``asset_graph`` is the code location's (the alert sensor evaluates every
     asset's freshness and every check of it), passed in by the entry point."""

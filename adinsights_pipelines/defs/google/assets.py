@@ -9,17 +9,27 @@ site failing does not stop the others.
 """
 
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from itertools import islice
-from typing import Any
+from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
-from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue, asset
+from dagster import (
+    AssetExecutionContext,
+    AssetsDefinition,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
 from sqlalchemy.engine import Engine
 
 from adinsights_pipelines.defs.google.client import (
+    Ga4Client,
     GoogleApiError,
     InvalidGrantError,
+    SearchConsoleClient,
     UnauthenticatedError,
 )
 from adinsights_pipelines.defs.google.resources import GoogleApiResource, GoogleApis
@@ -38,8 +48,8 @@ from adinsights_pipelines.defs.google.sources import WebSource, active_sources, 
 from adinsights_pipelines.defs.resources import KeyringResource, WarehouseResource
 from adinsights_pipelines.defs.tenants.partitions import tenant_partitions
 from adinsights_pipelines.logs import log_context
+from adinsights_pipelines.outside_apis.error_log import api_error_logger
 from adinsights_pipelines.tenants import get_credential, mark_credential
-from adinsights_pipelines.warehouse.api_errors import api_error_logger
 from adinsights_pipelines.warehouse.bulk import copy_upsert
 
 #: GA4 dates are in the property's time zone (the tenants' is Jamaica's).
@@ -175,53 +185,120 @@ def _exchange(engine: Engine, tenant_id: str, provider: str, client: Any) -> Non
         ) from None
 
 
-@asset(
-    partitions_def=tenant_partitions,
-    group_name="web_analytics",
-    kinds={"python", "postgres"},
+#: The client of the provider an asset syncs.
+C = TypeVar("C", Ga4Client, SearchConsoleClient)
+
+
+@dataclass(frozen=True)
+class WebAnalyticsSync(Generic[C]):
+    """One tenant's GA4 or Search Console sync in progress: what an asset body works with.
+
+    ``client`` holds an exchanged access token; ``since``..``until`` is the lookback window in
+    the API's own time zone.
+    """
+
+    tenant_id: str
+    engine: Engine
+    apis: GoogleApis
+    client: C
+    sources: list[WebSource]
+    since: date
+    until: date
+
+
+#: Per provider: the time zone its dates are in, its lookback and its client.
+_FEEDS: dict[str, tuple[ZoneInfo, Callable[[GoogleApis], int], Callable[..., Any]]] = {
+    "ga4": (JAMAICA, lambda apis: apis.ga4_lookback_days, GoogleApis.ga4),
+    "search_console": (
+        PACIFIC,
+        lambda apis: apis.search_console_lookback_days,
+        GoogleApis.search_console,
+    ),
+}
+
+
+def google_asset(
+    provider: str, *, description: str
+) -> Callable[
+    [Callable[[AssetExecutionContext, WebAnalyticsSync[Any]], MaterializeResult]], AssetsDefinition
+]:
+    """A tenant-partitioned asset of group ``web_analytics`` around ``body(context, sync)``.
+
+    The wrapper does what every Google asset does: log lines carry the tenant and run; the
+    tenant must have an active source and a usable credential of ``provider``; the refresh
+    token is exchanged once before any source is touched (a revoked grant marks the credential
+    and fails only this tenant, deleting nothing); the client is closed afterwards.
+    """
+    zone, lookback_days, make_client = _FEEDS[provider]
+
+    def wrap(
+        body: Callable[[AssetExecutionContext, WebAnalyticsSync[Any]], MaterializeResult],
+    ) -> AssetsDefinition:
+        @asset(
+            name=body.__name__,
+            partitions_def=tenant_partitions,
+            group_name="web_analytics",
+            kinds={"python", "postgres"},
+            description=description,
+        )
+        def _google_asset(
+            context: AssetExecutionContext,
+            warehouse: WarehouseResource,
+            google: GoogleApiResource,
+            keyring: KeyringResource,
+        ) -> MaterializeResult:
+            tenant_id = context.partition_key
+            with log_context(tenant_id=tenant_id, run_id=context.run_id):
+                engine, apis = warehouse.engine(), google.apis()
+                sources = _sources(engine, tenant_id, provider)
+                refresh_token = _refresh_token(engine, keyring, tenant_id, provider)
+                client = make_client(
+                    apis, refresh_token, on_error=api_error_logger(engine, tenant_id)
+                )
+                since, until = lookback_window(datetime.now(zone).date(), lookback_days(apis))
+                try:
+                    _exchange(engine, tenant_id, provider, client)
+                    sync = WebAnalyticsSync(tenant_id, engine, apis, client, sources, since, until)
+                    return body(context, sync)
+                finally:
+                    client.close()
+
+        return _google_asset
+
+    return wrap
+
+
+@google_asset(
+    "ga4",
     description=(
         "Daily GA4 sessions, users, page views, engaged sessions and key events by region and "
         "default channel group (raw.ga4_daily), re-reading the lookback window on every run."
     ),
 )
 def ga4_daily(
-    context: AssetExecutionContext,
-    warehouse: WarehouseResource,
-    google: GoogleApiResource,
-    keyring: KeyringResource,
+    context: AssetExecutionContext, sync: WebAnalyticsSync[Ga4Client]
 ) -> MaterializeResult:
-    with log_context(tenant_id=context.partition_key, run_id=context.run_id):
-        return _sync_ga4(context, warehouse.engine(), google.apis(), keyring)
+    tenant_id, engine, apis, client = sync.tenant_id, sync.engine, sync.apis, sync.client
 
+    def load(source: WebSource) -> int:
+        rows = client.iter_report(
+            source.identifier, sync.since, sync.until, page_size=apis.ga4_page_size
+        )
+        records = (ga4_record(tenant_id, source.identifier, r) for r in rows)
+        return load_rows(engine, GA4_TABLE, GA4_COLUMNS, GA4_KEY, records)
 
-def _sync_ga4(
-    context: AssetExecutionContext, engine: Engine, apis: GoogleApis, keyring: KeyringResource
-) -> MaterializeResult:
-    tenant_id = context.partition_key
-    sources = _sources(engine, tenant_id, "ga4")
-    refresh_token = _refresh_token(engine, keyring, tenant_id, "ga4")
-    client = apis.ga4(refresh_token, on_error=api_error_logger(engine, tenant_id))
-    since, until = lookback_window(datetime.now(JAMAICA).date(), apis.ga4_lookback_days)
-    try:
-        _exchange(engine, tenant_id, "ga4", client)
-
-        def load(source: WebSource) -> int:
-            rows = client.iter_report(source.identifier, since, until, page_size=apis.ga4_page_size)
-            records = (ga4_record(tenant_id, source.identifier, r) for r in rows)
-            return load_rows(engine, GA4_TABLE, GA4_COLUMNS, GA4_KEY, records)
-
-        written, per_source, failed = _sync_sources(context, engine, "ga4", sources, until, load)
-    finally:
-        client.close()
+    written, per_source, failed = _sync_sources(
+        context, engine, "ga4", sync.sources, sync.until, load
+    )
     quota = client.last_property_quota.get("tokensPerHour") or {}
     remaining = quota.get("remaining") if isinstance(quota, dict) else None
     return MaterializeResult(
         metadata={
             "tenant_id": tenant_id,
             "rows_upserted": written,
-            "window_since": since.isoformat(),
-            "window_until": until.isoformat(),
-            "property_ids": MetadataValue.text(", ".join(s.identifier for s in sources)),
+            "window_since": sync.since.isoformat(),
+            "window_until": sync.until.isoformat(),
+            "property_ids": MetadataValue.text(", ".join(s.identifier for s in sync.sources)),
             "rows_by_property": MetadataValue.json(per_source),
             "properties_failed": MetadataValue.json(failed),
             **({"property_tokens_per_hour_remaining": int(remaining)} if remaining else {}),
@@ -229,10 +306,8 @@ def _sync_ga4(
     )
 
 
-@asset(
-    partitions_def=tenant_partitions,
-    group_name="web_analytics",
-    kinds={"python", "postgres"},
+@google_asset(
+    "search_console",
     description=(
         "Daily Search Console clicks, impressions, CTR and position by query, page, country and "
         "device (raw.search_console_daily), re-reading the lookback window; rows of days Google "
@@ -240,58 +315,40 @@ def _sync_ga4(
     ),
 )
 def search_console_daily(
-    context: AssetExecutionContext,
-    warehouse: WarehouseResource,
-    google: GoogleApiResource,
-    keyring: KeyringResource,
+    context: AssetExecutionContext, sync: WebAnalyticsSync[SearchConsoleClient]
 ) -> MaterializeResult:
-    with log_context(tenant_id=context.partition_key, run_id=context.run_id):
-        return _sync_search_console(context, warehouse.engine(), google.apis(), keyring)
-
-
-def _sync_search_console(
-    context: AssetExecutionContext, engine: Engine, apis: GoogleApis, keyring: KeyringResource
-) -> MaterializeResult:
-    tenant_id = context.partition_key
-    sources = _sources(engine, tenant_id, "search_console")
-    refresh_token = _refresh_token(engine, keyring, tenant_id, "search_console")
-    client = apis.search_console(refresh_token, on_error=api_error_logger(engine, tenant_id))
-    since, until = lookback_window(datetime.now(PACIFIC).date(), apis.search_console_lookback_days)
+    tenant_id, engine, apis, client = sync.tenant_id, sync.engine, sync.apis, sync.client
     fresh_rows = 0
-    try:
-        _exchange(engine, tenant_id, "search_console", client)
 
-        def load(source: WebSource) -> int:
-            def records() -> Iterator[tuple[Any, ...]]:
-                nonlocal fresh_rows
-                for row in client.iter_rows(
-                    source.identifier,
-                    since,
-                    until,
-                    data_state=apis.search_console_data_state,
-                    row_limit=apis.search_console_row_limit,
-                ):
-                    fresh_rows += row["data_state"] == "all"
-                    yield search_console_record(tenant_id, source.identifier, row)
+    def load(source: WebSource) -> int:
+        def records() -> Iterator[tuple[Any, ...]]:
+            nonlocal fresh_rows
+            for row in client.iter_rows(
+                source.identifier,
+                sync.since,
+                sync.until,
+                data_state=apis.search_console_data_state,
+                row_limit=apis.search_console_row_limit,
+            ):
+                fresh_rows += row["data_state"] == "all"
+                yield search_console_record(tenant_id, source.identifier, row)
 
-            return load_rows(
-                engine, SEARCH_CONSOLE_TABLE, SEARCH_CONSOLE_COLUMNS, SEARCH_CONSOLE_KEY, records()
-            )
-
-        written, per_source, failed = _sync_sources(
-            context, engine, "search_console", sources, until, load
+        return load_rows(
+            engine, SEARCH_CONSOLE_TABLE, SEARCH_CONSOLE_COLUMNS, SEARCH_CONSOLE_KEY, records()
         )
-    finally:
-        client.close()
+
+    written, per_source, failed = _sync_sources(
+        context, engine, "search_console", sync.sources, sync.until, load
+    )
     return MaterializeResult(
         metadata={
             "tenant_id": tenant_id,
             "rows_upserted": written,
             "rows_fresh": fresh_rows,
             "data_state": apis.search_console_data_state,
-            "window_since": since.isoformat(),
-            "window_until": until.isoformat(),
-            "site_urls": MetadataValue.text(", ".join(s.identifier for s in sources)),
+            "window_since": sync.since.isoformat(),
+            "window_until": sync.until.isoformat(),
+            "site_urls": MetadataValue.text(", ".join(s.identifier for s in sync.sources)),
             "rows_by_site": MetadataValue.json(per_source),
             "sites_failed": MetadataValue.json(failed),
         }

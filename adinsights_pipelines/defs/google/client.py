@@ -28,25 +28,23 @@ The same code talks to Google and to the loopback simulator
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Unpack
 from urllib.parse import quote, urlsplit
 
 import orjson
 import requests
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_random_exponential,
-)
 
-from adinsights_pipelines.defs.meta.client import ApiCallFailure
 from adinsights_pipelines.logs import register_secret
+from adinsights_pipelines.outside_apis.error_log import ApiCallFailure
+from adinsights_pipelines.outside_apis.errors import OutsideApiError
+from adinsights_pipelines.outside_apis.retry import (
+    NETWORK_ERRORS,
+    is_throttled_or_server_error,
+)
+from adinsights_pipelines.outside_apis.transport import JsonApiTransport, TransportOptions
 
 __all__ = [
     "GA4_DIMENSIONS",
@@ -93,17 +91,11 @@ SEARCH_CONSOLE_SCOPES = (
     "https://www.googleapis.com/auth/webmasters.readonly",
     "https://www.googleapis.com/auth/webmasters",
 )
-BACKOFF_MAX_S = 60.0
 #: An access token is renewed this long before Google says it expires.
 TOKEN_MARGIN = timedelta(seconds=60)
 _RETRYABLE_STATUSES = frozenset({"RESOURCE_EXHAUSTED", "UNAVAILABLE", "INTERNAL", "ABORTED"})
 #: Per-user rate limits of the older (webmasters v3) error shape; daily quotas are not retried.
 _RETRYABLE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded", "backendError"})
-_NETWORK_ERRORS = (
-    requests.ConnectionError,
-    requests.Timeout,
-    requests.exceptions.ChunkedEncodingError,
-)
 
 
 def is_retryable(http_status: int | None, status: str | None, reason: str | None = None) -> bool:
@@ -113,14 +105,12 @@ def is_retryable(http_status: int | None, status: str | None, reason: str | None
     ``RESOURCE_EXHAUSTED``/``UNAVAILABLE``/``INTERNAL``/``ABORTED`` and per-user rate limits;
     False for everything else (400, 401, 403 permission or daily quota, 404, ...).
     """
-    if http_status is None:
-        return True
-    if http_status == 429 or 500 <= http_status <= 599:
+    if http_status is None or is_throttled_or_server_error(http_status):
         return True
     return (status in _RETRYABLE_STATUSES) or (reason in _RETRYABLE_REASONS)
 
 
-class GoogleApiError(Exception):
+class GoogleApiError(OutsideApiError):
     """A failed Google call (after retries, when it was retryable)."""
 
     def __init__(
@@ -133,11 +123,8 @@ class GoogleApiError(Exception):
         status: str | None = None,
         reason: str | None = None,
     ) -> None:
-        super().__init__(message)
-        self.message = message
+        super().__init__(message, endpoint=endpoint, http_status=http_status)
         self.provider = provider
-        self.endpoint = endpoint
-        self.http_status = http_status
         self.status = status
         self.reason = reason
 
@@ -145,13 +132,11 @@ class GoogleApiError(Exception):
     def is_retryable(self) -> bool:
         return is_retryable(self.http_status, self.status, self.reason)
 
-    def __str__(self) -> str:
-        parts = [f"HTTP {self.http_status}" if self.http_status else "network error"]
-        parts += [p for p in (self.status, self.reason) if p]
-        return f"{self.provider} {self.endpoint} failed ({', '.join(parts)}): {self.message}"
+    def details(self) -> list[str]:
+        return [p for p in (self.status, self.reason) if p]
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({str(self)!r})"
+    def logged_message(self) -> str:
+        return ": ".join(p for p in (self.status or self.reason, self.message) if p)
 
 
 class InvalidGrantError(GoogleApiError):
@@ -184,32 +169,14 @@ class AccessToken:
         return f"AccessToken(expires_at={self.expires_at.isoformat()}, scopes={self.scopes!r})"
 
 
-class _Transport:
+class _Transport(JsonApiTransport):
     """Retrying JSON POSTs with Google's error envelope; reports each failed call."""
 
-    def __init__(
-        self,
-        provider: str,
-        *,
-        session: requests.Session | None,
-        on_error: Callable[[ApiCallFailure], None] | None,
-        max_attempts: int,
-        timeout: float,
-        sleep: Callable[[float], None],
-        backoff_max_s: float,
-    ) -> None:
-        if max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
-        self.provider = provider
-        self.session = session or requests.Session()
-        self.on_error = on_error
-        self.max_attempts = max_attempts
-        self.timeout = timeout
-        self._sleep = sleep
-        self.backoff_max_s = backoff_max_s
+    log = log
 
-    def close(self) -> None:
-        self.session.close()
+    def __init__(self, provider: str, **options: Unpack[TransportOptions]) -> None:
+        super().__init__(**options)
+        self.provider = self.retry_label = provider
 
     def post(
         self,
@@ -220,66 +187,37 @@ class _Transport:
         headers: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         """POST with retries; the decoded JSON object of the answer."""
-        endpoint = urlsplit(url).path
-        retrying = Retrying(
-            retry=retry_if_exception(lambda e: isinstance(e, GoogleApiError) and e.is_retryable),
-            stop=stop_after_attempt(self.max_attempts),
-            wait=wait_random_exponential(multiplier=1, exp_base=2, max=self.backoff_max_s),
-            sleep=self._sleep,
-            before_sleep=self._log_retry,
-            reraise=True,
+        result: dict[str, Any] = self.call(
+            "POST",
+            url,
+            data=orjson.dumps(json_body) if json_body is not None else form,
+            headers={
+                **({"Content-Type": "application/json"} if json_body is not None else {}),
+                **(headers or {}),
+            },
         )
-        result: dict[str, Any] = retrying(self._post_once, url, endpoint, json_body, form, headers)
         return result
 
-    def _post_once(
-        self,
-        url: str,
-        endpoint: str,
-        json_body: Mapping[str, Any] | None,
-        form: Mapping[str, str] | None,
-        headers: Mapping[str, str] | None,
-    ) -> dict[str, Any]:
-        error: GoogleApiError | None = None
-        try:
-            response = self.session.post(
-                url,
-                data=orjson.dumps(json_body) if json_body is not None else form,
-                headers={
-                    **({"Content-Type": "application/json"} if json_body is not None else {}),
-                    **(headers or {}),
-                },
-                timeout=self.timeout,
-            )
-        except requests.RequestException as exc:
-            # Only the exception type: its text could hold a request detail.
-            error = GoogleApiError(
-                f"{type(exc).__name__} talking to {self.provider}",
-                provider=self.provider,
-                endpoint=endpoint,
-                http_status=None,
-                status="UNAVAILABLE" if isinstance(exc, _NETWORK_ERRORS) else None,
-            )
-        else:
-            error = self._error_from(response, endpoint)
-            if error is None:
-                try:
-                    body = orjson.loads(response.content)
-                except ValueError:
-                    body = None
-                if isinstance(body, dict):
-                    return body
-                error = GoogleApiError(
-                    "the answer is not a JSON object",
-                    provider=self.provider,
-                    endpoint=endpoint,
-                    http_status=response.status_code,
-                    status="INTERNAL",
-                )
-        self._report(error)
-        raise error
+    def network_error(self, exc: requests.RequestException, endpoint: str) -> GoogleApiError:
+        # Only the exception type: its text could hold a request detail.
+        return GoogleApiError(
+            f"{type(exc).__name__} talking to {self.provider}",
+            provider=self.provider,
+            endpoint=endpoint,
+            http_status=None,
+            status="UNAVAILABLE" if isinstance(exc, NETWORK_ERRORS) else None,
+        )
 
-    def _error_from(self, response: requests.Response, endpoint: str) -> GoogleApiError | None:
+    def not_json_error(self, response: requests.Response, endpoint: str) -> GoogleApiError:
+        return GoogleApiError(
+            "the answer is not a JSON object",
+            provider=self.provider,
+            endpoint=endpoint,
+            http_status=response.status_code,
+            status="INTERNAL",
+        )
+
+    def error_from(self, response: requests.Response, endpoint: str) -> GoogleApiError | None:
         if response.ok:
             return None
         try:
@@ -314,33 +252,6 @@ class _Transport:
             reason=_reason(err),
         )
 
-    def _report(self, error: GoogleApiError) -> None:
-        log.warning("%s", error)
-        if self.on_error is not None:
-            self.on_error(
-                ApiCallFailure(
-                    provider=self.provider,
-                    endpoint=error.endpoint,
-                    http_status=error.http_status,
-                    code=error.http_status,
-                    subcode=None,
-                    message=": ".join(
-                        p for p in (error.status or error.reason, error.message) if p
-                    ),
-                    is_retryable=error.is_retryable,
-                    occurred_at=datetime.now(UTC),
-                )
-            )
-
-    def _log_retry(self, state: RetryCallState) -> None:
-        wait = state.next_action.sleep if state.next_action else 0.0
-        log.info(
-            "retrying %s call (attempt %d) in %.2fs",
-            self.provider,
-            state.attempt_number + 1,
-            wait,
-        )
-
 
 def _reason(err: Mapping[str, Any]) -> str | None:
     """The machine reason of an error: ``details[].reason`` (ErrorInfo) or ``errors[].reason``."""
@@ -363,28 +274,15 @@ class GoogleOAuth:
         client_secret: str,
         *,
         provider: str,
-        session: requests.Session | None = None,
-        on_error: Callable[[ApiCallFailure], None] | None = None,
-        max_attempts: int = 5,
-        timeout: float = 30.0,
-        sleep: Callable[[float], None] = time.sleep,
-        backoff_max_s: float = BACKOFF_MAX_S,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        **transport: Unpack[TransportOptions],
     ) -> None:
         self.token_url = token_url
         self._client_id = client_id
         self._client_secret = client_secret
         register_secret(client_secret)
         self._clock = clock
-        self._transport = _Transport(
-            provider,
-            session=session,
-            on_error=on_error,
-            max_attempts=max_attempts,
-            timeout=timeout,
-            sleep=sleep,
-            backoff_max_s=backoff_max_s,
-        )
+        self._transport = _Transport(provider, **transport)
 
     def __repr__(self) -> str:
         return f"GoogleOAuth(token_url={self.token_url!r})"
@@ -448,25 +346,14 @@ class _GoogleApiClient:
         *,
         oauth: GoogleOAuth,
         refresh_token: str,
-        session: requests.Session | None = None,
-        on_error: Callable[[ApiCallFailure], None] | None = None,
-        max_attempts: int = 5,
-        timeout: float = 60.0,
-        sleep: Callable[[float], None] = time.sleep,
-        backoff_max_s: float = BACKOFF_MAX_S,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        **transport: Unpack[TransportOptions],
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._tokens = _TokenSource(oauth, refresh_token, clock)
-        self._transport = _Transport(
-            provider,
-            session=session,
-            on_error=on_error,
-            max_attempts=max_attempts,
-            timeout=timeout,
-            sleep=sleep,
-            backoff_max_s=backoff_max_s,
-        )
+        # The data calls wait longer than the token exchange (30 s) by default: reports are big.
+        options: TransportOptions = {"timeout": 60.0, **transport}
+        self._transport = _Transport(provider, **options)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"

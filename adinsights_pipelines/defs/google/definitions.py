@@ -10,11 +10,7 @@ from dagster import (
     schedule,
 )
 
-# Not exported at dagster's top level; it is what define_asset_job returns.
-from dagster._core.definitions.unresolved_asset_job_definition import (
-    UnresolvedAssetJobDefinition,
-)
-
+from adinsights_pipelines.dagster_internals import AssetJob
 from adinsights_pipelines.defs.google.assets import ga4_daily, search_console_daily
 from adinsights_pipelines.defs.google.resources import GoogleApiResource
 from adinsights_pipelines.defs.google.sources import tenants_with_sources
@@ -48,9 +44,7 @@ web_analytics_sync_job = tenant_job(
 )
 
 
-def configured_tenant_schedule(
-    name: str, job: UnresolvedAssetJobDefinition, provider: str
-) -> ScheduleDefinition:
+def configured_tenant_schedule(name: str, job: AssetJob, provider: str) -> ScheduleDefinition:
     """Hourly 06:00-22:00 (America/Jamaica): one run for each tenant with an active source.
 
     Tenants without a property or site of ``provider`` get no run, rather than a failed one.

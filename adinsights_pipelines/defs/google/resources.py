@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from dagster import ConfigurableResource
 
-from adinsights_pipelines.defs.google.client import (
-    ApiCallFailure,
-    Ga4Client,
-    GoogleOAuth,
-    SearchConsoleClient,
-)
+from adinsights_pipelines.defs.google.client import Ga4Client, GoogleOAuth, SearchConsoleClient
 from adinsights_pipelines.errors import ConfigError
 from adinsights_pipelines.logs import register_secret
+from adinsights_pipelines.outside_apis.transport import OnError
 from adinsights_pipelines.settings import Settings, load_settings
-
-OnError = Callable[[ApiCallFailure], None] | None
 
 
 @dataclass(frozen=True)

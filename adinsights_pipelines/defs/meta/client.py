@@ -23,27 +23,25 @@ from __future__ import annotations
 import json
 import logging
 import re
-import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from typing import Any
+from datetime import date
+from typing import Any, Unpack
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import orjson
 import requests
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_random_exponential,
-)
 
 from adinsights_pipelines.defs.meta.conversions import UNIFIED, Attribution
 from adinsights_pipelines.defs.meta.graph_versions import DEFAULT_VERSION
-from adinsights_pipelines.warehouse.api_errors import ApiCallFailure
+from adinsights_pipelines.outside_apis.error_log import ApiCallFailure
+from adinsights_pipelines.outside_apis.errors import OutsideApiError
+from adinsights_pipelines.outside_apis.retry import (
+    NETWORK_ERRORS,
+    is_throttled_or_server_error,
+)
+from adinsights_pipelines.outside_apis.transport import JsonApiTransport, TransportOptions
 
 __all__ = [
     "ACCOUNT_FIELDS",
@@ -106,7 +104,6 @@ RATE_LIMIT_CODES = frozenset({4, 17, 32, 613})
 BUC_THROTTLE_CODES = range(80000, 80015)  # business-use-case throttles, 80000-80014
 THROTTLE_THRESHOLD_PCT = 75.0
 THROTTLE_MAX_DELAY_S = 120.0
-BACKOFF_MAX_S = 60.0
 PAGE_LIMIT = 500
 #: The smallest page ``limit`` the client shrinks to when Graph asks for less data per call.
 MIN_PAGE_LIMIT = 25
@@ -117,11 +114,6 @@ _RECENT_PAGES = 16
 BATCH_MAX = 50
 _RUN_FIELDS = "id,async_status,async_percent_completion"
 
-_NETWORK_ERRORS = (
-    requests.ConnectionError,
-    requests.Timeout,
-    requests.exceptions.ChunkedEncodingError,
-)
 _TOKEN_PARAM_RE = re.compile(r"(access_token=)[^&\s'\"]+", re.IGNORECASE)
 
 
@@ -131,9 +123,7 @@ def is_retryable(http_status: int | None, code: int | None, is_transient: bool) 
     True for HTTP 429 and 5xx, Graph codes 1, 2, 4, 17, 32, 341, 613 and 80000-80014, and
     anything Graph flags ``is_transient``; False otherwise (190, 10, 200-299, 100, ...).
     """
-    if is_transient:
-        return True
-    if http_status is not None and (http_status == 429 or 500 <= http_status <= 599):
+    if is_transient or is_throttled_or_server_error(http_status):
         return True
     return code is not None and (code in RETRYABLE_CODES or code in BUC_THROTTLE_CODES)
 
@@ -175,8 +165,10 @@ class ReportRun:
         )
 
 
-class MetaApiError(Exception):
+class MetaApiError(OutsideApiError):
     """A failed Graph API call (after retries, when it was retryable)."""
+
+    provider = "meta"
 
     def __init__(
         self,
@@ -189,29 +181,29 @@ class MetaApiError(Exception):
         fbtrace_id: str | None = None,
         endpoint: str = "",
     ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.http_status = http_status
+        super().__init__(message, endpoint=endpoint, http_status=http_status)
         self.code = code
         self.subcode = subcode
         self.is_transient = is_transient
         self.fbtrace_id = fbtrace_id
-        self.endpoint = endpoint
 
     @property
     def is_retryable(self) -> bool:
         return is_retryable(self.http_status, self.code, self.is_transient)
 
-    def __str__(self) -> str:
-        parts = [f"HTTP {self.http_status}" if self.http_status else "network error"]
+    def call_name(self) -> str:
+        return f"Meta API {self.endpoint or 'call'}"
+
+    def details(self) -> list[str]:
+        parts = []
         if self.code is not None:
             parts.append(f"code {self.code}" + (f"/{self.subcode}" if self.subcode else ""))
         if self.fbtrace_id:
             parts.append(f"fbtrace_id {self.fbtrace_id}")
-        return f"Meta API {self.endpoint or 'call'} failed ({', '.join(parts)}): {self.message}"
+        return parts
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({str(self)!r})"
+    def logged_codes(self) -> tuple[int | None, int | None]:
+        return self.code, self.subcode
 
 
 class TokenInvalidError(MetaApiError):
@@ -375,8 +367,11 @@ def _with_limit(
     return urlunsplit(parts._replace(query=urlencode(pairs))), None
 
 
-class MetaGraphClient:
+class MetaGraphClient(JsonApiTransport):
     """Small, retrying, paging client for the Graph API endpoints the pipelines need."""
+
+    log = log
+    retry_label = "Meta"
 
     def __init__(
         self,
@@ -384,32 +379,17 @@ class MetaGraphClient:
         *,
         base_url: str = "https://graph.facebook.com",
         api_version: str = DEFAULT_VERSION,
-        session: requests.Session | None = None,
-        on_error: Callable[[ApiCallFailure], None] | None = None,
-        max_attempts: int = 5,
-        timeout: float = 30.0,
-        backoff_base: float = 1.0,
-        sleep: Callable[[float], None] = time.sleep,
+        **transport: Unpack[TransportOptions],
     ) -> None:
-        if max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
+        super().__init__(**transport)
         self._token = access_token
         self.base_url = base_url.rstrip("/")
         self.api_version = api_version
-        self.session = session or requests.Session()
-        self.on_error = on_error
-        self.max_attempts = max_attempts
-        self.timeout = timeout
-        self.backoff_base = backoff_base
-        self._sleep = sleep
         #: Highest utilisation percentage per usage header of the last response that had any.
         self.last_usage: dict[str, float] = {}
 
     def __repr__(self) -> str:
         return f"MetaGraphClient(base_url={self.base_url!r}, api_version={self.api_version!r})"
-
-    def close(self) -> None:
-        self.session.close()
 
     def __enter__(self) -> MetaGraphClient:
         return self
@@ -528,7 +508,7 @@ class MetaGraphClient:
                     statuses[run_id] = ReportRun.from_graph(run_id, data)
                     continue
                 error = self._graph_error(int(code or 500), None, body, endpoint)
-                self._report(error)
+                self.report(error)
                 if not error.is_retryable:
                     raise error
         return statuses
@@ -597,84 +577,70 @@ class MetaGraphClient:
 
     def get(self, url: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:
         """GET an absolute URL with retries; returns the decoded JSON object."""
-        return self._with_retries("GET", url, params)
+        body: dict[str, Any] = self._with_token("GET", url, params=params)
+        return body
 
     def post(self, url: str, data: Mapping[str, str] | None = None) -> Any:
         """POST form parameters to an absolute URL with retries; returns the decoded JSON."""
-        return self._with_retries("POST", url, data)
+        return self._with_token("POST", url, data=data)
 
     def delete(self, url: str) -> Any:
         """DELETE an absolute URL with retries (``/me/permissions``); returns the decoded JSON."""
-        return self._with_retries("DELETE", url, None)
+        return self._with_token("DELETE", url)
 
-    def _with_retries(self, method: str, url: str, params: Mapping[str, str] | None) -> Any:
-        endpoint = urlsplit(url).path
-        retrying = Retrying(
-            # "Reduce the amount of data" is not retried as is: iter_pages shrinks the page.
-            retry=retry_if_exception(
-                lambda e: (
-                    isinstance(e, MetaApiError) and e.is_retryable and not asks_for_less_data(e)
-                )
-            ),
-            stop=stop_after_attempt(self.max_attempts),
-            wait=wait_random_exponential(
-                multiplier=self.backoff_base, exp_base=2, max=BACKOFF_MAX_S
-            ),
-            sleep=self._sleep,
-            before_sleep=self._log_retry,
-            reraise=True,
-        )
-        return retrying(self._call_once, method, url, params, endpoint)
-
-    def _call_once(
-        self, method: str, url: str, params: Mapping[str, str] | None, endpoint: str
+    def _with_token(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        data: Mapping[str, str] | None = None,
     ) -> Any:
+        headers = {"Authorization": f"Bearer {self._token}"}
+        return self.call(method, url, params=params, data=data, headers=headers)
+
+    # --- what is Graph's own in the transport ----------------------------------------------
+
+    def should_retry(self, error: OutsideApiError) -> bool:
+        # "Reduce the amount of data" is not retried as is: iter_pages shrinks the page.
+        return (
+            isinstance(error, MetaApiError) and error.is_retryable and not asks_for_less_data(error)
+        )
+
+    def before_call(self, endpoint: str) -> None:
         delay = throttle_delay(self.usage_pct)
         if delay > 0:
             log.info(
                 "Meta usage at %.0f%%; pausing %.1fs before %s", self.usage_pct, delay, endpoint
             )
             self._sleep(delay)
-        error: MetaApiError | None = None
-        try:
-            response = self.session.request(
-                method,
-                url,
-                params=params if method == "GET" else None,
-                data=params if method != "GET" else None,
-                headers={"Authorization": f"Bearer {self._token}"},
-                timeout=self.timeout,
-            )
-        except requests.RequestException as exc:
-            # Only the exception type: its text can hold the URL and with it the token.
-            error = MetaApiError(
-                f"{type(exc).__name__} talking to the Graph API",
-                http_status=None,
-                is_transient=isinstance(exc, _NETWORK_ERRORS),
-                endpoint=endpoint,
-            )
-        else:
-            if usage := parse_usage(response.headers):
-                self.last_usage = usage
-            error = self._error_from(response, endpoint)
-            if error is None:
-                try:
-                    body = orjson.loads(response.content)
-                except ValueError:  # orjson.JSONDecodeError is a ValueError
-                    body = None
-                # Objects everywhere, except the batch endpoint's list of answers.
-                if isinstance(body, dict) or (method == "POST" and isinstance(body, list)):
-                    return body
-                error = MetaApiError(
-                    "the Graph API answered with a body that is not a JSON object",
-                    http_status=response.status_code,
-                    is_transient=True,
-                    endpoint=endpoint,
-                )
-        self._report(error)
-        raise error
 
-    def _error_from(self, response: requests.Response, endpoint: str) -> MetaApiError | None:
+    def after_response(self, response: requests.Response) -> None:
+        if usage := parse_usage(response.headers):
+            self.last_usage = usage
+
+    def accepts(self, method: str, body: Any) -> bool:
+        # Objects everywhere, except the batch endpoint's list of answers.
+        return isinstance(body, dict) or (method == "POST" and isinstance(body, list))
+
+    def network_error(self, exc: requests.RequestException, endpoint: str) -> MetaApiError:
+        # Only the exception type: its text can hold the URL and with it the token.
+        return MetaApiError(
+            f"{type(exc).__name__} talking to the Graph API",
+            http_status=None,
+            is_transient=isinstance(exc, NETWORK_ERRORS),
+            endpoint=endpoint,
+        )
+
+    def not_json_error(self, response: requests.Response, endpoint: str) -> MetaApiError:
+        return MetaApiError(
+            "the Graph API answered with a body that is not a JSON object",
+            http_status=response.status_code,
+            is_transient=True,
+            endpoint=endpoint,
+        )
+
+    def error_from(self, response: requests.Response, endpoint: str) -> MetaApiError | None:
         if response.ok:
             return None
         return self._graph_error(response.status_code, response.reason, response.content, endpoint)
@@ -710,24 +676,3 @@ class MetaGraphClient:
     def _redact(self, text: str) -> str:
         text = _TOKEN_PARAM_RE.sub(r"\1<redacted>", text)
         return text.replace(self._token, "<redacted>") if self._token else text
-
-    def _report(self, error: MetaApiError) -> None:
-        log.warning("%s", error)
-        if self.on_error is not None:
-            self.on_error(
-                ApiCallFailure(
-                    provider="meta",
-                    endpoint=error.endpoint,
-                    http_status=error.http_status,
-                    code=error.code,
-                    subcode=error.subcode,
-                    message=error.message,
-                    is_retryable=error.is_retryable,
-                    occurred_at=datetime.now(UTC),
-                )
-            )
-
-    @staticmethod
-    def _log_retry(state: RetryCallState) -> None:
-        wait = state.next_action.sleep if state.next_action else 0.0
-        log.info("retrying Meta call (attempt %d) in %.2fs", state.attempt_number + 1, wait)

@@ -7,7 +7,8 @@ page's own calls and never stored.
 import logging
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import replace
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from dagster import AssetExecutionContext, MaterializeResult
@@ -17,7 +18,6 @@ from adinsights_pipelines.defs.meta.client import MetaApiError, MetaGraphClient
 from adinsights_pipelines.defs.meta.hierarchy import graph_time
 from adinsights_pipelines.defs.meta.sync import MetaSync, meta_asset, selected_ids
 from adinsights_pipelines.logs import register_secret
-from adinsights_pipelines.warehouse.api_errors import ApiCallFailure
 from adinsights_pipelines.warehouse.upsert import upsert_rows
 
 # The Page and post insights metrics the product asks for: the one list to edit when Meta
@@ -109,18 +109,7 @@ def _record_dropped(client: MetaGraphClient, exc: MetaApiError, metric: str) -> 
     )
     log.warning("Meta %s: %s", exc.endpoint, message)
     if client.on_error is not None:
-        client.on_error(
-            ApiCallFailure(
-                provider="meta",
-                endpoint=exc.endpoint,
-                http_status=exc.http_status,
-                code=exc.code,
-                subcode=exc.subcode,
-                message=message,
-                is_retryable=False,
-                occurred_at=datetime.now(UTC),
-            )
-        )
+        client.on_error(replace(exc.failure(), message=message, is_retryable=False))
 
 
 def page_insight_rows(tenant_id: str, page_id: str, body: dict[str, Any]) -> list[dict[str, Any]]:

@@ -30,10 +30,11 @@ from dagster import (
     Definitions,
     MetadataValue,
 )
-from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
-from dagster._core.storage.asset_check_execution_record import (
+
+from adinsights_pipelines.dagster_internals import (
     AssetCheckExecutionRecord,
     AssetCheckExecutionRecordStatus,
+    AssetGraph,
 )
 
 TENANT_IDS_METADATA = "tenant_ids"
@@ -56,7 +57,7 @@ class FailedCheck:
         return f"{self.key.asset_key.to_user_string()}:{self.key.name}"
 
 
-def protecting_checks(asset_graph: BaseAssetGraph, asset_key: AssetKey) -> set[AssetCheckKey]:
+def protecting_checks(asset_graph: AssetGraph, asset_key: AssetKey) -> set[AssetCheckKey]:
     """Blocking checks on every asset upstream of ``asset_key``."""
     upstream = AssetSelection.assets(asset_key).upstream().resolve(asset_graph) - {asset_key}
     return {
@@ -120,7 +121,7 @@ def blocking_failures(failed: Iterable[FailedCheck], tenant_id: str) -> list[Fai
 
 
 def failures_blocking(
-    instance: DagsterInstance, asset_graph: BaseAssetGraph, asset_key: AssetKey, tenant_id: str
+    instance: DagsterInstance, asset_graph: AssetGraph, asset_key: AssetKey, tenant_id: str
 ) -> list[FailedCheck]:
     """What keeps ``tenant_id``'s ``asset_key`` of ``asset_graph`` from materializing now."""
     return failures_among(instance, protecting_checks(asset_graph, asset_key), tenant_id)

@@ -15,13 +15,8 @@ from dagster import (
     schedule,
 )
 
-# Not exported at dagster's top level; it is what define_asset_job returns.
-from dagster._core.definitions.unresolved_asset_job_definition import (
-    UnresolvedAssetJobDefinition,
-)
-
-# "dagster/partition", not exported at the top level either (dagster.yaml limits runs by it).
-from dagster._core.storage.tags import PARTITION_NAME_TAG
+# "dagster/partition" is not exported at dagster's top level (dagster.yaml limits runs by it).
+from adinsights_pipelines.dagster_internals import PARTITION_NAME_TAG, AssetJob
 
 TENANT_PARTITIONS = "tenant"
 tenant_partitions = DynamicPartitionsDefinition(name=TENANT_PARTITIONS)
@@ -74,7 +69,7 @@ def tenant_job(
     description: str,
     *,
     provider: str | None = None,
-) -> UnresolvedAssetJobDefinition:
+) -> AssetJob:
     """A job over tenant-partitioned assets; ``provider`` tags its runs for the coordinator's
     per-provider limits (how many runs may call one outside API at once)."""
     return define_asset_job(
@@ -86,9 +81,7 @@ def tenant_job(
     )
 
 
-def every_tenant_schedule(
-    name: str, job: UnresolvedAssetJobDefinition, cron: str
-) -> ScheduleDefinition:
+def every_tenant_schedule(name: str, job: AssetJob, cron: str) -> ScheduleDefinition:
     """A schedule (America/Jamaica, running by default) that starts ``job`` for every tenant."""
 
     @schedule(
