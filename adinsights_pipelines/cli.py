@@ -682,12 +682,14 @@ def simulate_alerts_command() -> None:
     """Observability simulation: stale snapshot, failing dbt model, failed Airbyte job in a
     sandbox tenant; checks each alert reaches Slack and email (local sinks if none configured)."""
     from adinsights_pipelines.bootstrap import bootstrap
+    from adinsights_pipelines.definitions import defs
     from adinsights_pipelines.defs.alerts.simulation import render_table, simulate_alerts
     from adinsights_pipelines.instance import get_instance
     from adinsights_pipelines.warehouse.database import engine
 
     rt = bootstrap(progress)
-    rows = simulate_alerts(engine(rt.db), get_instance(), rt.settings, progress)
+    graph = defs.resolve_asset_graph()
+    rows = simulate_alerts(engine(rt.db), get_instance(), rt.settings, progress, graph)
     click.echo(render_table(rows))
     failed = [r for r in rows if not r.passed]
     if failed:
@@ -845,6 +847,7 @@ def serve_api() -> None:
     import uvicorn
 
     from adinsights_pipelines.bootstrap import bootstrap
+    from adinsights_pipelines.code_location import asset_graph
     from adinsights_pipelines.logs import configure_logging
     from api.app import create_app
 
@@ -853,7 +856,7 @@ def serve_api() -> None:
     # X-Forwarded-For is believed only from ADINSIGHTS_TRUSTED_PROXIES, which the app applies;
     # uvicorn's own proxy-header handling (trusting 127.0.0.1 by default) stays off.
     uvicorn.run(
-        create_app(rt.db, rt.settings),
+        create_app(rt.db, rt.settings, asset_graph=asset_graph),
         host=rt.settings.api_host,
         port=rt.settings.api_port,
         log_config=None,

@@ -272,6 +272,7 @@ def _wait_http(url: str, what: str, timeout_s: float, progress: Progress) -> Non
 
 
 def run_demo(*, once: bool, progress: Progress) -> DemoResult:
+    from adinsights_pipelines.code_location import asset_graph
     from adinsights_pipelines.defs.dbt.project import prepare_manifest
     from adinsights_pipelines.settings import load_settings
     from adinsights_pipelines.simulators.airbyte import AirbyteSimState, AirbyteSimulator
@@ -339,7 +340,7 @@ def run_demo(*, once: bool, progress: Progress) -> DemoResult:
         key = create_demo_key(rt, tenant_id)
 
         if once:
-            app = create_app(rt.db)
+            app = create_app(rt.db, asset_graph=asset_graph)
             with serve_in_thread(app, "127.0.0.1", free_port()) as api_url:
                 answer = requests.get(
                     f"{api_url}/api/metrics/combined/?source=warehouse",
@@ -467,6 +468,7 @@ class Supervisor:
 
 
 def _serve(rt: Runtime, key: str, progress: Progress) -> DemoResult:
+    from adinsights_pipelines.code_location import asset_graph
     from api.app import create_app
 
     settings, bin_dir = rt.settings, Path(sys.executable).parent
@@ -503,7 +505,7 @@ def _serve(rt: Runtime, key: str, progress: Progress) -> DemoResult:
         api_url = f"http://{settings.api_host}:{settings.api_port}"
         server = uvicorn.Server(
             uvicorn.Config(
-                create_app(rt.db),
+                create_app(rt.db, asset_graph=asset_graph),
                 host=settings.api_host,
                 port=settings.api_port,
                 log_level="warning",

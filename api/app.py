@@ -11,7 +11,7 @@ Middleware, outermost first (see docs/architecture.md, "API"):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 
 import orjson
@@ -24,6 +24,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from adinsights_pipelines.dagster_internals import AssetGraph
 from adinsights_pipelines.settings import Settings, load_settings
 from adinsights_pipelines.warehouse.database import Database
 from api.cors import ApprovedOriginsCORS
@@ -122,9 +123,16 @@ def edge_middleware(
     return middleware
 
 
-def create_app(db: Database, settings: Settings | None = None) -> Starlette:
+def create_app(
+    db: Database,
+    settings: Settings | None = None,
+    *,
+    asset_graph: Callable[[], AssetGraph] | None = None,
+) -> Starlette:
+    """The app. ``asset_graph`` loads the code location's whole asset graph, which only
+    ``POST /api/alerts/run/`` needs (on first use); without it that endpoint answers 503."""
     settings = settings or load_settings()
-    state = AppState(db=db, settings=settings)
+    state = AppState(db=db, settings=settings, load_asset_graph=asset_graph)
     registry, request_metrics, _ = build_registry(
         lambda: state.engine,
         lambda: state.instance,

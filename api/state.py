@@ -1,4 +1,12 @@
-"""What the app shares between requests: settings, the warehouse engine, the Dagster instance."""
+"""What the app shares between requests: settings, the warehouse engine, the Dagster instance.
+
+The API is not the code location and never imports it (``tests/test_import_graph.py``). Its
+answers about Dagster assets come from the concerns they are declared in: the ops endpoints read
+the ingestion assets' freshness policies from :attr:`AppState.ingestion_graph` (Meta, Airbyte and
+web analytics assembled as the code location assembles them, without dbt's manifest). Only the
+alert evaluation on demand needs the whole graph; whoever serves the app passes a loader for it
+(``create_app(..., asset_graph=...)``).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +17,7 @@ from functools import cache, cached_property
 from typing import Any
 
 import sqlalchemy as sa
-from dagster import DagsterInstance
+from dagster import DagsterInstance, Definitions
 from sqlalchemy.engine import Engine
 from starlette.requests import Request
 
@@ -31,6 +39,22 @@ def api_engine_for(sqlalchemy_url: str) -> Engine:
             sqlalchemy_url, pool_size=10, max_overflow=10, pool_recycle=1800, pool_pre_ping=False
         )
     )
+
+
+@cache
+def ingestion_definitions() -> Definitions:
+    """The tenant-partitioned ingestion concerns, assembled as the code location assembles them
+    (``defs/assembly.py``): their assets, groups and freshness policies."""
+    from adinsights_pipelines.defs.airbyte import definitions as airbyte
+    from adinsights_pipelines.defs.assembly import assemble
+    from adinsights_pipelines.defs.google import definitions as google
+    from adinsights_pipelines.defs.meta import definitions as meta
+
+    return assemble(meta.defs, airbyte.defs, google.defs)
+
+
+class AssetGraphNotServed(Exception):
+    """The app was created without a loader of the code location's asset graph."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +82,9 @@ class AppState:
     #: Each tenant's stored metrics snapshot as last read (``api/routes/metrics.py``), used only
     #: while its ``snapshot_generated_at`` is unchanged.
     snapshots: dict[str, CachedSnapshot] = field(default_factory=dict)
+    #: Loads the code location's whole asset graph (the alert evaluation on demand needs it);
+    #: passed by whoever serves the app, called on first use.
+    load_asset_graph: Callable[[], AssetGraph] | None = None
 
     @cached_property
     def engine(self) -> Engine:
@@ -81,10 +108,15 @@ class AppState:
 
     @cached_property
     def asset_graph(self) -> AssetGraph:
-        """The code location's assets and their freshness policies (loaded on first use)."""
-        from adinsights_pipelines.definitions import defs
+        """The code location's whole graph, from :attr:`load_asset_graph` on first use."""
+        if self.load_asset_graph is None:
+            raise AssetGraphNotServed("this app was created without the code location's graph")
+        return self.load_asset_graph()
 
-        return defs.resolve_asset_graph()
+    @cached_property
+    def ingestion_graph(self) -> AssetGraph:
+        """The ingestion assets and their freshness policies (loaded on first use)."""
+        return ingestion_definitions().resolve_asset_graph()
 
     @cached_property
     def keyring(self) -> LocalKeyring:

@@ -14,12 +14,9 @@ may fill). The last line is machine-readable.
 
 from __future__ import annotations
 
-import os
 import statistics
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -82,16 +79,10 @@ def _measure(client: TestClient, key: str, url: str) -> tuple[float, float]:
 
 
 def main() -> None:
-    workdir = Path(tempfile.mkdtemp(prefix="adi-bench-airbyte-"))
-    os.environ["ADINSIGHTS_DATA_DIR"] = str(workdir)
-    os.environ["DAGSTER_HOME"] = str(workdir / "dagster_home")
-    bench_url = os.environ.get("ADINSIGHTS_BENCH_DATABASE_URL")
-    if bench_url:
-        os.environ["ADINSIGHTS_DATABASE_URL"] = bench_url
-    else:
-        os.environ.pop("ADINSIGHTS_DATABASE_URL", None)
+    from _tenants import add_bench_tenant, bench_environment
 
-    from _tenants import add_bench_tenant
+    bench_environment("adi-bench-airbyte-")
+
     from starlette.testclient import TestClient
 
     from adinsights_pipelines.api_keys import create_api_key

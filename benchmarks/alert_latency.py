@@ -15,7 +15,6 @@ import random
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,14 +27,9 @@ TRIAL_TIMEOUT_S = 180
 
 
 def main() -> None:
-    workdir = Path(tempfile.mkdtemp(prefix="adi-alert-bench-"))
-    os.environ["ADINSIGHTS_DATA_DIR"] = str(workdir)
-    os.environ["DAGSTER_HOME"] = str(workdir / "dagster_home")
-    bench_url = os.environ.get("ADINSIGHTS_BENCH_DATABASE_URL")
-    if bench_url:
-        os.environ["ADINSIGHTS_DATABASE_URL"] = bench_url
-    else:
-        os.environ.pop("ADINSIGHTS_DATABASE_URL", None)
+    from _tenants import bench_environment
+
+    workdir = bench_environment("adi-alert-bench-")
 
     from adinsights_pipelines.bootstrap import bootstrap
     from adinsights_pipelines.defs.dbt.project import prepare_manifest

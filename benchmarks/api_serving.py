@@ -20,7 +20,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -231,19 +230,12 @@ async def _load(
 
 
 def main() -> None:
-    workdir = Path(tempfile.mkdtemp(prefix="adi-bench-serving-"))
-    os.environ["ADINSIGHTS_DATA_DIR"] = str(workdir)
-    os.environ["DAGSTER_HOME"] = str(workdir / "dagster_home")
+    from _tenants import add_bench_tenant, bench_environment
+
+    bench_environment("adi-bench-serving-")
     for name in ("AUTH_BURST", "AUTH_SUSTAINED", "ADDRESS_BURST", "ADDRESS_SUSTAINED", "PUBLIC"):
         os.environ[f"ADINSIGHTS_THROTTLE_{name}"] = HUGE
     os.environ["ADINSIGHTS_API_ACCESS_LOG"] = "false"
-    bench_url = os.environ.get("ADINSIGHTS_BENCH_DATABASE_URL")
-    if bench_url:
-        os.environ["ADINSIGHTS_DATABASE_URL"] = bench_url
-    else:
-        os.environ.pop("ADINSIGHTS_DATABASE_URL", None)
-
-    from _tenants import add_bench_tenant
 
     from adinsights_pipelines.api_keys import create_api_key
     from adinsights_pipelines.bootstrap import bootstrap

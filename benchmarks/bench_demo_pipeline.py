@@ -12,9 +12,7 @@ import io
 import os
 import statistics
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import requests
 import sqlalchemy as sa
@@ -25,15 +23,10 @@ API_REQUESTS = 300
 
 
 def main() -> None:
-    workdir = Path(tempfile.mkdtemp(prefix="adi-bench-"))
-    os.environ["ADINSIGHTS_DATA_DIR"] = str(workdir)
-    os.environ["DAGSTER_HOME"] = str(workdir / "dagster_home")
+    from _tenants import bench_environment
+
+    bench_environment("adi-bench-")
     os.environ["ADINSIGHTS_META_INSIGHTS_LOOKBACK_DAYS"] = str(LOOKBACK_DAYS)
-    bench_url = os.environ.get("ADINSIGHTS_BENCH_DATABASE_URL")
-    if bench_url:
-        os.environ["ADINSIGHTS_DATABASE_URL"] = bench_url
-    else:
-        os.environ.pop("ADINSIGHTS_DATABASE_URL", None)
 
     from adinsights_pipelines.bootstrap import bootstrap
     from adinsights_pipelines.defs.dbt.project import prepare_manifest

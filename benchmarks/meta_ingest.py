@@ -25,12 +25,10 @@ from __future__ import annotations
 
 import atexit
 import multiprocessing
-import os
 import resource
 import shutil
 import struct
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -179,16 +177,11 @@ def _pages_of(path: Path, account_id: str) -> Iterator[dict[str, Any]]:
 
 
 def main() -> None:
-    workdir = Path(tempfile.mkdtemp(prefix="adi-ingest-"))
+    from _tenants import bench_environment
+
+    workdir = bench_environment("adi-ingest-")
     # Registered first, so it runs last: after the embedded server has stopped (its own atexit).
     atexit.register(shutil.rmtree, workdir, True)
-    os.environ["ADINSIGHTS_DATA_DIR"] = str(workdir)
-    os.environ["DAGSTER_HOME"] = str(workdir / "dagster_home")
-    bench_url = os.environ.get("ADINSIGHTS_BENCH_DATABASE_URL")
-    if bench_url:
-        os.environ["ADINSIGHTS_DATABASE_URL"] = bench_url
-    else:
-        os.environ.pop("ADINSIGHTS_DATABASE_URL", None)
 
     from adinsights_pipelines.bootstrap import bootstrap
     from adinsights_pipelines.defs.meta.client import MetaGraphClient

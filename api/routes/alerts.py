@@ -14,7 +14,7 @@ from adinsights_pipelines.defs.alerts.run import AlertsThrottled, run_alerts_now
 from adinsights_pipelines.defs.resources import AlertChannelsResource
 from api.auth import authenticate, tenant_scope
 from api.problems import Problem
-from api.state import state_of
+from api.state import AssetGraphNotServed, state_of
 
 
 def run_alerts(request: Request) -> JSONResponse:
@@ -39,12 +39,16 @@ def run_alerts(request: Request) -> JSONResponse:
         raise Problem(403, "only operator keys may run the alert evaluation")
     tenant_id = tenant_scope(request, principal)
     state = state_of(request)
+    try:
+        graph = state.asset_graph
+    except AssetGraphNotServed as exc:
+        raise Problem(503, f"the alert evaluation is not available here: {exc}") from None
     resource = AlertChannelsResource()
     try:
         result = run_alerts_now(
             state.instance,
             state.engine,
-            state.asset_graph,
+            graph,
             resource.channels(),
             state.clock(),
             actor=f"api:{principal.key_prefix}",

@@ -80,7 +80,7 @@ def asset_health(state: AppState, tenants: list[str], now: datetime) -> list[Con
     """Tenant-partitioned ingestion assets, from the instance: fresh / stale per their policy
     (partitions never materialized are left to the warehouse sources' ``missing``)."""
     result = []
-    for node in state.asset_graph.asset_nodes:
+    for node in state.ingestion_graph.asset_nodes:
         policy = node.freshness_policy
         if (
             not node.is_materializable

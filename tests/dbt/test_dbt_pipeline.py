@@ -245,9 +245,13 @@ def schedule_tick(instance: DagsterInstance) -> Any:
     """What ``dbt_build_every_15_minutes`` asks for now (the daemon's evaluation)."""
     from dagster import build_schedule_context
 
+    from adinsights_pipelines.definitions import defs
     from adinsights_pipelines.defs.dbt.definitions import dbt_build_schedule
 
-    with build_schedule_context(instance=instance) as context:
+    # the daemon evaluates a schedule with the code location's repository on its context
+    with build_schedule_context(
+        instance=instance, repository_def=defs.get_repository_def()
+    ) as context:
         return dbt_build_schedule(context)
 
 

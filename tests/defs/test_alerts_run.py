@@ -228,7 +228,8 @@ def test_api_runs_the_evaluation_for_operator_keys_only(
     with engine(product_env).begin() as conn:
         operator_key = create_api_key(conn, tenant_id=None, operator=True, label="oncall")
         tenant_key = create_api_key(conn, tenant_id="acme", label="acme")
-    app = create_app(product_env, Settings())
+    # as `adinsights serve-api` serves it: with a loader of the code location's graph
+    app = create_app(product_env, Settings(), asset_graph=lambda: GRAPH)
     with TestClient(app) as client:
         refused = client.post("/api/alerts/run/", headers={"Authorization": f"Bearer {tenant_key}"})
         assert refused.status_code == 403
@@ -263,3 +264,23 @@ def test_api_runs_the_evaluation_for_operator_keys_only(
         ).all()
     prefix = operator_key.split("_")[1]
     assert [(a.tenant_id, a.actor) for a in audited] == [("acme", f"api:{prefix}")]
+
+
+def test_api_created_without_the_code_location_answers_503_and_evaluates_nothing(
+    instance, product_env
+) -> None:
+    add_tenants(instance, product_env, "acme")
+    with engine(product_env).begin() as conn:
+        operator_key = create_api_key(conn, tenant_id=None, operator=True, label="oncall")
+    with TestClient(create_app(product_env, Settings())) as client:
+        answer = client.post(
+            "/api/alerts/run/", headers={"Authorization": f"Bearer {operator_key}"}
+        )
+    assert answer.status_code == 503
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert "not available here" in answer.json()["detail"]
+    with engine(product_env).connect() as conn:
+        audited = conn.execute(
+            sa.text("select count(*) from app.audit_log where action = 'alerts_run'")
+        ).scalar_one()
+    assert audited == 0

@@ -7,16 +7,23 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 
 import sqlalchemy as sa
-from dagster import AssetKey, DagsterInstance, ExecuteInProcessResult
+from dagster import AssetKey, DagsterInstance, Definitions, ExecuteInProcessResult
 
 from adinsights_pipelines.audit import record_audit
+from adinsights_pipelines.defs.airbyte import definitions as airbyte
 from adinsights_pipelines.defs.airbyte.providers import PROVIDERS_BY_NAME
+from adinsights_pipelines.defs.assembly import QUIET_CONSOLE, assemble
 from adinsights_pipelines.errors import AdinsightsError
 from adinsights_pipelines.warehouse.database import Database, engine
 
-QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+
+@cache
+def airbyte_definitions() -> Definitions:
+    """The Airbyte concern as the code location assembles it (``defs/assembly.py``)."""
+    return assemble(airbyte.defs)
 
 
 @dataclass
@@ -85,11 +92,10 @@ def run_manual_sync(
     actor: str = "cli",
 ) -> ManualSync:
     """Materialize the provider's asset for the tenant now; audit the trigger and its end."""
-    from adinsights_pipelines.definitions import defs
-
     provider = PROVIDERS_BY_NAME[sync.provider]
     started = datetime.now(UTC)
-    result = defs.resolve_job_def("airbyte_sync").execute_in_process(
+    job = airbyte_definitions().resolve_job_def("airbyte_sync")
+    result = job.execute_in_process(
         instance=instance,
         partition_key=sync.tenant_id,
         asset_selection=[AssetKey(provider.asset_name)],

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from dagster import AssetKey, DagsterInstance
 from sqlalchemy.engine import Engine
 
+from adinsights_pipelines.dagster_internals import AssetGraph
 from adinsights_pipelines.defs.alerts.delivery import Channel, EmailChannel, SlackChannel
 from adinsights_pipelines.defs.alerts.evaluate import evaluate_alerts
 from adinsights_pipelines.defs.alerts.observe import SIMULATION_TAG, AlertScope
@@ -109,13 +110,14 @@ def _clean(eng: Engine, instance: DagsterInstance, tenant: str, run_ids: list[st
 
 def _build_dbt_model(instance: DagsterInstance, tenant: str, log_path: Path) -> tuple[str, bool]:
     """``dbt_build`` of the drill's model and its tests, tagged as the simulation's."""
-    from adinsights_pipelines.definitions import defs
-    from adinsights_pipelines.defs.snapshots.refresh import QUIET_CONSOLE
+    from adinsights_pipelines.defs.assembly import QUIET_CONSOLE
+    from adinsights_pipelines.defs.dbt.manual import dbt_definitions
 
     log_path.parent.mkdir(parents=True, exist_ok=True)
     # dbt's console output goes to the log file; the terminal keeps the table.
     with log_path.open("a") as log, redirect_stdout(log):
-        result = defs.resolve_job_def("dbt_build").execute_in_process(
+        job = dbt_definitions().resolve_job_def("dbt_build")
+        result = job.execute_in_process(
             instance=instance,
             asset_selection=[AssetKey(DBT_MODEL)],
             raise_on_error=False,
@@ -183,10 +185,14 @@ def _received(sink: WebhookSink | SmtpSink | None, subject: str) -> bool | None:
 
 
 def simulate_alerts(
-    eng: Engine, instance: DagsterInstance, settings: Settings, progress: Progress
+    eng: Engine,
+    instance: DagsterInstance,
+    settings: Settings,
+    progress: Progress,
+    asset_graph: AssetGraph,
 ) -> list[Row]:
-    from adinsights_pipelines.definitions import defs
-
+    """Run the drill; ``asset_graph`` is the code location's (the alert sensor evaluates every
+    asset's freshness and every check of it), passed in by the entry point."""
     tenant = sandbox_tenant_id()
     now = datetime.now(UTC)
     run_ids: list[str] = []
@@ -219,7 +225,7 @@ def simulate_alerts(
             evaluation = evaluate_alerts(
                 instance,
                 eng,
-                defs.resolve_asset_graph(),
+                asset_graph,
                 None,
                 channels,
                 datetime.now(UTC),

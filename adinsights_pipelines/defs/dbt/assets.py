@@ -1,15 +1,25 @@
-"""dbt models as Dagster assets; dbt tests as asset checks (blocking where severity is error)."""
+"""dbt models as Dagster assets; dbt tests as asset checks (blocking where severity is error).
+
+The manifest is read when the assets are first asked for, not when this module is imported:
+``MANIFEST``, ``dbt_models`` and the ``STATIC_*`` values are built on first access (a module
+``__getattr__``, :pep:`562`), after :func:`~adinsights_pipelines.defs.dbt.project.prepare_manifest`
+re-parsed the project if a file of it changed since. So importing a helper of this module (the
+translator, ``failed_nodes``) parses nothing, and a model added in a dev checkout is an asset on
+the next load.
+"""
 
 import hashlib
 import os
 import shutil
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from dagster import (
     AssetCheckKey,
     AssetExecutionContext,
     AssetKey,
+    AssetsDefinition,
     AutomationCondition,
     Failure,
     MetadataValue,
@@ -42,9 +52,14 @@ from adinsights_pipelines.defs.dbt.runner import (
 )
 from adinsights_pipelines.defs.resources import WarehouseResource
 
-dbt_project.prepare_if_dev()
-prepare_manifest()
-MANIFEST = load_manifest()
+
+@cache
+def current_manifest() -> dict[str, Any]:
+    """The project's manifest, parsed again first when missing or stale (read once)."""
+    dbt_project.prepare_if_dev()
+    prepare_manifest()
+    return load_manifest()
+
 
 #: Statuses in run_results.json that make a dbt node a failure.
 FAILED_STATUSES = ("error", "fail", "runtime error")
@@ -158,9 +173,14 @@ def static_fingerprint(manifest: Mapping[str, Any]) -> str:
     return digest.hexdigest()[:16]
 
 
-STATIC_FINGERPRINT = static_fingerprint(MANIFEST)
-STATIC_KEYS = frozenset(translator.get_asset_key(node) for node in static_nodes(MANIFEST))
-STATIC_CHECK_KEYS = static_check_keys(MANIFEST)
+@cache
+def current_static_keys() -> frozenset[AssetKey]:
+    return frozenset(translator.get_asset_key(node) for node in static_nodes(current_manifest()))
+
+
+@cache
+def current_static_fingerprint() -> str:
+    return static_fingerprint(current_manifest())
 
 
 def failed_nodes(run_results: Mapping[str, Any]) -> list[str]:
@@ -179,16 +199,15 @@ def _run_results(invocation: DbtCliInvocation) -> dict[str, Any] | None:
         return None
 
 
-@dbt_assets(manifest=MANIFEST, project=dbt_project, dagster_dbt_translator=translator)
-def dbt_models(
+def _build(
     context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
 ) -> Iterator[Any]:
     # dbt's process gets this process's environment.
     os.environ.update(dbt_environment(warehouse.database()))
     tags = {DBT_RUN_TAG: DBT_RUN_TAG_VALUE}
-    if STATIC_KEYS & context.selected_asset_keys:
+    if current_static_keys() & context.selected_asset_keys:
         # this run (re)builds views or seeds: from these definitions (definitions.py's schedule)
-        tags[STATIC_TAG] = STATIC_FINGERPRINT
+        tags[STATIC_TAG] = current_static_fingerprint()
     context.instance.add_run_tags(context.run_id, tags)
     invocation = dbt.cli(["build"], context=context, raise_on_error=False)
     run_results: dict[str, Any] | None = None
@@ -218,3 +237,39 @@ def dbt_models(
         )
     # Each invocation writes its artifacts to a folder of its own; keep only failed ones.
     shutil.rmtree(invocation.target_path, ignore_errors=True)
+
+
+@cache
+def build_dbt_models() -> AssetsDefinition:
+    """Every node of the manifest as an asset (models, seeds) or a check (tests)."""
+
+    @dbt_assets(manifest=current_manifest(), project=dbt_project, dagster_dbt_translator=translator)
+    def dbt_models(
+        context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+    ) -> Iterator[Any]:
+        yield from _build(context, dbt, warehouse)
+
+    return dbt_models
+
+
+#: Names whose values come from the manifest, built on first access.
+_FROM_MANIFEST: dict[str, Callable[[], Any]] = {
+    "MANIFEST": current_manifest,
+    "dbt_models": build_dbt_models,
+    "STATIC_FINGERPRINT": current_static_fingerprint,
+    "STATIC_KEYS": current_static_keys,
+    "STATIC_CHECK_KEYS": lambda: static_check_keys(current_manifest()),
+}
+
+if TYPE_CHECKING:
+    MANIFEST: dict[str, Any]
+    dbt_models: AssetsDefinition
+    STATIC_FINGERPRINT: str
+    STATIC_KEYS: frozenset[AssetKey]
+    STATIC_CHECK_KEYS: frozenset[AssetCheckKey]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM_MANIFEST:
+        return _FROM_MANIFEST[name]()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -18,6 +18,7 @@ from dagster import (
     DagsterInstance,
     DefaultScheduleStatus,
     Definitions,
+    RepositoryDefinition,
     RunRequest,
     RunsFilter,
     ScheduleEvaluationContext,
@@ -56,6 +57,16 @@ def static_models_current(instance: DagsterInstance) -> bool:
     return set(tagged) == run_ids
 
 
+def checks_on_dbt_models(repository: RepositoryDefinition) -> frozenset[AssetCheckKey]:
+    """Every check of ``repository`` on a dbt asset, whichever concern declares it."""
+    assets_defs = repository.assets_defs_by_key.values()
+    declared = [
+        *(spec.key for assets_def in assets_defs for spec in assets_def.check_specs),
+        *repository.asset_checks_defs_by_key,
+    ]
+    return frozenset(key for key in declared if key.asset_key in dbt_models.keys)
+
+
 def incremental_selection(
     check_keys: frozenset[AssetCheckKey],
 ) -> tuple[list[AssetKey], list[AssetCheckKey]]:
@@ -83,13 +94,9 @@ def incremental_selection(
 def dbt_build_schedule(context: ScheduleEvaluationContext) -> RunRequest:
     if not static_models_current(context.instance):
         return RunRequest(tags={SCOPE_TAG: "full"})
-    # Imported here: the whole code location's checks on the dbt assets (dbt tests and the
-    # data contracts), once every module is loaded.
-    from adinsights_pipelines.definitions import defs
-
-    graph = defs.resolve_asset_graph()
-    on_dbt = frozenset(k for k in graph.asset_check_keys if k.asset_key in dbt_models.keys)
-    assets, checks = incremental_selection(on_dbt)
+    # The code location's checks on the dbt assets (dbt tests and the data contracts): the
+    # daemon evaluates a schedule with its repository on the context.
+    assets, checks = incremental_selection(checks_on_dbt_models(context.repository_def))
     return RunRequest(
         asset_selection=assets,
         asset_check_keys=checks,

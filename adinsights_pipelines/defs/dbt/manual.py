@@ -15,11 +15,24 @@ import uuid
 from collections.abc import Callable
 from contextlib import redirect_stdout
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
-from dagster import AssetCheckEvaluation, AssetKey, DagsterEvent, DagsterEventType, DagsterInstance
+from dagster import (
+    AssetCheckEvaluation,
+    AssetKey,
+    DagsterEvent,
+    DagsterEventType,
+    DagsterInstance,
+    Definitions,
+)
 from dagster_dbt import build_dbt_asset_selection
 
+from adinsights_pipelines.defs.assembly import QUIET_CONSOLE, assemble
+from adinsights_pipelines.defs.contracts import definitions as contracts
+from adinsights_pipelines.defs.dbt import definitions as dbt
+from adinsights_pipelines.defs.dbt.assets import SCOPE_TAG, dbt_models
+from adinsights_pipelines.defs.dbt.definitions import incremental_selection, static_models_current
 from adinsights_pipelines.errors import AdinsightsError
 from adinsights_pipelines.logs import redact
 
@@ -29,6 +42,13 @@ _WATCHED = (
     DagsterEventType.ASSET_CHECK_EVALUATION,
     DagsterEventType.STEP_FAILURE,
 )
+
+
+@cache
+def dbt_definitions() -> Definitions:
+    """What the ``dbt_build`` job spans, assembled as the code location assembles it
+    (``defs/assembly.py``): dbt's models and tests, and the data contracts on the marts."""
+    return assemble(dbt.defs, contracts.defs)
 
 
 @dataclass
@@ -48,16 +68,12 @@ def plan_selection(
 ) -> tuple[str, list[AssetKey]]:
     """(scope, asset keys) of the run: ``full``/``incremental`` as the schedule decides, then
     narrowed by dbt's ``select`` syntax. Raises when ``select`` matches no dbt node."""
-    from adinsights_pipelines.definitions import defs
-    from adinsights_pipelines.defs.dbt.assets import dbt_models
-    from adinsights_pipelines.defs.dbt.definitions import incremental_selection
-
     if full or not static_current:
         scope, keys = "full", sorted(dbt_models.keys, key=lambda k: k.to_user_string())
     else:
         scope, keys = "incremental", incremental_selection(frozenset())[0]
     if select:
-        graph = defs.resolve_asset_graph()
+        graph = dbt_definitions().resolve_asset_graph()
         matched = build_dbt_asset_selection([dbt_models], dbt_select=select).resolve(graph)
         if not matched:
             raise AdinsightsError(f"no dbt node matches --select {select!r}")
@@ -117,11 +133,6 @@ def run_dbt(
     log_dir: Path,
     progress: Callable[[str], None],
 ) -> DbtRunOutcome:
-    from adinsights_pipelines.definitions import defs
-    from adinsights_pipelines.defs.dbt.assets import SCOPE_TAG
-    from adinsights_pipelines.defs.dbt.definitions import static_models_current
-    from adinsights_pipelines.defs.snapshots.refresh import QUIET_CONSOLE
-
     static_current = static_models_current(instance)
     scope, keys = plan_selection(select, full, static_current)
     if scope == "full" and not full:
@@ -138,7 +149,8 @@ def run_dbt(
     watcher.start()
     try:
         with log_path.open("a") as log, redirect_stdout(log):
-            result = defs.resolve_job_def("dbt_build").execute_in_process(
+            job = dbt_definitions().resolve_job_def("dbt_build")
+            result = job.execute_in_process(
                 instance=instance,
                 asset_selection=keys,
                 raise_on_error=False,

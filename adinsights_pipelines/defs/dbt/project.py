@@ -1,7 +1,9 @@
 """The dbt project and its manifest.
 
 Locally (``dagster dev``) the manifest is re-parsed on load; ``adinsights`` commands and the test
-suite prepare it once before loading definitions; deployments prepare it at build time
+suite prepare it once before loading definitions, and again whenever a file of the dbt project
+changed after it was written (a model added in a dev checkout would otherwise be missing from
+the assets while dbt, which re-parses, builds it); deployments prepare it at build time
 (``dagster-dbt project prepare-and-package``).
 """
 
@@ -30,9 +32,29 @@ dbt_project = DbtProject(
 )
 
 
+#: What dbt writes or installs inside the project folder (and hidden files such as its
+#: ``.user.yml``): not part of the project's definitions.
+GENERATED = frozenset({"target", "logs", "dbt_packages"})
+
+
+def manifest_is_stale(project_dir: Path, manifest_path: Path) -> bool:
+    """Whether ``manifest_path`` is missing or older than a file of the dbt project."""
+    if not manifest_path.exists():
+        return True
+    written = manifest_path.stat().st_mtime
+    for path in project_dir.rglob("*"):
+        top = path.relative_to(project_dir).parts[0]
+        if top in GENERATED or top.startswith("."):
+            continue
+        if path.is_file() and path.stat().st_mtime > written:
+            return True
+    return False
+
+
 def prepare_manifest(force: bool = False) -> None:
-    """Write ``target/manifest.json`` (``dbt parse``); needs no database connection."""
-    if force or not dbt_project.manifest_path.exists():
+    """Write ``target/manifest.json`` (``dbt parse``) when missing or stale; needs no database
+    connection."""
+    if force or manifest_is_stale(dbt_project.project_dir, dbt_project.manifest_path):
         dbt_project.preparer.prepare(dbt_project)
 
 

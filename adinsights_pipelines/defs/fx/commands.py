@@ -8,12 +8,16 @@ from __future__ import annotations
 import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from sqlalchemy.engine import Engine
 
 from adinsights_pipelines.bootstrap import Runtime
 from adinsights_pipelines.errors import AdinsightsError
+
+if TYPE_CHECKING:
+    from dagster import Definitions
 
 _started = time.monotonic()
 QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
@@ -190,9 +194,17 @@ def import_command(path: Path, source: str | None) -> None:
     click.echo("the next dbt run re-converts the days whose rate changed")
 
 
+def fx_definitions() -> Definitions:
+    """The exchange-rate concern as the code location assembles it (``defs/assembly.py``).
+    Imported on first use: this module is imported by every ``fx-rates`` command."""
+    from adinsights_pipelines.defs.assembly import assemble
+    from adinsights_pipelines.defs.fx import definitions as fx
+
+    return assemble(fx.defs)
+
+
 def refresh_command(since: date | None, until: date | None) -> None:
     from adinsights_pipelines.bootstrap import bootstrap
-    from adinsights_pipelines.definitions import defs
     from adinsights_pipelines.instance import get_instance
     from adinsights_pipelines.logs import redact
 
@@ -204,7 +216,8 @@ def refresh_command(since: date | None, until: date | None) -> None:
         "end": until.isoformat() if until else None,
     }
     progress("materializing fx_rates_daily (job fx_rates_refresh)")
-    result = defs.resolve_job_def("fx_rates_refresh").execute_in_process(
+    job = fx_definitions().resolve_job_def("fx_rates_refresh")
+    result = job.execute_in_process(
         instance=get_instance(),
         raise_on_error=False,
         tags={"adinsights/trigger": "cli"},

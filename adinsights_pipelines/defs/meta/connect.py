@@ -31,11 +31,12 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import sqlalchemy as sa
-from dagster import DagsterInstance
+from dagster import DagsterInstance, Definitions
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.engine import Engine
 
@@ -635,13 +636,25 @@ def get_credential_status(conn: sa.Connection, tenant_id: str) -> str | None:
     ).scalar()
 
 
-QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+@cache
+def chain_definitions() -> Definitions:
+    """What the sync chain's jobs (:func:`sync_jobs`) span, assembled as the code location
+    assembles it (``defs/assembly.py``): Meta, dbt with the data contracts, the snapshot.
+    Imported on first use: the API imports this module when it starts, and loads dbt's manifest
+    only when a chain runs."""
+    from adinsights_pipelines.defs.assembly import assemble
+    from adinsights_pipelines.defs.contracts import definitions as contracts
+    from adinsights_pipelines.defs.dbt import definitions as dbt
+    from adinsights_pipelines.defs.meta import definitions as meta
+    from adinsights_pipelines.defs.snapshots import definitions as snapshots
+
+    return assemble(meta.defs, dbt.defs, contracts.defs, snapshots.defs)
 
 
 def _run_chain(
     engine: Engine, tenant_id: str, planned: list[tuple[str, str | None, str]], actor: str
 ) -> None:
-    from adinsights_pipelines.definitions import defs
+    from adinsights_pipelines.defs.assembly import QUIET_CONSOLE
     from adinsights_pipelines.instance import get_instance
 
     status, failed_job = "succeeded", None
@@ -650,7 +663,8 @@ def _run_chain(
             instance = get_instance()
             ensure_partition(instance, tenant_id)
             for job, partition, run_id in planned:
-                result = defs.resolve_job_def(job).execute_in_process(
+                job_def = chain_definitions().resolve_job_def(job)
+                result = job_def.execute_in_process(
                     instance=instance,
                     partition_key=partition,
                     run_id=run_id,

@@ -12,7 +12,7 @@ from dagster import (
 )
 
 from adinsights_pipelines.defs.resources import WarehouseResource
-from adinsights_pipelines.defs.snapshots.guard import failures_blocking
+from adinsights_pipelines.defs.snapshots.guard import failures_among, protecting_checks_of
 from adinsights_pipelines.defs.snapshots.payload import (
     MissingExchangeRates,
     compute_payload,
@@ -35,14 +35,9 @@ def metrics_snapshot(
     context: AssetExecutionContext, warehouse: WarehouseResource
 ) -> MaterializeResult:
     tenant_id = context.partition_key
-    # The whole code location's graph: a run's own graph holds only its job's assets (no checks
-    # upstream), and in-process runs (demo, tests) have no repository on the context. Imported
-    # here, when every module of the code location is loaded.
-    from adinsights_pipelines.definitions import defs
-
-    blocked = failures_blocking(
-        context.instance, defs.resolve_asset_graph(), context.asset_key, tenant_id
-    )
+    # The blocking checks upstream, as the assembled code location computed them (guard.py).
+    protecting = protecting_checks_of(context.assets_def, context.asset_key)
+    blocked = failures_among(context.instance, protecting, tenant_id)
     if blocked:
         raise Failure(
             description=(

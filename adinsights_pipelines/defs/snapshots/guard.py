@@ -5,6 +5,14 @@ schedule, after the dbt build that evaluated the checks. So the snapshot asset a
 for the latest evaluation of every blocking check on the assets it is built from (dbt tests of
 severity error and the blocking data contracts) and refuses to materialize while one has failed.
 A failed check that names the tenants it is about (metadata ``tenant_ids``) blocks only them.
+
+Which checks protect the snapshot is a fact of the whole code location (dbt's tests, the data
+contracts of ``defs/contracts/``, any concern's blocking check upstream), while a run of the
+snapshot sees only its own job, and in-process runs (the CLI, the demo, tests) have no
+repository on their context. So :func:`with_protecting_checks` computes them when definitions
+are assembled (``defs/assembly.py``) and writes them into the asset's metadata
+(``adinsights/protecting_checks``, shown in the UI); the asset reads them back with
+:func:`protecting_checks_of` and asks the instance for their latest evaluations.
 """
 
 from __future__ import annotations
@@ -12,7 +20,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from dagster import AssetCheckKey, AssetKey, AssetSelection, DagsterInstance
+from dagster import (
+    AssetCheckKey,
+    AssetKey,
+    AssetsDefinition,
+    AssetSelection,
+    AssetSpec,
+    DagsterInstance,
+    Definitions,
+    MetadataValue,
+)
 
 from adinsights_pipelines.dagster_internals import (
     AssetCheckExecutionRecord,
@@ -21,6 +38,12 @@ from adinsights_pipelines.dagster_internals import (
 )
 
 TENANT_IDS_METADATA = "tenant_ids"
+#: Asset metadata: the blocking checks upstream of the asset (``AssetCheckKey`` user strings).
+PROTECTING_CHECKS_METADATA = "adinsights/protecting_checks"
+
+
+class GuardNotAssembled(Exception):
+    """The asset was built from definitions that did not go through ``assemble``."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +65,35 @@ def protecting_checks(asset_graph: AssetGraph, asset_key: AssetKey) -> set[Asset
         for key in asset_graph.get_check_keys_for_assets(upstream)
         if asset_graph.get(key).blocking
     }
+
+
+def with_protecting_checks(defs: Definitions, asset_key: AssetKey) -> Definitions:
+    """``defs`` with ``asset_key``'s protecting checks in its metadata (unchanged without it)."""
+    if not any(isinstance(a, AssetsDefinition) and asset_key in a.keys for a in defs.assets or []):
+        return defs
+    keys = protecting_checks(defs.resolve_asset_graph(), asset_key)
+    labels = sorted(key.to_user_string() for key in keys)
+
+    def protected(spec: AssetSpec) -> AssetSpec:
+        if spec.key != asset_key:
+            return spec
+        return spec.merge_attributes(
+            metadata={PROTECTING_CHECKS_METADATA: MetadataValue.json(labels)}
+        )
+
+    return defs.map_asset_specs(func=protected)
+
+
+def protecting_checks_of(assets_def: AssetsDefinition, asset_key: AssetKey) -> set[AssetCheckKey]:
+    """The checks :func:`with_protecting_checks` gave ``asset_key``; raises when it did not."""
+    metadata = assets_def.specs_by_key[asset_key].metadata
+    if PROTECTING_CHECKS_METADATA not in metadata:
+        raise GuardNotAssembled(
+            f"{asset_key.to_user_string()} carries no {PROTECTING_CHECKS_METADATA}: build its "
+            "definitions with adinsights_pipelines.defs.assembly.assemble"
+        )
+    labels = metadata[PROTECTING_CHECKS_METADATA]
+    return {AssetCheckKey.from_user_string(label) for label in getattr(labels, "value", labels)}
 
 
 def failed_checks(records: Mapping[AssetCheckKey, AssetCheckExecutionRecord]) -> list[FailedCheck]:
@@ -71,9 +123,16 @@ def blocking_failures(failed: Iterable[FailedCheck], tenant_id: str) -> list[Fai
 def failures_blocking(
     instance: DagsterInstance, asset_graph: AssetGraph, asset_key: AssetKey, tenant_id: str
 ) -> list[FailedCheck]:
-    """What keeps ``tenant_id``'s ``asset_key`` from materializing now (one batched query)."""
-    keys = protecting_checks(asset_graph, asset_key)
+    """What keeps ``tenant_id``'s ``asset_key`` of ``asset_graph`` from materializing now."""
+    return failures_among(instance, protecting_checks(asset_graph, asset_key), tenant_id)
+
+
+def failures_among(
+    instance: DagsterInstance, keys: Iterable[AssetCheckKey], tenant_id: str
+) -> list[FailedCheck]:
+    """The latest evaluations of ``keys`` that block ``tenant_id`` (one batched query)."""
+    keys = list(keys)
     if not keys:
         return []
-    records = instance.event_log_storage.get_latest_asset_check_execution_by_key(list(keys))
+    records = instance.event_log_storage.get_latest_asset_check_execution_by_key(keys)
     return blocking_failures(failed_checks(records), tenant_id)

@@ -2,18 +2,30 @@
 
 Each tenant's snapshot is materialized through the ``metrics_snapshots`` job, in process, so the
 instance records the materialization (freshness, run history, metadata) exactly as for a
-scheduled run; a failing tenant does not stop the others.
+scheduled run; a failing tenant does not stop the others. The job comes from the snapshot
+assembled with the concerns that declare the checks guarding it (dbt's tests, the data
+contracts), as the code location assembles them (``defs/assembly.py``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
-from dagster import DagsterInstance
+from dagster import DagsterInstance, Definitions
 
-QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+from adinsights_pipelines.defs.assembly import QUIET_CONSOLE, assemble
+from adinsights_pipelines.defs.contracts import definitions as contracts
+from adinsights_pipelines.defs.dbt import definitions as dbt
+from adinsights_pipelines.defs.snapshots import definitions as snapshots
+
+
+@cache
+def snapshot_definitions() -> Definitions:
+    """The snapshot with what guards it: the checks upstream come from dbt and the contracts."""
+    return assemble(snapshots.defs, dbt.defs, contracts.defs)
 
 
 @dataclass(frozen=True)
@@ -36,10 +48,9 @@ def refresh_snapshots(
     tenant_ids: Sequence[str],
     progress: Callable[[str], None] = lambda _: None,
 ) -> list[SnapshotOutcome]:
-    from adinsights_pipelines.definitions import defs
     from adinsights_pipelines.logs import redact
 
-    job = defs.resolve_job_def("metrics_snapshots")
+    job = snapshot_definitions().resolve_job_def("metrics_snapshots")
     outcomes = []
     for number, tenant_id in enumerate(tenant_ids, 1):
         result = job.execute_in_process(
