@@ -107,6 +107,12 @@ from adinsights_pipelines.simulators.control import (
     aware,
     control_routes,
 )
+from adinsights_pipelines.simulators.meta_errors import (
+    FULL_SCOPES,
+    NARROW_SCOPES,
+    GraphError,
+    canonical_token,
+)
 from adinsights_pipelines.simulators.meta_marketing import (
     HIDDEN_STATUSES,
     NO_EVENTS,
@@ -179,22 +185,6 @@ JAMAICA_REGIONS = (
 _REGION_WEIGHT = {"Kingston Parish": 2.0, "Saint Andrew Parish": 1.8, "Unknown": 0.15}
 _OBJECTIVES = ("OUTCOME_TRAFFIC", "OUTCOME_LEADS", "OUTCOME_SALES", "OUTCOME_AWARENESS")
 _STATUSES = ("ACTIVE", "ACTIVE", "ACTIVE", "PAUSED")
-_DEFAULT_MESSAGES = {
-    1: "An unknown error occurred",
-    2: "An unexpected error has occurred. Please retry your request later.",
-    3: "(#3) Application does not have the capability to make this API call.",
-    4: "(#4) Application request limit reached",
-    10: "(#10) Application does not have permission for this action",
-    17: "(#17) User request limit reached",
-    32: "(#32) Page request limit reached",
-    100: "Invalid parameter",
-    190: "Error validating access token",
-    200: "(#200) Permissions error",
-    341: "(#341) Application limit reached",
-    613: "(#613) Calls to this api have exceeded the rate limit.",
-    3018: "(#3018) The start date of the time range cannot be beyond 37 months from the "
-    "current date",
-}
 
 PAGE_FIELDS = ("id", "name", "category", "access_token", "fan_count", "link")
 POST_FIELDS = ("id", "message", "created_time", "permalink_url")
@@ -280,52 +270,6 @@ RETIRED_PAGE_METRICS = frozenset(
 # --------------------------------------------------------------------------------------------
 # Errors, faults and state
 # --------------------------------------------------------------------------------------------
-
-
-class GraphError(Exception):
-    """A Graph API error, rendered with the Graph error envelope."""
-
-    def __init__(
-        self,
-        code: int,
-        message: str | None = None,
-        *,
-        http_status: int = 400,
-        subcode: int | None = None,
-        error_type: str = "OAuthException",
-        is_transient: bool = False,
-        user_msg: str | None = None,
-    ) -> None:
-        self.code = code
-        self.message = message or _DEFAULT_MESSAGES.get(code, f"(#{code}) Simulated error")
-        super().__init__(self.message)
-        self.http_status = http_status
-        self.subcode = subcode
-        self.error_type = error_type
-        self.is_transient = is_transient
-        self.user_msg = user_msg
-
-    def body(self) -> dict[str, Any]:
-        error: dict[str, Any] = {
-            "message": self.message,
-            "type": self.error_type,
-            "code": self.code,
-        }
-        if self.subcode is not None:
-            error["error_subcode"] = self.subcode
-        error["is_transient"] = self.is_transient
-        if self.user_msg:
-            error["error_user_msg"] = self.user_msg
-        error["fbtrace_id"] = "A" + secrets.token_urlsafe(16)
-        return {"error": error}
-
-    def headers(self) -> dict[str, str]:
-        if self.code == 190:
-            return {"WWW-Authenticate": 'OAuth "Facebook Platform" "invalid_token"'}
-        return {}
-
-    def response(self) -> JSONResponse:
-        return JSONResponse(self.body(), status_code=self.http_status, headers=self.headers())
 
 
 def _invalid_param(detail: str) -> GraphError:
@@ -862,11 +806,6 @@ def _utc_time(moment: datetime) -> str:
 
 
 @lru_cache(maxsize=256)
-def _canonical(token: str) -> str:
-    """A long-lived token sees the same data as the short-lived one it was exchanged from."""
-    return "sim_" + token.removeprefix("sim_ll_") if token.startswith("sim_ll_") else token
-
-
 def _ads_per_account(token: str) -> int | None:
     """``N`` of a ``_ads<N>_`` scale knob in the token (``sim_bench_ads400_x``), else None."""
     match = ADS_KNOB_RE.search(token)
@@ -880,7 +819,7 @@ def _spread(total: int, buckets: int) -> list[int]:
 
 @lru_cache(maxsize=64)
 def _universe(token: str) -> tuple[_Account, ...]:
-    canonical = _canonical(token)
+    canonical = canonical_token(token)
     if canonical != token:
         return _universe(canonical)
     seed = int.from_bytes(hashlib.sha256(token.encode()).digest()[:8], "big")
@@ -1306,7 +1245,7 @@ def _page(page_id: str) -> _Page:
 @lru_cache(maxsize=256)
 def _pages_of(token: str) -> tuple[tuple[_Page, str], ...]:
     """The 1-2 Pages a user token manages, each with its page access token."""
-    canonical = _canonical(token)
+    canonical = canonical_token(token)
     rng = random.Random(hashlib.sha256(f"pages|{canonical}".encode()).digest())
     owner = hashlib.sha256(canonical.encode()).hexdigest()[:12]
     ids = [str(rng.randint(10**14, 2 * 10**14 - 1)) for _ in range(rng.randint(1, 2))]
@@ -1462,21 +1401,11 @@ def _check_token(token: str | None, sim: MetaSimState) -> str:
     return token
 
 
-FULL_SCOPES = (
-    "ads_read",
-    "ads_management",
-    "business_management",
-    "pages_read_engagement",
-    "pages_show_list",
-    "read_insights",
-    "public_profile",
-)
-NARROW_SCOPES = ("ads_read", "pages_show_list", "public_profile")
 LONG_LIVED_S = 60 * 24 * 3600
 
 
 def _user_id(token: str) -> str:
-    return str(int(hashlib.sha256(_canonical(token).encode()).hexdigest()[:15], 16))
+    return str(int(hashlib.sha256(canonical_token(token).encode()).hexdigest()[:15], 16))
 
 
 def _debug_token(call: _Call, sim: MetaSimState) -> dict[str, Any]:
@@ -1894,7 +1823,7 @@ def _insight_page(
     groups = list(grouped.values())
     regions: tuple[str | None, ...] = account.regions if spec.breakdowns else (None,)
     off_meta = not TYPE1_BREAKDOWNS.intersection(spec.breakdowns)
-    seed_token = _canonical(token)
+    seed_token = canonical_token(token)
     overrides = dict(sim.spend_overrides)
     skew = dict(sim.account_total_skew) if spec.level == "account" and not spec.breakdowns else {}
     fields = spec.fields
@@ -2085,7 +2014,7 @@ BUSINESS_FIELDS = ("id", "name", "verification_status", "created_time")
 
 def _business_obj(token: str) -> dict[str, Any]:
     """The one Business Manager a user token works in."""
-    number = int(hashlib.sha256(f"business|{_canonical(token)}".encode()).hexdigest()[:14], 16)
+    number = int(hashlib.sha256(f"business|{canonical_token(token)}".encode()).hexdigest()[:14], 16)
     return {
         "id": str(10**14 + number % (9 * 10**14)),
         "name": "Sim Business",
@@ -2102,7 +2031,7 @@ def _ad_account(call: _Call, sim: MetaSimState, token: str) -> Any:
     if edge == "insights":
         spec = _insight_spec(call.params, _account_today(sim, account))
         if call.method == "POST":
-            run = sim._new_run(_canonical(token), account.account_id, spec)
+            run = sim._new_run(canonical_token(token), account.account_id, spec)
             return {"report_run_id": run.id}
         if call.method != "GET":
             raise _not_capable()
@@ -2211,7 +2140,7 @@ def _ad_object(
             own.append(Filter(f"{kind}.effective_status", "IN", [obj["effective_status"]]))
         spec = replace(spec, filters=(*spec.filters, *own))
         if call.method == "POST":
-            run = sim._new_run(_canonical(token), account.account_id, spec)
+            run = sim._new_run(canonical_token(token), account.account_id, spec)
             return {"report_run_id": run.id}
         if call.method != "GET":
             raise _not_capable()
@@ -2238,7 +2167,7 @@ def _ad_object(
 
 def _report_run(call: _Call, sim: MetaSimState, token: str, run: _ReportRun) -> Any:
     """``GET /<report_run_id>`` (one status poll) and ``GET /<report_run_id>/insights``."""
-    if _page_of_token(token) is not None or run.owner != _canonical(token):
+    if _page_of_token(token) is not None or run.owner != canonical_token(token):
         raise _unsupported_get(call.node)
     if call.method != "GET":
         raise _not_capable()
@@ -2579,7 +2508,7 @@ def create_app(state: MetaSimState | None = None) -> Starlette:
     routes = [
         *control_routes(sim, config_errors=(ValueError, TypeError, KeyError)),
         Route("/__sim__/usage", usage, methods=["POST"]),
-        *meta_login.routes(sim),
+        *meta_login.routes(sim.login),
         Route("/", batch, methods=["POST"]),
         Route("/{version}/", batch, methods=["POST"]),
         Route("/{version}/{node}", graph, methods=["GET", "POST", "DELETE"]),

@@ -42,7 +42,12 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from adinsights_pipelines.simulators import meta_graph
+from adinsights_pipelines.simulators.meta_errors import (
+    FULL_SCOPES,
+    NARROW_SCOPES,
+    GraphError,
+    canonical_token,
+)
 
 #: What the dialog asks for when only ``config_id`` is given (the configuration's permissions).
 CONFIG_PERMISSIONS = (
@@ -111,7 +116,7 @@ class LoginState:
         """The Login user behind a token (short- or long-lived), else None."""
         if not token:
             return None
-        canonical = meta_graph._canonical(token)
+        canonical = canonical_token(token)
         return canonical.removeprefix("sim_fb_") if canonical.startswith("sim_fb_") else None
 
     def is_revoked(self, token: str | None) -> bool:
@@ -168,28 +173,24 @@ class LoginState:
     def exchange_code(self, params: dict[str, str]) -> dict[str, Any]:
         """``GET /oauth/access_token`` with ``code``: a short-lived user token."""
         if not params.get("client_id") or not params.get("client_secret"):
-            raise meta_graph.GraphError(101, "Error validating client secret.")
+            raise GraphError(101, "Error validating client secret.")
         with self._lock:
             code = self.codes.get(params.get("code", ""))
             if code is None:
-                raise meta_graph.GraphError(100, "Invalid verification code format.", subcode=36010)
+                raise GraphError(100, "Invalid verification code format.", subcode=36010)
             if code.used:
-                raise meta_graph.GraphError(
-                    100, "This authorization code has been used.", subcode=36009
-                )
+                raise GraphError(100, "This authorization code has been used.", subcode=36009)
             if self.clock() - code.issued > CODE_TTL_S:
-                raise meta_graph.GraphError(
-                    100, "This authorization code has expired.", subcode=36007
-                )
+                raise GraphError(100, "This authorization code has expired.", subcode=36007)
             if params.get("redirect_uri") != code.redirect_uri:
-                raise meta_graph.GraphError(
+                raise GraphError(
                     100,
                     "Error validating verification code. Please make sure your redirect_uri is "
                     "identical to the one you used in the OAuth dialog request",
                     subcode=36008,
                 )
             if params.get("client_id") != code.client_id:
-                raise meta_graph.GraphError(100, "Error validating application.", subcode=36008)
+                raise GraphError(100, "Error validating application.", subcode=36008)
             code.used = True
         return {
             "access_token": self.token_for(code.user),
@@ -207,13 +208,13 @@ class LoginState:
                     self.revocations.append(user)
             return {"success": True}
         if method != "GET":
-            raise meta_graph.GraphError(
+            raise GraphError(
                 3, "(#3) Application does not have the capability to make this API call."
             )
         if user is not None and user in self.grants:
             granted = self.grants[user]
         else:
-            scopes = meta_graph.NARROW_SCOPES if "_noscope_" in token else meta_graph.FULL_SCOPES
+            scopes = NARROW_SCOPES if "_noscope_" in token else FULL_SCOPES
             granted = dict.fromkeys(scopes, "granted")
         return {"data": [{"permission": p, "status": s} for p, s in sorted(granted.items())]}
 
@@ -290,9 +291,8 @@ def _with_query(uri: str, params: dict[str, str]) -> str:
     return f"{uri}{'&' if urlsplit(uri).query else '?'}{urlencode(params)}"
 
 
-def routes(sim: meta_graph.MetaSimState) -> list[Route]:
+def routes(login: LoginState) -> list[Route]:
     """The Login dialog and the login control endpoint (served before the Graph routes)."""
-    login: LoginState = sim.login
 
     async def dialog(request: Request) -> Response:
         if request.method == "POST":
