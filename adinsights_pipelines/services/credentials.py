@@ -1,0 +1,96 @@
+"""Storing and removing tenants' platform credentials, each with its audit record."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.engine import Connection, Engine
+
+from adinsights_pipelines import tenants
+from adinsights_pipelines.encryption import Keyring
+from adinsights_pipelines.errors import AdinsightsError
+from adinsights_pipelines.services.audit_trail import AuditSubject
+
+
+@dataclass(frozen=True)
+class CheckedToken:
+    """What a platform said about a token: the token to store (Meta exchanges a short-lived
+    one for a long-lived one), its scopes and its expiry."""
+
+    token: str
+    scopes: tuple[str, ...] = ()
+    expires_at: datetime | None = None
+
+    def __repr__(self) -> str:  # keep the token out of logs and tracebacks
+        return f"CheckedToken(token=***, scopes={self.scopes!r}, expires_at={self.expires_at!r})"
+
+
+#: Asks the platform about a token (Meta's debug_token and exchange, Google's refresh); raises
+#: an :class:`~adinsights_pipelines.errors.AdinsightsError` when the token is refused.
+TokenCheck = Callable[[str], CheckedToken]
+
+
+def unchecked(token: str) -> CheckedToken:
+    """For platforms whose tokens are not checked at onboarding (Google Ads)."""
+    return CheckedToken(token)
+
+
+def store_credential(
+    engine: Engine,
+    keyring: Keyring,
+    tenant_id: str,
+    platform: str,
+    token: str,
+    *,
+    check: TokenCheck,
+    actor: str,
+) -> CheckedToken:
+    """Check the token with its platform, then store what the check returned encrypted under
+    the tenant's data key, audited as ``credential_updated`` (metadata: the scopes).
+
+    Takes an engine rather than a connection: the check is a call to the platform, made after
+    the tenant is known to exist and outside the transaction that writes the row and its audit.
+    A refused token writes nothing.
+    """
+    with engine.connect() as conn:
+        tenants.require_tenant(conn, tenant_id)
+    checked = check(token)
+    with engine.begin() as conn:
+        tenants.set_credential(
+            conn,
+            keyring,
+            tenant_id,
+            platform,
+            checked.token,
+            scopes=checked.scopes,
+            expires_at=checked.expires_at,
+        )
+        AuditSubject(tenant_id, "platform_credential", platform).record(
+            conn, "credential_updated", actor=actor, metadata={"scopes": list(checked.scopes)}
+        )
+    return checked
+
+
+def remove_credential(conn: Connection, tenant_id: str, platform: str, *, actor: str) -> None:
+    """Delete the tenant's stored token for the platform (synced data is kept), audited as
+    ``credential_deleted``; an error when there is none."""
+    if not tenants.remove_credential(conn, tenant_id, platform):
+        raise AdinsightsError(f"tenant {tenant_id!r} has no {platform} credential")
+    AuditSubject(tenant_id, "platform_credential", platform).record(
+        conn, "credential_deleted", actor=actor
+    )
+
+
+def record_meta_onboarding_link(
+    conn: Connection, tenant_id: str, *, valid_hours: float, actor: str
+) -> None:
+    """Audit that an onboarding link for the tenant's Meta connection is handed out (the link
+    itself is signed, not stored); only for an existing, active tenant."""
+    tenants.require_tenant(conn, tenant_id)
+    if tenant_id not in tenants.active_tenant_ids(conn):
+        raise AdinsightsError(f"tenant {tenant_id!r} is inactive")
+    AuditSubject(tenant_id, "platform_credential", "meta").record(
+        conn, "meta_onboarding_link_created", actor=actor, metadata={"valid_hours": valid_hours}
+    )
