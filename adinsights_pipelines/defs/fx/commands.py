@@ -1,19 +1,17 @@
-"""The bodies of ``adinsights fx-rates show|import|refresh`` and ``tenants update``.
+"""The bodies of ``adinsights fx-rates show|import|refresh``.
 
-``cli.py`` only registers them; each one parses, calls the use case and prints.
+``cli/fx.py`` only registers them; each one parses, calls the use case and prints.
 """
 
 from __future__ import annotations
 
 import time
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from sqlalchemy.engine import Engine
 
-from adinsights_pipelines.bootstrap import Runtime
 from adinsights_pipelines.errors import AdinsightsError
 
 if TYPE_CHECKING:
@@ -25,79 +23,6 @@ QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
 def progress(message: str) -> None:
     click.echo(f"[{time.monotonic() - _started:6.1f}s] {message}", err=True)
-
-
-def update_tenant_command(
-    tenant_id: str,
-    name: str | None,
-    reporting_currency: str | None,
-    conversion_events: str | None = None,
-    attribution: str | None = None,
-    action_report_time: str | None = None,
-) -> None:
-    from adinsights_pipelines.audit import record_audit
-    from adinsights_pipelines.bootstrap import bootstrap
-    from adinsights_pipelines.defs.meta.conversions import ConversionDefinition
-    from adinsights_pipelines.defs.meta.recount import recount_conversions
-    from adinsights_pipelines.defs.meta.sync import tenant_attribution
-    from adinsights_pipelines.tenants import update_tenant
-    from adinsights_pipelines.warehouse.database import engine
-
-    if all(
-        v is None
-        for v in (name, reporting_currency, conversion_events, attribution, action_report_time)
-    ):
-        raise AdinsightsError(
-            "nothing to change: pass --name, --reporting-currency, --conversion-events, "
-            "--attribution and/or --action-report-time"
-        )
-    rt = bootstrap()
-    eng = engine(rt.db)
-    with eng.begin() as conn:
-        changes = update_tenant(
-            conn,
-            tenant_id,
-            name=name,
-            reporting_currency=reporting_currency,
-            conversion_events=conversion_events,
-            attribution=attribution,
-            action_report_time=action_report_time,
-        )
-        if changes:
-            record_audit(
-                conn,
-                tenant_id=tenant_id,
-                actor="cli",
-                action="tenant_updated",
-                resource_type="tenant",
-                resource_id=tenant_id,
-                metadata={"changes": changes},
-            )
-    if not changes:
-        click.echo(f"tenant {tenant_id} unchanged")
-        return
-    for field, change in changes.items():
-        click.echo(f"tenant {tenant_id}: {field} {change['from']} -> {change['to']}")
-    if "reporting_currency" in changes:
-        click.echo("the next dbt run re-converts the tenant's history; then its snapshot follows")
-    if "meta_attribution" in changes:
-        reread_attribution(eng, rt, tenant_id)
-    elif "meta_conversion_events" in changes:
-        events = changes["meta_conversion_events"]["to"]
-        definition = ConversionDefinition.parse(
-            rt.settings.meta_conversion_events if events == "default" else events
-        )
-        read_under = tenant_attribution(eng, tenant_id)
-        result = recount_conversions(eng, tenant_id, definition, read_under, progress=click.echo)
-        click.echo(
-            f"conversions counted again under {definition.text}: {result.rows} insight rows, "
-            f"{result.changed} changed; the next dbt run rebuilds their days"
-        )
-        if result.without_values:
-            click.echo(
-                f"{result.without_values} rows were loaded before conversion values were read: "
-                "their conversion_value stays 0 until re-read (adinsights meta-backfill)"
-            )
 
 
 def show_command(since: date | None, until: date | None, quotes: tuple[str, ...]) -> None:
@@ -241,52 +166,3 @@ def refresh_command(since: date | None, until: date | None) -> None:
         f"latest published rate: {meta['latest_published']}; carried-forward days: "
         f"{meta['carried_days']}; missing days: {', '.join(meta['missing_days']) or 'none'}"  # type: ignore[arg-type]
     )
-
-
-def reread_attribution(eng: Engine, rt: Runtime, tenant_id: str) -> None:
-    """Re-read the tenant's stored Meta history under its new attribution setting (async
-    report runs, resumable, audited ``meta_backfill``); its conversions are counted again on
-    the way in."""
-    from dagster import Failure
-
-    from adinsights_pipelines.defs.meta.assets import JAMAICA
-    from adinsights_pipelines.defs.meta.backfill_job import (
-        audit_backfill,
-        backfill_tenant,
-        stored_history,
-    )
-    from adinsights_pipelines.defs.resources import MetaGraphResource
-
-    span = stored_history(eng, tenant_id, datetime.now(JAMAICA).date())
-    if span is None:
-        click.echo("no Meta insights stored yet: the next sync reads under the new setting")
-        return
-    since, until = span
-    click.echo(f"re-reading {tenant_id}'s Meta insights {since}..{until} under the new setting")
-    try:
-        report = backfill_tenant(
-            eng,
-            MetaGraphResource().sync_settings(),
-            rt.keyring,
-            tenant_id,
-            since,
-            until,
-            progress=click.echo,
-        )
-    except (Failure, AdinsightsError) as exc:
-        message = exc.description if isinstance(exc, Failure) else str(exc)
-        raise AdinsightsError(
-            f"the setting is stored, but the re-read failed: {message}; resume it with "
-            f"adinsights meta-backfill --tenant-id {tenant_id} --since {since} --until {until}"
-        ) from None
-    audit_backfill(eng, report, reason="attribution setting changed")
-    click.echo(
-        f"re-read {report.total_rows:,} rows from {len(report.rows)} account(s); the next dbt "
-        "run rebuilds their days"
-    )
-    if report.failed:
-        raise AdinsightsError(
-            f"{len(report.failed)} account(s) failed ({', '.join(sorted(report.failed))}); "
-            f"resume with adinsights meta-backfill --tenant-id {tenant_id} --since {since} "
-            f"--until {until}"
-        )

@@ -1,0 +1,5 @@
+"""``python -m adinsights_pipelines.cli``: the ``adinsights`` command."""
+
+from adinsights_pipelines.cli import main
+
+main()
