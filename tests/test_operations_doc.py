@@ -40,7 +40,7 @@ import pytest
 import requests
 
 from adinsights_pipelines.api_keys import create_api_key
-from adinsights_pipelines.cli import cli
+from adinsights_pipelines.cli.main import cli
 from adinsights_pipelines.demo import DEMO_GOOGLE_ADS, DEMO_TENANTS, DemoResult
 from adinsights_pipelines.settings import PROJECT_ROOT
 from adinsights_pipelines.simulators.airbyte import AirbyteSimState, AirbyteSimulator

@@ -1,5 +1,5 @@
 """``python -m adinsights_pipelines.cli``: the ``adinsights`` command."""
 
-from adinsights_pipelines.cli import main
+from adinsights_pipelines.cli.main import main
 
 main()

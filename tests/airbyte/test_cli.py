@@ -5,7 +5,7 @@ import uuid
 from click.testing import CliRunner
 from dagster import AssetKey, AssetRecordsFilter
 
-from adinsights_pipelines.cli import cli
+from adinsights_pipelines.cli.main import cli
 from adinsights_pipelines.errors import AdinsightsError
 from adinsights_pipelines.simulators.airbyte import AirbyteSimulator
 from adinsights_pipelines.tenants import add_tenant

@@ -236,7 +236,7 @@ def run_cli(*args: str) -> tuple[int, str, str]:
     import logging
     import sys
 
-    from adinsights_pipelines.cli import main
+    from adinsights_pipelines.cli.main import main
 
     out, err = io.StringIO(), io.StringIO()
     root = logging.getLogger()

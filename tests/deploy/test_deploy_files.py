@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 from click.testing import CliRunner
 
-from adinsights_pipelines.cli import cli
+from adinsights_pipelines.cli.main import cli
 from adinsights_pipelines.settings import PROJECT_ROOT
 
 DEPLOY = PROJECT_ROOT / "deploy"

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner, Result
 
-from adinsights_pipelines.cli import cli
+from adinsights_pipelines.cli.main import cli
 from adinsights_pipelines.errors import AdinsightsError
 from adinsights_pipelines.simulators.google import GoogleSimulator
 from adinsights_pipelines.tenants import add_tenant, get_credential
