@@ -5,8 +5,10 @@ reshapes one fails here, by name, rather than somewhere in a sensor or the API."
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 
+import pytest
 from dagster import (
     AssetCheckResult,
     AssetKey,
@@ -45,6 +47,16 @@ def upstream() -> None:
 @asset_check(asset=upstream, blocking=True)
 def upstream_rows() -> AssetCheckResult:
     return AssetCheckResult(passed=False, metadata={"tenant_ids": MetadataValue.json(["acme"])})
+
+
+@pytest.fixture(autouse=True)
+def instance_in_effect() -> Iterator[None]:
+    """Loading definitions reads the state storage of the Dagster instance in effect. Each test
+    here loads under an instance of its own: once, in a whole run, another test's instance was
+    still in effect after it had gone (``Attempted to resolve undefined DagsterInstance
+    weakref``); the test that left it was not found."""
+    with DagsterInstance.ephemeral():
+        yield
 
 
 def test_the_types_dagster_hands_out_are_the_ones_we_name() -> None:
