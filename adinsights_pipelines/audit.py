@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -35,3 +37,18 @@ def record_audit(
             "m": json.dumps(metadata or {}, default=str),
         },
     )
+
+
+def audit_event_json(row: Any) -> dict[str, Any]:
+    """An ``app.audit_log`` row as the API serves it and retention exports it: every column,
+    ``created_at`` in ISO 8601 UTC."""
+    return {
+        "id": row.id,
+        "tenant_id": row.tenant_id,
+        "actor": row.actor,
+        "action": row.action,
+        "resource_type": row.resource_type,
+        "resource_id": row.resource_id,
+        "metadata": row.metadata,
+        "created_at": row.created_at.astimezone(UTC).isoformat(),
+    }

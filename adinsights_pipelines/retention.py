@@ -22,7 +22,7 @@ import fsspec.core
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, Row
 
-from adinsights_pipelines.audit import record_audit
+from adinsights_pipelines.audit import audit_event_json, record_audit
 from adinsights_pipelines.errors import AdinsightsError
 from adinsights_pipelines.settings import Settings
 
@@ -62,19 +62,6 @@ _SELECT = """
      order by id
      limit :batch
 """
-
-
-def _row_json(row: Row[Any]) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "tenant_id": row.tenant_id,
-        "actor": row.actor,
-        "action": row.action,
-        "resource_type": row.resource_type,
-        "resource_id": row.resource_id,
-        "metadata": row.metadata,
-        "created_at": row.created_at.astimezone(UTC).isoformat(),
-    }
 
 
 def _old_rows(
@@ -155,7 +142,7 @@ def export_and_purge_audit_log(
             raise RetentionError(f"{shown} already exists; refusing to overwrite it")
         with fs.open(temporary, "wb") as out:
             for row in _old_rows(engine, max_id=max_id, cutoff=cutoff, batch_size=batch_size):
-                line = json.dumps(_row_json(row), ensure_ascii=False, separators=(",", ":"))
+                line = json.dumps(audit_event_json(row), ensure_ascii=False, separators=(",", ":"))
                 data = (line + "\n").encode()
                 out.write(data)
                 digest.update(data)

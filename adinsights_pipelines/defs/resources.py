@@ -97,29 +97,14 @@ class AlertChannelsResource(ConfigurableResource):
     """
 
     def channels(self) -> list[Channel]:
-        from adinsights_pipelines.defs.alerts.delivery import EmailChannel, SlackChannel
+        from adinsights_pipelines.defs.alerts.delivery import (
+            email_from_settings,
+            slack_from_settings,
+        )
 
         settings = load_settings()
-        channels: list[Channel] = []
-        if settings.alert_slack_webhook_url:
-            channels.append(SlackChannel(settings.alert_slack_webhook_url.get_secret_value()))
-        if settings.alert_smtp_host and settings.alert_email_recipients:
-            channels.append(
-                EmailChannel(
-                    host=settings.alert_smtp_host,
-                    port=settings.alert_smtp_port,
-                    sender=settings.alert_email_from,
-                    recipients=settings.alert_email_recipients,
-                    starttls=settings.alert_smtp_starttls,
-                    username=settings.alert_smtp_username,
-                    password=(
-                        settings.alert_smtp_password.get_secret_value()
-                        if settings.alert_smtp_password
-                        else None
-                    ),
-                )
-            )
-        return channels
+        configured = (slack_from_settings(settings), email_from_settings(settings))
+        return [channel for channel in configured if channel is not None]
 
     def metrics_urls(self) -> list[str]:
         return load_settings().alert_metrics_url_list

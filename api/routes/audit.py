@@ -6,13 +6,14 @@ the opaque ``cursor`` from the previous page's ``next_cursor`` (null on the last
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from adinsights_pipelines.audit import audit_event_json
 from api import params
 from api.auth import authenticate, scoped_tenant
 from api.pagination import AuditCursor, decode_cursor, encode_cursor, parse_limit
@@ -29,19 +30,6 @@ def _position(request: Request) -> tuple[datetime, int] | None:
     cursor = decode_cursor(raw, AuditCursor)
     moment, row_id = cursor.created_at, cursor.id
     return moment, row_id
-
-
-def _row(row: Any) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "tenant_id": row.tenant_id,
-        "actor": row.actor,
-        "action": row.action,
-        "resource_type": row.resource_type,
-        "resource_id": row.resource_id,
-        "metadata": row.metadata,
-        "created_at": row.created_at.astimezone(UTC).isoformat(),
-    }
 
 
 def audit_logs(request: Request) -> JSONResponse:
@@ -107,4 +95,6 @@ def audit_logs(request: Request) -> JSONResponse:
         if more
         else None
     )
-    return JSONResponse({"results": [_row(r) for r in page], "next_cursor": next_cursor})
+    return JSONResponse(
+        {"results": [audit_event_json(r) for r in page], "next_cursor": next_cursor}
+    )

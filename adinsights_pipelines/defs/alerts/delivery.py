@@ -13,7 +13,7 @@ import smtplib
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import requests
 from tenacity import (
@@ -27,6 +27,9 @@ from tenacity import (
 from adinsights_pipelines.defs.alerts.messages import email_message, slack_payload
 from adinsights_pipelines.defs.alerts.rules import Alert
 from adinsights_pipelines.logs import register_secret
+
+if TYPE_CHECKING:
+    from adinsights_pipelines.settings import Settings
 
 log = logging.getLogger("adinsights.alerts")
 
@@ -169,3 +172,26 @@ def deliver(channel: Channel, alerts: list[Alert], report: DeliveryReport) -> li
         sent.append(alert.subject)
     report.delivered[channel.name] = sent
     return sent
+
+
+def slack_from_settings(settings: Settings) -> SlackChannel | None:
+    """The Slack channel ``ADINSIGHTS_ALERT_SLACK_WEBHOOK_URL`` configures, if it is set."""
+    url = settings.alert_slack_webhook_url
+    return SlackChannel(url.get_secret_value()) if url else None
+
+
+def email_from_settings(settings: Settings) -> EmailChannel | None:
+    """The email channel the ``ADINSIGHTS_ALERT_SMTP_*`` settings configure, if a relay and
+    recipients are set."""
+    if not (settings.alert_smtp_host and settings.alert_email_recipients):
+        return None
+    password = settings.alert_smtp_password
+    return EmailChannel(
+        host=settings.alert_smtp_host,
+        port=settings.alert_smtp_port,
+        sender=settings.alert_email_from,
+        recipients=settings.alert_email_recipients,
+        starttls=settings.alert_smtp_starttls,
+        username=settings.alert_smtp_username,
+        password=password.get_secret_value() if password else None,
+    )

@@ -23,7 +23,13 @@ from dagster import AssetKey, DagsterInstance
 from sqlalchemy.engine import Engine
 
 from adinsights_pipelines.dagster_internals import AssetGraph
-from adinsights_pipelines.defs.alerts.delivery import Channel, EmailChannel, SlackChannel
+from adinsights_pipelines.defs.alerts.delivery import (
+    Channel,
+    EmailChannel,
+    SlackChannel,
+    email_from_settings,
+    slack_from_settings,
+)
 from adinsights_pipelines.defs.alerts.evaluate import evaluate_alerts
 from adinsights_pipelines.defs.alerts.observe import SIMULATION_TAG, AlertScope
 from adinsights_pipelines.settings import Settings
@@ -133,30 +139,18 @@ def _channels(settings: Settings, progress: Progress) -> Iterator[tuple[list[Cha
     with ExitStack() as stack:
         channels: list[Channel] = []
         sinks: dict[str, WebhookSink | SmtpSink] = {}
-        if settings.alert_slack_webhook_url:
-            channels.append(SlackChannel(settings.alert_slack_webhook_url.get_secret_value()))
+        slack = slack_from_settings(settings)
+        if slack is not None:
+            channels.append(slack)
             progress("Slack: the configured incoming webhook")
         else:
             webhook = stack.enter_context(WebhookSink())
             sinks["slack"] = webhook
             channels.append(SlackChannel(webhook.url, retry_wait_seconds=0.05))
             progress(f"Slack: no webhook configured, local sink at {webhook.url}")
-        if settings.alert_smtp_host and settings.alert_email_recipients:
-            channels.append(
-                EmailChannel(
-                    host=settings.alert_smtp_host,
-                    port=settings.alert_smtp_port,
-                    sender=settings.alert_email_from,
-                    recipients=settings.alert_email_recipients,
-                    starttls=settings.alert_smtp_starttls,
-                    username=settings.alert_smtp_username,
-                    password=(
-                        settings.alert_smtp_password.get_secret_value()
-                        if settings.alert_smtp_password
-                        else None
-                    ),
-                )
-            )
+        email = email_from_settings(settings)
+        if email is not None:
+            channels.append(email)
             progress(f"email: the configured relay {settings.alert_smtp_host}")
         else:
             smtp = stack.enter_context(SmtpSink())
