@@ -205,11 +205,27 @@ def product_env(
     return database
 
 
+@contextmanager
+def disposing(instance: DagsterInstance) -> Iterator[DagsterInstance]:
+    """``instance``, disposed at the end.
+
+    Not ``with instance:``: that also makes it the instance in effect (a context variable Dagster
+    reads when it loads definitions), and fixtures of different scopes do not unwind those in
+    order. A module's instance set up before the package's, and torn down first, left the
+    package's teardown restoring the module's instance, gone by then: later tests that loaded
+    definitions failed with "Attempted to resolve undefined DagsterInstance weakref".
+    """
+    try:
+        yield instance
+    finally:
+        instance.dispose()
+
+
 @pytest.fixture
 def instance(product_env: Database) -> Iterator[DagsterInstance]:
     """A real Dagster instance storing runs and events in this test's PostgreSQL database."""
     prepare_dagster_home(Settings(), product_env)
-    with DagsterInstance.get() as inst:
+    with disposing(DagsterInstance.get()) as inst:
         yield inst
 
 

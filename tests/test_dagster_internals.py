@@ -4,11 +4,11 @@ reshapes one fails here, by name, rather than somewhere in a sensor or the API."
 
 from __future__ import annotations
 
+import gc
 import time
-from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
-import pytest
 from dagster import (
     AssetCheckResult,
     AssetKey,
@@ -37,6 +37,7 @@ from adinsights_pipelines.dagster_internals import (
     repository_snapshot,
 )
 from tests import dagster_internals as test_internals
+from tests.conftest import disposing
 
 
 @asset
@@ -47,16 +48,6 @@ def upstream() -> None:
 @asset_check(asset=upstream, blocking=True)
 def upstream_rows() -> AssetCheckResult:
     return AssetCheckResult(passed=False, metadata={"tenant_ids": MetadataValue.json(["acme"])})
-
-
-@pytest.fixture(autouse=True)
-def instance_in_effect() -> Iterator[None]:
-    """Loading definitions reads the state storage of the Dagster instance in effect. Each test
-    here loads under an instance of its own: once, in a whole run, another test's instance was
-    still in effect after it had gone (``Attempted to resolve undefined DagsterInstance
-    weakref``); the test that left it was not found."""
-    with DagsterInstance.ephemeral():
-        yield
 
 
 def test_the_types_dagster_hands_out_are_the_ones_we_name() -> None:
@@ -144,3 +135,23 @@ def test_what_the_tests_reach_is_still_there_with_the_parameters_we_pass() -> No
     origin = test_internals.code_location_job_origin("pkg.definitions", "loc", "meta_sync")
     assert origin.job_name == "meta_sync"
     assert origin.repository_origin.repository_name == "__repository__"
+
+
+def test_instances_of_fixtures_unwound_out_of_order_leave_no_gone_instance_in_effect(
+    tmp_path: Path,
+) -> None:
+    # A module's instance set up before a package's and torn down first: with ``with
+    # instance:`` the package's teardown restored the module's instance as the one in effect,
+    # after it had gone, and loading definitions then failed. ``disposing`` sets none.
+    homes = [tmp_path / "module", tmp_path / "package"]
+    for home in homes:
+        home.mkdir()
+    module, package = (disposing(DagsterInstance.local_temp(str(home))) for home in homes)
+    module.__enter__()
+    package.__enter__()
+    module.__exit__(None, None, None)
+    package.__exit__(None, None, None)
+    del module, package
+    gc.collect()
+    repository = Definitions(assets=[upstream]).get_repository_def()
+    assert [node.key for node in repository.asset_graph.asset_nodes] == [upstream.key]

@@ -18,6 +18,7 @@ from adinsights_pipelines.settings import Settings
 from adinsights_pipelines.tenant_purge import tenant_tables
 from adinsights_pipelines.warehouse.database import engine
 from tests.cli import adinsights
+from tests.conftest import disposing
 
 LEAVING, STAYING = DEMO_TENANTS[0][0], DEMO_TENANTS[1][0]
 
@@ -137,7 +138,7 @@ def test_purge_removes_one_tenant_and_leaves_the_other_byte_for_byte(
         f"{sum(1 for rows in before_leaving.values() if rows)} tables; export in file://{folder}; "
         "its credentials and data keys are destroyed"
     )
-    with DagsterInstance.get() as instance:
+    with disposing(DagsterInstance.get()) as instance:
         assert LEAVING not in instance.get_dynamic_partitions("tenant")
         assert STAYING in instance.get_dynamic_partitions("tenant")
 

@@ -18,7 +18,7 @@ from adinsights_pipelines.settings import Settings
 from adinsights_pipelines.simulators.airbyte import AirbyteSimState, AirbyteSimulator
 from adinsights_pipelines.tenants import add_tenant
 from adinsights_pipelines.warehouse.database import Database, engine
-from tests.conftest import cloned_database, point_environment_at
+from tests.conftest import cloned_database, disposing, point_environment_at
 
 JOB_SECONDS = 0.2
 _customers = itertools.count(1_000_000_001)
@@ -60,7 +60,7 @@ def world(
         point_environment_at(mp, db, workdir, "http://unused.invalid")
         airbyte_environment(mp, airbyte_sim)
         prepare_dagster_home(Settings(), db)
-        with DagsterInstance.get() as instance:
+        with disposing(DagsterInstance.get()) as instance:
             yield World(db, instance, airbyte_sim, workdir)
 
 

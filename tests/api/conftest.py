@@ -32,7 +32,7 @@ from adinsights_pipelines.settings import Settings
 from adinsights_pipelines.tenants import add_tenant, set_credential
 from adinsights_pipelines.warehouse.database import Database, engine
 from api.app import create_app
-from tests.conftest import cloned_database, point_environment_at
+from tests.conftest import cloned_database, disposing, point_environment_at
 
 TENANTS = ("acme", "acme-2", "beta")
 EMPTY_TENANT = "empty-co"
@@ -286,7 +286,7 @@ def _build_world(db: Database) -> ApiWorld:
     prepare_dagster_home(settings, db)
     from adinsights_pipelines.definitions import defs
 
-    with DagsterInstance.get() as instance:
+    with disposing(DagsterInstance.get()) as instance:
         instance.add_dynamic_partitions("tenant", [*TENANTS, EMPTY_TENANT])
         # The marts, built by the real dbt_build job: all of it, since the blocking data
         # contracts on the fact read every mart.

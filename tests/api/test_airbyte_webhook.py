@@ -18,7 +18,7 @@ from adinsights_pipelines.simulators.airbyte import AirbyteSimState, SimJob
 from adinsights_pipelines.tenants import add_tenant
 from adinsights_pipelines.warehouse.database import Database, engine
 from api.app import create_app
-from tests.conftest import cloned_database, point_environment_at
+from tests.conftest import cloned_database, disposing, point_environment_at
 
 URL = "/api/airbyte/webhook/"
 ASSET = AssetKey("google_ads_campaign_performance")
@@ -33,7 +33,7 @@ def env(
     with cloned_database(pg_admin, template_database) as db, pytest.MonkeyPatch.context() as mp:
         point_environment_at(mp, db, tmp_path_factory.mktemp("webhook"), "http://unused.invalid")
         prepare_dagster_home(Settings(), db)
-        with DagsterInstance.get() as instance:
+        with disposing(DagsterInstance.get()) as instance:
             yield db, instance
 
 

@@ -31,7 +31,7 @@ from adinsights_pipelines.tenants import add_tenant
 from adinsights_pipelines.warehouse.database import Database, engine
 from api.app import create_app
 from tests.api.conftest import NO_THROTTLES
-from tests.conftest import cloned_database, point_environment_at
+from tests.conftest import cloned_database, disposing, point_environment_at
 
 URL = "/api/metrics/combined/"
 TENANT = "cache-co"
@@ -299,7 +299,7 @@ def test_a_snapshot_from_a_recorded_run_carries_its_materialization(world: World
     def metrics_snapshot() -> None:
         """Stands for the snapshot job's run: the test stores the row itself."""
 
-    with DagsterInstance.get() as instance:
+    with disposing(DagsterInstance.get()) as instance:
         started = datetime.now(UTC)
         run = materialize([metrics_snapshot], instance=instance, partition_key=TENANT)
         # a later run for another tenant: the tenant's own partition decides

@@ -10,7 +10,7 @@ from dagster import DagsterInstance
 from adinsights_pipelines.instance import prepare_dagster_home
 from adinsights_pipelines.settings import Settings
 from adinsights_pipelines.warehouse.database import Database
-from tests.conftest import cloned_database, point_environment_at
+from tests.conftest import cloned_database, disposing, point_environment_at
 
 
 @dataclass(frozen=True)
@@ -33,5 +33,5 @@ def module_env(
         point_environment_at(mp, db, workdir, "http://unused.invalid")
         prepare_dagster_home(Settings(), db)
         environ = {k: v for k, v in os.environ.items()}
-        with DagsterInstance.get() as instance:
+        with disposing(DagsterInstance.get()) as instance:
             yield ModuleEnv(db=db, instance=instance, workdir=workdir, environ=environ)

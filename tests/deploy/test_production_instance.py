@@ -12,7 +12,7 @@ from dagster import DagsterInstance, DagsterRunStatus
 from adinsights_pipelines.definitions import defs
 from adinsights_pipelines.settings import PROJECT_ROOT
 from adinsights_pipelines.warehouse.database import Database
-from tests.conftest import cloned_database
+from tests.conftest import cloned_database, disposing
 from tests.dagster_internals import (
     code_location_job_origin,
     runs_to_dequeue,
@@ -44,7 +44,7 @@ def production_instance(
         if socket_dir:  # the embedded server listens on a unix socket only: libpq's host param
             config["storage"]["postgres"]["postgres_db"]["params"] = {"host": socket_dir}
         (home / "dagster.yaml").write_text(yaml.safe_dump(config))
-        with DagsterInstance.from_config(str(home)) as instance:
+        with disposing(DagsterInstance.from_config(str(home))) as instance:
             yield instance
 
 

@@ -59,7 +59,7 @@ from adinsights_pipelines.tenants import add_tenant, set_credential
 from adinsights_pipelines.warehouse.database import Database, engine
 from api.app import create_app
 from tests.api.conftest import NO_THROTTLES
-from tests.conftest import point_environment_at
+from tests.conftest import disposing, point_environment_at
 from tests.meta.golden_graph import (
     CAROUSEL_AD,
     DELETED_AD,
@@ -550,7 +550,7 @@ def test_golden_meta_figures_from_graph_answers_to_the_api(
         set_credential(conn, keyring, TENANT, "meta", TOKEN)
         key = create_api_key(conn, tenant_id=TENANT)
     prepare_dagster_home(Settings(), db)
-    with DagsterInstance.get() as instance:
+    with disposing(DagsterInstance.get()) as instance:
         instance.add_dynamic_partitions("tenant", [TENANT])
         synced = _run(instance, "meta_sync", TENANT)
         assert synced.success, _failure(synced)

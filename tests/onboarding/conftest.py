@@ -32,7 +32,7 @@ from adinsights_pipelines.tenants import add_tenant
 from adinsights_pipelines.warehouse.database import Database, engine
 from api.app import create_app
 from tests.api.conftest import NO_THROTTLES
-from tests.conftest import cloned_database, point_environment_at
+from tests.conftest import cloned_database, disposing, point_environment_at
 
 NORTH, SOUTH, EAST, WEST = "north-shore", "south-coast", "east-end", "west-bay"
 USERS = {NORTH: "north_client", SOUTH: "south_client", EAST: "east_client", WEST: "west_client"}
@@ -160,5 +160,5 @@ def onboard_world(
             operator = create_api_key(conn, tenant_id=None, operator=True, label="tests")
             tenant_key = create_api_key(conn, tenant_id=NORTH, operator=False, label="tests")
         server = LoopbackServer(create_app(db, settings), port=port, name="API")
-        with server, DagsterInstance.get() as instance:
+        with server, disposing(DagsterInstance.get()) as instance:
             yield OnboardWorld(db, settings, api_url, sim, operator, tenant_key, instance)
