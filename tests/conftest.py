@@ -205,6 +205,16 @@ def product_env(
     return database
 
 
+@pytest.fixture(autouse=True)
+def dagster_instance_in_effect() -> Iterator[None]:
+    """Each test starts with an ephemeral Dagster instance in effect, whatever an earlier test
+    of the worker left there: Dagster reads the instance in effect when it loads definitions, and
+    one left in effect after it had gone failed later tests ("Attempted to resolve undefined
+    DagsterInstance weakref"; one source is fixed by :func:`disposing`, another was not found)."""
+    with DagsterInstance.ephemeral():
+        yield
+
+
 @contextmanager
 def disposing(instance: DagsterInstance) -> Iterator[DagsterInstance]:
     """``instance``, disposed at the end.
