@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 
 from adinsights_pipelines.audit import record_audit
 from adinsights_pipelines.errors import AdinsightsError
-from adinsights_pipelines.tenants import require_tenant
+from adinsights_pipelines.tenant_store import require_tenant
 
 KEY_PREFIX = "adi"
 

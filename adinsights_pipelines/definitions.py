@@ -2,7 +2,7 @@
 
 Each concern's module is imported, not its ``defs`` object: Dagster refuses a code-location
 module with more than one ``Definitions`` at module scope. Project-wide policy (the shared
-resources, every asset's freshness policy from ``defs/freshness.py``, the snapshot guard's
+resources, every asset's freshness policy from ``defs/freshness_policies.py``, the snapshot guard's
 checks) is applied by :func:`~adinsights_pipelines.defs.assembly.assemble`, once.
 
 Only entry points import this module (Dagster's workspace, the CLI, the demo, tests): nothing

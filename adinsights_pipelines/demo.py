@@ -87,7 +87,7 @@ def seed_demo_tenants(rt: Runtime, progress: Progress) -> None:
     from adinsights_pipelines.audit import record_audit
     from adinsights_pipelines.defs.meta.onboarding import MetaApp
     from adinsights_pipelines.settings import load_settings
-    from adinsights_pipelines.tenants import add_tenant, set_credential
+    from adinsights_pipelines.tenant_store import add_tenant, set_credential
     from adinsights_pipelines.warehouse.database import engine
 
     app = MetaApp.from_settings(load_settings())
@@ -154,7 +154,7 @@ def seed_demo_web_analytics(rt: Runtime, progress: Progress) -> None:
     from adinsights_pipelines.defs.google.resources import GoogleApis
     from adinsights_pipelines.defs.google.sources import add_source
     from adinsights_pipelines.settings import load_settings
-    from adinsights_pipelines.tenants import set_credential
+    from adinsights_pipelines.tenant_store import set_credential
     from adinsights_pipelines.warehouse.database import engine
 
     apis = GoogleApis.from_settings(load_settings())

@@ -20,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from adinsights_pipelines.defs.freshness import SNAPSHOT_FAIL, SNAPSHOT_WARN, State
+from adinsights_pipelines.defs.freshness_policies import SNAPSHOT_FAIL, SNAPSHOT_WARN, State
 from adinsights_pipelines.warehouse.tolerant import (
     log_unreadable_once,
     unreadable_columns,

@@ -37,7 +37,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from adinsights_pipelines.audit import record_audit
 from adinsights_pipelines.errors import AdinsightsError
-from adinsights_pipelines.tenants import require_tenant
+from adinsights_pipelines.tenant_store import require_tenant
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from starlette.requests import Request
 
 from adinsights_pipelines.api_keys import Principal, verify_api_key
-from adinsights_pipelines.tenants import TENANT_ID_PATTERN
+from adinsights_pipelines.tenant_store import TENANT_ID_PATTERN
 from api.observability import request_context
 from api.problems import Problem
 from api.state import reader_of, state_of

@@ -24,7 +24,7 @@ from pydantic.json_schema import models_json_schema
 from starlette.routing import BaseRoute
 from starlette.schemas import SchemaGenerator
 
-from adinsights_pipelines.tenants import TENANT_ID_PATTERN
+from adinsights_pipelines.tenant_store import TENANT_ID_PATTERN
 from api.pagination import MAX_CURSOR_LENGTH
 from api.problems import PROBLEM_MEDIA_TYPE
 from api.schemas import SCHEMA_MODELS

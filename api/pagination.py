@@ -28,7 +28,7 @@ from pydantic import (
 )
 from starlette.requests import Request
 
-from adinsights_pipelines.tenants import TENANT_ID_PATTERN
+from adinsights_pipelines.tenant_store import TENANT_ID_PATTERN
 from adinsights_pipelines.validation import PgText, to_utc
 from api.problems import Problem
 

@@ -16,7 +16,7 @@ GOOGLE_CUSTOMER_BASE = 3_000_000_000
 def add_bench_tenant(conn: Connection, tenant_id: str, n: int) -> None:
     """The tenant ``tenant_id`` with its Google Ads Airbyte connection (customer id base + n)."""
     from adinsights_pipelines.defs.airbyte.store import add_connection
-    from adinsights_pipelines.tenants import add_tenant
+    from adinsights_pipelines.tenant_store import add_tenant
 
     add_tenant(conn, tenant_id, tenant_id)
     add_connection(

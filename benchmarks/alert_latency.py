@@ -35,7 +35,7 @@ def main() -> None:
     from adinsights_pipelines.defs.dbt.project import prepare_manifest
     from adinsights_pipelines.settings import PROJECT_ROOT
     from adinsights_pipelines.simulators.alert_sinks import SmtpSink, WebhookSink
-    from adinsights_pipelines.tenants import add_tenant
+    from adinsights_pipelines.tenant_store import add_tenant
     from adinsights_pipelines.warehouse.database import engine
 
     rt = bootstrap()

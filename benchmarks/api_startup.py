@@ -135,7 +135,7 @@ def main() -> None:
     from adinsights_pipelines.api_keys import create_api_key
     from adinsights_pipelines.bootstrap import bootstrap
     from adinsights_pipelines.defs.dbt.project import prepare_manifest
-    from adinsights_pipelines.tenants import add_tenant
+    from adinsights_pipelines.tenant_store import add_tenant
     from adinsights_pipelines.warehouse.database import engine
 
     rt = bootstrap()

@@ -33,7 +33,7 @@ def main() -> None:
     from adinsights_pipelines.demo import QUIET_CONSOLE, serve_in_thread
     from adinsights_pipelines.ports import free_port
     from adinsights_pipelines.simulators.meta_graph import MetaSimulator
-    from adinsights_pipelines.tenants import add_tenant, set_credential
+    from adinsights_pipelines.tenant_store import add_tenant, set_credential
     from adinsights_pipelines.warehouse.database import engine
 
     rt = bootstrap()

@@ -420,7 +420,7 @@ def _seed_cycle_tenants(rt: Any, airbyte: Any, tenants: list[str]) -> None:
     from adinsights_pipelines.defs.tenants.sensors import sync_tenant_partitions
     from adinsights_pipelines.instance import get_instance
     from adinsights_pipelines.settings import load_settings
-    from adinsights_pipelines.tenants import add_tenant, set_credential
+    from adinsights_pipelines.tenant_store import add_tenant, set_credential
     from adinsights_pipelines.warehouse.database import engine
 
     settings = load_settings()

@@ -8,7 +8,7 @@ import pytest
 from dagster import DagsterInstance
 
 from adinsights_pipelines.encryption import LocalKeyring
-from adinsights_pipelines.tenants import add_tenant, set_credential
+from adinsights_pipelines.tenant_store import add_tenant, set_credential
 from adinsights_pipelines.warehouse.database import Database, engine
 
 

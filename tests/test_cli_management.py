@@ -6,7 +6,7 @@ import subprocess
 import sqlalchemy as sa
 from dagster import DagsterInstance
 
-from adinsights_pipelines.tenants import get_credential
+from adinsights_pipelines.tenant_store import get_credential
 from adinsights_pipelines.warehouse.database import Database, engine
 from tests.cli import adinsights
 

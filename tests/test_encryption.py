@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from adinsights_pipelines.encryption import DecryptionError, LocalKeyring, rotate_deks
-from adinsights_pipelines.tenants import add_tenant, get_credential, set_credential
+from adinsights_pipelines.tenant_store import add_tenant, get_credential, set_credential
 from adinsights_pipelines.warehouse.database import Database, engine
 
 TOKENS = {"acme": "EAAB-acme-long-lived-token-1234567890", "acne": "EAAB-acne-other-token-0987"}

@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 from adinsights_pipelines.api_keys import create_api_key
 from adinsights_pipelines.encryption import LocalKeyring, generate_master_key
 from adinsights_pipelines.settings import Settings
-from adinsights_pipelines.tenants import add_tenant, set_credential
+from adinsights_pipelines.tenant_store import add_tenant, set_credential
 from adinsights_pipelines.warehouse.database import Database, engine
 from api.app import create_app
 from tests.api.conftest import NO_THROTTLES

@@ -8,7 +8,7 @@ from starlette.testclient import TestClient
 from adinsights_pipelines.api_keys import create_api_key
 from adinsights_pipelines.definitions import defs
 from adinsights_pipelines.logs import redact, register_secret
-from adinsights_pipelines.tenants import add_tenant, set_credential
+from adinsights_pipelines.tenant_store import add_tenant, set_credential
 from adinsights_pipelines.warehouse.database import Database, engine
 from api.app import create_app
 from tests.test_encryption import dump_database

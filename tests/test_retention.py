@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from adinsights_pipelines.retention import RetentionError, export_and_purge_audit_log
-from adinsights_pipelines.tenants import add_tenant
+from adinsights_pipelines.audit_retention import RetentionError, export_and_purge_audit_log
+from adinsights_pipelines.tenant_store import add_tenant
 from adinsights_pipelines.warehouse.database import Database, engine
 from tests.sql import query
 
@@ -190,7 +190,7 @@ def test_dagster_job_exports_and_deletes_old_rows(
 def test_run_retention_uses_settings_and_the_default_export_folder(
     product_env: Database, tmp_path: Path
 ) -> None:
-    from adinsights_pipelines.retention import run_retention
+    from adinsights_pipelines.audit_retention import run_retention
 
     old = insert_rows(product_env, [500, 400], now=datetime.now(UTC))
     dry = run_retention(dry_run=True)

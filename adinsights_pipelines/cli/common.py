@@ -53,7 +53,7 @@ def sync_partitions(rt: Runtime) -> DagsterInstance:
 
 def require_tenant(eng: Engine, tenant_id: str | None) -> None:
     """Refuse an unknown tenant before any work starts (nothing to check without one)."""
-    from adinsights_pipelines.tenants import require_tenant as require
+    from adinsights_pipelines.tenant_store import require_tenant as require
 
     if tenant_id:
         with eng.connect() as conn:

@@ -49,7 +49,7 @@ def tenants_deactivate(tenant_id: str) -> None:
 @tenants.command("list")
 def tenants_list() -> None:
     """List tenants."""
-    from adinsights_pipelines.tenants import list_tenants
+    from adinsights_pipelines.tenant_store import list_tenants
 
     _, eng = start()
     with eng.connect() as conn:
@@ -124,8 +124,8 @@ def tenants_update(tenant_id: str, **settings: str | None) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for the typed confirmation.")
 def tenants_purge(tenant_id: str, export_url: str | None, dry_run: bool, yes: bool) -> None:
     """Export, then delete every row of a deactivated TENANT_ID; shred its keys; audited."""
+    from adinsights_pipelines.audit_retention import export_destination
     from adinsights_pipelines.instance import get_instance
-    from adinsights_pipelines.retention import export_destination
     from adinsights_pipelines.tenant_purge import purge_tenant, render_counts
 
     rt, eng = start()

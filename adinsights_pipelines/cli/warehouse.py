@@ -72,7 +72,7 @@ def dbt_freshness(warn_hours: int | None, error_hours: int | None, selectors: tu
     Exits non-zero when a source is older than the error threshold.
     """
     from adinsights_pipelines.bootstrap import bootstrap
-    from adinsights_pipelines.defs.dbt.freshness import freshness_table, run_source_freshness
+    from adinsights_pipelines.defs.dbt.source_freshness import freshness_table, run_source_freshness
 
     rt = bootstrap()
     progress("running dbt source freshness")
@@ -90,7 +90,7 @@ def dbt_freshness(warn_hours: int | None, error_hours: int | None, selectors: tu
 def snapshot_metrics(tenant_id: str | None) -> None:
     """Rebuild metrics snapshots now (each one a Dagster run of metrics_snapshots)."""
     from adinsights_pipelines.defs.snapshots.refresh import refresh_snapshots
-    from adinsights_pipelines.tenants import active_tenant_ids, require_tenant
+    from adinsights_pipelines.tenant_store import active_tenant_ids, require_tenant
 
     rt, eng = start(progress)
     with eng.connect() as conn:
@@ -117,7 +117,7 @@ def snapshot_metrics(tenant_id: str | None) -> None:
 @click.option("--dry-run", is_flag=True, help="Count what would be exported and deleted.")
 def retention(dry_run: bool) -> None:
     """Export audit-log rows older than the retention window, verify, then delete them."""
-    from adinsights_pipelines.retention import run_retention
+    from adinsights_pipelines.audit_retention import run_retention
 
     report = run_retention(dry_run=dry_run)
     if dry_run:

@@ -26,7 +26,7 @@ import warnings
 from dagster import Definitions, PreviewWarning
 
 from adinsights_pipelines.defs.airbyte.resource import AirbyteServerResource
-from adinsights_pipelines.defs.freshness import SNAPSHOT_ASSET, with_freshness_policy
+from adinsights_pipelines.defs.freshness_policies import SNAPSHOT_ASSET, with_freshness_policy
 from adinsights_pipelines.defs.resources import (
     AlertChannelsResource,
     KeyringResource,
@@ -55,7 +55,8 @@ def shared_resources() -> Definitions:
 
 def assemble(*parts: Definitions) -> Definitions:
     """``parts`` merged with the shared resources, every asset with its freshness policy
-    (``defs/freshness.py``), and the snapshot (when among them) with its protecting checks."""
+    (``defs/freshness_policies.py``), and the snapshot (when among them) with its protecting
+    checks."""
     # map_asset_specs is marked preview in Dagster 1.13; it is the documented way to apply a
     # policy to every asset of a code location, so its warning is not repeated on every load.
     with warnings.catch_warnings():

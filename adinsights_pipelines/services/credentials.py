@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlalchemy.engine import Connection, Engine
 
-from adinsights_pipelines import tenants
+from adinsights_pipelines import tenant_store
 from adinsights_pipelines.encryption import Keyring
 from adinsights_pipelines.errors import AdinsightsError
 from adinsights_pipelines.services.audit_trail import AuditSubject
@@ -55,10 +55,10 @@ def store_credential(
     A refused token writes nothing.
     """
     with engine.connect() as conn:
-        tenants.require_tenant(conn, tenant_id)
+        tenant_store.require_tenant(conn, tenant_id)
     checked = check(token)
     with engine.begin() as conn:
-        tenants.set_credential(
+        tenant_store.set_credential(
             conn,
             keyring,
             tenant_id,
@@ -76,7 +76,7 @@ def store_credential(
 def remove_credential(conn: Connection, tenant_id: str, platform: str, *, actor: str) -> None:
     """Delete the tenant's stored token for the platform (synced data is kept), audited as
     ``credential_deleted``; an error when there is none."""
-    if not tenants.remove_credential(conn, tenant_id, platform):
+    if not tenant_store.remove_credential(conn, tenant_id, platform):
         raise AdinsightsError(f"tenant {tenant_id!r} has no {platform} credential")
     AuditSubject(tenant_id, "platform_credential", platform).record(
         conn, "credential_deleted", actor=actor
@@ -88,8 +88,8 @@ def record_meta_onboarding_link(
 ) -> None:
     """Audit that an onboarding link for the tenant's Meta connection is handed out (the link
     itself is signed, not stored); only for an existing, active tenant."""
-    tenants.require_tenant(conn, tenant_id)
-    if tenant_id not in tenants.active_tenant_ids(conn):
+    tenant_store.require_tenant(conn, tenant_id)
+    if tenant_id not in tenant_store.active_tenant_ids(conn):
         raise AdinsightsError(f"tenant {tenant_id!r} is inactive")
     AuditSubject(tenant_id, "platform_credential", "meta").record(
         conn, "meta_onboarding_link_created", actor=actor, metadata={"valid_hours": valid_hours}

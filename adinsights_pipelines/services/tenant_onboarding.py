@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy.engine import Connection
 
-from adinsights_pipelines import tenants
+from adinsights_pipelines import tenant_store
 from adinsights_pipelines.services.audit_trail import AuditSubject
 
 
@@ -31,7 +31,7 @@ def add_tenant(
     ``reporting_currency`` defaults to JMD for a new tenant and is left alone on an existing one
     unless given; the audit record carries it when given.
     """
-    created = tenants.add_tenant(conn, tenant_id, name, reporting_currency)
+    created = tenant_store.add_tenant(conn, tenant_id, name, reporting_currency)
     _tenant(tenant_id).record(
         conn,
         "tenant_created" if created else "tenant_reactivated",
@@ -43,22 +43,23 @@ def add_tenant(
 
 def deactivate_tenant(conn: Connection, tenant_id: str, *, actor: str) -> None:
     """Stop syncing the tenant; its data and keys stay (``TenantNotFound`` when unknown)."""
-    tenants.deactivate_tenant(conn, tenant_id)
+    tenant_store.deactivate_tenant(conn, tenant_id)
     _tenant(tenant_id).record(conn, "tenant_deactivated", actor=actor)
 
 
 def update_tenant(
     conn: Connection, tenant_id: str, *, actor: str, **settings: str | None
 ) -> dict[str, dict[str, str]]:
-    """Change the tenant's ``settings`` (those :func:`adinsights_pipelines.tenants.update_tenant`
-    takes: ``name``, ``reporting_currency``, ``conversion_events``, ``attribution``,
-    ``action_report_time``; None leaves one alone); ``{field: {"from", "to"}}`` for what
+    """Change the tenant's ``settings`` (those
+    :func:`adinsights_pipelines.tenant_store.update_tenant` takes: ``name``,
+    ``reporting_currency``, ``conversion_events``, ``attribution``, ``action_report_time``; None
+    leaves one alone); ``{field: {"from", "to"}}`` for what
     changed, audited as one ``tenant_updated`` record (nothing is written, nor audited, when
     nothing changed).
 
     Re-counting conversions or re-reading history under a new setting is the caller's next step.
     """
-    changes = tenants.update_tenant(conn, tenant_id, **settings)
+    changes = tenant_store.update_tenant(conn, tenant_id, **settings)
     if changes:
         _tenant(tenant_id).record(
             conn, "tenant_updated", actor=actor, metadata={"changes": changes}

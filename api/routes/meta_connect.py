@@ -33,7 +33,7 @@ from starlette.templating import Jinja2Templates
 from adinsights_pipelines.defs.meta import connect
 from adinsights_pipelines.defs.meta.connect import LoginConfig, MissingSetting, Refused, Signer
 from adinsights_pipelines.defs.meta.onboarding import ALWAYS_REQUIRED, ANY_OF
-from adinsights_pipelines.tenants import TENANT_ID_PATTERN
+from adinsights_pipelines.tenant_store import TENANT_ID_PATTERN
 from api.auth import authenticate
 from api.observability import request_context
 from api.problems import Problem

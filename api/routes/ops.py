@@ -27,7 +27,7 @@ from adinsights_pipelines.defs.alerts.observe import (
     partition_materialized_at,
 )
 from adinsights_pipelines.defs.contracts.reconcile import summary as reconciliation_summary
-from adinsights_pipelines.defs.freshness import (
+from adinsights_pipelines.defs.freshness_policies import (
     DBT_JOB,
     SNAPSHOT_GRACE_AFTER_DBT,
     State,

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from adinsights_pipelines.tenants import PROVIDERS
+from adinsights_pipelines.tenant_store import PROVIDERS
 from adinsights_pipelines.warehouse.tolerant import (
     log_unreadable_once,
     unreadable_columns,

@@ -5,7 +5,7 @@ from dagster import AssetKey, AssetRecordsFilter, ExecuteInProcessResult
 
 from adinsights_pipelines.definitions import defs
 from adinsights_pipelines.simulators.airbyte import AirbyteSimState, AirbyteSimulator
-from adinsights_pipelines.tenants import add_tenant
+from adinsights_pipelines.tenant_store import add_tenant
 from adinsights_pipelines.warehouse.database import engine
 from tests.airbyte.conftest import Tenant, World, register
 from tests.sql import query

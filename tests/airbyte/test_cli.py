@@ -8,7 +8,7 @@ from dagster import AssetKey, AssetRecordsFilter
 from adinsights_pipelines.cli.main import cli
 from adinsights_pipelines.errors import AdinsightsError
 from adinsights_pipelines.simulators.airbyte import AirbyteSimulator
-from adinsights_pipelines.tenants import add_tenant
+from adinsights_pipelines.tenant_store import add_tenant
 from adinsights_pipelines.warehouse.database import engine
 from tests.airbyte.conftest import Tenant, World
 from tests.cli import adinsights

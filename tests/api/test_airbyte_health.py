@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 from adinsights_pipelines.api_keys import create_api_key
 from adinsights_pipelines.defs.airbyte.jobs import JobOutcome
 from adinsights_pipelines.defs.airbyte.store import add_connection, record_attempt, record_job
-from adinsights_pipelines.tenants import add_tenant
+from adinsights_pipelines.tenant_store import add_tenant
 from adinsights_pipelines.warehouse.database import Database, engine
 from api.app import create_app
 from api.pagination import encode_cursor

@@ -15,7 +15,7 @@ from adinsights_pipelines.defs.airbyte.store import add_connection
 from adinsights_pipelines.instance import prepare_dagster_home
 from adinsights_pipelines.settings import Settings
 from adinsights_pipelines.simulators.airbyte import AirbyteSimState, SimJob
-from adinsights_pipelines.tenants import add_tenant
+from adinsights_pipelines.tenant_store import add_tenant
 from adinsights_pipelines.warehouse.database import Database, engine
 from api.app import create_app
 from tests.conftest import cloned_database, disposing, point_environment_at

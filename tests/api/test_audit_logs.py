@@ -11,7 +11,7 @@ from starlette.testclient import TestClient
 
 from adinsights_pipelines.api_keys import create_api_key
 from adinsights_pipelines.audit import record_audit
-from adinsights_pipelines.tenants import add_tenant
+from adinsights_pipelines.tenant_store import add_tenant
 from adinsights_pipelines.warehouse.database import Database, engine
 from api.app import create_app
 from api.pagination import encode_cursor

@@ -29,7 +29,7 @@ from starlette.testclient import TestClient
 from adinsights_pipelines.api_keys import create_api_key
 from adinsights_pipelines.defs.airbyte.store import add_connection
 from adinsights_pipelines.settings import Settings
-from adinsights_pipelines.tenants import add_tenant
+from adinsights_pipelines.tenant_store import add_tenant
 from adinsights_pipelines.warehouse.database import Database, engine
 from api.app import OPENAPI_PATH, create_app, routes
 from tests.api.conftest import NO_THROTTLES, ApiWorld

@@ -311,7 +311,7 @@ def test_a_deactivated_tenants_keys_stop_working_until_it_is_reactivated(
     client: TestClient, demo_run
 ) -> None:
     from adinsights_pipelines.errors import AdinsightsError
-    from adinsights_pipelines.tenants import add_tenant, deactivate_tenant
+    from adinsights_pipelines.tenant_store import add_tenant, deactivate_tenant
 
     db, _ = demo_run
     tenant, name, _ = DEMO_TENANTS[1]

@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 
 from adinsights_pipelines.api_keys import create_api_key
 from adinsights_pipelines.defs.tenants.partitions import TENANT_PARTITIONS
-from adinsights_pipelines.tenants import add_tenant
+from adinsights_pipelines.tenant_store import add_tenant
 from adinsights_pipelines.warehouse.database import engine
 from api.app import create_app
 from tests.dagster_internals import DaemonHeartbeat

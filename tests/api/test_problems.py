@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 from adinsights_pipelines.api_keys import create_api_key
 from adinsights_pipelines.logs import json_handler
 from adinsights_pipelines.settings import Settings
-from adinsights_pipelines.tenants import add_tenant
+from adinsights_pipelines.tenant_store import add_tenant
 from adinsights_pipelines.warehouse.database import Database, engine
 from api.app import create_app
 from api.problems import PROBLEM_BASE, PROBLEM_TYPES, Problem, problem_type

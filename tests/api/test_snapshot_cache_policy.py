@@ -27,7 +27,7 @@ from adinsights_pipelines.api_keys import create_api_key
 from adinsights_pipelines.defs.snapshots.payload import store_snapshot
 from adinsights_pipelines.instance import prepare_dagster_home
 from adinsights_pipelines.settings import Settings
-from adinsights_pipelines.tenants import add_tenant
+from adinsights_pipelines.tenant_store import add_tenant
 from adinsights_pipelines.warehouse.database import Database, engine
 from api.app import create_app
 from tests.api.conftest import NO_THROTTLES

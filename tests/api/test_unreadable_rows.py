@@ -16,11 +16,11 @@ from adinsights_pipelines.api_keys import create_api_key
 from adinsights_pipelines.definitions import defs
 from adinsights_pipelines.defs.alerts.delivery import SlackChannel
 from adinsights_pipelines.defs.alerts.evaluate import evaluate_alerts
-from adinsights_pipelines.defs.freshness import State
+from adinsights_pipelines.defs.freshness_policies import State
 from adinsights_pipelines.defs.tenants.partitions import TENANT_PARTITIONS
 from adinsights_pipelines.settings import Settings
 from adinsights_pipelines.simulators.alert_sinks import WebhookSink
-from adinsights_pipelines.tenants import add_tenant
+from adinsights_pipelines.tenant_store import add_tenant
 from adinsights_pipelines.warehouse.database import Database, engine
 from api.app import create_app
 from tests.api.conftest import NO_THROTTLES

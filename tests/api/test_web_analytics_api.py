@@ -23,7 +23,7 @@ from adinsights_pipelines.defs.google.rows import (
     search_console_record,
 )
 from adinsights_pipelines.simulators.google import GoogleSimulator
-from adinsights_pipelines.tenants import add_tenant
+from adinsights_pipelines.tenant_store import add_tenant
 from adinsights_pipelines.warehouse.database import Database, engine
 from api.app import create_app
 from api.pagination import encode_cursor

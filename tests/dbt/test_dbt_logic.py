@@ -13,13 +13,13 @@ from adinsights_pipelines.defs.contracts.rules import (
     violations_table,
 )
 from adinsights_pipelines.defs.dbt.assets import failed_nodes
-from adinsights_pipelines.defs.dbt.freshness import (
+from adinsights_pipelines.defs.dbt.health import DbtRun, dbt_health
+from adinsights_pipelines.defs.dbt.results import decode, encode, summarize_run_results
+from adinsights_pipelines.defs.dbt.source_freshness import (
     freshness_table,
     freshness_vars,
     parse_sources_json,
 )
-from adinsights_pipelines.defs.dbt.health import DbtRun, dbt_health
-from adinsights_pipelines.defs.dbt.results import decode, encode, summarize_run_results
 from adinsights_pipelines.defs.snapshots.guard import FailedCheck, blocking_failures
 from adinsights_pipelines.errors import AdinsightsError
 from adinsights_pipelines.warehouse.database import Database, engine

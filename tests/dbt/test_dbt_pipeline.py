@@ -32,7 +32,7 @@ from adinsights_pipelines.api_keys import create_api_key
 from adinsights_pipelines.defs.tenants.partitions import TENANT_PARTITIONS
 from adinsights_pipelines.encryption import keyring_from_settings
 from adinsights_pipelines.settings import Settings
-from adinsights_pipelines.tenants import add_tenant, set_credential
+from adinsights_pipelines.tenant_store import add_tenant, set_credential
 from adinsights_pipelines.warehouse.database import engine
 from api.app import create_app
 from tests.dbt.conftest import ModuleEnv

@@ -22,7 +22,7 @@ from adinsights_pipelines.definitions import defs
 from adinsights_pipelines.encryption import LocalKeyring
 from adinsights_pipelines.settings import Settings
 from adinsights_pipelines.simulators.meta_graph import MetaSimulator
-from adinsights_pipelines.tenants import add_tenant, set_credential
+from adinsights_pipelines.tenant_store import add_tenant, set_credential
 from adinsights_pipelines.warehouse.database import Database, engine
 from api.app import create_app
 from tests.api.conftest import NO_THROTTLES

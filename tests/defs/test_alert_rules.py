@@ -14,7 +14,7 @@ from adinsights_pipelines.defs.alerts.rules import (
     record_silent_states,
     staleness_onset,
 )
-from adinsights_pipelines.defs.freshness import State
+from adinsights_pipelines.defs.freshness_policies import State
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 

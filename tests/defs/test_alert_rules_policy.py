@@ -33,7 +33,7 @@ from adinsights_pipelines.defs.alerts.rules import (
     staleness_onset,
     with_state,
 )
-from adinsights_pipelines.defs.freshness import State
+from adinsights_pipelines.defs.freshness_policies import State
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 PASS, WARN, FAIL, UNKNOWN = State.PASS, State.WARN, State.FAIL, State.UNKNOWN

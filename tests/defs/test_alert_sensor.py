@@ -35,7 +35,7 @@ from adinsights_pipelines.defs.alerts.sensor import alert_sensor
 from adinsights_pipelines.defs.resources import AlertChannelsResource, WarehouseResource
 from adinsights_pipelines.defs.tenants.partitions import TENANT_PARTITIONS, tenant_partitions
 from adinsights_pipelines.simulators.alert_sinks import SmtpSink, WebhookSink
-from adinsights_pipelines.tenants import add_tenant
+from adinsights_pipelines.tenant_store import add_tenant
 from adinsights_pipelines.warehouse.database import engine
 
 GRAPH = defs.resolve_asset_graph()

@@ -7,7 +7,7 @@ from dagster import AssetKey, AssetSpec, FreshnessPolicy
 
 from adinsights_pipelines.dagster_internals import TimeWindowFreshnessPolicy
 from adinsights_pipelines.definitions import defs
-from adinsights_pipelines.defs.freshness import (
+from adinsights_pipelines.defs.freshness_policies import (
     State,
     describe_policy,
     freshness_state,
@@ -84,7 +84,7 @@ def test_freshness_state_uses_dagsters_boundaries() -> None:
 
 
 def test_a_spec_gets_its_rules_policy_by_group_or_key() -> None:
-    from adinsights_pipelines.defs.freshness import in_group, named
+    from adinsights_pipelines.defs.freshness_policies import in_group, named
 
     airbyte = with_freshness_policy(AssetSpec("google_ads_raw", group_name="airbyte"))
     assert describe_policy(airbyte.freshness_policy) == "fail 1h"

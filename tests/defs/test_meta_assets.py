@@ -11,7 +11,7 @@ from dagster import DagsterInstance, ExecuteInProcessResult
 from adinsights_pipelines.definitions import defs
 from adinsights_pipelines.encryption import LocalKeyring
 from adinsights_pipelines.simulators.meta_graph import MetaSimulator
-from adinsights_pipelines.tenants import set_credential
+from adinsights_pipelines.tenant_store import set_credential
 from adinsights_pipelines.warehouse.database import Database, engine
 from tests.sql import one, query, scalar
 from tests.tenants import meta_window, onboard

@@ -24,7 +24,7 @@ from adinsights_pipelines.defs.meta.client import MetaApiError, MetaGraphClient
 from adinsights_pipelines.encryption import LocalKeyring
 from adinsights_pipelines.outside_apis.error_log import api_error_logger
 from adinsights_pipelines.simulators.meta_graph import MetaSimulator
-from adinsights_pipelines.tenants import add_tenant, set_credential
+from adinsights_pipelines.tenant_store import add_tenant, set_credential
 from adinsights_pipelines.warehouse.database import Database, engine
 from tests.cli import adinsights
 from tests.sql import query

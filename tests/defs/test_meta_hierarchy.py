@@ -7,7 +7,7 @@ from dagster import DagsterInstance
 
 from adinsights_pipelines.definitions import defs
 from adinsights_pipelines.defs.meta.hierarchy import graph_time
-from adinsights_pipelines.tenants import add_tenant, set_credential
+from adinsights_pipelines.tenant_store import add_tenant, set_credential
 from adinsights_pipelines.warehouse.database import Database, engine
 
 

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from dagster import DagsterInstance
 
 from adinsights_pipelines.definitions import defs
-from adinsights_pipelines.tenants import add_tenant, set_credential
+from adinsights_pipelines.tenant_store import add_tenant, set_credential
 from adinsights_pipelines.warehouse.database import Database, engine
 from tests.test_encryption import dump_database
 

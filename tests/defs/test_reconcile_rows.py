@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from adinsights_pipelines.defs.contracts.reconcile import account_days, violations_sql
-from adinsights_pipelines.tenants import add_tenant
+from adinsights_pipelines.tenant_store import add_tenant
 from adinsights_pipelines.warehouse.database import Database, engine
 
 DEFINITION = "purchase,lead,complete_registration"

@@ -9,7 +9,7 @@ from dagster import (
 from adinsights_pipelines.defs.resources import WarehouseResource
 from adinsights_pipelines.defs.tenants.partitions import partition_changes
 from adinsights_pipelines.defs.tenants.sensors import tenant_partitions_sensor
-from adinsights_pipelines.tenants import add_tenant
+from adinsights_pipelines.tenant_store import add_tenant
 from adinsights_pipelines.warehouse.database import Database, engine
 
 

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 from adinsights_pipelines.defs.alerts.rules import webhook_silence
-from adinsights_pipelines.defs.freshness import State
+from adinsights_pipelines.defs.freshness_policies import State
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 

@@ -17,7 +17,7 @@ from adinsights_pipelines.defs.google.sources import add_source, deactivate_sour
 from adinsights_pipelines.defs.resources import WarehouseResource
 from adinsights_pipelines.encryption import LocalKeyring
 from adinsights_pipelines.simulators.google import GoogleSimulator
-from adinsights_pipelines.tenants import add_tenant, set_credential
+from adinsights_pipelines.tenant_store import add_tenant, set_credential
 from adinsights_pipelines.warehouse.database import Database, engine
 from api.app import create_app
 from tests.sql import query, scalar

@@ -12,7 +12,7 @@ from click.testing import CliRunner, Result
 from adinsights_pipelines.cli.main import cli
 from adinsights_pipelines.errors import AdinsightsError
 from adinsights_pipelines.simulators.google import GoogleSimulator
-from adinsights_pipelines.tenants import add_tenant, get_credential
+from adinsights_pipelines.tenant_store import add_tenant, get_credential
 from adinsights_pipelines.warehouse.database import Database, engine
 
 REFRESH = "sim_cli_refresh_token_5e2a9c"

@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from adinsights_pipelines.defs.meta.loading import load_insights
-from adinsights_pipelines.tenants import add_tenant
+from adinsights_pipelines.tenant_store import add_tenant
 from adinsights_pipelines.warehouse.database import Database, engine
 from tests.cli import adinsights
 from tests.meta.test_conversions import ACTIONS, VALUES

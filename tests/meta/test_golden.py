@@ -55,7 +55,7 @@ from adinsights_pipelines.definitions import defs
 from adinsights_pipelines.encryption import keyring_from_settings
 from adinsights_pipelines.instance import prepare_dagster_home
 from adinsights_pipelines.settings import Settings
-from adinsights_pipelines.tenants import add_tenant, set_credential
+from adinsights_pipelines.tenant_store import add_tenant, set_credential
 from adinsights_pipelines.warehouse.database import Database, engine
 from api.app import create_app
 from tests.api.conftest import NO_THROTTLES

@@ -28,7 +28,7 @@ from adinsights_pipelines.ports import free_port
 from adinsights_pipelines.settings import Settings
 from adinsights_pipelines.simulators.meta_graph import MetaSimulator
 from adinsights_pipelines.simulators.server import LoopbackServer
-from adinsights_pipelines.tenants import add_tenant
+from adinsights_pipelines.tenant_store import add_tenant
 from adinsights_pipelines.warehouse.database import Database, engine
 from api.app import create_app
 from tests.api.conftest import NO_THROTTLES

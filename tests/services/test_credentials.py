@@ -19,7 +19,7 @@ from adinsights_pipelines.services.credentials import (
 )
 from adinsights_pipelines.services.tenant_onboarding import add_tenant, deactivate_tenant
 from adinsights_pipelines.settings import Settings
-from adinsights_pipelines.tenants import TenantNotFound, get_credential
+from adinsights_pipelines.tenant_store import TenantNotFound, get_credential
 from adinsights_pipelines.warehouse.database import Database, engine
 from tests.services.audit_log import audit_rows
 from tests.sql import query, scalar

@@ -14,7 +14,7 @@ from adinsights_pipelines.services.snapshots import (
     stored_generated_at,
     stored_snapshot,
 )
-from adinsights_pipelines.tenants import add_tenant
+from adinsights_pipelines.tenant_store import add_tenant
 from adinsights_pipelines.warehouse.database import Database, engine
 from tests.api.test_snapshot_cache_policy import TENANT, write_facts
 

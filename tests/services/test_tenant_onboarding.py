@@ -11,7 +11,7 @@ from adinsights_pipelines.services.tenant_onboarding import (
     deactivate_tenant,
     update_tenant,
 )
-from adinsights_pipelines.tenants import TenantNotFound
+from adinsights_pipelines.tenant_store import TenantNotFound
 from adinsights_pipelines.warehouse.database import Database, engine
 from tests.services.audit_log import audit_rows
 from tests.sql import query

@@ -17,7 +17,7 @@ from adinsights_pipelines.services.webhooks import (
     SUPERSEDED,
     record_webhook_job,
 )
-from adinsights_pipelines.tenants import add_tenant
+from adinsights_pipelines.tenant_store import add_tenant
 from adinsights_pipelines.warehouse.database import Database, engine
 from tests.api.test_airbyte_webhook import audits
 from tests.sql import query

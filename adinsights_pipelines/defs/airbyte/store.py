@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 from adinsights_pipelines.defs.airbyte.jobs import JobOutcome
 from adinsights_pipelines.defs.airbyte.providers import PROVIDERS_BY_NAME
 from adinsights_pipelines.errors import AdinsightsError
-from adinsights_pipelines.tenants import require_tenant
+from adinsights_pipelines.tenant_store import require_tenant
 
 
 class ConnectionNotFound(AdinsightsError):

@@ -51,7 +51,7 @@ from adinsights_pipelines.defs.alerts.rules import (
     staleness_onset,
     with_state,
 )
-from adinsights_pipelines.defs.freshness import State
+from adinsights_pipelines.defs.freshness_policies import State
 from adinsights_pipelines.settings import load_settings
 
 log = logging.getLogger("adinsights.alerts")

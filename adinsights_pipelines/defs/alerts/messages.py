@@ -6,7 +6,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from adinsights_pipelines.defs.alerts.rules import Alert
-from adinsights_pipelines.defs.freshness import State
+from adinsights_pipelines.defs.freshness_policies import State
 
 _ICON = {
     State.FAIL: ":red_circle:",

@@ -39,7 +39,7 @@ from adinsights_pipelines.defs.alerts.rules import (
     Sample,
     webhook_silence,
 )
-from adinsights_pipelines.defs.freshness import (
+from adinsights_pipelines.defs.freshness_policies import (
     DBT_JOB,
     SNAPSHOT_ASSET,
     State,

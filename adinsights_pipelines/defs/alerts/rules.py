@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from adinsights_pipelines.defs.freshness import (
+from adinsights_pipelines.defs.freshness_policies import (
     SNAPSHOT_FAIL,
     SNAPSHOT_GRACE_AFTER_DBT,
     SNAPSHOT_WARN,

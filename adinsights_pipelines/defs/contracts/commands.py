@@ -10,7 +10,7 @@ from adinsights_pipelines.errors import AdinsightsError
 def reconcile_command(tenant_id: str | None, days: int) -> None:
     from adinsights_pipelines.bootstrap import bootstrap
     from adinsights_pipelines.defs.contracts.reconcile import account_days, conversion_text
-    from adinsights_pipelines.tenants import require_tenant
+    from adinsights_pipelines.tenant_store import require_tenant
     from adinsights_pipelines.warehouse.database import engine
 
     rt = bootstrap()

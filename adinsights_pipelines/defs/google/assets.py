@@ -49,7 +49,7 @@ from adinsights_pipelines.defs.resources import KeyringResource, WarehouseResour
 from adinsights_pipelines.defs.tenants.partitions import tenant_partitions
 from adinsights_pipelines.logs import log_context
 from adinsights_pipelines.outside_apis.error_log import api_error_logger
-from adinsights_pipelines.tenants import get_credential, mark_credential
+from adinsights_pipelines.tenant_store import get_credential, mark_credential
 from adinsights_pipelines.warehouse.bulk import copy_upsert
 
 #: GA4 dates are in the property's time zone (the tenants' is Jamaica's).

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from adinsights_pipelines.errors import AdinsightsError
-from adinsights_pipelines.tenants import require_tenant
+from adinsights_pipelines.tenant_store import require_tenant
 
 WEB_PROVIDERS = ("ga4", "search_console")
 PROPERTY_ID = re.compile(r"^[0-9]{1,20}$")

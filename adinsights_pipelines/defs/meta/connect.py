@@ -52,7 +52,7 @@ from adinsights_pipelines.encryption import LocalKeyring
 from adinsights_pipelines.errors import AdinsightsError, ConfigError
 from adinsights_pipelines.logs import log_context, register_secret
 from adinsights_pipelines.settings import Settings
-from adinsights_pipelines.tenants import get_credential, remove_credential, set_credential
+from adinsights_pipelines.tenant_store import get_credential, remove_credential, set_credential
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from adinsights_pipelines.defs.tenants.partitions import tenant_partitions
 from adinsights_pipelines.encryption import Keyring
 from adinsights_pipelines.logs import log_context
 from adinsights_pipelines.outside_apis.error_log import api_error_logger
-from adinsights_pipelines.tenants import get_credential, mark_credential
+from adinsights_pipelines.tenant_store import get_credential, mark_credential
 
 #: Graph subcodes of code 190 that need the user to log in again (vs. a plainly bad token).
 REAUTH_SUBCODES = frozenset({458, 459, 460, 463, 464, 467})

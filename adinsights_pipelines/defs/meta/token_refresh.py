@@ -13,7 +13,7 @@ from adinsights_pipelines.defs.resources import (
     WarehouseResource,
 )
 from adinsights_pipelines.settings import load_settings
-from adinsights_pipelines.tenants import get_credential, mark_credential, set_credential
+from adinsights_pipelines.tenant_store import get_credential, mark_credential, set_credential
 
 EXPIRING_WITHIN = timedelta(days=7)
 # Graph subcodes meaning the user must log in again (expired session, changed password, ...).

@@ -11,8 +11,8 @@ from dagster import (
     op,
 )
 
+from adinsights_pipelines.audit_retention import export_and_purge_audit_log, export_destination
 from adinsights_pipelines.defs.resources import WarehouseResource
-from adinsights_pipelines.retention import export_and_purge_audit_log, export_destination
 from adinsights_pipelines.settings import load_settings
 
 

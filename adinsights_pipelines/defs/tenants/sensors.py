@@ -15,7 +15,7 @@ from adinsights_pipelines.defs.tenants.partitions import (
     partition_changes,
     tenant_partitions,
 )
-from adinsights_pipelines.tenants import active_tenant_ids
+from adinsights_pipelines.tenant_store import active_tenant_ids
 
 
 def pending_partition_changes(
