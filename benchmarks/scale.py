@@ -227,29 +227,29 @@ def load_probe() -> None:
     tick_time = datetime.now(UTC).replace(hour=15, minute=0, second=0, microsecond=0)
     ticks: dict[str, dict[str, Any]] = {}
     for schedule in repository.schedule_defs:
-        context = build_schedule_context(
+        with build_schedule_context(
             instance=instance,
             scheduled_execution_time=tick_time,
             resources=resources,
             repository_def=repository,
-        )
-        t0 = time.perf_counter()
-        data = schedule.evaluate_tick(context)
-        ticks[schedule.name] = {
-            "s": time.perf_counter() - t0,
-            "runs": len(data.run_requests or []),
-        }
+        ) as context:
+            t0 = time.perf_counter()
+            data = schedule.evaluate_tick(context)
+            ticks[schedule.name] = {
+                "s": time.perf_counter() - t0,
+                "runs": len(data.run_requests or []),
+            }
     for sensor in repository.sensor_defs:
-        sensor_context = build_sensor_context(
+        with build_sensor_context(
             instance=instance, resources=resources, repository_def=repository
-        )
-        t0 = time.perf_counter()
-        with contextlib.redirect_stderr(io.StringIO()):
-            sensor_data = sensor.evaluate_tick(sensor_context)
-        ticks[sensor.name] = {
-            "s": time.perf_counter() - t0,
-            "runs": len(sensor_data.run_requests or []),
-        }
+        ) as sensor_context:
+            t0 = time.perf_counter()
+            with contextlib.redirect_stderr(io.StringIO()):
+                sensor_data = sensor.evaluate_tick(sensor_context)
+            ticks[sensor.name] = {
+                "s": time.perf_counter() - t0,
+                "runs": len(sensor_data.run_requests or []),
+            }
     print(
         json.dumps(
             {

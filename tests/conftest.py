@@ -33,6 +33,7 @@ from adinsights_pipelines.simulators.google import environment as google_environ
 from adinsights_pipelines.simulators.meta_graph import MetaSimulator
 from adinsights_pipelines.warehouse import migrate
 from adinsights_pipelines.warehouse.database import Database, engine_for
+from tests import dagster_internals as test_internals
 from tests import database_choice
 
 TEST_DATABASE = pytest.StashKey[database_choice.TestDatabase]()
@@ -206,13 +207,20 @@ def product_env(
 
 
 @pytest.fixture(autouse=True)
-def dagster_instance_in_effect() -> Iterator[None]:
-    """Each test starts with an ephemeral Dagster instance in effect, whatever an earlier test
-    of the worker left there: Dagster reads the instance in effect when it loads definitions, and
-    one left in effect after it had gone failed later tests ("Attempted to resolve undefined
-    DagsterInstance weakref"; one source is fixed by :func:`disposing`, another was not found)."""
-    with DagsterInstance.ephemeral():
-        yield
+def no_dagster_instance_left_in_effect(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test that leaves a Dagster instance in effect fails, naming itself.
+
+    Dagster reads the instance in effect when it loads definitions; one left there after it has
+    gone fails a later, unrelated test ("Attempted to resolve undefined DagsterInstance
+    weakref"). Two ways the tests did that: ``with instance:`` in fixtures of different scopes
+    (use :func:`disposing`), and a schedule or sensor context built without ``with``, whose
+    ``context.instance`` enters an instance that nothing leaves (use ``with
+    build_sensor_context(...) as context:``).
+    """
+    before = test_internals.instance_storage_in_effect()
+    yield
+    if test_internals.instance_storage_in_effect() is not before:
+        pytest.fail(f"{request.node.nodeid} left a Dagster instance in effect")
 
 
 @contextmanager

@@ -4,7 +4,8 @@ The product's own reach into Dagster's private modules is
 ``adinsights_pipelines.dagster_internals``; these are what only tests need: the instance-config
 validation Dagster runs on ``dagster.yaml``, a queued run's code-location origin (runs launched
 from the UI carry one), the queue's own selection step (what the daemon dequeues next, without
-launching anything), and a daemon heartbeat (what the ops endpoint reads). None has a public
+launching anything), a daemon heartbeat (what the ops endpoint reads), and what Dagster holds as
+the instance in effect (the tests' guard against an instance left there). None has a public
 spelling. ``tests/test_dagster_internals.py`` fails loudly when an upgrade moves or reshapes them.
 """
 
@@ -21,6 +22,7 @@ from dagster._core.remote_origin import (
     RemoteJobOrigin,
     RemoteRepositoryOrigin,
 )
+from dagster._core.storage.defs_state.base import DefsStateStorage
 from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import (
     QueuedRunCoordinatorDaemon,
@@ -30,6 +32,7 @@ from dagster._daemon.types import DaemonHeartbeat
 __all__ = [
     "DaemonHeartbeat",
     "code_location_job_origin",
+    "instance_storage_in_effect",
     "runs_to_dequeue",
     "runs_to_dequeue_parameters",
     "validated_instance_config",
@@ -61,3 +64,15 @@ def runs_to_dequeue(instance: DagsterInstance) -> list[DagsterRun]:
     """The queued runs the run-queue daemon would start next, under the instance's limits."""
     daemon = QueuedRunCoordinatorDaemon(interval_seconds=1)
     return daemon._get_runs_to_dequeue(instance, instance.get_concurrency_config(), None)
+
+
+def instance_storage_in_effect() -> object | None:
+    """What Dagster holds as the instance in effect, or None.
+
+    ``with instance:`` (and a schedule or sensor context's ``context.instance``, until the context
+    is left) sets a context variable to the instance's definitions-state storage, which Dagster
+    reads when it loads definitions. The storage holds its instance by a weak reference: left set
+    after the instance has gone, the next definitions load fails with "Attempted to resolve
+    undefined DagsterInstance weakref".
+    """
+    return DefsStateStorage.get()

@@ -21,6 +21,7 @@ from dagster import (
     RunRequest,
     asset,
     asset_check,
+    build_schedule_context,
     define_asset_job,
     deserialize_value,
     materialize,
@@ -155,3 +156,15 @@ def test_instances_of_fixtures_unwound_out_of_order_leave_no_gone_instance_in_ef
     gc.collect()
     repository = Definitions(assets=[upstream]).get_repository_def()
     assert [node.key for node in repository.asset_graph.asset_nodes] == [upstream.key]
+
+
+def test_a_schedule_context_puts_an_instance_in_effect_until_it_is_left(tmp_path: Path) -> None:
+    # Why the tests enter schedule contexts with ``with``: ``context.instance`` opens an instance
+    # of the context's own from the given one's ref and puts it in effect; only leaving the
+    # context takes it out again (a context dropped without that left it there, gone).
+    with disposing(DagsterInstance.local_temp(str(tmp_path))) as instance:
+        with build_schedule_context(instance=instance) as context:
+            assert test_internals.instance_storage_in_effect() is None
+            assert context.instance is not instance
+            assert test_internals.instance_storage_in_effect() is not None
+        assert test_internals.instance_storage_in_effect() is None

@@ -60,12 +60,12 @@ def test_only_due_connections_are_launched_and_only_they_sync(
             )
         deactivate_connection(conn, gone)
 
-    context = build_schedule_context(
+    with build_schedule_context(
         instance=world.instance,
         scheduled_execution_time=TICK,
         resources={"warehouse": WarehouseResource()},
-    )
-    result = airbyte_sync_hourly(context)
+    ) as context:
+        result = airbyte_sync_hourly(context)
     assert isinstance(result, list)
     requests = {r.partition_key: r for r in result if isinstance(r, RunRequest)}
     # the 60-minute connections synced 2 hours ago are due; the 240-minute one is not

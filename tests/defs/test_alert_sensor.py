@@ -315,13 +315,13 @@ def alert_env(monkeypatch, slack, smtp) -> None:
 
 
 def run_sensor(instance: DagsterInstance, cursor: str | None) -> SensorResult:
-    context = build_sensor_context(
+    with build_sensor_context(
         instance=instance,
         cursor=cursor,
         definitions=defs,
         resources={"warehouse": WarehouseResource(), "alert_channels": AlertChannelsResource()},
-    )
-    result = alert_sensor(context)
+    ) as context:
+        result = alert_sensor(context)
     assert isinstance(result, SensorResult)
     return result
 

@@ -27,10 +27,10 @@ def test_sensor_keeps_partitions_equal_to_active_tenants(
     instance.add_dynamic_partitions("tenant", ["gone-tenant"])
 
     def evaluate() -> object:
-        context = build_sensor_context(
+        with build_sensor_context(
             instance=instance, resources={"warehouse": WarehouseResource()}
-        )
-        result = tenant_partitions_sensor(context)
+        ) as context:
+            result = tenant_partitions_sensor(context)
         if isinstance(result, SensorResult):
             for request in result.dynamic_partitions_requests or []:
                 if isinstance(request, AddDynamicPartitionsRequest):
@@ -70,10 +70,10 @@ def test_every_tenant_schedule_requests_one_keyed_run_per_tenant(tmp_path, monke
     monkeypatch.setattr(DagsterInstance, "has_dynamic_partition", counted)
     with DagsterInstance.local_temp(str(tmp_path)) as instance:
         instance.add_dynamic_partitions("tenant", ["acme", "globex"])
-        context = build_schedule_context(
+        with build_schedule_context(
             instance=instance, repository_def=defs.get_repository_def()
-        )
-        result = meta_sync_hourly.evaluate_tick(context)
+        ) as context:
+            result = meta_sync_hourly.evaluate_tick(context)
     requests = result.run_requests or []
     assert sorted(
         (r.partition_key, r.run_key, r.tags["tenant_id"], r.tags["dagster/partition"])

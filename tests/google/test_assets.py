@@ -335,13 +335,13 @@ def test_schedule_runs_only_tenants_with_an_active_source(
     (tmp_path / "instance").mkdir()
     with DagsterInstance.local_temp(str(tmp_path / "instance")) as instance:
         instance.add_dynamic_partitions("tenant", ["acme", "globex", "no-web", "gone"])
-        context = build_schedule_context(
+        with build_schedule_context(
             instance=instance,
             resources={"warehouse": WarehouseResource(database_url=product_env.plain_url)},
             scheduled_execution_time=datetime(2026, 3, 2, 9, tzinfo=JAMAICA),
             repository_def=defs.get_repository_def(),
-        )
-        requests = ga4_sync_hourly.evaluate_tick(context).run_requests or []
+        ) as context:
+            requests = ga4_sync_hourly.evaluate_tick(context).run_requests or []
     assert sorted((r.partition_key, r.tags["tenant_id"]) for r in requests) == [
         ("acme", "acme"),
         ("globex", "globex"),
