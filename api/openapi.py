@@ -11,8 +11,9 @@ referring to the shared pieces below with ``$ref``:
 
 What every operation shares is added here, not repeated in docstrings: ``operationId`` (the
 endpoint function's name unless given), ``security`` (bearer, or none for the public paths),
-and the answers any request can get: 401/403 for authenticated operations, 429 (throttled) and
-500 for all. A route without a YAML docstring is missing from the document, and a test fails.
+and the answers any request can get: 401/403 for authenticated operations, 429 (throttled), 500
+and 503 for all, and 400/404 for those that take ``tenant_id`` (``TenantId``). A route without a
+YAML docstring is missing from the document, and a test fails.
 """
 
 from __future__ import annotations
@@ -31,6 +32,13 @@ from api.schemas import SCHEMA_MODELS
 
 OPENAPI_VERSION = "3.1.0"
 REF = "#/components/schemas/{model}"
+TENANT_ID = {"$ref": "#/components/parameters/TenantId"}
+#: What an operation that takes ``tenant_id`` answers besides (``api/auth.py``): 400 for a
+#: value that is not a tenant id (or an operator key that names none), 404 for no such tenant.
+TENANT_ANSWERS = {
+    "400": {"$ref": "#/components/responses/BadRequest"},
+    "404": {"$ref": "#/components/responses/NotFound"},
+}
 
 
 def _problem(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -168,6 +176,8 @@ def build_document(
 def _complete(operation: dict[str, Any], *, public: bool, name: str) -> None:
     operation.setdefault("operationId", name)
     responses = {str(code): value for code, value in operation.get("responses", {}).items()}
+    if TENANT_ID in operation.get("parameters", []):
+        responses = dict(sorted({**TENANT_ANSWERS, **responses}.items()))
     if public:
         operation["security"] = []
     else:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -56,6 +56,18 @@ def _as_text(data: Buffer) -> str:
     return bytes(data).decode("utf-8", "replace")
 
 
+OUT_OF_RANGE = "a timestamp outside the years 1 to 9999"
+
+
+def _psycopg_or_unreadable(load: Callable[[Buffer], Any], data: Buffer, shown: str) -> Any:
+    """psycopg's own ``load`` of ``data``; where it refuses (``DataError``), an
+    :class:`UnreadableValue` showing ``shown``."""
+    try:
+        return load(data)
+    except DataError:
+        return UnreadableValue(shown)
+
+
 class _TolerantTimestamptz(TimestamptzLoader):
     def __init__(self, oid: int, context: Any = None) -> None:
         super().__init__(oid, context)
@@ -70,10 +82,7 @@ class _TolerantTimestamptz(TimestamptzLoader):
             return datetime.fromisoformat(bytes(data).decode()).astimezone(self._zone)
         except ValueError:
             pass
-        try:
-            return super().load(data)
-        except DataError:
-            return UnreadableValue(_as_text(data))
+        return _psycopg_or_unreadable(super().load, data, _as_text(data))
 
 
 class _TolerantTimestamp(TimestampLoader):
@@ -84,26 +93,17 @@ class _TolerantTimestamp(TimestampLoader):
                 return value
         except ValueError:
             pass
-        try:
-            return super().load(data)
-        except DataError:
-            return UnreadableValue(_as_text(data))
+        return _psycopg_or_unreadable(super().load, data, _as_text(data))
 
 
 class _TolerantTimestamptzBinary(TimestamptzBinaryLoader):
     def load(self, data: Buffer) -> Any:
-        try:
-            return super().load(data)
-        except DataError:
-            return UnreadableValue("a timestamp outside the years 1 to 9999")
+        return _psycopg_or_unreadable(super().load, data, OUT_OF_RANGE)
 
 
 class _TolerantTimestampBinary(TimestampBinaryLoader):
     def load(self, data: Buffer) -> Any:
-        try:
-            return super().load(data)
-        except DataError:
-            return UnreadableValue("a timestamp outside the years 1 to 9999")
+        return _psycopg_or_unreadable(super().load, data, OUT_OF_RANGE)
 
 
 def register_tolerant_loaders(adapters: AdaptersMap) -> None:

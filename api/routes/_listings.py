@@ -36,8 +36,6 @@ _OPERATION = """
         content:
           application/json:
             schema: {{$ref: '#/components/schemas/{schema}'}}
-      400: {{$ref: '#/components/responses/BadRequest'}}
-      404: {{$ref: '#/components/responses/NotFound'}}
 """
 _DAYS = """      - $ref: '#/components/parameters/Since'
       - $ref: '#/components/parameters/Until'

@@ -262,8 +262,6 @@ def airbyte_health(request: Request) -> JSONResponse:
         content:
           application/json:
             schema: {$ref: '#/components/schemas/AirbyteHealth'}
-      400: {$ref: '#/components/responses/BadRequest'}
-      404: {$ref: '#/components/responses/NotFound'}
       502:
         description: A connection is `failing` (same body as 200).
         content:
@@ -329,8 +327,6 @@ def airbyte_telemetry(request: Request) -> JSONResponse:
         content:
           application/json:
             schema: {$ref: '#/components/schemas/AirbyteTelemetry'}
-      400: {$ref: '#/components/responses/BadRequest'}
-      404: {$ref: '#/components/responses/NotFound'}
     """
     tenant_id = tenant_scope(request, authenticate(request))
     limit = parse_limit(request)

@@ -31,8 +31,6 @@ def run_alerts(request: Request) -> JSONResponse:
         content:
           application/json:
             schema: {$ref: '#/components/schemas/AlertsRun'}
-      400: {$ref: '#/components/responses/BadRequest'}
-      404: {$ref: '#/components/responses/NotFound'}
     """
     principal = authenticate(request)
     if not principal.is_operator:

@@ -58,8 +58,6 @@ def audit_logs(request: Request) -> JSONResponse:
         content:
           application/json:
             schema: {$ref: '#/components/schemas/AuditEventPage'}
-      400: {$ref: '#/components/responses/BadRequest'}
-      404: {$ref: '#/components/responses/NotFound'}
     """
     principal = authenticate(request)
     tenant_id = scoped_tenant(request, principal)

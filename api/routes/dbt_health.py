@@ -31,8 +31,6 @@ def dbt_health_status(request: Request) -> JSONResponse:
         content:
           application/json:
             schema: {$ref: '#/components/schemas/DbtHealth'}
-      400: {$ref: '#/components/responses/BadRequest'}
-      404: {$ref: '#/components/responses/NotFound'}
     """
     # No tenant data here, but a tenant key naming another tenant is refused like everywhere.
     tenant_scope(request, authenticate(request))

@@ -41,6 +41,7 @@ from api.routes.social import platform_statuses
 from api.state import AppState, state_of
 
 T = TypeVar("T")
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
 
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
 PAGE_HEADERS = {
@@ -58,6 +59,54 @@ class Caller:
     tenant_id: str
     actor: str
     via_link: bool
+
+
+_TENANT_ID = "      - $ref: '#/components/parameters/TenantId'\n"
+_ONBOARDING_LINK = "      - $ref: '#/components/parameters/OnboardingLink'\n"
+_OPERATION = """
+    ---
+    summary: {summary}
+    tags: [integrations]
+    parameters:
+{parameters}{request_body}    responses:
+      200:
+        description: {answer}
+        content:
+          application/json:
+            schema: {{$ref: '#/components/schemas/{schema}'}}
+      400: {{$ref: '#/components/responses/BadRequest'}}
+      404: {{$ref: '#/components/responses/NotFound'}}
+      409: {{$ref: '#/components/responses/Refused'}}
+{meta_failed}"""
+_META_FAILED = "      502: {$ref: '#/components/responses/MetaFailed'}\n"
+
+
+def lifecycle_operation(
+    *,
+    summary: str,
+    answer: str,
+    schema: str,
+    parameters: str = _TENANT_ID,
+    request_body: str = "",
+    calls_meta: bool = False,
+) -> Callable[[Endpoint], Endpoint]:
+    """Completes a lifecycle endpoint's docstring with its OpenAPI operation (api/openapi.py):
+    ``parameters`` and ``request_body`` (YAML, indented as in a docstring), the 200 answer
+    (``answer`` describes the ``schema``), and what every lifecycle step can answer: 400, 404
+    and 409 (refused in the tenant's state), and 502 when it ``calls_meta``."""
+
+    def document(endpoint: Endpoint) -> Endpoint:
+        endpoint.__doc__ = (endpoint.__doc__ or summary).rstrip() + _OPERATION.format(
+            summary=summary,
+            parameters=parameters,
+            request_body=request_body,
+            answer=answer,
+            schema=schema,
+            meta_failed=_META_FAILED if calls_meta else "",
+        )
+        return endpoint
+
+    return document
 
 
 def _config(state: AppState) -> LoginConfig:
@@ -166,26 +215,15 @@ def _setup_body(state: AppState, tenant_id: str) -> dict[str, Any]:
 # --- JSON endpoints ----------------------------------------------------------------------------
 
 
+@lifecycle_operation(
+    summary="Meta connection state and what can be selected",
+    answer="The status as /api/integrations/social/status/ reports it for meta.",
+    schema="MetaSetup",
+    parameters=_TENANT_ID + _ONBOARDING_LINK,
+    calls_meta=True,
+)
 def setup(request: Request) -> Response:
-    """The tenant's Meta connection, the ad accounts and Pages its token sees, the selection.
-
-    ---
-    summary: Meta connection state and what can be selected
-    tags: [integrations]
-    parameters:
-      - $ref: '#/components/parameters/TenantId'
-      - $ref: '#/components/parameters/OnboardingLink'
-    responses:
-      200:
-        description: The status as /api/integrations/social/status/ reports it for meta.
-        content:
-          application/json:
-            schema: {$ref: '#/components/schemas/MetaSetup'}
-      400: {$ref: '#/components/responses/BadRequest'}
-      404: {$ref: '#/components/responses/NotFound'}
-      409: {$ref: '#/components/responses/Refused'}
-      502: {$ref: '#/components/responses/MetaFailed'}
-    """
+    """The tenant's Meta connection, the ad accounts and Pages its token sees, the selection."""
     caller = _caller(request)
     state = state_of(request)
     try:
@@ -195,26 +233,16 @@ def setup(request: Request) -> Response:
     return JSONResponse(body)
 
 
+@lifecycle_operation(
+    summary="Start Facebook Login for a tenant",
+    answer="The dialog URL to send the person to.",
+    schema="MetaOAuthStart",
+    parameters=_TENANT_ID + _ONBOARDING_LINK,
+)
 async def oauth_start(request: Request) -> Response:
     """The Facebook Login dialog URL: signed single-use state (10 minutes), ``auth_type=rerequest``
     after a grant that lacked permissions, ``config_id`` when a configuration is required.
     A form post (the onboarding page) is redirected to the dialog.
-
-    ---
-    summary: Start Facebook Login for a tenant
-    tags: [integrations]
-    parameters:
-      - $ref: '#/components/parameters/TenantId'
-      - $ref: '#/components/parameters/OnboardingLink'
-    responses:
-      200:
-        description: The dialog URL to send the person to.
-        content:
-          application/json:
-            schema: {$ref: '#/components/schemas/MetaOAuthStart'}
-      400: {$ref: '#/components/responses/BadRequest'}
-      404: {$ref: '#/components/responses/NotFound'}
-      409: {$ref: '#/components/responses/Refused'}
     """
     body, form = await _form_or_json(request)
     caller = _caller(request, body)
@@ -228,32 +256,27 @@ async def oauth_start(request: Request) -> Response:
     return JSONResponse(answer)
 
 
-def oauth_callback(request: Request) -> Response:
-    """Where Facebook Login returns: checks and consumes ``state``, exchanges the code for a
-    long-lived token, applies the scope gate, stores the token encrypted (audited). Browsers get
-    the result page; JSON clients (no ``text/html`` in Accept) get JSON.
-
-    ---
-    summary: Facebook Login callback
-    tags: [integrations]
-    parameters:
-      - {name: state, in: query, required: false, schema: {type: string, maxLength: 2000}}
+@lifecycle_operation(
+    summary="Facebook Login callback",
+    answer="connected, or missing_required_permissions (with the missing ones).",
+    schema="MetaOAuthCallback",
+    parameters="""      - name: state
+        in: query
+        required: false
+        schema: {type: string, maxLength: 2000}
       - {name: code, in: query, required: false, schema: {type: string, maxLength: 2000}}
       - {name: error, in: query, required: false, schema: {type: string, maxLength: 200}}
       - name: error_reason
         in: query
         required: false
         schema: {type: string, maxLength: 200}
-    responses:
-      200:
-        description: "connected, or missing_required_permissions (with the missing ones)."
-        content:
-          application/json:
-            schema: {$ref: '#/components/schemas/MetaOAuthCallback'}
-      400: {$ref: '#/components/responses/BadRequest'}
-      404: {$ref: '#/components/responses/NotFound'}
-      409: {$ref: '#/components/responses/Refused'}
-      502: {$ref: '#/components/responses/MetaFailed'}
+""",
+    calls_meta=True,
+)
+def oauth_callback(request: Request) -> Response:
+    """Where Facebook Login returns: checks and consumes ``state``, exchanges the code for a
+    long-lived token, applies the scope gate, stores the token encrypted (audited). Browsers get
+    the result page; JSON clients (no ``text/html`` in Accept) get JSON.
     """
     state = state_of(request)
     html = wants_html(request)
@@ -318,30 +341,21 @@ def _ids(body: dict[str, Any], form: FormData | None, name: str) -> list[str]:
     return out
 
 
-async def provision(request: Request) -> Response:
-    """Store the chosen ad accounts and Pages (each must be visible to the tenant's token),
-    ensure the tenant's partition, start the first sync; answers the run ids (audited).
-
-    ---
-    summary: Provision the tenant's Meta selection and start the first sync
-    tags: [integrations]
-    parameters:
-      - $ref: '#/components/parameters/TenantId'
-    requestBody:
+@lifecycle_operation(
+    summary="Provision the tenant's Meta selection and start the first sync",
+    answer="The selection stored and the runs of the first sync.",
+    schema="MetaProvision",
+    request_body="""    requestBody:
       required: true
       content:
         application/json:
           schema: {$ref: '#/components/schemas/MetaProvisionRequest'}
-    responses:
-      200:
-        description: The selection stored and the runs of the first sync.
-        content:
-          application/json:
-            schema: {$ref: '#/components/schemas/MetaProvision'}
-      400: {$ref: '#/components/responses/BadRequest'}
-      404: {$ref: '#/components/responses/NotFound'}
-      409: {$ref: '#/components/responses/Refused'}
-      502: {$ref: '#/components/responses/MetaFailed'}
+""",
+    calls_meta=True,
+)
+async def provision(request: Request) -> Response:
+    """Store the chosen ad accounts and Pages (each must be visible to the tenant's token),
+    ensure the tenant's partition, start the first sync; answers the run ids (audited).
     """
     body, form = await _form_or_json(request)
     caller = _caller(request, body)
@@ -373,24 +387,14 @@ async def provision(request: Request) -> Response:
     return JSONResponse(answer)
 
 
+@lifecycle_operation(
+    summary="Sync a tenant's Meta data now",
+    answer="The runs of the sync started, or of the one still running.",
+    schema="MetaSync",
+)
 async def sync(request: Request) -> Response:
     """Sync the tenant's Meta data now (audited). While a sync runs, the running one is
     answered (``already_running``); one that finished moments ago answers 429.
-
-    ---
-    summary: Sync a tenant's Meta data now
-    tags: [integrations]
-    parameters:
-      - $ref: '#/components/parameters/TenantId'
-    responses:
-      200:
-        description: The runs of the sync started, or of the one still running.
-        content:
-          application/json:
-            schema: {$ref: '#/components/schemas/MetaSync'}
-      400: {$ref: '#/components/responses/BadRequest'}
-      404: {$ref: '#/components/responses/NotFound'}
-      409: {$ref: '#/components/responses/Refused'}
     """
     body, _ = await _form_or_json(request)
     caller = _caller(request, body)
@@ -401,24 +405,14 @@ async def sync(request: Request) -> Response:
     return JSONResponse({"tenant_id": caller.tenant_id, **answer})
 
 
+@lifecycle_operation(
+    summary="Disconnect a tenant's Meta account",
+    answer="Disconnected.",
+    schema="MetaLogout",
+)
 async def logout(request: Request) -> Response:
     """Revoke the grant at Meta (``DELETE /me/permissions``), delete the stored token, keep the
     synced data; the status goes back to ``not_connected`` (audited).
-
-    ---
-    summary: Disconnect a tenant's Meta account
-    tags: [integrations]
-    parameters:
-      - $ref: '#/components/parameters/TenantId'
-    responses:
-      200:
-        description: Disconnected.
-        content:
-          application/json:
-            schema: {$ref: '#/components/schemas/MetaLogout'}
-      400: {$ref: '#/components/responses/BadRequest'}
-      404: {$ref: '#/components/responses/NotFound'}
-      409: {$ref: '#/components/responses/Refused'}
     """
     body, _ = await _form_or_json(request)
     caller = _caller(request, body)

@@ -144,8 +144,6 @@ def combined_metrics(request: Request) -> Response:
         content:
           application/json:
             schema: {$ref: '#/components/schemas/CombinedMetrics'}
-      400: {$ref: '#/components/responses/BadRequest'}
-      404: {$ref: '#/components/responses/NotFound'}
       409:
         description: A day with spend has no exchange rate into the reporting currency.
         content:

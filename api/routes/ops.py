@@ -197,8 +197,6 @@ async def sync_health(request: Request) -> JSONResponse:
         content:
           application/json:
             schema: {$ref: '#/components/schemas/SyncHealth'}
-      400: {$ref: '#/components/responses/BadRequest'}
-      404: {$ref: '#/components/responses/NotFound'}
     """
     return JSONResponse(await run_in_threadpool(_sync_health, request))
 
@@ -484,7 +482,5 @@ async def health_overview(request: Request) -> JSONResponse:
         content:
           application/json:
             schema: {$ref: '#/components/schemas/HealthOverview'}
-      400: {$ref: '#/components/responses/BadRequest'}
-      404: {$ref: '#/components/responses/NotFound'}
     """
     return JSONResponse(await run_in_threadpool(_health_overview, request))

@@ -116,8 +116,6 @@ def social_status(request: Request) -> JSONResponse:
         content:
           application/json:
             schema: {$ref: '#/components/schemas/SocialStatus'}
-      400: {$ref: '#/components/responses/BadRequest'}
-      404: {$ref: '#/components/responses/NotFound'}
     """
     tenant_id = scoped_tenant(request, authenticate(request))
     with state_of(request).engine.connect() as conn:

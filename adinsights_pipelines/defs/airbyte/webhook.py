@@ -15,7 +15,7 @@ field, never a silently dropped value.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -123,17 +123,8 @@ class WebhookJob:
     error: str | None
 
     def outcome(self) -> JobOutcome:
-        return JobOutcome(
-            connection_id=self.connection_id,
-            job_id=self.job_id,
-            status=self.status,
-            records_synced=self.records_synced,
-            bytes_synced=self.bytes_synced,
-            duration_seconds=self.duration_seconds,
-            started_at=self.started_at,
-            finished_at=self.finished_at,
-            error=self.error,
-        )
+        """The job as a :class:`JobOutcome` (the same fields; ``attached`` left false)."""
+        return JobOutcome(**asdict(self))
 
 
 def parse_webhook(payload: Any, now: datetime | None = None) -> WebhookJob:
