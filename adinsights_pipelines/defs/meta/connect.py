@@ -284,21 +284,15 @@ class CallbackOutcome:
 def exchange_code(config: LoginConfig, code: str) -> str:
     """Facebook Login's code exchange: the short-lived user token."""
     app = config.app
-    with MetaGraphClient(
-        f"{app.app_id}|{app.app_secret}", base_url=app.base_url, api_version=app.api_version
-    ) as client:
-        body = client.get(
-            f"{client.base_url}/{client.api_version}/oauth/access_token",
-            {
-                "client_id": app.app_id,
-                "redirect_uri": config.redirect_uri,
-                "client_secret": app.app_secret,
-                "code": code,
-            },
-        )
-    token = body.get("access_token")
-    if not isinstance(token, str) or not token:
-        raise TokenRejected("Meta did not return an access token for the code")
+    token = app.access_token(
+        {
+            "client_id": app.app_id,
+            "redirect_uri": config.redirect_uri,
+            "client_secret": app.app_secret,
+            "code": code,
+        },
+        "Meta did not return an access token for the code",
+    )
     register_secret(token)
     return token
 
@@ -484,25 +478,20 @@ def provision(
 # --- syncs ---------------------------------------------------------------------------------
 
 
+#: The tenant's sync columns of ``app.meta_onboarding``.
+_SYNC_ROW = (
+    "select sync_run_ids, sync_requested_at, sync_finished_at, sync_status "
+    "from app.meta_onboarding where tenant_id = :t"
+)
+
+
 def _sync_row(conn: sa.Connection, tenant_id: str) -> Any:
-    return conn.execute(
-        sa.text(
-            "select sync_run_ids, sync_requested_at, sync_finished_at, sync_status "
-            "from app.meta_onboarding where tenant_id = :t for update"
-        ),
-        {"t": tenant_id},
-    ).one_or_none()
+    return conn.execute(sa.text(f"{_SYNC_ROW} for update"), {"t": tenant_id}).one_or_none()
 
 
 def sync_state(engine: Engine, tenant_id: str) -> dict[str, Any] | None:
     with engine.connect() as conn:
-        row = conn.execute(
-            sa.text(
-                "select sync_run_ids, sync_requested_at, sync_finished_at, sync_status "
-                "from app.meta_onboarding where tenant_id = :t"
-            ),
-            {"t": tenant_id},
-        ).one_or_none()
+        row = conn.execute(sa.text(_SYNC_ROW), {"t": tenant_id}).one_or_none()
     if row is None or row.sync_requested_at is None:
         return None
     return {
@@ -702,15 +691,18 @@ def logout(
             revoked = bool(body.get("success"))
         except MetaApiError as exc:  # an already invalid token: nothing left to revoke
             revoke_error = str(exc)[:300]
-    with engine.begin() as conn:
-        remove_credential(
-            conn,
-            tenant_id,
-            "meta",
-            actor=actor,
-            action="meta_logout",
-            metadata={"revoked_at_meta": revoked, "revoke_error": revoke_error},
-        )
+    try:
+        with engine.begin() as conn:
+            remove_credential(
+                conn,
+                tenant_id,
+                "meta",
+                actor=actor,
+                action="meta_logout",
+                metadata={"revoked_at_meta": revoked, "revoke_error": revoke_error},
+            )
+    except AdinsightsError:  # a concurrent logout deleted it first
+        raise Refused(409, "not_connected", f"tenant {tenant_id} has no Meta connection") from None
     return {
         "tenant_id": tenant_id,
         "status": "not_connected",
