@@ -58,29 +58,55 @@ def store_credential(
         tenant_store.require_tenant(conn, tenant_id)
     checked = check(token)
     with engine.begin() as conn:
-        tenant_store.set_credential(
-            conn,
-            keyring,
-            tenant_id,
-            platform,
-            checked.token,
-            scopes=checked.scopes,
-            expires_at=checked.expires_at,
-        )
-        AuditSubject(tenant_id, "platform_credential", platform).record(
-            conn, "credential_updated", actor=actor, metadata={"scopes": list(checked.scopes)}
-        )
+        save_checked(conn, keyring, tenant_id, platform, checked, actor=actor)
     return checked
 
 
-def remove_credential(conn: Connection, tenant_id: str, platform: str, *, actor: str) -> None:
+def credential_subject(tenant_id: str, platform: str) -> AuditSubject:
+    """What the audit records of a tenant's credential for the platform name as changed."""
+    return AuditSubject(tenant_id, "platform_credential", platform)
+
+
+def save_checked(
+    conn: Connection,
+    keyring: Keyring,
+    tenant_id: str,
+    platform: str,
+    checked: CheckedToken,
+    *,
+    actor: str,
+    action: str = "credential_updated",
+) -> None:
+    """Store an already checked token encrypted under the tenant's data key, audited as
+    ``action`` (metadata: the scopes), in the caller's transaction."""
+    tenant_store.set_credential(
+        conn,
+        keyring,
+        tenant_id,
+        platform,
+        checked.token,
+        scopes=checked.scopes,
+        expires_at=checked.expires_at,
+    )
+    credential_subject(tenant_id, platform).record(
+        conn, action, actor=actor, metadata={"scopes": list(checked.scopes)}
+    )
+
+
+def remove_credential(
+    conn: Connection,
+    tenant_id: str,
+    platform: str,
+    *,
+    actor: str,
+    action: str = "credential_deleted",
+    metadata: dict[str, object] | None = None,
+) -> None:
     """Delete the tenant's stored token for the platform (synced data is kept), audited as
-    ``credential_deleted``; an error when there is none."""
+    ``action`` with ``metadata``; an error when there is none."""
     if not tenant_store.remove_credential(conn, tenant_id, platform):
         raise AdinsightsError(f"tenant {tenant_id!r} has no {platform} credential")
-    AuditSubject(tenant_id, "platform_credential", platform).record(
-        conn, "credential_deleted", actor=actor
-    )
+    credential_subject(tenant_id, platform).record(conn, action, actor=actor, metadata=metadata)
 
 
 def record_meta_onboarding_link(
@@ -91,6 +117,6 @@ def record_meta_onboarding_link(
     tenant_store.require_tenant(conn, tenant_id)
     if tenant_id not in tenant_store.active_tenant_ids(conn):
         raise AdinsightsError(f"tenant {tenant_id!r} is inactive")
-    AuditSubject(tenant_id, "platform_credential", "meta").record(
+    credential_subject(tenant_id, "meta").record(
         conn, "meta_onboarding_link_created", actor=actor, metadata={"valid_hours": valid_hours}
     )

@@ -71,7 +71,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -88,6 +88,7 @@ from adinsights_pipelines.simulators.control import (
     RequestRecord,
     SimulatorControls,
     control_routes,
+    refuse_unknown_knobs,
 )
 from adinsights_pipelines.simulators.server import LoopbackServer
 
@@ -205,6 +206,10 @@ class Problem(Exception):
             status_code=self.status,
             media_type="application/problem+json",
         )
+
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 def _not_found(what: str, ident: object) -> Problem:
@@ -605,9 +610,7 @@ class AirbyteSimState(SimulatorControls[Fault, RequestRecord]):
 
     # knobs --------------------------------------------------------------------------------
     def configure(self, **knobs: Any) -> dict[str, Any]:
-        unknown = set(knobs) - {*KNOB_NAMES, "now"}
-        if unknown:
-            raise ValueError(f"unknown knob(s): {', '.join(sorted(unknown))}")
+        refuse_unknown_knobs(knobs, {*KNOB_NAMES, "now"})
         with self._lock:
             for name, value in knobs.items():
                 if name == "now":
@@ -750,19 +753,19 @@ class AirbyteSimState(SimulatorControls[Fault, RequestRecord]):
         with self._lock:
             return list(self._connections.values())
 
-    def connection(self, connection_id: str) -> SimConnection:
+    def _one(self, objects: Mapping[K, V], what: str, ident: K) -> V:
+        """``objects[ident]``, read under the lock; Airbyte's 404 problem when there is none."""
         with self._lock:
-            found = self._connections.get(connection_id)
+            found = objects.get(ident)
         if found is None:
-            raise _not_found("connection", connection_id)
+            raise _not_found(what, ident)
         return found
 
+    def connection(self, connection_id: str) -> SimConnection:
+        return self._one(self._connections, "connection", connection_id)
+
     def destination(self, destination_id: str) -> SimDestination:
-        with self._lock:
-            found = self._destinations.get(destination_id)
-        if found is None:
-            raise _not_found("destination", destination_id)
-        return found
+        return self._one(self._destinations, "destination", destination_id)
 
     def source_connection(self, source_id: str) -> SimConnection:
         for connection in self.connections:
@@ -776,11 +779,7 @@ class AirbyteSimState(SimulatorControls[Fault, RequestRecord]):
 
     # jobs ---------------------------------------------------------------------------------
     def job(self, job_id: int) -> SimJob:
-        with self._lock:
-            found = self._jobs.get(job_id)
-        if found is None:
-            raise _not_found("job", job_id)
-        return found
+        return self._one(self._jobs, "job", job_id)
 
     @property
     def jobs(self) -> list[SimJob]:

@@ -16,7 +16,7 @@ where it logs something else (Google: the request body; exchange rates: the day 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, Protocol, TypeVar
@@ -32,7 +32,9 @@ __all__ = [
     "SimulatorControls",
     "as_datetime",
     "aware",
+    "check_error_fault",
     "control_routes",
+    "refuse_unknown_knobs",
 ]
 
 
@@ -41,6 +43,15 @@ class PendingFault(Protocol):
 
     path_contains: str
     remaining: int
+
+
+def check_error_fault(count: int, http_status: int) -> None:
+    """Refuse a fault spec that would never fire (``count`` below 1) or would answer something
+    other than an error (``http_status`` outside 4xx and 5xx)."""
+    if count < 1:
+        raise ValueError("count must be at least 1")
+    if not 400 <= http_status <= 599:
+        raise ValueError("http_status must be a 4xx or 5xx code")
 
 
 class _Logged(Protocol):
@@ -129,6 +140,12 @@ def as_datetime(value: Any) -> datetime:
     if isinstance(value, str):
         return aware(datetime.fromisoformat(value.replace("Z", "+00:00")))
     raise TypeError(f"not a datetime: {value!r}")
+
+
+def refuse_unknown_knobs(knobs: Iterable[str], known: Iterable[str]) -> None:
+    """A config naming a knob the simulator does not have is refused, naming them all."""
+    if unknown := set(knobs) - set(known):
+        raise ValueError(f"unknown knob(s): {', '.join(sorted(unknown))}")
 
 
 class Knobs(Protocol):

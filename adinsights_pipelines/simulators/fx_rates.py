@@ -51,7 +51,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from adinsights_pipelines.simulators.control import SimulatorControls, control_routes
+from adinsights_pipelines.simulators.control import (
+    SimulatorControls,
+    check_error_fault,
+    control_routes,
+)
 from adinsights_pipelines.simulators.server import LoopbackServer
 
 __all__ = ["FxRatesSimulator", "FxSimState", "create_app", "environment", "main", "rate_for"]
@@ -133,10 +137,7 @@ class Fault:
     remaining: int = field(init=False)
 
     def __post_init__(self) -> None:
-        if self.count < 1:
-            raise ValueError("count must be at least 1")
-        if not 400 <= self.http_status <= 599:
-            raise ValueError("http_status must be a 4xx or 5xx code")
+        check_error_fault(self.count, self.http_status)
         self.remaining = self.count
 
 

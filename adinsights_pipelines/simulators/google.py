@@ -99,7 +99,9 @@ from adinsights_pipelines.simulators.control import (
     SimulatorControls,
     as_datetime,
     aware,
+    check_error_fault,
     control_routes,
+    refuse_unknown_knobs,
 )
 from adinsights_pipelines.simulators.meta_graph import JAMAICA_REGIONS
 from adinsights_pipelines.simulators.server import LoopbackServer
@@ -349,10 +351,7 @@ class Fault:
     remaining: int = field(init=False)
 
     def __post_init__(self) -> None:
-        if self.count < 1:
-            raise ValueError("count must be at least 1")
-        if not 400 <= self.http_status <= 599:
-            raise ValueError("http_status must be a 4xx or 5xx code")
+        check_error_fault(self.count, self.http_status)
         self.remaining = self.count
 
     def to_error(self, api: str) -> GoogleError:
@@ -473,9 +472,7 @@ class GoogleSimState(SimulatorControls[Fault, RequestRecord]):
     # knobs --------------------------------------------------------------------------------
     def configure(self, **knobs: Any) -> dict[str, Any]:
         """Set knobs by name (``now`` pins the clock, ``advance_s`` moves it)."""
-        unknown = set(knobs) - {*KNOB_NAMES, "now", "advance_s"}
-        if unknown:
-            raise ValueError(f"unknown knob(s): {', '.join(sorted(unknown))}")
+        refuse_unknown_knobs(knobs, {*KNOB_NAMES, "now", "advance_s"})
         converted: dict[str, Any] = {}
         for name, value in knobs.items():
             if name == "now":

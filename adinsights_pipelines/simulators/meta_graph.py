@@ -106,6 +106,7 @@ from adinsights_pipelines.simulators.control import (
     as_datetime,
     aware,
     control_routes,
+    refuse_unknown_knobs,
 )
 from adinsights_pipelines.simulators.meta_errors import (
     FULL_SCOPES,
@@ -543,9 +544,7 @@ class MetaSimState(SimulatorControls[Fault, RequestRecord]):
     # knobs --------------------------------------------------------------------------------
     def configure(self, **knobs: Any) -> dict[str, Any]:
         """Set knobs by name (``now`` pins the clock), validating and converting JSON values."""
-        unknown = set(knobs) - {*KNOB_NAMES, "now"}
-        if unknown:
-            raise ValueError(f"unknown knob(s): {', '.join(sorted(unknown))}")
+        refuse_unknown_knobs(knobs, {*KNOB_NAMES, "now"})
         converted: dict[str, Any] = {}
         for name, value in knobs.items():
             if name == "now":
@@ -1985,13 +1984,7 @@ def _me(call: _Call, sim: MetaSimState, token: str) -> Any:
     if call.edge == "adaccounts":
         objs = [_account_obj(a, sim.now()) for a in _universe(token)]
         fields = _fields(call, documented.ACCOUNT_FIELDS, ("account_id", "id"), "AdAccount")
-        return _paged(
-            call,
-            sim,
-            len(objs),
-            lambda a, b: [_project(o, fields) for o in objs[a:b]],
-            summary={"total_count": len(objs)} if wants_summary(call.params) else None,
-        )
+        return _counted_page(call, sim, objs, fields)
     if call.edge == "accounts":
         pages = [_page_obj(page, page_token) for page, page_token in _pages_of(token)]
         fields = _fields(call, PAGE_FIELDS, ("access_token", "category", "name", "id"), "Page")
@@ -2023,6 +2016,18 @@ def _business_obj(token: str) -> dict[str, Any]:
     }
 
 
+def _insights_edge(
+    call: _Call, sim: MetaSimState, token: str, account: _Account, spec: _InsightSpec
+) -> dict[str, Any]:
+    """An ``/insights`` edge: POST starts an async report run, GET answers a page at once."""
+    if call.method == "POST":
+        run = sim._new_run(canonical_token(token), account.account_id, spec)
+        return {"report_run_id": run.id}
+    if call.method != "GET":
+        raise _not_capable()
+    return _insight_page(call, sim, token, account, spec)
+
+
 def _ad_account(call: _Call, sim: MetaSimState, token: str) -> Any:
     account = _find_account(token, call.node)
     edge = call.edge
@@ -2030,27 +2035,38 @@ def _ad_account(call: _Call, sim: MetaSimState, token: str) -> Any:
     _check_ads_version(call.version, sim)
     if edge == "insights":
         spec = _insight_spec(call.params, _account_today(sim, account))
-        if call.method == "POST":
-            run = sim._new_run(canonical_token(token), account.account_id, spec)
-            return {"report_run_id": run.id}
-        if call.method != "GET":
-            raise _not_capable()
-        return _insight_page(call, sim, token, account, spec)
+        return _insights_edge(call, sim, token, account, spec)
     if call.method != "GET":
         raise _not_capable()
     if edge is None:
         fields = _fields(call, documented.ACCOUNT_FIELDS, ("id",), "AdAccount")
         return _project(_account_obj(account, sim.now()), fields)
     edges = {
-        "campaigns": (account.campaigns, documented.CAMPAIGN_FIELDS, "Campaign"),
-        "adsets": (account.adsets, documented.ADSET_FIELDS, "AdSet"),
-        "ads": (account.ads, documented.AD_FIELDS, "Adgroup"),
+        attribute: (allowed, node_type) for attribute, allowed, node_type in _OBJECT_KINDS.values()
     }
     if edge not in edges:
         raise _unknown_path(edge)
-    everything, allowed, node_type = edges[edge]
+    allowed, node_type = edges[edge]
+    return _edge_page(call, sim, getattr(account, edge), allowed, node_type)
+
+
+def _edge_page(
+    call: _Call,
+    sim: MetaSimState,
+    objs: Iterable[dict[str, Any]],
+    allowed: frozenset[str],
+    node_type: str,
+) -> dict[str, Any]:
+    """One page of an edge's objects (:func:`_listed`) with the asked fields."""
     fields = _fields(call, allowed, ("id",), node_type)
-    objs = _listed(call, everything, allowed, node_type)
+    return _counted_page(call, sim, _listed(call, objs, allowed, node_type), fields)
+
+
+def _counted_page(
+    call: _Call, sim: MetaSimState, objs: list[dict[str, Any]], fields: list[str]
+) -> dict[str, Any]:
+    """One page of ``objs`` projected to ``fields``, with the ``total_count`` summary when
+    the request asks for it."""
     return _paged(
         call,
         sim,
@@ -2139,12 +2155,7 @@ def _ad_object(
             # ad objects" best practice: "<AD_ID>/insights works for a deleted object").
             own.append(Filter(f"{kind}.effective_status", "IN", [obj["effective_status"]]))
         spec = replace(spec, filters=(*spec.filters, *own))
-        if call.method == "POST":
-            run = sim._new_run(canonical_token(token), account.account_id, spec)
-            return {"report_run_id": run.id}
-        if call.method != "GET":
-            raise _not_capable()
-        return _insight_page(call, sim, token, account, spec)
+        return _insights_edge(call, sim, token, account, spec)
     if call.method != "GET":
         raise _not_capable()
     _, allowed, node_type = _OBJECT_KINDS[kind]
@@ -2154,15 +2165,7 @@ def _ad_object(
         raise _unknown_path(edge)
     attribute, child_allowed, child_type = _OBJECT_KINDS[edge.removesuffix("s")]
     children = [o for o in getattr(account, attribute) if o.get(f"{kind}_id") == obj["id"]]
-    fields = _fields(call, child_allowed, ("id",), child_type)
-    objs = _listed(call, children, child_allowed, child_type)
-    return _paged(
-        call,
-        sim,
-        len(objs),
-        lambda a, b: [_project(o, fields) for o in objs[a:b]],
-        summary={"total_count": len(objs)} if wants_summary(call.params) else None,
-    )
+    return _edge_page(call, sim, children, child_allowed, child_type)
 
 
 def _report_run(call: _Call, sim: MetaSimState, token: str, run: _ReportRun) -> Any:

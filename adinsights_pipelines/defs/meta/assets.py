@@ -21,6 +21,7 @@ from adinsights_pipelines.defs.meta.rows import account_row
 from adinsights_pipelines.defs.meta.sync import (
     MetaSync,
     conversion_definition,
+    fail_if_every_account_failed,
     meta_asset,
     selected_ids,
     set_sync_state,
@@ -166,11 +167,7 @@ def meta_insights(context: AssetExecutionContext, sync: MetaSync) -> Materialize
             window.until,
         )
 
-    if len(failed) == len(accounts):
-        raise Failure(
-            f"tenant {tenant_id}: every Meta account failed",
-            metadata={"failed_accounts": MetadataValue.json(failed)},
-        )
+    fail_if_every_account_failed(tenant_id, accounts, failed, "every Meta account failed")
     return MaterializeResult(
         metadata={
             "tenant_id": tenant_id,

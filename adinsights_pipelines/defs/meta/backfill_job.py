@@ -22,7 +22,6 @@ from dagster import (
 )
 from sqlalchemy.engine import Engine
 
-from adinsights_pipelines.audit import record_audit
 from adinsights_pipelines.defs.meta.assets import JAMAICA
 from adinsights_pipelines.defs.meta.backfill import (
     backfill_account,
@@ -47,6 +46,7 @@ from adinsights_pipelines.defs.resources import (
 from adinsights_pipelines.encryption import Keyring
 from adinsights_pipelines.errors import AdinsightsError
 from adinsights_pipelines.logs import log_context
+from adinsights_pipelines.services.audit_trail import AuditSubject
 
 
 @dataclass
@@ -230,13 +230,8 @@ def audit_backfill(
     if reason:
         metadata["reason"] = reason
     with engine.begin() as conn:
-        record_audit(
-            conn,
-            tenant_id=report.tenant_id,
-            actor=actor,
-            action="meta_backfill",
-            resource_type="meta_insights",
-            metadata=metadata,
+        AuditSubject(report.tenant_id, "meta_insights", None).record(
+            conn, "meta_backfill", actor=actor, metadata=metadata
         )
 
 

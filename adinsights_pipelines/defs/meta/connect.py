@@ -40,7 +40,6 @@ from dagster import DagsterInstance, Definitions
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.engine import Engine
 
-from adinsights_pipelines.audit import record_audit
 from adinsights_pipelines.defs.meta.client import MetaApiError, MetaGraphClient
 from adinsights_pipelines.defs.meta.onboarding import (
     MetaApp,
@@ -51,8 +50,15 @@ from adinsights_pipelines.defs.meta.onboarding import (
 from adinsights_pipelines.encryption import LocalKeyring
 from adinsights_pipelines.errors import AdinsightsError, ConfigError
 from adinsights_pipelines.logs import log_context, register_secret
+from adinsights_pipelines.services.audit_trail import AuditSubject
+from adinsights_pipelines.services.credentials import (
+    CheckedToken,
+    credential_subject,
+    remove_credential,
+    save_checked,
+)
 from adinsights_pipelines.settings import Settings
-from adinsights_pipelines.tenant_store import get_credential, remove_credential, set_credential
+from adinsights_pipelines.tenant_store import get_credential
 
 log = logging.getLogger(__name__)
 
@@ -212,14 +218,8 @@ def start_login(
             {"n": nonce, "t": tenant_id},
         )
         rerequest = bool(missing_scopes(conn, tenant_id))
-        record_audit(
-            conn,
-            tenant_id=tenant_id,
-            actor=actor,
-            action="meta_oauth_started",
-            resource_type="platform_credential",
-            resource_id="meta",
-            metadata={"rerequest": rerequest},
+        credential_subject(tenant_id, "meta").record(
+            conn, "meta_oauth_started", actor=actor, metadata={"rerequest": rerequest}
         )
     params = {
         "client_id": config.app.app_id,
@@ -284,21 +284,15 @@ class CallbackOutcome:
 def exchange_code(config: LoginConfig, code: str) -> str:
     """Facebook Login's code exchange: the short-lived user token."""
     app = config.app
-    with MetaGraphClient(
-        f"{app.app_id}|{app.app_secret}", base_url=app.base_url, api_version=app.api_version
-    ) as client:
-        body = client.get(
-            f"{client.base_url}/{client.api_version}/oauth/access_token",
-            {
-                "client_id": app.app_id,
-                "redirect_uri": config.redirect_uri,
-                "client_secret": app.app_secret,
-                "code": code,
-            },
-        )
-    token = body.get("access_token")
-    if not isinstance(token, str) or not token:
-        raise TokenRejected("Meta did not return an access token for the code")
+    token = app.access_token(
+        {
+            "client_id": app.app_id,
+            "redirect_uri": config.redirect_uri,
+            "client_secret": app.app_secret,
+            "code": code,
+        },
+        "Meta did not return an access token for the code",
+    )
     register_secret(token)
     return token
 
@@ -318,48 +312,25 @@ def complete_login(
     except MissingPermissions as exc:
         with engine.begin() as conn:
             _set_missing(conn, tenant_id, exc.missing)
-            record_audit(
+            credential_subject(tenant_id, "meta").record(
                 conn,
-                tenant_id=tenant_id,
+                "meta_oauth_missing_permissions",
                 actor=actor,
-                action="meta_oauth_missing_permissions",
-                resource_type="platform_credential",
-                resource_id="meta",
                 metadata={"missing": exc.missing},
             )
         return CallbackOutcome(tenant_id, False, "missing_required_permissions", exc.missing)
     except (MetaApiError, TokenRejected) as exc:
         with engine.begin() as conn:
-            record_audit(
-                conn,
-                tenant_id=tenant_id,
-                actor=actor,
-                action="meta_oauth_failed",
-                resource_type="platform_credential",
-                resource_id="meta",
-                metadata={"error": str(exc)[:300]},
+            credential_subject(tenant_id, "meta").record(
+                conn, "meta_oauth_failed", actor=actor, metadata={"error": str(exc)[:300]}
             )
         raise Refused(502, "token_exchange_failed", f"Meta refused the sign-in: {exc}") from None
+    checked = CheckedToken(long_lived, info.scopes, info.expires_at)
     with engine.begin() as conn:
-        set_credential(
-            conn,
-            keyring,
-            tenant_id,
-            "meta",
-            long_lived,
-            scopes=info.scopes,
-            expires_at=info.expires_at,
+        save_checked(
+            conn, keyring, tenant_id, "meta", checked, actor=actor, action="meta_oauth_connected"
         )
         _set_missing(conn, tenant_id, [])
-        record_audit(
-            conn,
-            tenant_id=tenant_id,
-            actor=actor,
-            action="meta_oauth_connected",
-            resource_type="platform_credential",
-            resource_id="meta",
-            metadata={"scopes": list(info.scopes)},
-        )
     return CallbackOutcome(tenant_id, True, scopes=list(info.scopes), expires_at=info.expires_at)
 
 
@@ -370,8 +341,13 @@ def tenant_client(
         credential = get_credential(conn, keyring, tenant_id, "meta")
     if credential is None:
         raise Refused(409, "not_connected", f"tenant {tenant_id} has not connected Meta")
+    return _graph_client(settings, credential.access_token)
+
+
+def _graph_client(settings: Settings, access_token: str) -> MetaGraphClient:
+    """A Graph API client for the token, configured by the settings."""
     return MetaGraphClient(
-        credential.access_token,
+        access_token,
         base_url=settings.meta_graph_url,
         api_version=settings.meta_api_version,
         timeout=settings.meta_request_timeout_seconds,
@@ -489,13 +465,10 @@ def provision(
             [{"t": tenant_id, "k": "ad_account", "o": a, "n": names.get(a)} for a in accounts]
             + [{"t": tenant_id, "k": "page", "o": p, "n": names.get(p)} for p in pages],
         )
-        record_audit(
+        AuditSubject(tenant_id, "meta_selection", tenant_id).record(
             conn,
-            tenant_id=tenant_id,
+            "meta_provisioned",
             actor=actor,
-            action="meta_provisioned",
-            resource_type="meta_selection",
-            resource_id=tenant_id,
             metadata={"ad_accounts": accounts, "pages": pages},
         )
     sync = start_sync(engine, settings, tenant_id, actor, first=True)
@@ -505,25 +478,20 @@ def provision(
 # --- syncs ---------------------------------------------------------------------------------
 
 
+#: The tenant's sync columns of ``app.meta_onboarding``.
+_SYNC_ROW = (
+    "select sync_run_ids, sync_requested_at, sync_finished_at, sync_status "
+    "from app.meta_onboarding where tenant_id = :t"
+)
+
+
 def _sync_row(conn: sa.Connection, tenant_id: str) -> Any:
-    return conn.execute(
-        sa.text(
-            "select sync_run_ids, sync_requested_at, sync_finished_at, sync_status "
-            "from app.meta_onboarding where tenant_id = :t for update"
-        ),
-        {"t": tenant_id},
-    ).one_or_none()
+    return conn.execute(sa.text(f"{_SYNC_ROW} for update"), {"t": tenant_id}).one_or_none()
 
 
 def sync_state(engine: Engine, tenant_id: str) -> dict[str, Any] | None:
     with engine.connect() as conn:
-        row = conn.execute(
-            sa.text(
-                "select sync_run_ids, sync_requested_at, sync_finished_at, sync_status "
-                "from app.meta_onboarding where tenant_id = :t"
-            ),
-            {"t": tenant_id},
-        ).one_or_none()
+        row = conn.execute(sa.text(_SYNC_ROW), {"t": tenant_id}).one_or_none()
     if row is None or row.sync_requested_at is None:
         return None
     return {
@@ -595,13 +563,10 @@ def start_sync(
             ),
             {"t": tenant_id, "r": run_ids},
         )
-        record_audit(
+        AuditSubject(tenant_id, "meta_sync", tenant_id).record(
             conn,
-            tenant_id=tenant_id,
+            "meta_first_sync_started" if first else "meta_sync_triggered",
             actor=actor,
-            action="meta_first_sync_started" if first else "meta_sync_triggered",
-            resource_type="meta_sync",
-            resource_id=tenant_id,
             metadata={"run_ids": run_ids, "jobs": [job for job, *_ in planned]},
         )
     thread = threading.Thread(
@@ -686,13 +651,10 @@ def _run_chain(
                 ),
                 {"t": tenant_id, "s": status},
             )
-            record_audit(
+            AuditSubject(tenant_id, "meta_sync", tenant_id).record(
                 conn,
-                tenant_id=tenant_id,
+                "meta_sync_finished",
                 actor=actor,
-                action="meta_sync_finished",
-                resource_type="meta_sync",
-                resource_id=tenant_id,
                 metadata={
                     "status": status,
                     "failed_job": failed_job,
@@ -723,29 +685,24 @@ def logout(
     if credential is None:
         raise Refused(409, "not_connected", f"tenant {tenant_id} has no Meta connection")
     revoked, revoke_error = False, None
-    with MetaGraphClient(
-        credential.access_token,
-        base_url=settings.meta_graph_url,
-        api_version=settings.meta_api_version,
-        timeout=settings.meta_request_timeout_seconds,
-        backoff_base=settings.meta_retry_base_seconds,
-    ) as client:
+    with _graph_client(settings, credential.access_token) as client:
         try:
             body = client.delete(f"{client.base_url}/{client.api_version}/me/permissions")
             revoked = bool(body.get("success"))
         except MetaApiError as exc:  # an already invalid token: nothing left to revoke
             revoke_error = str(exc)[:300]
-    with engine.begin() as conn:
-        remove_credential(conn, tenant_id, "meta")
-        record_audit(
-            conn,
-            tenant_id=tenant_id,
-            actor=actor,
-            action="meta_logout",
-            resource_type="platform_credential",
-            resource_id="meta",
-            metadata={"revoked_at_meta": revoked, "revoke_error": revoke_error},
-        )
+    try:
+        with engine.begin() as conn:
+            remove_credential(
+                conn,
+                tenant_id,
+                "meta",
+                actor=actor,
+                action="meta_logout",
+                metadata={"revoked_at_meta": revoked, "revoke_error": revoke_error},
+            )
+    except AdinsightsError:  # a concurrent logout deleted it first
+        raise Refused(409, "not_connected", f"tenant {tenant_id} has no Meta connection") from None
     return {
         "tenant_id": tenant_id,
         "status": "not_connected",

@@ -1,7 +1,5 @@
 from dagster import (
-    DefaultScheduleStatus,
     Definitions,
-    ScheduleDefinition,
     job,
 )
 
@@ -11,8 +9,8 @@ from adinsights_pipelines.defs.meta.hierarchy import meta_hierarchy
 from adinsights_pipelines.defs.meta.pages import meta_page_insights, meta_post_insights
 from adinsights_pipelines.defs.meta.token_refresh import refresh_meta_tokens
 from adinsights_pipelines.defs.tenants.partitions import (
-    JAMAICA_TZ,
     every_tenant_schedule,
+    jamaica_schedule,
     tenant_job,
 )
 
@@ -51,12 +49,8 @@ def meta_token_refresh() -> None:
     refresh_meta_tokens()
 
 
-meta_token_refresh_hourly = ScheduleDefinition(
-    name="meta_token_refresh_hourly",
-    job=meta_token_refresh,
-    cron_schedule="0 6-22 * * *",
-    execution_timezone=JAMAICA_TZ,
-    default_status=DefaultScheduleStatus.RUNNING,
+meta_token_refresh_hourly = jamaica_schedule(
+    "meta_token_refresh_hourly", meta_token_refresh, "0 6-22 * * *"
 )
 
 defs = Definitions(

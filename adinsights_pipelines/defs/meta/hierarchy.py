@@ -10,11 +10,16 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue
+from dagster import AssetExecutionContext, MaterializeResult, MetadataValue
 
 from adinsights_pipelines.defs.meta.assets import meta_ad_accounts
 from adinsights_pipelines.defs.meta.client import MetaApiError, TokenInvalidError
-from adinsights_pipelines.defs.meta.sync import MetaSync, meta_asset, set_sync_state
+from adinsights_pipelines.defs.meta.sync import (
+    MetaSync,
+    fail_if_every_account_failed,
+    meta_asset,
+    set_sync_state,
+)
 from adinsights_pipelines.warehouse.upsert import upsert_rows
 
 BATCH = 1000
@@ -124,11 +129,9 @@ def meta_hierarchy(context: AssetExecutionContext, sync: MetaSync) -> Materializ
             context.log.warning(
                 "tenant %s account %s hierarchy failed: %s", tenant_id, account_id, exc
             )
-    if accounts and len(failed) == len(accounts):
-        raise Failure(
-            f"tenant {tenant_id}: every Meta account's hierarchy failed",
-            metadata={"failed_accounts": MetadataValue.json(failed)},
-        )
+    fail_if_every_account_failed(
+        tenant_id, accounts, failed, "every Meta account's hierarchy failed"
+    )
     return MaterializeResult(
         metadata={
             "tenant_id": tenant_id,

@@ -94,20 +94,26 @@ class MetaApp:
         )
 
     def exchange(self, token: str) -> str:
+        return self.access_token(
+            {
+                "grant_type": "fb_exchange_token",
+                "client_id": self.app_id,
+                "client_secret": self.app_secret,
+                "fb_exchange_token": token,
+            },
+            "Meta did not return a long-lived token",
+        )
+
+    def access_token(self, params: dict[str, str], refused: str) -> str:
+        """The ``access_token`` that ``GET /oauth/access_token`` answers for ``params`` (a
+        token exchange or a Login code exchange); :class:`TokenRejected` (``refused``) when
+        the answer holds none."""
         with self._client() as client:
-            body = client.get(
-                f"{client.base_url}/{client.api_version}/oauth/access_token",
-                {
-                    "grant_type": "fb_exchange_token",
-                    "client_id": self.app_id,
-                    "client_secret": self.app_secret,
-                    "fb_exchange_token": token,
-                },
-            )
-        long_lived = body.get("access_token")
-        if not isinstance(long_lived, str) or not long_lived:
-            raise TokenRejected("Meta did not return a long-lived token")
-        return long_lived
+            body = client.get(f"{client.base_url}/{client.api_version}/oauth/access_token", params)
+        token = body.get("access_token")
+        if not isinstance(token, str) or not token:
+            raise TokenRejected(refused)
+        return token
 
     def onboard(self, token: str) -> tuple[str, TokenInfo]:
         """Check the token's scopes, exchange it for a long-lived one, return that and its info."""

@@ -2,12 +2,19 @@
 calls in ``app.api_error_log``, a rejected token flagged on the credential, per-account sync
 state in ``app.meta_sync_state``."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence, Sized
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from dagster import AssetExecutionContext, AssetsDefinition, Failure, MaterializeResult, asset
+from dagster import (
+    AssetExecutionContext,
+    AssetsDefinition,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
 from sqlalchemy.engine import Engine
 
 from adinsights_pipelines.defs.meta.client import MetaGraphClient, TokenInvalidError
@@ -60,6 +67,18 @@ def token_rejected(engine: Engine, tenant_id: str, exc: TokenInvalidError) -> Fa
         f"tenant {tenant_id}: Meta rejected the access token (code {exc.code}, "
         f"subcode {exc.subcode}); credential marked {status}, no data deleted"
     )
+
+
+def fail_if_every_account_failed(
+    tenant_id: str, accounts: Sized, failed: Mapping[str, str], message: str
+) -> None:
+    """Fail the tenant's run (``tenant <id>: <message>``, the errors by account as metadata)
+    when it has accounts and each one failed; some failed accounts only fail those."""
+    if accounts and len(failed) == len(accounts):
+        raise Failure(
+            f"tenant {tenant_id}: {message}",
+            metadata={"failed_accounts": MetadataValue.json(dict(failed))},
+        )
 
 
 def set_sync_state(engine: Engine, tenant_id: str, account_id: str, status: str, **kw: Any) -> None:

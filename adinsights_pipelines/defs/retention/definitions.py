@@ -1,18 +1,17 @@
 """Nightly audit-log retention: export rows older than the window, verify, then delete them."""
 
 from dagster import (
-    DefaultScheduleStatus,
     Definitions,
     MetadataValue,
     OpExecutionContext,
     Output,
-    ScheduleDefinition,
     job,
     op,
 )
 
 from adinsights_pipelines.audit_retention import export_and_purge_audit_log, export_destination
 from adinsights_pipelines.defs.resources import WarehouseResource
+from adinsights_pipelines.defs.tenants.partitions import jamaica_schedule
 from adinsights_pipelines.settings import load_settings
 
 
@@ -52,12 +51,8 @@ def audit_log_retention() -> None:
     purge_old_audit_log()
 
 
-audit_log_retention_nightly = ScheduleDefinition(
-    name="audit_log_retention_nightly",
-    job=audit_log_retention,
-    cron_schedule="30 3 * * *",
-    execution_timezone="America/Jamaica",
-    default_status=DefaultScheduleStatus.RUNNING,
+audit_log_retention_nightly = jamaica_schedule(
+    "audit_log_retention_nightly", audit_log_retention, "30 3 * * *"
 )
 
 defs = Definitions(jobs=[audit_log_retention], schedules=[audit_log_retention_nightly])

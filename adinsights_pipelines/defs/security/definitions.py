@@ -1,15 +1,14 @@
 """Weekly data-key rotation (the runbook's `rotate_deks` task)."""
 
 from dagster import (
-    DefaultScheduleStatus,
     Definitions,
     OpExecutionContext,
-    ScheduleDefinition,
     job,
     op,
 )
 
 from adinsights_pipelines.defs.resources import KeyringResource, WarehouseResource
+from adinsights_pipelines.defs.tenants.partitions import jamaica_schedule
 from adinsights_pipelines.encryption import rotate_deks
 
 
@@ -34,12 +33,6 @@ def rotate_deks_job() -> None:
     rotate_tenant_data_keys()
 
 
-rotate_deks_weekly = ScheduleDefinition(
-    name="rotate_deks_weekly",
-    job=rotate_deks_job,
-    cron_schedule="0 4 * * 0",
-    execution_timezone="America/Jamaica",
-    default_status=DefaultScheduleStatus.RUNNING,
-)
+rotate_deks_weekly = jamaica_schedule("rotate_deks_weekly", rotate_deks_job, "0 4 * * 0")
 
 defs = Definitions(jobs=[rotate_deks_job], schedules=[rotate_deks_weekly])

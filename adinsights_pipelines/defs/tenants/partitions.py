@@ -8,6 +8,7 @@ from dagster import (
     DagsterInstance,
     DefaultScheduleStatus,
     DynamicPartitionsDefinition,
+    JobDefinition,
     RunRequest,
     ScheduleDefinition,
     ScheduleEvaluationContext,
@@ -78,6 +79,17 @@ def tenant_job(
         partitions_def=tenant_partitions,
         description=description,
         tags={"provider": provider} if provider else None,
+    )
+
+
+def jamaica_schedule(name: str, job: JobDefinition | AssetJob, cron: str) -> ScheduleDefinition:
+    """A schedule (America/Jamaica, running by default) that starts ``job`` once."""
+    return ScheduleDefinition(
+        name=name,
+        job=job,
+        cron_schedule=cron,
+        execution_timezone=JAMAICA_TZ,
+        default_status=DefaultScheduleStatus.RUNNING,
     )
 
 
