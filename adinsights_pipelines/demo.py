@@ -22,6 +22,7 @@ import uvicorn
 from adinsights_pipelines.bootstrap import Runtime, bootstrap
 from adinsights_pipelines.errors import AdinsightsError, ConfigError
 from adinsights_pipelines.ports import free_port
+from adinsights_pipelines.processes import stop_processes
 from adinsights_pipelines.settings import PROJECT_ROOT
 
 if TYPE_CHECKING:
@@ -455,16 +456,7 @@ class Supervisor:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=self.interval + 5)
-        running = [c.process for c in self.children if c.process is not None]
-        for process in running:
-            process.terminate()
-        for process in running:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                # SIGTERM not honoured in time: kill it, and reap it, so nothing outlives stop()
-                process.kill()
-                process.wait(timeout=10)
+        stop_processes((c.process for c in self.children if c.process is not None), timeout=20)
 
 
 def _serve(rt: Runtime, key: str, progress: Progress) -> DemoResult:
