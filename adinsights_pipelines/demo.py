@@ -22,9 +22,11 @@ import uvicorn
 from adinsights_pipelines.bootstrap import Runtime, bootstrap
 from adinsights_pipelines.errors import AdinsightsError, ConfigError
 from adinsights_pipelines.ports import free_port
+from adinsights_pipelines.processes import stop_processes
 from adinsights_pipelines.settings import PROJECT_ROOT
 
 if TYPE_CHECKING:
+    from adinsights_pipelines.services.credentials import TokenCheck
     from adinsights_pipelines.simulators.airbyte import AirbyteSimState
 
 Progress = Callable[[str], None]
@@ -83,43 +85,48 @@ def check_ports(ports: dict[str, int], host: str = "127.0.0.1") -> None:
 
 
 def seed_demo_tenants(rt: Runtime, progress: Progress) -> None:
-    """Demo tenants whose Meta tokens are onboarded as an operator's would be."""
-    from adinsights_pipelines.audit import record_audit
-    from adinsights_pipelines.defs.meta.onboarding import MetaApp
+    """Demo tenants whose Meta tokens are onboarded as an operator's would be (``adinsights
+    tenants add``, ``credentials add``), once: an active tenant and a stored token the syncs can
+    use are left as they are, so a second demo writes and audits nothing."""
+    from adinsights_pipelines.services.credentials import platform_token_check
+    from adinsights_pipelines.services.tenant_onboarding import add_tenant
     from adinsights_pipelines.settings import load_settings
-    from adinsights_pipelines.tenant_store import add_tenant, set_credential
+    from adinsights_pipelines.tenant_store import active_tenant_ids
     from adinsights_pipelines.warehouse.database import engine
 
-    app = MetaApp.from_settings(load_settings())
-    with engine(rt.db).begin() as conn:
-        for tenant_id, name, token in DEMO_TENANTS:
-            created = add_tenant(conn, tenant_id, name, DEMO_REPORTING_CURRENCIES[tenant_id])
-            long_lived, info = app.onboard(token)
-            set_credential(
-                conn,
-                rt.keyring,
-                tenant_id,
-                "meta",
-                long_lived,
-                scopes=info.scopes,
-                expires_at=info.expires_at,
-            )
-            if created:
-                record_audit(
-                    conn,
-                    tenant_id=tenant_id,
-                    actor="demo",
-                    action="tenant_created",
-                    resource_type="tenant",
-                    resource_id=tenant_id,
+    eng = engine(rt.db)
+    check = platform_token_check("meta", load_settings())
+    for tenant_id, name, token in DEMO_TENANTS:
+        with eng.begin() as conn:
+            if tenant_id not in active_tenant_ids(conn):
+                add_tenant(
+                    conn, tenant_id, name, DEMO_REPORTING_CURRENCIES[tenant_id], actor="demo"
                 )
+        _store_credential_once(rt, tenant_id, "meta", token, check)
     progress(f"demo tenants: {', '.join(t[0] for t in DEMO_TENANTS)}")
 
 
+def _store_credential_once(
+    rt: Runtime, tenant_id: str, platform: str, token: str, check: TokenCheck
+) -> None:
+    """``adinsights credentials add`` for the tenant's ``platform``, unless a token the syncs can
+    use (not invalid, nor awaiting re-authorisation) is stored."""
+    from adinsights_pipelines.services.credentials import store_credential
+    from adinsights_pipelines.tenant_store import get_credential
+    from adinsights_pipelines.warehouse.database import engine
+
+    eng = engine(rt.db)
+    with eng.connect() as conn:
+        stored = get_credential(conn, rt.keyring, tenant_id, platform)
+    if stored is None or stored.token_status in ("invalid", "reauth_required"):
+        store_credential(eng, rt.keyring, tenant_id, platform, token, check=check, actor="demo")
+
+
 def seed_demo_airbyte(rt: Runtime, airbyte: AirbyteSimState, progress: Progress) -> None:
-    """A Google Ads connection per demo tenant in the simulator, registered as an operator would."""
-    from adinsights_pipelines.audit import record_audit
-    from adinsights_pipelines.defs.airbyte.store import add_connection
+    """A Google Ads connection per demo tenant in the simulator, registered as an operator would
+    (``adinsights airbyte connections add``) unless it is already, active, for the tenant."""
+    from adinsights_pipelines.defs.airbyte.store import get_connection, normalize_connection_id
+    from adinsights_pipelines.services.airbyte_connections import add_airbyte_connection
     from adinsights_pipelines.warehouse.database import engine
 
     with engine(rt.db).begin() as conn:
@@ -127,51 +134,38 @@ def seed_demo_airbyte(rt: Runtime, airbyte: AirbyteSimState, progress: Progress)
             connection = airbyte.add_connection(
                 customer_id, currency=currency, database_url=rt.db.plain_url
             )
-            created = add_connection(
-                conn,
-                tenant_id=tenant_id,
-                provider="google_ads",
-                connection_id=connection.connection_id,
-                source_account_id=customer_id,
-            )
-            if created:
-                record_audit(
+            registered = get_connection(conn, normalize_connection_id(connection.connection_id))
+            if registered is None or not registered.is_active:
+                add_airbyte_connection(
                     conn,
-                    tenant_id=tenant_id,
+                    tenant_id,
+                    "google_ads",
+                    connection.connection_id,
+                    customer_id,
                     actor="demo",
-                    action="airbyte_connection_added",
-                    resource_type="airbyte_connection",
-                    resource_id=connection.connection_id,
-                    metadata={"provider": "google_ads"},
                 )
     progress(f"Google Ads via Airbyte: {len(DEMO_GOOGLE_ADS)} connections")
 
 
 def seed_demo_web_analytics(rt: Runtime, progress: Progress) -> None:
-    """A GA4 property and a Search Console site per demo tenant, with checked Google tokens."""
-    from adinsights_pipelines.audit import record_audit
-    from adinsights_pipelines.defs.google.onboarding import check_refresh_token
-    from adinsights_pipelines.defs.google.resources import GoogleApis
-    from adinsights_pipelines.defs.google.sources import add_source
+    """A GA4 property and a Search Console site per demo tenant, with checked Google tokens, as an
+    operator registers them (``adinsights credentials add``, ``web-analytics add``); what is
+    registered already is left as it is."""
+    from adinsights_pipelines.defs.google.sources import active_sources, normalise_identifier
+    from adinsights_pipelines.services.credentials import platform_token_check
+    from adinsights_pipelines.services.web_analytics_sources import add_web_analytics_source
     from adinsights_pipelines.settings import load_settings
-    from adinsights_pipelines.tenant_store import set_credential
     from adinsights_pipelines.warehouse.database import engine
 
-    apis = GoogleApis.from_settings(load_settings())
-    with engine(rt.db).begin() as conn:
-        for tenant_id, (token, property_id, site_url) in DEMO_WEB_ANALYTICS.items():
-            for provider, identifier in (("ga4", property_id), ("search_console", site_url)):
-                scopes = check_refresh_token(apis, provider, token)
-                set_credential(conn, rt.keyring, tenant_id, provider, token, scopes=scopes)
-                if add_source(conn, tenant_id, provider, identifier):
-                    record_audit(
-                        conn,
-                        tenant_id=tenant_id,
-                        actor="demo",
-                        action="web_analytics_source_added",
-                        resource_type="web_analytics_source",
-                        resource_id=f"{provider}:{identifier}",
-                    )
+    settings = load_settings()
+    for tenant_id, (token, property_id, site_url) in DEMO_WEB_ANALYTICS.items():
+        for provider, identifier in (("ga4", property_id), ("search_console", site_url)):
+            check = platform_token_check(provider, settings)
+            _store_credential_once(rt, tenant_id, provider, token, check)
+            with engine(rt.db).begin() as conn:
+                registered = {s.identifier for s in active_sources(conn, tenant_id, provider)}
+                if normalise_identifier(provider, identifier) not in registered:
+                    add_web_analytics_source(conn, tenant_id, provider, identifier, actor="demo")
     progress("demo GA4 properties and Search Console sites registered")
 
 
@@ -455,16 +449,7 @@ class Supervisor:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=self.interval + 5)
-        running = [c.process for c in self.children if c.process is not None]
-        for process in running:
-            process.terminate()
-        for process in running:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                # SIGTERM not honoured in time: kill it, and reap it, so nothing outlives stop()
-                process.kill()
-                process.wait(timeout=10)
+        stop_processes((c.process for c in self.children if c.process is not None), timeout=20)
 
 
 def _serve(rt: Runtime, key: str, progress: Progress) -> DemoResult:

@@ -16,55 +16,22 @@ from __future__ import annotations
 
 import statistics
 import time
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
 if TYPE_CHECKING:
     from starlette.testclient import TestClient
 
-    from adinsights_pipelines.warehouse.database import Database
 
 TENANTS = 100
 HISTORIES = (10, 500)
 REQUESTS = 100
 
 
-def _fill(db: Database, jobs_per_connection: int, start_job: int) -> None:
-    from adinsights_pipelines.warehouse.database import engine
-
-    now = datetime.now(UTC)
-    with engine(db).begin() as conn:
-        connections = conn.execute(
-            sa.text("select connection_id, tenant_id from app.airbyte_connections")
-        ).tuples()
-        rows: list[dict[str, Any]] = []
-        for connection_id, tenant_id in connections:
-            for k in range(jobs_per_connection):
-                finished = now - timedelta(minutes=15 * (jobs_per_connection - k))
-                newest = k == jobs_per_connection - 1
-                rows.append(
-                    {
-                        "c": connection_id,
-                        "j": start_job + k,
-                        "t": tenant_id,
-                        "s": "failed" if newest and tenant_id.endswith("7") else "succeeded",
-                        "r": 1000 + k,
-                        "b": 64_000 + k,
-                        "st": finished - timedelta(minutes=2),
-                        "f": finished,
-                    }
-                )
-        conn.execute(
-            sa.text(
-                "insert into app.airbyte_jobs (connection_id, job_id, tenant_id, status, "
-                "records_synced, bytes_synced, duration_seconds, started_at, finished_at) "
-                "values (:c, :j, :t, :s, :r, :b, 120, :st, :f)"
-            ),
-            rows,
-        )
-        conn.execute(sa.text("analyze app.airbyte_jobs"))
+def _fails_last(tenant_id: str) -> bool:
+    """The tenants whose newest job failed: one in ten."""
+    return tenant_id.endswith("7")
 
 
 def _measure(client: TestClient, key: str, url: str) -> tuple[float, float]:
@@ -79,6 +46,7 @@ def _measure(client: TestClient, key: str, url: str) -> tuple[float, float]:
 
 
 def main() -> None:
+    from _airbyte import add_job_history
     from _tenants import add_bench_tenant, bench_environment
 
     bench_environment("adi-bench-airbyte-")
@@ -105,7 +73,10 @@ def main() -> None:
     unthrottled = rt.settings.model_copy(update={f"throttle_{name}": "" for name in throttles})
     with TestClient(create_app(rt.db, unthrottled)) as client:
         for history in HISTORIES:
-            _fill(rt.db, history - filled, next_job)
+            with engine(rt.db).begin() as conn:
+                add_job_history(
+                    conn, history - filled, first_job=next_job, newest_failed=_fails_last
+                )
             next_job += history - filled
             filled = history
             for name, url in (

@@ -33,6 +33,7 @@ def main() -> None:
 
     from adinsights_pipelines.bootstrap import bootstrap
     from adinsights_pipelines.defs.dbt.project import prepare_manifest
+    from adinsights_pipelines.processes import stop_processes
     from adinsights_pipelines.settings import PROJECT_ROOT
     from adinsights_pipelines.simulators.alert_sinks import SmtpSink, WebhookSink
     from adinsights_pipelines.tenant_store import add_tenant
@@ -102,11 +103,7 @@ def main() -> None:
             emails = sum("bench-trial" in m.subject for m in smtp.messages)
             print(f"emails for the trials: {emails} (one per trial expected)")
         finally:
-            daemon.terminate()
-            try:
-                daemon.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                daemon.kill()
+            stop_processes([daemon], timeout=30)
     print(
         f"median {statistics.median(latencies):.1f}s, worst {max(latencies):.1f}s over "
         f"{len(latencies)} trials (sensor minimum interval 60 s)"

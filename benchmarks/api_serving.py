@@ -28,6 +28,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from adinsights_pipelines.ports import free_port
+from adinsights_pipelines.processes import stop_processes
 
 TENANTS = 100
 EVENTS_PER_TENANT = 1_000
@@ -92,40 +93,6 @@ def _snapshot_payload(n: int) -> dict[str, Any]:
             for k in range(14)
         ],
     }
-
-
-def _fill_jobs(conn: sa.Connection) -> None:
-    from datetime import UTC, datetime, timedelta
-
-    now = datetime.now(UTC)
-    connections = conn.execute(
-        sa.text("select connection_id, tenant_id from app.airbyte_connections")
-    ).all()
-    rows = []
-    for connection_id, tenant_id in connections:
-        for k in range(JOBS_PER_CONNECTION):
-            finished = now - timedelta(minutes=15 * (JOBS_PER_CONNECTION - k))
-            rows.append(
-                {
-                    "c": connection_id,
-                    "j": k + 1,
-                    "t": tenant_id,
-                    "s": "succeeded",  # all healthy: the endpoint answers 200
-                    "r": 1000 + k,
-                    "b": 64_000 + k,
-                    "st": finished - timedelta(minutes=2),
-                    "f": finished,
-                }
-            )
-    conn.execute(
-        sa.text(
-            "insert into app.airbyte_jobs (connection_id, job_id, tenant_id, status, "
-            "records_synced, bytes_synced, duration_seconds, started_at, finished_at) "
-            "values (:c, :j, :t, :s, :r, :b, 120, :st, :f)"
-        ),
-        rows,
-    )
-    conn.execute(sa.text("analyze app.airbyte_jobs"))
 
 
 def _fill_events(tenants: list[str], snapshot_runs: dict[str, str]) -> float:
@@ -230,6 +197,7 @@ async def _load(
 
 
 def main() -> None:
+    from _airbyte import add_job_history
     from _tenants import add_bench_tenant, bench_environment
 
     bench_environment("adi-bench-serving-")
@@ -259,7 +227,7 @@ def main() -> None:
                 duration_ms=0,
                 dagster_run_id=snapshot_runs[tenant_id],
             )
-        _fill_jobs(conn)
+        add_job_history(conn, JOBS_PER_CONNECTION)  # all succeeded: health answers 200
         operator_key = create_api_key(conn, tenant_id=None, operator=True, label="bench")
         tenant_key = create_api_key(conn, tenant_id=tenants[0], label="bench")
     fill_seconds = _fill_events(tenants, snapshot_runs)
@@ -350,13 +318,7 @@ def main() -> None:
         for name, method, url, headers, body in targets:
             results[name] = asyncio.run(_load(method, url, headers, body))
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_processes(procs, timeout=15)
 
     print(
         f"uvicorn on loopback (httptools, uvloop), 1 worker per server, access log: off "

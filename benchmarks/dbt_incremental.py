@@ -42,6 +42,7 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _databases import scratch_database
 from dbt_raw_data import generate, new_hour
 
 TENANTS = 10
@@ -190,63 +191,54 @@ def main() -> None:
     server_url = os.environ.get("ADINSIGHTS_BENCH_DATABASE_URL")
     server = Database.from_url(server_url) if server_url else start_embedded(workdir)
     name = f"adi_bench_dbt_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(
-        server.sqlalchemy_url, poolclass=sa.pool.NullPool, isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'create database "{name}"'))
-    db = server.with_database(name)
+    keep = bool(os.environ.get("ADINSIGHTS_BENCH_KEEP_DATABASE"))
     try:
-        migrate.upgrade(db)
-        prepare_manifest(force=True)
-        eng = engine(db)
-        today = date.today()
-        started = time.perf_counter()
-        with eng.begin() as conn:
-            # bulk load without the secondary indexes, then build them (test-data preparation)
-            conn.execute(sa.text("drop index raw.meta_insights_tenant_date"))
-            conn.execute(sa.text("drop index raw.meta_insights_loaded_at"))
-            conn.execute(sa.text("drop index raw.meta_insights_ad_tenant_date"))
-            conn.execute(sa.text("drop index raw.meta_insights_ad_loaded_at"))
-            counts = generate(conn, tenants=TENANTS, days=DAYS, until=today, **SCALE)
-            for statement in META_INDEXES:
-                conn.execute(sa.text(statement))
-        with eng.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(sa.text("vacuum analyze"))
-        print(f"raw rows ({TENANTS} tenants x {DAYS} days), generated in "
-              f"{time.perf_counter() - started:.0f} s:")  # fmt: skip
-        for table, count in counts.items():
-            print(f"  {table:<40} {count:>12,}")
+        with scratch_database(server, name, keep=keep) as db:
+            migrate.upgrade(db)
+            prepare_manifest(force=True)
+            eng = engine(db)
+            today = date.today()
+            started = time.perf_counter()
+            with eng.begin() as conn:
+                # bulk load without the secondary indexes, then build them (test-data preparation)
+                conn.execute(sa.text("drop index raw.meta_insights_tenant_date"))
+                conn.execute(sa.text("drop index raw.meta_insights_loaded_at"))
+                conn.execute(sa.text("drop index raw.meta_insights_ad_tenant_date"))
+                conn.execute(sa.text("drop index raw.meta_insights_ad_loaded_at"))
+                counts = generate(conn, tenants=TENANTS, days=DAYS, until=today, **SCALE)
+                for statement in META_INDEXES:
+                    conn.execute(sa.text(statement))
+            with eng.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(sa.text("vacuum analyze"))
+            print(f"raw rows ({TENANTS} tenants x {DAYS} days), generated in "
+                  f"{time.perf_counter() - started:.0f} s:")  # fmt: skip
+            for table, count in counts.items():
+                print(f"  {table:<40} {count:>12,}")
 
-        env = {**os.environ, **dbt_environment(db), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-        os.environ.update(env)  # as the asset does: dbt gets the step process's environment
-        target = workdir / "target"
-        runs = workdir / "runs"
-        # Parsed once beforehand, as the previous tick of a deployment has (each run leaves its
-        # partial-parse state to the next): neither timing includes a whole parse.
-        dbt_step(["parse"], runs / "parse")
-        manifest = json.loads((runs / "parse" / "manifest.json").read_text())
-        shutil.copytree(runs / "parse", target)  # the plain `dbt` command's starting point
-        full_s, full = dbt_step(["build", "--full-refresh"], runs / "full")
-        with eng.begin() as conn:
-            arrived = new_hour(conn, until=today)
-        schedule_run = ["build", *fifteen_minute_selection(manifest)]
-        incremental_s, incremental = dbt_step(schedule_run, runs / "incremental")
-        # The same selection after another new hour, as a plain `dbt` command.
-        with eng.begin() as conn:
-            new_hour(conn, until=today)
-        command_s, _ = dbt(schedule_run, env, target)
-        with eng.begin() as conn:
-            new_hour(conn, until=today)
-        every_node_s, every_node = dbt_step(["build"], runs / "every_node")
+            env = {**os.environ, **dbt_environment(db), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+            os.environ.update(env)  # as the asset does: dbt gets the step process's environment
+            target = workdir / "target"
+            runs = workdir / "runs"
+            # Parsed once beforehand, as the previous tick of a deployment has (each run leaves its
+            # partial-parse state to the next): neither timing includes a whole parse.
+            dbt_step(["parse"], runs / "parse")
+            manifest = json.loads((runs / "parse" / "manifest.json").read_text())
+            shutil.copytree(runs / "parse", target)  # the plain `dbt` command's starting point
+            full_s, full = dbt_step(["build", "--full-refresh"], runs / "full")
+            with eng.begin() as conn:
+                arrived = new_hour(conn, until=today)
+            schedule_run = ["build", *fifteen_minute_selection(manifest)]
+            incremental_s, incremental = dbt_step(schedule_run, runs / "incremental")
+            # The same selection after another new hour, as a plain `dbt` command.
+            with eng.begin() as conn:
+                new_hour(conn, until=today)
+            command_s, _ = dbt(schedule_run, env, target)
+            with eng.begin() as conn:
+                new_hour(conn, until=today)
+            every_node_s, every_node = dbt_step(["build"], runs / "every_node")
     finally:
-        engine(db).dispose()
-        if os.environ.get("ADINSIGHTS_BENCH_KEEP_DATABASE"):
+        if keep:
             print(f"kept database {name} (ADINSIGHTS_BENCH_KEEP_DATABASE)")
-        else:
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
-        admin.dispose()
         shutil.rmtree(workdir, ignore_errors=True)
 
     print("one new hour of data (rows re-delivered):")

@@ -57,9 +57,12 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+
+if TYPE_CHECKING:
+    from adinsights_pipelines.bootstrap import Runtime
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -98,35 +101,31 @@ def fit(sizes: Sequence[int], seconds: Sequence[float]) -> dict[str, float]:
 
 
 @contextlib.contextmanager
-def fresh_database(label: str) -> Iterator[None]:
-    """A new database on the measure's server; ADINSIGHTS_DATABASE_URL points at it."""
-    from adinsights_pipelines.warehouse.database import Database, engine_for
+def fresh_runtime(label: str) -> Iterator[Runtime]:
+    """A new database on the measure's server, which ADINSIGHTS_DATABASE_URL points at, started
+    as every command starts (bootstrap: migrations, DAGSTER_HOME) and with the dbt manifest
+    prepared; the Runtime."""
+    from _databases import scratch_database
+
+    from adinsights_pipelines.bootstrap import bootstrap
+    from adinsights_pipelines.defs.dbt.project import prepare_manifest
+    from adinsights_pipelines.warehouse.database import Database
 
     server = Database.from_url(os.environ[SERVER_ENV])
-    name = f"adi_scale_{label}_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(
-        server.with_database("postgres").sqlalchemy_url,
-        poolclass=sa.pool.NullPool,
-        isolation_level="AUTOCOMMIT",
-    )
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'create database "{name}"'))
-    db = server.with_database(name)
-    workdir = Path(tempfile.mkdtemp(prefix=f"adi-scale-{label}-"))
-    os.environ["ADINSIGHTS_DATABASE_URL"] = db.plain_url
-    os.environ["ADINSIGHTS_DATA_DIR"] = str(workdir)
-    os.environ["DAGSTER_HOME"] = str(workdir / "dagster_home")
-    try:
-        yield
-    finally:
-        from dagster import DagsterInstance
+    with scratch_database(server, f"adi_scale_{label}_{uuid.uuid4().hex[:8]}") as db:
+        workdir = Path(tempfile.mkdtemp(prefix=f"adi-scale-{label}-"))
+        os.environ["ADINSIGHTS_DATABASE_URL"] = db.plain_url
+        os.environ["ADINSIGHTS_DATA_DIR"] = str(workdir)
+        os.environ["DAGSTER_HOME"] = str(workdir / "dagster_home")
+        try:
+            rt = bootstrap()
+            prepare_manifest()
+            yield rt
+        finally:
+            from dagster import DagsterInstance
 
-        with contextlib.suppress(Exception):
-            DagsterInstance.get().dispose()
-        engine_for(db.sqlalchemy_url).dispose()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
-        admin.dispose()
+            with contextlib.suppress(Exception):
+                DagsterInstance.get().dispose()
 
 
 def run_job(job: str, partition: str | None = None, **kwargs: Any) -> float:
@@ -266,13 +265,8 @@ def load_probe() -> None:
 
 
 def measure_load(sizes: Sequence[int], progress: Callable[[str], None]) -> dict[str, Any]:
-    from adinsights_pipelines.bootstrap import bootstrap
-    from adinsights_pipelines.defs.dbt.project import prepare_manifest
-
     results: list[dict[str, Any]] = []
-    with fresh_database("load"):
-        rt = bootstrap()
-        prepare_manifest()
+    with fresh_runtime("load") as rt:
         registered: list[str] = []
         for size in sizes:
             tenants = tenant_names("load", size)
@@ -327,15 +321,11 @@ def measure_snapshot(sizes: Sequence[int], progress: Callable[[str], None]) -> d
 
     results = []
     for size in sizes:
-        with fresh_database(f"snap{size}"):
-            from adinsights_pipelines.bootstrap import bootstrap
-            from adinsights_pipelines.defs.dbt.project import prepare_manifest
+        with fresh_runtime(f"snap{size}") as rt:
             from adinsights_pipelines.defs.snapshots.refresh import refresh_snapshots
             from adinsights_pipelines.instance import get_instance
             from adinsights_pipelines.warehouse.database import engine
 
-            rt = bootstrap()
-            prepare_manifest()
             with engine(rt.db).begin() as conn:
                 counts = generate(conn, tenants=size, days=SNAPSHOT_DAYS, until=date.today())
             tenants = tenant_ids(size)
@@ -468,13 +458,9 @@ def measure_cycle(sizes: Sequence[int], progress: Callable[[str], None]) -> dict
 
     results = []
     for size in sizes:
-        with fresh_database(f"cycle{size}"):
-            from adinsights_pipelines.bootstrap import bootstrap
-            from adinsights_pipelines.defs.dbt.project import prepare_manifest
+        with fresh_runtime(f"cycle{size}") as rt:
             from adinsights_pipelines.warehouse.database import engine
 
-            rt = bootstrap()
-            prepare_manifest()
             airbyte_state = AirbyteSimState(database_url=rt.db.plain_url)
             airbyte_state.configure(job_duration_s=0.3)
             with (

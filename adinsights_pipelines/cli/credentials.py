@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
 
 import click
 
 from adinsights_pipelines.cli.common import Command, progress, start
 from adinsights_pipelines.errors import AdinsightsError
-
-if TYPE_CHECKING:
-    from adinsights_pipelines.services.credentials import TokenCheck
-    from adinsights_pipelines.settings import Settings
 
 _PLATFORM_OPTION = click.option(
     "--platform", type=click.Choice(["meta", "google_ads", "ga4", "search_console"]), required=True
@@ -40,7 +36,7 @@ def credentials_add(tenant_id: str, platform: str, token_file: TextIO) -> None:
     exchanged for a long-lived token, which is what is stored. For ga4 and search_console give
     the Google OAuth refresh token: it is exchanged once to check it and its scopes.
     """
-    from adinsights_pipelines.services.credentials import store_credential
+    from adinsights_pipelines.services.credentials import platform_token_check, store_credential
 
     token = token_file.readline().strip()
     if not token:
@@ -52,43 +48,11 @@ def credentials_add(tenant_id: str, platform: str, token_file: TextIO) -> None:
         tenant_id,
         platform,
         token,
-        check=_token_check(platform, rt.settings),
+        check=platform_token_check(platform, rt.settings, progress),
         actor="cli",
     )
     expiry = f", expires {stored.expires_at:%Y-%m-%d}" if stored.expires_at else ""
     click.echo(f"{platform} credential stored for {tenant_id} (encrypted{expiry})")
-
-
-def _token_check(platform: str, settings: Settings) -> TokenCheck:
-    """How the platform's token is checked, saying so on the progress line."""
-    from adinsights_pipelines.services.credentials import CheckedToken, unchecked
-
-    if platform == "meta":
-
-        def check_meta(token: str) -> CheckedToken:
-            from adinsights_pipelines.defs.meta.client import MetaApiError
-            from adinsights_pipelines.defs.meta.onboarding import MetaApp
-
-            progress("checking the token's scopes with Meta and exchanging it for a long-lived one")
-            try:
-                long_lived, info = MetaApp.from_settings(settings).onboard(token)
-            except MetaApiError as exc:
-                raise AdinsightsError(f"Meta refused the token check: {exc}") from None
-            return CheckedToken(long_lived, info.scopes, info.expires_at)
-
-        return check_meta
-    if platform in ("ga4", "search_console"):
-
-        def check_google(token: str) -> CheckedToken:
-            from adinsights_pipelines.defs.google.onboarding import check_refresh_token
-            from adinsights_pipelines.defs.google.resources import GoogleApis
-
-            progress("checking the refresh token and its scopes with Google")
-            scopes = check_refresh_token(GoogleApis.from_settings(settings), platform, token)
-            return CheckedToken(token, scopes)
-
-        return check_google
-    return unchecked
 
 
 @credentials.command("remove")

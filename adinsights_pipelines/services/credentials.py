@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Connection, Engine
 
@@ -12,6 +13,9 @@ from adinsights_pipelines import tenant_store
 from adinsights_pipelines.encryption import Keyring
 from adinsights_pipelines.errors import AdinsightsError
 from adinsights_pipelines.services.audit_trail import AuditSubject
+
+if TYPE_CHECKING:
+    from adinsights_pipelines.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,41 @@ TokenCheck = Callable[[str], CheckedToken]
 def unchecked(token: str) -> CheckedToken:
     """For platforms whose tokens are not checked at onboarding (Google Ads)."""
     return CheckedToken(token)
+
+
+def platform_token_check(
+    platform: str, settings: Settings, progress: Callable[[str], None] = lambda _: None
+) -> TokenCheck:
+    """How ``platform``'s tokens are checked at onboarding, saying so through ``progress``:
+    Meta's with debug_token (valid, with the scopes the contract requires), then exchanged for a
+    long-lived one; a Google (GA4, Search Console) refresh token exchanged once, for its scopes;
+    others not at all."""
+    if platform == "meta":
+
+        def check_meta(token: str) -> CheckedToken:
+            from adinsights_pipelines.defs.meta.client import MetaApiError
+            from adinsights_pipelines.defs.meta.onboarding import MetaApp
+
+            progress("checking the token's scopes with Meta and exchanging it for a long-lived one")
+            try:
+                long_lived, info = MetaApp.from_settings(settings).onboard(token)
+            except MetaApiError as exc:
+                raise AdinsightsError(f"Meta refused the token check: {exc}") from None
+            return CheckedToken(long_lived, info.scopes, info.expires_at)
+
+        return check_meta
+    if platform in ("ga4", "search_console"):
+
+        def check_google(token: str) -> CheckedToken:
+            from adinsights_pipelines.defs.google.onboarding import check_refresh_token
+            from adinsights_pipelines.defs.google.resources import GoogleApis
+
+            progress("checking the refresh token and its scopes with Google")
+            scopes = check_refresh_token(GoogleApis.from_settings(settings), platform, token)
+            return CheckedToken(token, scopes)
+
+        return check_google
+    return unchecked
 
 
 def store_credential(

@@ -71,23 +71,18 @@
                 keys_sql='select tenant_id from ' ~ ref('stg_app__tenants'), alias='insights') }})
     {%- endset -%}
 {%- endif %}
+{#- what the model takes of either Meta read's rows -#}
+{%- set meta_read_columns = [
+    'tenant_id', 'account_id', 'campaign_id', 'campaign_name', 'date_day',
+    'spend', 'impressions', 'clicks', 'conversions', 'conversion_value', 'currency', 'loaded_at',
+] -%}
+{#- the grain Meta's truth is split at -#}
+{%- set campaign_day = ['tenant_id', 'account_id', 'campaign_id', 'date_day'] %}
 
 with meta_ad_rows as (
 
     -- the truth: each ad's day as Meta reports it without a breakdown
-    select
-        insights.tenant_id,
-        insights.account_id,
-        insights.campaign_id,
-        insights.campaign_name,
-        insights.date_day,
-        insights.spend,
-        insights.impressions,
-        insights.clicks,
-        insights.conversions,
-        insights.conversion_value,
-        insights.currency,
-        insights.loaded_at
+    select insights.{{ meta_read_columns | join(', insights.') }}
     from {{ ref('stg_meta__insights_ad') }} as insights
     {% if is_incremental() %}where {{ meta_slices }}{% endif %}
 
@@ -97,19 +92,8 @@ meta_region_rows as (
 
     -- the parish split: the same ads' days by region (on-Meta metrics only: Type 1 breakdown)
     select
-        insights.tenant_id,
-        insights.account_id,
-        insights.campaign_id,
-        insights.campaign_name,
-        insights.date_day,
-        parish_aliases.iso_code             as parish_iso_code,
-        insights.spend,
-        insights.impressions,
-        insights.clicks,
-        insights.conversions,
-        insights.conversion_value,
-        insights.currency,
-        insights.loaded_at
+        insights.{{ meta_read_columns | join(', insights.') }},
+        parish_aliases.iso_code             as parish_iso_code
     from {{ ref('stg_meta__insights') }} as insights
     left join {{ ref('stg_parish_aliases') }} as parish_aliases
         on lower(trim(insights.region)) = parish_aliases.alias_key
@@ -191,10 +175,7 @@ meta_parts as (
             regions.loaded_at
         from meta_regions as regions
         inner join meta_truth as truth
-            on truth.tenant_id = regions.tenant_id
-           and truth.account_id = regions.account_id
-           and truth.campaign_id = regions.campaign_id
-           and truth.date_day = regions.date_day
+            on {{ columns_match('truth', 'regions', campaign_day) }}
 
         union all
 
@@ -207,10 +188,7 @@ meta_parts as (
             truth.ad_loaded_at
         from meta_truth as truth
         left join meta_covered as covered
-            on covered.tenant_id = truth.tenant_id
-           and covered.account_id = truth.account_id
-           and covered.campaign_id = truth.campaign_id
-           and covered.date_day = truth.date_day
+            on {{ columns_match('covered', 'truth', campaign_day) }}
     ) as parts
     group by
         parts.tenant_id, parts.account_id, parts.campaign_id, parts.date_day,
@@ -293,10 +271,7 @@ meta_split as (
                                                                         as loaded_at
     from meta_running as running
     inner join meta_truth as truth
-        on truth.tenant_id = running.tenant_id
-       and truth.account_id = running.account_id
-       and truth.campaign_id = running.campaign_id
-       and truth.date_day = running.date_day
+        on {{ columns_match('truth', 'running', campaign_day) }}
 
 ),
 

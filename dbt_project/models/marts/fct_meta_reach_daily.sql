@@ -6,11 +6,7 @@
   grain, not added up from these rows. frequency = impressions / reach of the same row.
 #}
 select
-    tenant_id::text                                                   as tenant_id,
-    account_id::text                                                  as account_id,
-    level::text                                                       as level,
-    object_id::text                                                   as object_id,
-    object_name::text                                                 as object_name,
+    {{ meta_insights_level_columns() }},
     date_day::date                                                    as date_day,
     reach::bigint                                                     as reach,
     impressions::bigint                                               as impressions,

@@ -10,20 +10,10 @@
   only where no ad-level row of the account-day exists.
 #}
 select
-    tenant_id::text                 as tenant_id,
-    account_id::text                as account_id,
-    campaign_id::text               as campaign_id,
-    campaign_name::text             as campaign_name,
-    adset_id::text                  as adset_id,
-    ad_id::text                     as ad_id,
+    {{ meta_insights_ad_columns() }},
     date_start::date                as date_day,
     region::text                    as region,
-    spend::numeric(18, 4)           as spend,
-    impressions::bigint             as impressions,
-    clicks::bigint                  as clicks,
-    reach::bigint                   as reach,
-    conversions::numeric(18, 4)     as conversions,
-    conversion_value::numeric(18, 4) as conversion_value,
+    {{ meta_insights_measures() }},
     upper(trim(currency))::text     as currency,
     _loaded_at::timestamptz         as loaded_at
 from {{ source('meta', 'insights') }}

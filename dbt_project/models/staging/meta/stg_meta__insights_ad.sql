@@ -11,19 +11,9 @@
   attribution the row was read under. reach is Meta's count for the ad and day (not additive).
 #}
 select
-    tenant_id::text                     as tenant_id,
-    account_id::text                    as account_id,
-    campaign_id::text                   as campaign_id,
-    campaign_name::text                 as campaign_name,
-    adset_id::text                      as adset_id,
-    ad_id::text                         as ad_id,
+    {{ meta_insights_ad_columns() }},
     date_start::date                    as date_day,
-    spend::numeric(18, 4)               as spend,
-    impressions::bigint                 as impressions,
-    clicks::bigint                      as clicks,
-    reach::bigint                       as reach,
-    conversions::numeric(18, 4)         as conversions,
-    conversion_value::numeric(18, 4)    as conversion_value,
+    {{ meta_insights_measures() }},
     conversions_by_event::jsonb         as conversions_by_event,
     conversion_events::text             as conversion_events,
     attribution_setting::text           as attribution_setting,

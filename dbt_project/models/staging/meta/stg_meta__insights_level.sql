@@ -6,18 +6,9 @@
   ad sets with different attribution settings).
 #}
 select
-    tenant_id::text                     as tenant_id,
-    account_id::text                    as account_id,
-    level::text                         as level,
-    object_id::text                     as object_id,
-    object_name::text                   as object_name,
+    {{ meta_insights_level_columns() }},
     date_start::date                    as date_day,
-    spend::numeric(18, 4)               as spend,
-    impressions::bigint                 as impressions,
-    clicks::bigint                      as clicks,
-    reach::bigint                       as reach,
-    conversions::numeric(18, 4)         as conversions,
-    conversion_value::numeric(18, 4)    as conversion_value,
+    {{ meta_insights_measures() }},
     conversion_events::text             as conversion_events,
     attribution_setting::text           as attribution_setting,
     upper(trim(currency))::text         as currency,
