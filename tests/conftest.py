@@ -34,6 +34,7 @@ from adinsights_pipelines.simulators.meta_graph import MetaSimulator
 from adinsights_pipelines.warehouse import migrate
 from adinsights_pipelines.warehouse.database import Database, engine_for
 from tests import database_choice
+from tests.scripted import Scripted
 
 TEST_DATABASE = pytest.StashKey[database_choice.TestDatabase]()
 
@@ -190,6 +191,15 @@ def meta_sim() -> Iterator[MetaSimulator]:
 def google_sim() -> Iterator[GoogleSimulator]:
     with GoogleSimulator(port=0) as sim:
         yield sim
+
+
+@pytest.fixture
+def scripted() -> Iterator[Scripted]:
+    """A loopback server answering from a script (the clients' tests of odd answers)."""
+    server = Scripted()
+    yield server
+    server.server.shutdown()
+    server.server.server_close()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ authenticate with ``google-auth`` credentials refreshed against the simulator's 
 Errors must reach the clients' own exception types with Google's JSON error body.
 """
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -67,11 +66,10 @@ Operation = Filter.NumericFilter.Operation
 
 
 @pytest.fixture
-def sim(google_sim: GoogleSimulator) -> Iterator[GoogleSimulator]:
-    google_sim.state.reset()
-    google_sim.state.set_now(NOW)
-    yield google_sim
-    google_sim.state.reset()
+def sim(sim: GoogleSimulator) -> GoogleSimulator:
+    """The package's reset simulator, its clock at ``NOW``."""
+    sim.state.set_now(NOW)
+    return sim
 
 
 def credentials(sim: GoogleSimulator, refresh_token: str = "sim_conformance") -> Credentials:
