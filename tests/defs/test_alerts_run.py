@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from starlette.testclient import TestClient
 
 from adinsights_pipelines.api_keys import create_api_key
-from adinsights_pipelines.defs.alerts.run import AlertsThrottled, run_alerts_now
+from adinsights_pipelines.defs.alerts.run import AlertsRun, AlertsThrottled, run_alerts_now
 from adinsights_pipelines.settings import Settings
 from adinsights_pipelines.simulators.alert_sinks import SmtpSink, WebhookSink
 from adinsights_pipelines.warehouse.database import engine
@@ -186,19 +186,15 @@ def test_on_demand_runs_are_throttled(instance, product_env, slack, smtp) -> Non
     add_tenants(instance, product_env, "acme")
     eng = engine(product_env)
     now = datetime.now(UTC)
-    run_alerts_now(
-        instance, eng, GRAPH, channels(slack, smtp), now, actor="t", min_interval_seconds=15
-    )
-    try:
-        run_alerts_now(
-            instance,
-            eng,
-            GRAPH,
-            channels(slack, smtp),
-            now + timedelta(seconds=5),
-            actor="t",
-            min_interval_seconds=15,
+
+    def run_at(at: datetime) -> AlertsRun:
+        return run_alerts_now(
+            instance, eng, GRAPH, channels(slack, smtp), at, actor="t", min_interval_seconds=15
         )
+
+    run_at(now)
+    try:
+        run_at(now + timedelta(seconds=5))
     except AlertsThrottled as exc:
         assert exc.retry_after == 10
         assert str(exc) == (
@@ -208,15 +204,7 @@ def test_on_demand_runs_are_throttled(instance, product_env, slack, smtp) -> Non
         raise AssertionError("a second run 5 s later was not throttled")
     # a sensor tick in between does not count; 15 s later runs again
     run_sensor(instance, None)
-    later = run_alerts_now(
-        instance,
-        eng,
-        GRAPH,
-        channels(slack, smtp),
-        now + timedelta(seconds=15),
-        actor="t",
-        min_interval_seconds=15,
-    )
+    later = run_at(now + timedelta(seconds=15))
     assert later.evaluated_at == now + timedelta(seconds=15)
 
 
