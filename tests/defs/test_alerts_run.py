@@ -29,6 +29,7 @@ from tests.defs.test_alert_sensor import (
     run_sensor,
     set_snapshot,
     slack_for,
+    with_snapshot_aged,
 )
 
 
@@ -122,8 +123,7 @@ def test_the_cli_run_delivers_at_once_and_prints_the_transition(
     instance, product_env, alert_env, slack, smtp, monkeypatch
 ) -> None:
     monkeypatch.setenv("ADINSIGHTS_ALERTS_RUN_MIN_INTERVAL_SECONDS", "0")
-    add_tenants(instance, product_env, "acme")
-    set_snapshot(product_env, "acme", datetime.now(UTC) - timedelta(minutes=130))
+    with_snapshot_aged(instance, product_env, "acme", 130)
     run_sensor(instance, None)
     set_snapshot(product_env, "acme", datetime.now(UTC))
 
@@ -147,8 +147,7 @@ def test_the_cli_run_delivers_at_once_and_prints_the_transition(
 def test_concurrent_on_demand_runs_deliver_one_transition_once(
     instance, product_env, slack, smtp
 ) -> None:
-    add_tenants(instance, product_env, "acme")
-    set_snapshot(product_env, "acme", datetime.now(UTC) - timedelta(minutes=70))
+    with_snapshot_aged(instance, product_env, "acme", 70)
     eng = engine(product_env)
     now = datetime.now(UTC)
     results = []
@@ -211,8 +210,7 @@ def test_on_demand_runs_are_throttled(instance, product_env, slack, smtp) -> Non
 def test_api_runs_the_evaluation_for_operator_keys_only(
     instance, product_env, alert_env, slack, smtp
 ) -> None:
-    add_tenants(instance, product_env, "acme")
-    set_snapshot(product_env, "acme", datetime.now(UTC) - timedelta(minutes=130))
+    with_snapshot_aged(instance, product_env, "acme", 130)
     with engine(product_env).begin() as conn:
         operator_key = create_api_key(conn, tenant_id=None, operator=True, label="oncall")
         tenant_key = create_api_key(conn, tenant_id="acme", label="acme")
