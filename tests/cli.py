@@ -20,3 +20,10 @@ def adinsights(
         text=True,
         timeout=timeout,
     )
+
+
+def add_meta_token(tenant: str, token: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``adinsights credentials add`` of ``tenant``'s Meta token, typed on stdin."""
+    return adinsights(
+        "credentials", "add", "--tenant", tenant, "--platform", "meta", stdin=f"{token}\n", **env
+    )

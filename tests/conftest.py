@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 import sqlalchemy as sa
@@ -35,6 +35,7 @@ from adinsights_pipelines.warehouse import migrate
 from adinsights_pipelines.warehouse.database import Database, engine_for
 from tests import dagster_internals as test_internals
 from tests import database_choice
+from tests.scripted import Scripted
 
 TEST_DATABASE = pytest.StashKey[database_choice.TestDatabase]()
 
@@ -126,6 +127,34 @@ def database(pg_admin: Database, template_database: str) -> Iterator[Database]:
         yield db
 
 
+class OwnEnvironment(NamedTuple):
+    db: Database
+    workdir: Path
+    monkeypatch: pytest.MonkeyPatch
+
+
+ModuleEnvironment = Callable[[str], AbstractContextManager[OwnEnvironment]]
+
+
+@pytest.fixture(scope="session")
+def module_environment(
+    pg_admin: Database, template_database: str, tmp_path_factory: pytest.TempPathFactory
+) -> ModuleEnvironment:
+    """``with module_environment(name) as (db, workdir, mp)``, for a module's (or package's)
+    fixture: a migrated database of its own, the environment pointed at it (a new folder
+    ``workdir`` named after ``name`` for the data and DAGSTER_HOME) until the end, and the
+    MonkeyPatch that undoes it then, to set more with."""
+
+    @contextmanager
+    def environment(name: str) -> Iterator[OwnEnvironment]:
+        workdir = tmp_path_factory.mktemp(name)
+        with cloned_database(pg_admin, template_database) as db, pytest.MonkeyPatch.context() as mp:
+            point_environment_at(mp, db, workdir, "http://unused.invalid")
+            yield OwnEnvironment(db, workdir, mp)
+
+    return environment
+
+
 def point_environment_at(
     monkeypatch: pytest.MonkeyPatch,
     db: Database,
@@ -194,6 +223,15 @@ def google_sim() -> Iterator[GoogleSimulator]:
 
 
 @pytest.fixture
+def scripted() -> Iterator[Scripted]:
+    """A loopback server answering from a script (the clients' tests of odd answers)."""
+    server = Scripted()
+    yield server
+    server.server.shutdown()
+    server.server.server_close()
+
+
+@pytest.fixture
 def product_env(
     database: Database,
     tmp_path: Path,
@@ -248,12 +286,9 @@ def instance(product_env: Database) -> Iterator[DagsterInstance]:
 
 
 @pytest.fixture(scope="module")
-def demo_run(
-    pg_admin: Database, template_database: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Database, DemoResult]]:
+def demo_run(module_environment: ModuleEnvironment) -> Iterator[tuple[Database, DemoResult]]:
     """One whole demo pass (simulator -> raw -> dbt -> snapshots -> API) for a test module."""
-    with cloned_database(pg_admin, template_database) as db, pytest.MonkeyPatch.context() as mp:
-        point_environment_at(mp, db, tmp_path_factory.mktemp("demo"), "http://unused.invalid")
+    with module_environment("demo") as (db, _, _):
         result = run_demo(once=True, progress=lambda message: None)
         yield db, result
 

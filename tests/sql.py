@@ -1,4 +1,5 @@
-"""Reading a test's database: one statement, its rows (each read in its own connection)."""
+"""A test's database, one statement at a time: its rows (each read in its own connection), or
+a change (in its own transaction)."""
 
 from __future__ import annotations
 
@@ -25,3 +26,9 @@ def scalar(db: Database, sql: str, **params: Any) -> Any:
     """The first column of the first row (None when there is none)."""
     with engine(db).connect() as conn:
         return conn.execute(sa.text(sql), params).scalar()
+
+
+def execute(db: Database, sql: str, **params: Any) -> None:
+    """Runs ``sql`` (a change) in a transaction of its own, committed."""
+    with engine(db).begin() as conn:
+        conn.execute(sa.text(sql), params)

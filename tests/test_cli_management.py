@@ -1,14 +1,14 @@
 """Tenant and API-key management through the real `adinsights` command."""
 
 import os
-import subprocess
 
 import sqlalchemy as sa
 from dagster import DagsterInstance
 
 from adinsights_pipelines.tenant_store import get_credential
 from adinsights_pipelines.warehouse.database import Database, engine
-from tests.cli import adinsights
+from tests.cli import add_meta_token, adinsights
+from tests.sql import execute, one, query
 
 
 def test_tenants_add_creates_row_partition_and_audit_event(
@@ -51,41 +51,26 @@ def test_api_key_is_shown_once_and_stored_hashed(product_env: Database) -> None:
     listing = adinsights("api-keys", "list")
     assert stored.prefix in listing.stdout and key not in listing.stdout
     assert adinsights("api-keys", "revoke", stored.prefix).returncode == 0
-    with engine(product_env).connect() as conn:
-        actions = (
-            conn.execute(
-                sa.text(
-                    "select action from app.audit_log where resource_type = 'api_key' order by id"
-                )
-            )
-            .scalars()
-            .all()
-        )
+    sql = "select action from app.audit_log where resource_type = 'api_key' order by id"
+    actions = [row.action for row in query(product_env, sql)]
     assert actions == ["api_key_created", "api_key_revoked"]
     again = adinsights("api-keys", "revoke", stored.prefix)
     assert again.returncode == 2 and "no active API key" in again.stderr
-
-
-def add_meta_token(token: str, tenant: str = "island-grill") -> subprocess.CompletedProcess[str]:
-    return adinsights(
-        "credentials", "add", "--tenant", tenant, "--platform", "meta", stdin=f"{token}\n"
-    )
 
 
 def test_meta_token_is_checked_exchanged_and_stored_encrypted(
     product_env: Database, keyring
 ) -> None:
     assert adinsights("tenants", "add", "island-grill", "--name", "Island Grill").returncode == 0
-    done = add_meta_token("sim_secret_token")
+    done = add_meta_token("island-grill", "sim_secret_token")
     assert done.returncode == 0, done.stderr
     assert "sim_secret_token" not in done.stdout + done.stderr
+    row = one(
+        product_env,
+        "select token_status, scopes, token_expires_at from app.platform_credentials "
+        "where tenant_id = 'island-grill'",
+    )
     with engine(product_env).connect() as conn:
-        row = conn.execute(
-            sa.text(
-                "select token_status, scopes, token_expires_at from app.platform_credentials "
-                "where tenant_id = 'island-grill'"
-            )
-        ).one()
         stored = get_credential(conn, keyring, "island-grill", "meta")
     assert row.token_status == "valid"
     assert {"ads_read", "business_management", "pages_show_list"} <= set(row.scopes)
@@ -97,7 +82,7 @@ def test_meta_token_without_required_scopes_is_refused_and_not_stored(
     product_env: Database,
 ) -> None:
     assert adinsights("tenants", "add", "island-grill", "--name", "Island Grill").returncode == 0
-    done = add_meta_token("sim_noscope_token")
+    done = add_meta_token("island-grill", "sim_noscope_token")
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1] == (
         "adinsights: error: missing_required_permissions: the token lacks "
@@ -110,7 +95,7 @@ def test_meta_token_without_required_scopes_is_refused_and_not_stored(
 
 def test_token_must_come_from_stdin_or_a_file(product_env: Database) -> None:
     assert adinsights("tenants", "add", "island-grill", "--name", "Island Grill").returncode == 0
-    empty = add_meta_token("")
+    empty = add_meta_token("island-grill", "")
     assert empty.returncode == 2 and "no token given" in empty.stderr
     argv = adinsights(
         "credentials", "add", "--tenant", "island-grill", "--platform", "meta", "--token", "sim_x"
@@ -120,7 +105,7 @@ def test_token_must_come_from_stdin_or_a_file(product_env: Database) -> None:
 
 def test_rotate_deks_dry_run_then_rotation(product_env: Database) -> None:
     assert adinsights("tenants", "add", "island-grill", "--name", "Island Grill").returncode == 0
-    assert add_meta_token("sim_secret_token").returncode == 0
+    assert add_meta_token("island-grill", "sim_secret_token").returncode == 0
 
     def versions() -> list[int]:
         with engine(product_env).connect() as conn:
@@ -145,14 +130,12 @@ def test_generate_master_key_prints_a_usable_key() -> None:
 
 
 def test_retention_command_reports_counts(product_env: Database, tmp_path) -> None:
-    with engine(product_env).begin() as conn:
-        conn.execute(
-            sa.text(
-                "insert into app.audit_log (actor, action, resource_type, created_at) values "
-                "('cli', 'old_event', 'tenant', now() - interval '400 days'), "
-                "('cli', 'new_event', 'tenant', now())"
-            )
-        )
+    execute(
+        product_env,
+        "insert into app.audit_log (actor, action, resource_type, created_at) values "
+        "('cli', 'old_event', 'tenant', now() - interval '400 days'), "
+        "('cli', 'new_event', 'tenant', now())",
+    )
     os.environ["ADINSIGHTS_AUDIT_EXPORT_URL"] = str(tmp_path / "exports")
     try:
         dry = adinsights("retention", "--dry-run")
@@ -173,7 +156,7 @@ def test_deactivate_and_credential_removal_are_audited(
     instance: DagsterInstance, product_env: Database
 ) -> None:
     assert adinsights("tenants", "add", "island-grill", "--name", "Island Grill").returncode == 0
-    assert add_meta_token("sim_secret_token").returncode == 0
+    assert add_meta_token("island-grill", "sim_secret_token").returncode == 0
     removed = adinsights("credentials", "remove", "--tenant", "island-grill", "--platform", "meta")
     assert removed.returncode == 0, removed.stderr
     again = adinsights("credentials", "remove", "--tenant", "island-grill", "--platform", "meta")
@@ -181,16 +164,8 @@ def test_deactivate_and_credential_removal_are_audited(
     done = adinsights("tenants", "deactivate", "island-grill")
     assert done.returncode == 0, done.stderr
     assert "island-grill" not in instance.get_dynamic_partitions("tenant")
-    with engine(product_env).connect() as conn:
-        actions = (
-            conn.execute(
-                sa.text(
-                    "select action from app.audit_log where tenant_id = 'island-grill' order by id"
-                )
-            )
-            .scalars()
-            .all()
-        )
+    sql = "select action from app.audit_log where tenant_id = 'island-grill' order by id"
+    actions = [row.action for row in query(product_env, sql)]
     assert actions == [
         "tenant_created",
         "credential_updated",

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from adinsights_pipelines.encryption import DecryptionError, LocalKeyring, rotate_deks
 from adinsights_pipelines.tenant_store import add_tenant, get_credential, set_credential
 from adinsights_pipelines.warehouse.database import Database, engine
+from tests.sql import execute, query, scalar
 
 TOKENS = {"acme": "EAAB-acme-long-lived-token-1234567890", "acne": "EAAB-acne-other-token-0987"}
 
@@ -28,15 +29,14 @@ def read_all(db: Database, keyring) -> dict[str, str]:
 
 def dump_database(db: Database) -> str:
     """Every row of every table in every schema, as text (bytea shows as hex)."""
+    tables = query(
+        db,
+        "select table_schema, table_name from information_schema.tables "
+        "where table_type = 'BASE TABLE' "
+        "and table_schema not in ('pg_catalog', 'information_schema')",
+    )
+    chunks = []
     with engine(db).connect() as conn:
-        tables = conn.execute(
-            sa.text(
-                "select table_schema, table_name from information_schema.tables "
-                "where table_type = 'BASE TABLE' "
-                "and table_schema not in ('pg_catalog', 'information_schema')"
-            )
-        ).all()
-        chunks = []
         for schema, table in tables:
             chunks.append(
                 conn.execute(
@@ -58,14 +58,12 @@ def test_tokens_round_trip_and_never_appear_in_any_table(stored: Database, keyri
 
 
 def test_ciphertext_moved_to_another_tenant_does_not_decrypt(stored: Database, keyring) -> None:
-    with engine(stored).begin() as conn:
-        conn.execute(
-            sa.text(
-                "update app.platform_credentials set token_ciphertext = "
-                "(select token_ciphertext from app.platform_credentials where tenant_id = 'acme') "
-                "where tenant_id = 'acne'"
-            )
-        )
+    execute(
+        stored,
+        "update app.platform_credentials set token_ciphertext = "
+        "(select token_ciphertext from app.platform_credentials where tenant_id = 'acme') "
+        "where tenant_id = 'acne'",
+    )
     with engine(stored).connect() as conn, pytest.raises(DecryptionError):
         get_credential(conn, keyring, "acne", "meta")
 
@@ -74,13 +72,8 @@ def test_rotation_re_encrypts_under_new_keys_and_stays_readable(stored: Database
     report = rotate_deks(engine(stored), keyring)
     assert sorted(report.tenants) == sorted(TOKENS) and report.credentials == 2
     assert read_all(stored, keyring) == TOKENS
-    with engine(stored).connect() as conn:
-        versions = conn.execute(
-            sa.text("select tenant_id, version from app.tenant_data_keys order by 1")
-        ).all()
-        audit = conn.execute(
-            sa.text("select count(*) from app.audit_log where action = 'dek_rotated'")
-        ).scalar_one()
+    versions = query(stored, "select tenant_id, version from app.tenant_data_keys order by 1")
+    audit = scalar(stored, "select count(*) from app.audit_log where action = 'dek_rotated'")
     assert [tuple(v) for v in versions] == [("acme", 2), ("acne", 2)]
     assert audit == 2
 

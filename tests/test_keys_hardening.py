@@ -7,6 +7,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 import time_machine
 from starlette.testclient import TestClient
@@ -18,7 +19,7 @@ from adinsights_pipelines.tenant_store import add_tenant, set_credential
 from adinsights_pipelines.warehouse.database import Database, engine
 from api.app import create_app
 from tests.api.conftest import NO_THROTTLES
-from tests.cli import adinsights
+from tests.cli import add_meta_token, adinsights
 
 
 def last_used(db: Database, prefix: str) -> datetime | None:
@@ -118,61 +119,47 @@ def _keys_rows(db: Database) -> list[tuple[str, str]]:
         ]
 
 
-def test_a_process_without_the_master_key_refuses_to_create_one(
-    product_env: Database, keyring: LocalKeyring, tmp_path: Path
-) -> None:
-    assert "ADINSIGHTS_MASTER_KEY" not in os.environ  # the local key file of the data folder
+@pytest.fixture
+def keys_before(product_env: Database, keyring: LocalKeyring) -> list[tuple[str, str]]:
+    """first-co with a stored Meta token (so with a data key), second-co without one; the
+    data-key rows then."""
     with engine(product_env).begin() as conn:
         add_tenant(conn, "first-co", "First")
         set_credential(conn, keyring, "first-co", "meta", "EAAB-first-token")
         add_tenant(conn, "second-co", "Second")
-    before = _keys_rows(product_env)
+    return _keys_rows(product_env)
+
+
+def test_a_process_without_the_master_key_refuses_to_create_one(
+    product_env: Database,
+    keyring: LocalKeyring,
+    keys_before: list[tuple[str, str]],
+    tmp_path: Path,
+) -> None:
+    assert "ADINSIGHTS_MASTER_KEY" not in os.environ  # the local key file of the data folder
     elsewhere = tmp_path / "another-data-folder"
 
-    done = adinsights(
-        "credentials",
-        "add",
-        "--tenant",
-        "second-co",
-        "--platform",
-        "meta",
-        stdin="sim_second_token\n",
-        ADINSIGHTS_DATA_DIR=str(elsewhere),
-    )
+    done = add_meta_token("second-co", "sim_second_token", ADINSIGHTS_DATA_DIR=str(elsewhere))
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert lines[-1].startswith("adinsights: error: the database's data keys are wrapped by ")
     assert keyring.current_key_id in lines[-1]
     assert "refusing to create a new master key" in lines[-1]
     assert not (elsewhere / "master.key").exists()
-    assert _keys_rows(product_env) == before
+    assert _keys_rows(product_env) == keys_before
 
 
 def test_a_process_holding_another_master_key_wraps_nothing_and_dry_run_says_unreadable(
-    product_env: Database, keyring: LocalKeyring
+    product_env: Database, keyring: LocalKeyring, keys_before: list[tuple[str, str]]
 ) -> None:
-    with engine(product_env).begin() as conn:
-        add_tenant(conn, "first-co", "First")
-        set_credential(conn, keyring, "first-co", "meta", "EAAB-first-token")
-        add_tenant(conn, "second-co", "Second")
-    before = _keys_rows(product_env)
     other_master = generate_master_key()
 
-    done = adinsights(
-        "credentials",
-        "add",
-        "--tenant",
-        "second-co",
-        "--platform",
-        "meta",
-        stdin="sim_second_token\n",
-        ADINSIGHTS_MASTER_KEY=other_master,
-    )
+    done = add_meta_token("second-co", "sim_second_token", ADINSIGHTS_MASTER_KEY=other_master)
     assert done.returncode == 2, done.stdout + done.stderr
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("adinsights: error: the database's data keys are wrapped by ")
     assert keyring.current_key_id in last and "refusing to wrap new keys" in last
-    assert _keys_rows(product_env) == before
+    assert _keys_rows(product_env) == keys_before
 
     dry = adinsights("rotate-deks", "--dry-run", ADINSIGHTS_MASTER_KEY=other_master)
     assert dry.returncode == 0, dry.stderr

@@ -12,13 +12,12 @@ from pathlib import Path
 import pytest
 from dagster import DagsterInstance
 
-from adinsights_pipelines.defs.airbyte.store import add_connection
 from adinsights_pipelines.instance import prepare_dagster_home
 from adinsights_pipelines.settings import Settings
 from adinsights_pipelines.simulators.airbyte import AirbyteSimState, AirbyteSimulator
-from adinsights_pipelines.tenant_store import add_tenant
 from adinsights_pipelines.warehouse.database import Database, engine
-from tests.conftest import cloned_database, disposing, point_environment_at
+from tests.conftest import ModuleEnvironment, disposing
+from tests.tenants import add_google_ads_tenant
 
 JOB_SECONDS = 0.2
 _customers = itertools.count(1_000_000_001)
@@ -48,16 +47,9 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(
-    pg_admin: Database,
-    template_database: str,
-    tmp_path_factory: pytest.TempPathFactory,
-    airbyte_sim: AirbyteSimulator,
-) -> Iterator[World]:
+def world(module_environment: ModuleEnvironment, airbyte_sim: AirbyteSimulator) -> Iterator[World]:
     """A migrated database, a Dagster instance on it and the product's environment."""
-    workdir = tmp_path_factory.mktemp("airbyte")
-    with cloned_database(pg_admin, template_database) as db, pytest.MonkeyPatch.context() as mp:
-        point_environment_at(mp, db, workdir, "http://unused.invalid")
+    with module_environment("airbyte") as (db, workdir, mp):
         airbyte_environment(mp, airbyte_sim)
         prepare_dagster_home(Settings(), db)
         with disposing(DagsterInstance.get()) as instance:
@@ -88,13 +80,12 @@ def register(
         customer_id, currency=currency, database_url=world.db.plain_url
     )
     with engine(world.db).begin() as conn:
-        add_tenant(conn, tenant_id, tenant_id.title())
-        add_connection(
+        add_google_ads_tenant(
             conn,
-            tenant_id=tenant_id,
-            provider="google_ads",
+            tenant_id,
+            tenant_id.title(),
             connection_id=connection.connection_id,
-            source_account_id=customer_id,
+            customer_id=customer_id,
             interval_minutes=interval_minutes,
         )
     world.instance.add_dynamic_partitions("tenant", [tenant_id])

@@ -32,7 +32,7 @@ from adinsights_pipelines.settings import Settings
 from adinsights_pipelines.tenant_store import add_tenant, set_credential
 from adinsights_pipelines.warehouse.database import Database, engine
 from api.app import create_app
-from tests.conftest import cloned_database, disposing, point_environment_at
+from tests.conftest import ModuleEnvironment, disposing
 
 TENANTS = ("acme", "acme-2", "beta")
 EMPTY_TENANT = "empty-co"
@@ -307,9 +307,6 @@ def _build_world(db: Database) -> ApiWorld:
 
 
 @pytest.fixture(scope="package")
-def api_world(
-    pg_admin: Database, template_database: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ApiWorld]:
-    with cloned_database(pg_admin, template_database) as db, pytest.MonkeyPatch.context() as mp:
-        point_environment_at(mp, db, tmp_path_factory.mktemp("api_world"), "http://unused.invalid")
+def api_world(module_environment: ModuleEnvironment) -> Iterator[ApiWorld]:
+    with module_environment("api_world") as (db, _, _):
         yield _build_world(db)

@@ -11,12 +11,12 @@ from starlette.testclient import TestClient
 
 from adinsights_pipelines.api_keys import create_api_key
 from adinsights_pipelines.defs.airbyte.jobs import JobOutcome
-from adinsights_pipelines.defs.airbyte.store import add_connection, record_attempt, record_job
-from adinsights_pipelines.tenant_store import add_tenant
+from adinsights_pipelines.defs.airbyte.store import record_attempt, record_job
 from adinsights_pipelines.warehouse.database import Database, engine
 from api.app import create_app
 from api.pagination import encode_cursor
 from tests.conftest import cloned_database
+from tests.tenants import add_google_ads_tenant
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 _customers = itertools.count(2_000_000_001)
@@ -27,13 +27,9 @@ def add(db: Database, tenant_id: str, *jobs: tuple[str, timedelta], attempt: str
     """A tenant with one connection and jobs that ended ``age`` before NOW (oldest first)."""
     connection_id = str(uuid.uuid4())
     with engine(db).begin() as conn:
-        add_tenant(conn, tenant_id, tenant_id)
-        add_connection(
-            conn,
-            tenant_id=tenant_id,
-            provider="google_ads",
-            connection_id=connection_id,
-            source_account_id=str(next(_customers)),
+        customer_id = str(next(_customers))
+        add_google_ads_tenant(
+            conn, tenant_id, tenant_id, connection_id=connection_id, customer_id=customer_id
         )
         for number, (status, age) in enumerate(jobs, 1):
             started = NOW - age - 2 * MIN

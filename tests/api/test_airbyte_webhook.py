@@ -11,14 +11,14 @@ import sqlalchemy as sa
 from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
 from starlette.testclient import TestClient
 
-from adinsights_pipelines.defs.airbyte.store import add_connection
 from adinsights_pipelines.instance import prepare_dagster_home
 from adinsights_pipelines.settings import Settings
 from adinsights_pipelines.simulators.airbyte import AirbyteSimState, SimJob
-from adinsights_pipelines.tenant_store import add_tenant
 from adinsights_pipelines.warehouse.database import Database, engine
 from api.app import create_app
-from tests.conftest import cloned_database, disposing, point_environment_at
+from tests.conftest import ModuleEnvironment, disposing
+from tests.sql import one
+from tests.tenants import add_google_ads_tenant
 
 URL = "/api/airbyte/webhook/"
 ASSET = AssetKey("google_ads_campaign_performance")
@@ -27,11 +27,8 @@ HEADER = "X-Airbyte-Webhook-Secret"
 
 
 @pytest.fixture(scope="module")
-def env(
-    pg_admin: Database, template_database: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Database, DagsterInstance]]:
-    with cloned_database(pg_admin, template_database) as db, pytest.MonkeyPatch.context() as mp:
-        point_environment_at(mp, db, tmp_path_factory.mktemp("webhook"), "http://unused.invalid")
+def env(module_environment: ModuleEnvironment) -> Iterator[tuple[Database, DagsterInstance]]:
+    with module_environment("webhook") as (db, _, _):
         prepare_dagster_home(Settings(), db)
         with disposing(DagsterInstance.get()) as instance:
             yield db, instance
@@ -60,13 +57,12 @@ def register(db: Database, tenant_id: str) -> str:
         str(1_000_000_000 + zlib.crc32(tenant_id.encode()) % 10**9)
     )
     with engine(db).begin() as conn:
-        add_tenant(conn, tenant_id, tenant_id.title())
-        add_connection(
+        add_google_ads_tenant(
             conn,
-            tenant_id=tenant_id,
-            provider="google_ads",
+            tenant_id,
+            tenant_id.title(),
             connection_id=connection.connection_id,
-            source_account_id=connection.customer_id,
+            customer_id=connection.customer_id,
         )
     return connection.connection_id
 
@@ -263,16 +259,15 @@ def test_rotating_the_secret_refuses_the_old_one_at_once(
 
 
 def stored_job(db: Database, connection_id: str, job_id: int) -> tuple:
-    with engine(db).connect() as conn:
-        return tuple(
-            conn.execute(
-                sa.text(
-                    "select status, error, started_at, finished_at from app.airbyte_jobs "
-                    "where connection_id = :c and job_id = :j"
-                ),
-                {"c": connection_id, "j": job_id},
-            ).one()
+    return tuple(
+        one(
+            db,
+            "select status, error, started_at, finished_at from app.airbyte_jobs "
+            "where connection_id = :c and job_id = :j",
+            c=connection_id,
+            j=job_id,
         )
+    )
 
 
 def audits(db: Database, tenant_id: str, action: str) -> list[dict]:

@@ -15,6 +15,7 @@ from adinsights_pipelines.tenant_store import add_tenant
 from adinsights_pipelines.warehouse.database import Database, engine
 from api.app import create_app
 from api.pagination import encode_cursor
+from tests.sql import query
 
 URL = "/api/audit-logs/"
 TENANT, SIMILAR = "acme", "acme-jm"
@@ -69,16 +70,8 @@ def setup(database: Database) -> Iterator[tuple[TestClient, dict[str, str]]]:
 
 
 def expected(database: Database, tenant_id: str) -> list[int]:
-    with engine(database).connect() as conn:
-        return list(
-            conn.execute(
-                sa.text(
-                    "select id from app.audit_log where tenant_id = :t "
-                    "order by created_at desc, id desc"
-                ),
-                {"t": tenant_id},
-            ).scalars()
-        )
+    sql = "select id from app.audit_log where tenant_id = :t order by created_at desc, id desc"
+    return [row.id for row in query(database, sql, t=tenant_id)]
 
 
 def test_tenant_key_sees_only_its_own_rows(setup, database: Database) -> None:

@@ -19,7 +19,6 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-import sqlalchemy as sa
 from dagster import DagsterInstance
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -27,12 +26,12 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from adinsights_pipelines.api_keys import create_api_key
-from adinsights_pipelines.defs.airbyte.store import add_connection
 from adinsights_pipelines.settings import Settings
-from adinsights_pipelines.tenant_store import add_tenant
 from adinsights_pipelines.warehouse.database import Database, engine
 from api.app import OPENAPI_PATH, create_app, routes
 from tests.api.conftest import NO_THROTTLES, ApiWorld
+from tests.sql import scalar
+from tests.tenants import add_google_ads_tenant
 
 GET_PATHS = sorted(
     r.path
@@ -216,13 +215,8 @@ def webhook_world(
 ) -> tuple[TestClient, dict[str, str], Database]:
     monkeypatch.setenv("ADINSIGHTS_AIRBYTE_WEBHOOK_SECRET", "fuzz-secret-0123456789abcdef")
     with engine(product_env).begin() as conn:
-        add_tenant(conn, FUZZ_TENANT, "Fuzz")
-        add_connection(
-            conn,
-            tenant_id=FUZZ_TENANT,
-            provider="google_ads",
-            connection_id=CONNECTION,
-            source_account_id="1234567890",
+        add_google_ads_tenant(
+            conn, FUZZ_TENANT, "Fuzz", connection_id=CONNECTION, customer_id="1234567890"
         )
         key = create_api_key(conn, tenant_id=None, operator=True)
     app = create_app(product_env, Settings().model_copy(update=NO_THROTTLES))
@@ -232,18 +226,16 @@ def webhook_world(
 
 def _unreadable_rows(db: Database) -> int:
     # Whatever was stored must be a time Python can hold, inside the sane window.
-    with engine(db).connect() as conn:
-        return int(
-            conn.execute(
-                sa.text(
-                    "select count(*) from app.airbyte_jobs where "
-                    "coalesce(started_at, finished_at, now()) not between "
-                    "timestamptz '2000-01-01 00:00Z' and now() + interval '1 day' or "
-                    "coalesce(finished_at, now()) not between "
-                    "timestamptz '2000-01-01 00:00Z' and now() + interval '1 day'"
-                )
-            ).scalar_one()
+    return int(
+        scalar(
+            db,
+            "select count(*) from app.airbyte_jobs where "
+            "coalesce(started_at, finished_at, now()) not between "
+            "timestamptz '2000-01-01 00:00Z' and now() + interval '1 day' or "
+            "coalesce(finished_at, now()) not between "
+            "timestamptz '2000-01-01 00:00Z' and now() + interval '1 day'",
         )
+    )
 
 
 @settings(

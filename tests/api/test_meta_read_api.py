@@ -14,6 +14,7 @@ from adinsights_pipelines.tenant_store import add_tenant, mark_credential, set_c
 from adinsights_pipelines.warehouse.database import Database, engine
 from api.app import create_app
 from tests.api.conftest import NO_THROTTLES
+from tests.api.reads import get, walk
 
 # Overlapping ids and names on purpose.
 TENANTS = {"acme": "sim_read_acme", "acme-jm": "sim_read_acme_jm"}
@@ -44,22 +45,6 @@ def synced(
     settings = Settings().model_copy(update=NO_THROTTLES)
     with TestClient(create_app(product_env, settings)) as client:
         yield client, keys
-
-
-def get(client: TestClient, key: str, path: str, **params) -> dict:
-    response = client.get(path, params=params, headers={"Authorization": f"Bearer {key}"})
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def walk(client: TestClient, key: str, path: str, **params) -> list[dict]:
-    rows, cursor = [], None
-    while True:
-        page = get(client, key, path, **params, **({"cursor": cursor} if cursor else {}))
-        rows += page["results"]
-        cursor = page["next_cursor"]
-        if not cursor:
-            return rows
 
 
 def test_each_level_lists_only_the_tenants_objects(synced, product_env: Database) -> None:
@@ -157,12 +142,15 @@ def test_bad_parameters_answer_400_problems(product_env: Database, path, params)
     assert response.headers["content-type"].startswith("application/problem+json")
 
 
+def social_status(client: TestClient, key: str) -> dict[str, dict]:
+    """``/api/integrations/social/status/``'s entries by platform."""
+    platforms = get(client, key, "/api/integrations/social/status/")["platforms"]
+    return {p["platform"]: p for p in platforms}
+
+
 def test_social_status_has_the_four_states(synced, product_env: Database, keyring) -> None:
     client, keys = synced
-    status = {
-        p["platform"]: p
-        for p in get(client, keys["acme"], "/api/integrations/social/status/")["platforms"]
-    }
+    status = social_status(client, keys["acme"])
     assert status["meta"]["status"] == "active" and status["meta"]["reason"] is None
     assert status["google_ads"]["status"] == "not_connected"
     with engine(product_env).begin() as conn:
@@ -173,25 +161,16 @@ def test_social_status_has_the_four_states(synced, product_env: Database, keyrin
                 "now() - interval '5 hours' where tenant_id = 'acme-jm'"
             )
         )
-    status = {
-        p["platform"]: p
-        for p in get(client, keys["acme"], "/api/integrations/social/status/")["platforms"]
-    }
+    status = social_status(client, keys["acme"])
     assert (status["meta"]["status"], status["meta"]["reason"]) == (
         "started_not_complete",
         "credential_reauth_required",
     )
-    other = {
-        p["platform"]: p
-        for p in get(client, keys["acme-jm"], "/api/integrations/social/status/")["platforms"]
-    }
+    other = social_status(client, keys["acme-jm"])
     assert (other["meta"]["status"], other["meta"]["reason"]) == ("complete", "no_recent_sync")
     with engine(product_env).begin() as conn:
         set_credential(conn, keyring, "fresh-co", "meta", "sim_read_fresh")
-    fresh = {
-        p["platform"]: p
-        for p in get(client, keys["fresh-co"], "/api/integrations/social/status/")["platforms"]
-    }
+    fresh = social_status(client, keys["fresh-co"])
     assert (fresh["meta"]["status"], fresh["meta"]["reason"]) == (
         "started_not_complete",
         "no_accounts_synced",

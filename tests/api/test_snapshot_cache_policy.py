@@ -31,7 +31,8 @@ from adinsights_pipelines.tenant_store import add_tenant
 from adinsights_pipelines.warehouse.database import Database, engine
 from api.app import create_app
 from tests.api.conftest import NO_THROTTLES
-from tests.conftest import cloned_database, disposing, point_environment_at
+from tests.conftest import ModuleEnvironment, disposing
+from tests.sql import one
 
 URL = "/api/metrics/combined/"
 TENANT = "cache-co"
@@ -105,11 +106,8 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def module_world(
-    pg_admin: Database, template_database: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[World]:
-    with cloned_database(pg_admin, template_database) as db, pytest.MonkeyPatch.context() as mp:
-        point_environment_at(mp, db, tmp_path_factory.mktemp("cache"), "http://unused.invalid")
+def module_world(module_environment: ModuleEnvironment) -> Iterator[World]:
+    with module_environment("cache") as (db, _, _):
         settings = Settings()
         with engine(db).begin() as conn:
             add_tenant(conn, TENANT, "Cache Co", reporting_currency="JMD")
@@ -195,14 +193,12 @@ def test_cache_false_recomputes_stores_and_answers_the_new_snapshot(world: World
         400,
         20,
     )
-    with engine(world.db).connect() as conn:
-        made = conn.execute(
-            sa.text(
-                "select duration_ms, dagster_run_id, row_totals from app.metrics_snapshots "
-                "where tenant_id = :t"
-            ),
-            {"t": TENANT},
-        ).one()
+    made = one(
+        world.db,
+        "select duration_ms, dagster_run_id, row_totals from app.metrics_snapshots "
+        "where tenant_id = :t",
+        t=TENANT,
+    )
     assert (made.duration_ms, made.dagster_run_id) == (0, None)  # no Dagster run made it
     assert made.row_totals == {"fct_ad_performance_daily": 2}  # the tenant's two fact rows
     again = world.get()  # and the next unfiltered call serves it from the store

@@ -27,6 +27,7 @@ from adinsights_pipelines.tenant_store import add_tenant
 from adinsights_pipelines.warehouse.database import Database, engine
 from api.app import create_app
 from api.pagination import encode_cursor
+from tests.api.reads import get, walk
 from tests.conftest import cloned_database
 
 # Overlapping ids on purpose.
@@ -91,23 +92,6 @@ def loaded(
 def client(loaded) -> Iterator[TestClient]:
     with TestClient(create_app(loaded[0])) as test_client:
         yield test_client
-
-
-def get(client: TestClient, key: str, path: str, **params) -> dict:
-    response = client.get(path, params=params, headers={"Authorization": f"Bearer {key}"})
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def walk(client: TestClient, key: str, path: str, **params) -> list[dict]:
-    rows, cursor = [], None
-    while True:
-        page = get(client, key, path, **params, **({"cursor": cursor} if cursor else {}))
-        assert len(page["results"]) <= int(params.get("limit", 50))
-        rows += page["results"]
-        cursor = page["next_cursor"]
-        if not cursor:
-            return rows
 
 
 def count(db: Database, sql: str, **params) -> int:

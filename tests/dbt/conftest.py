@@ -10,7 +10,7 @@ from dagster import DagsterInstance
 from adinsights_pipelines.instance import prepare_dagster_home
 from adinsights_pipelines.settings import Settings
 from adinsights_pipelines.warehouse.database import Database
-from tests.conftest import cloned_database, disposing, point_environment_at
+from tests.conftest import ModuleEnvironment, disposing
 
 
 @dataclass(frozen=True)
@@ -22,15 +22,11 @@ class ModuleEnv:
 
 
 @pytest.fixture(scope="module")
-def module_env(
-    pg_admin: Database, template_database: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ModuleEnv]:
+def module_env(module_environment: ModuleEnvironment) -> Iterator[ModuleEnv]:
     """This module's own database, DAGSTER_HOME and Dagster instance (with environment)."""
     import os
 
-    workdir = tmp_path_factory.mktemp("dbt")
-    with cloned_database(pg_admin, template_database) as db, pytest.MonkeyPatch.context() as mp:
-        point_environment_at(mp, db, workdir, "http://unused.invalid")
+    with module_environment("dbt") as (db, workdir, _):
         prepare_dagster_home(Settings(), db)
         environ = {k: v for k, v in os.environ.items()}
         with disposing(DagsterInstance.get()) as instance:

@@ -103,44 +103,21 @@ def test_archived_and_deleted_objects_reach_raw_the_dims_and_the_api(
         assert c["name"] == f"Sim Campaign {c['effective_status'].title()}"
 
     # raw: every one of them, with Meta's name and both statuses
-    raw_campaigns = _rows(
-        product_env,
-        "select campaign_id as id, name, status, effective_status from raw.meta_campaigns "
-        "where tenant_id = :t",
-    )
-    raw_adsets = _rows(
-        product_env,
-        "select adset_id as id, campaign_id, name, effective_status from raw.meta_adsets "
-        "where tenant_id = :t",
-    )
-    raw_ads = _rows(
-        product_env,
-        "select ad_id as id, adset_id, name, effective_status from raw.meta_ads "
-        "where tenant_id = :t",
-    )
-    for c in campaigns:
-        assert raw_campaigns[c["id"]] == {
-            "id": c["id"],
-            "name": c["name"],
-            "status": c["status"],
-            "effective_status": c["effective_status"],
-        }
-    for s in adsets:
-        assert raw_adsets[s["id"]] == {
-            "id": s["id"],
-            "campaign_id": s["campaign_id"],
-            "name": s["name"],
-            "effective_status": s["effective_status"],
-        }
-    for a in ads:
-        assert raw_ads[a["id"]] == {
-            "id": a["id"],
-            "adset_id": a["adset_id"],
-            "name": a["name"],
-            "effective_status": a["effective_status"],
-        }
+    raw: dict[str, dict[str, dict[str, Any]]] = {}
+    for level, objects, columns in (
+        ("campaign", campaigns, ("name", "status", "effective_status")),
+        ("adset", adsets, ("campaign_id", "name", "effective_status")),
+        ("ad", ads, ("adset_id", "name", "effective_status")),
+    ):
+        raw[level] = _rows(
+            product_env,
+            f"select {level}_id as id, {', '.join(columns)} from raw.meta_{level}s "
+            "where tenant_id = :t",
+        )
+        for o in objects:
+            assert raw[level][o["id"]] == {"id": o["id"], **{c: o[c] for c in columns}}
     # the live objects are there too
-    assert len(raw_campaigns) > len(campaigns)
+    assert len(raw["campaign"]) > len(campaigns)
 
     # dims: dim_campaigns and dim_ads carry names and statuses
     dim_campaigns = _rows(
@@ -163,7 +140,7 @@ def test_archived_and_deleted_objects_reach_raw_the_dims_and_the_api(
         "adset_name, adset_effective_status, ad_name, status, effective_status "
         "from marts.dim_ads where tenant_id = :t",
     )
-    assert set(dim_ads) == set(raw_ads)
+    assert set(dim_ads) == set(raw["ad"])
     by_id = {o["id"]: o for o in campaigns + adsets}
     for a in ads:
         adset, campaign = by_id[a["adset_id"]], by_id[a["campaign_id"]]

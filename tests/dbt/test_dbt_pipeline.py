@@ -15,9 +15,6 @@ that captures what the tests assert on, since later stages change the warehouse:
    fail, the run fails, the snapshot is refused, /api/health/dbt/ says failing.
 """
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -35,7 +32,9 @@ from adinsights_pipelines.settings import Settings
 from adinsights_pipelines.tenant_store import add_tenant, set_credential
 from adinsights_pipelines.warehouse.database import engine
 from api.app import create_app
+from tests.cli import adinsights
 from tests.dbt.conftest import ModuleEnv
+from tests.sql import query, scalar
 
 TODAY = date.today()
 YESTERDAY = TODAY - timedelta(days=1)
@@ -346,49 +345,47 @@ def first_build(env: dict[str, Any]) -> dict[str, Any]:
     result = run_job("dbt_build", module_env.instance)
     tick_after = schedule_tick(module_env.instance)
     snapshot = run_job("metrics_snapshots", module_env.instance, "alpha")
+    fact = query(
+        module_env.db,
+        "select tenant_id, platform, account_id, date_day, parish, parish_iso_code, "
+        "spend, currency from marts.fct_ad_performance_daily",
+    )
+    # Meta's totals: the ad rows read without a breakdown; an account-day with none (loaded
+    # before the two reads, as alpha's and bravo's) counts its region rows
+    raw_meta = query(
+        module_env.db,
+        """
+        select tenant_id, sum(spend) from (
+            select tenant_id, spend from raw.meta_insights_ad
+            union all
+            select r.tenant_id, r.spend from raw.meta_insights r
+            where not exists (select 1 from raw.meta_insights_ad a
+                              where a.tenant_id = r.tenant_id
+                                and a.account_id = r.account_id
+                                and a.date_start = r.date_start)
+        ) as meta group by tenant_id
+        """,
+    )
+    charlie = query(
+        module_env.db,
+        "select date_day, parish, spend, impressions, clicks, conversions, "
+        "conversion_value, conversions_estimated from marts.fct_ad_performance_daily "
+        "where tenant_id = 'charlie' order by date_day, parish_iso_code nulls last",
+    )
+    ga4 = query(
+        module_env.db, "select parish, sum(sessions) from marts.fct_ga4_daily group by parish"
+    )
+    search = query(
+        module_env.db,
+        "select date_day, clicks, impressions, ctr from marts.fct_search_console_daily",
+    )
+    accounts = query(
+        module_env.db, "select tenant_id, platform, account_id, currency from marts.dim_accounts"
+    )
+    stored = scalar(
+        module_env.db, "select payload from app.metrics_snapshots where tenant_id = 'alpha'"
+    )
     with engine(module_env.db).connect() as conn:
-        fact = conn.execute(
-            sa.text(
-                "select tenant_id, platform, account_id, date_day, parish, parish_iso_code, "
-                "spend, currency from marts.fct_ad_performance_daily"
-            )
-        ).all()
-        # Meta's totals: the ad rows read without a breakdown; an account-day with none (loaded
-        # before the two reads, as alpha's and bravo's) counts its region rows
-        raw_meta = conn.execute(
-            sa.text(
-                """
-                select tenant_id, sum(spend) from (
-                    select tenant_id, spend from raw.meta_insights_ad
-                    union all
-                    select r.tenant_id, r.spend from raw.meta_insights r
-                    where not exists (select 1 from raw.meta_insights_ad a
-                                      where a.tenant_id = r.tenant_id
-                                        and a.account_id = r.account_id
-                                        and a.date_start = r.date_start)
-                ) as meta group by tenant_id
-                """
-            )
-        ).all()
-        charlie = conn.execute(
-            sa.text(
-                "select date_day, parish, spend, impressions, clicks, conversions, "
-                "conversion_value, conversions_estimated from marts.fct_ad_performance_daily "
-                "where tenant_id = 'charlie' order by date_day, parish_iso_code nulls last"
-            )
-        ).all()
-        ga4 = conn.execute(
-            sa.text("select parish, sum(sessions) from marts.fct_ga4_daily group by parish")
-        ).all()
-        search = conn.execute(
-            sa.text("select date_day, clicks, impressions, ctr from marts.fct_search_console_daily")
-        ).all()
-        accounts = conn.execute(
-            sa.text("select tenant_id, platform, account_id, currency from marts.dim_accounts")
-        ).all()
-        stored = conn.execute(
-            sa.text("select payload from app.metrics_snapshots where tenant_id = 'alpha'")
-        ).scalar_one_or_none()
         versions = row_versions(conn)
     return {
         "health_before": before,
@@ -470,7 +467,7 @@ def incremental_rerun(first_build: dict[str, Any], env: dict[str, Any]) -> dict[
 def contract_gate(incremental_rerun: dict[str, Any], env: dict[str, Any]) -> dict[str, Any]:
     """``adinsights check-contracts`` on good marts, then on marts that disagree with raw."""
     module_env = env["env"]
-    clean = run_cli("check-contracts", "--days", "10", environ=module_env.environ)
+    clean = adinsights("check-contracts", "--days", "10", **module_env.environ)
     tamper = [
         "update marts.fct_ad_performance_daily set spend = spend + 5 "
         f"where tenant_id = 'bravo' and parish = 'Saint James' and date_day = '{YESTERDAY}'",
@@ -486,7 +483,7 @@ def contract_gate(incremental_rerun: dict[str, Any], env: dict[str, Any]) -> dic
             conn.execute(sa.text(statement))
         # bravo connects GA4, which has delivered nothing yet
         set_credential(conn, keyring_from_settings(Settings()), "bravo", "ga4", "refresh-token")
-    violated = run_cli("check-contracts", "--days", "10", environ=module_env.environ)
+    violated = adinsights("check-contracts", "--days", "10", **module_env.environ)
     with engine(module_env.db).begin() as conn:
         for statement in undo:
             conn.execute(sa.text(statement))
@@ -554,16 +551,6 @@ def _snapshot_filter(tenant: str) -> Any:
     from dagster import AssetRecordsFilter
 
     return AssetRecordsFilter(asset_key=AssetKey("metrics_snapshot"), asset_partitions=[tenant])
-
-
-def run_cli(*args: str, environ: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "adinsights_pipelines.cli", *args],
-        env={**os.environ, **environ},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 # 1. first build ------------------------------------------------------------------------------
@@ -849,13 +836,13 @@ def test_dbt_health_is_failing_after_the_broken_build(broken_build) -> None:
 
 
 def test_dbt_freshness_reports_stale_sources_and_exits_non_zero(broken_build, env) -> None:
-    result = run_cli(
+    result = adinsights(
         "dbt-freshness",
         "--warn-hours", "1",
         "--error-hours", "1",
         "--select", "source:meta.ad_accounts",
         "--select", "source:meta.campaigns",
-        environ=env["env"].environ,
+        **env["env"].environ,
     )  # fmt: skip
     assert result.returncode != 0
     lines = {line.split()[0]: line.split() for line in result.stdout.splitlines() if line}

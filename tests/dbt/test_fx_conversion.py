@@ -17,7 +17,7 @@ Stages (module fixtures, since dbt runs are slow):
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -29,11 +29,12 @@ from starlette.testclient import TestClient
 from adinsights_pipelines.api_keys import create_api_key
 from adinsights_pipelines.defs.tenants.partitions import TENANT_PARTITIONS
 from adinsights_pipelines.tenant_store import add_tenant
-from adinsights_pipelines.warehouse.database import engine
+from adinsights_pipelines.warehouse.database import Database, engine
 from api.app import create_app
 from tests.cli import adinsights
 from tests.dbt.conftest import ModuleEnv
 from tests.dbt.test_dbt_pipeline import run_job, run_requested, schedule_tick
+from tests.sql import one, query
 
 TENANT = "island-grill"
 THU, FRI, SAT, SUN, MON = (date(2026, 11, d) for d in range(12, 17))
@@ -93,16 +94,21 @@ def write_csv(path: Path, rows: list[tuple[str, str]]) -> Path:
     return path
 
 
-def fact_rows(conn: sa.Connection) -> dict[tuple[str, date], Any]:
-    rows = conn.execute(
-        sa.text(
-            "select platform, date_day, spend, currency, spend_reporting, reporting_currency, "
-            "fx_rate, fx_rate_date, xmin::text as version "
-            "from marts.fct_ad_performance_daily where tenant_id = :t"
-        ),
-        {"t": TENANT},
-    ).all()
+def fact_rows(db: Database) -> dict[tuple[str, date], Any]:
+    rows = query(
+        db,
+        "select platform, date_day, spend, currency, spend_reporting, reporting_currency, "
+        "fx_rate, fx_rate_date, xmin::text as version "
+        "from marts.fct_ad_performance_daily where tenant_id = :t",
+        t=TENANT,
+    )
     return {(r.platform, r.date_day): r for r in rows}
+
+
+def snapshot_generated_at(db: Database) -> datetime:
+    """When the tenant's stored snapshot was made (it has exactly one)."""
+    sql = "select snapshot_generated_at from app.metrics_snapshots where tenant_id = :t"
+    return one(db, sql, t=TENANT).snapshot_generated_at
 
 
 def rebuild_dbt(instance: Any) -> Any:
@@ -139,15 +145,14 @@ def first_build(env: dict[str, Any]) -> dict[str, Any]:
     dbt = run_job("dbt_build", module_env.instance)
     snapshot = run_job("metrics_snapshots", module_env.instance, TENANT)
     contracts = adinsights("check-contracts", "--days", "400", "--tenant-id", TENANT)
-    with engine(module_env.db).connect() as conn:
-        rates = conn.execute(
-            sa.text(
-                "select rate_date, rate, source, carried_from from raw.fx_rates_daily "
-                "where rate_date between :a and :b order by rate_date"
-            ),
-            {"a": THU, "b": MON},
-        ).all()
-        fact = fact_rows(conn)
+    rates = query(
+        module_env.db,
+        "select rate_date, rate, source, carried_from from raw.fx_rates_daily "
+        "where rate_date between :a and :b order by rate_date",
+        a=THU,
+        b=MON,
+    )
+    fact = fact_rows(module_env.db)
     return {
         "imported": imported,
         "dbt": dbt,
@@ -170,23 +175,15 @@ def thursday_imported(first_build: dict[str, Any], env: dict[str, Any]) -> dict[
     )
     dbt = rebuild_dbt(module_env.instance)
     snapshot = run_job("metrics_snapshots", module_env.instance, TENANT)
-    with engine(module_env.db).connect() as conn:
-        fact = fact_rows(conn)
-        stored_at = conn.execute(
-            sa.text("select snapshot_generated_at from app.metrics_snapshots where tenant_id = :t"),
-            {"t": TENANT},
-        ).scalar_one()
+    fact = fact_rows(module_env.db)
+    stored_at = snapshot_generated_at(module_env.db)
     headers = {"Authorization": f"Bearer {key}"}
     cached = client.get("/api/metrics/combined/", headers=headers)
     in_usd = client.get("/api/metrics/combined/?currency=USD", headers=headers)
     not_a_currency = client.get("/api/metrics/combined/?currency=XYZ", headers=headers)
     no_eur_rates = client.get("/api/metrics/combined/?currency=EUR", headers=headers)
     cached_after = client.get("/api/metrics/combined/", headers=headers)
-    with engine(module_env.db).connect() as conn:
-        stored_after = conn.execute(
-            sa.text("select snapshot_generated_at from app.metrics_snapshots where tenant_id = :t"),
-            {"t": TENANT},
-        ).scalar_one()
+    stored_after = snapshot_generated_at(module_env.db)
     return {
         "imported": imported,
         "dbt": dbt,
@@ -372,12 +369,10 @@ def switched_to_usd(thursday_imported: dict[str, Any], env: dict[str, Any]) -> d
     changed = adinsights("tenants", "update", TENANT, "--reporting-currency", "USD")
     dbt = rebuild_dbt(module_env.instance)
     snapshot = run_job("metrics_snapshots", module_env.instance, TENANT)
-    with engine(module_env.db).connect() as conn:
-        fact = fact_rows(conn)
-        payload = conn.execute(
-            sa.text("select payload from app.metrics_snapshots where tenant_id = :t"),
-            {"t": TENANT},
-        ).scalar_one()
+    fact = fact_rows(module_env.db)
+    payload = one(
+        module_env.db, "select payload from app.metrics_snapshots where tenant_id = :t", t=TENANT
+    ).payload
     return {"changed": changed, "dbt": dbt, "snapshot": snapshot, "fact": fact, "payload": payload}
 
 

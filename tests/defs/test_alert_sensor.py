@@ -305,6 +305,12 @@ def set_snapshot(db, tenant_id: str, generated_at: datetime) -> None:
         )
 
 
+def with_snapshot_aged(instance: DagsterInstance, db, tenant_id: str, minutes: int) -> None:
+    """``tenant_id`` (and its partition), its snapshot made ``minutes`` ago."""
+    add_tenants(instance, db, tenant_id)
+    set_snapshot(db, tenant_id, datetime.now(UTC) - timedelta(minutes=minutes))
+
+
 @pytest.fixture
 def alert_env(monkeypatch, slack, smtp) -> None:
     monkeypatch.setenv("ADINSIGHTS_ALERT_SLACK_WEBHOOK_URL", slack.url)
@@ -366,8 +372,7 @@ def test_sensor_alerts_stale_snapshots_and_escalates_above_20_percent(
 def test_snapshot_staleness_is_held_within_15_minutes_of_a_dbt_run(
     instance, product_env, slack, smtp
 ) -> None:
-    add_tenants(instance, product_env, "acme")
-    set_snapshot(product_env, "acme", datetime.now(UTC) - timedelta(minutes=50))
+    with_snapshot_aged(instance, product_env, "acme", 50)
     eng = engine(product_env)
     baseline = evaluate_alerts(instance, eng, GRAPH, None, channels(slack, smtp), datetime.now(UTC))
     assert slack.posts == []

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from starlette.testclient import TestClient
 
 from adinsights_pipelines.api_keys import create_api_key
-from adinsights_pipelines.defs.alerts.run import AlertsThrottled, run_alerts_now
+from adinsights_pipelines.defs.alerts.run import AlertsRun, AlertsThrottled, run_alerts_now
 from adinsights_pipelines.settings import Settings
 from adinsights_pipelines.simulators.alert_sinks import SmtpSink, WebhookSink
 from adinsights_pipelines.warehouse.database import engine
@@ -29,6 +29,7 @@ from tests.defs.test_alert_sensor import (
     run_sensor,
     set_snapshot,
     slack_for,
+    with_snapshot_aged,
 )
 
 
@@ -122,8 +123,7 @@ def test_the_cli_run_delivers_at_once_and_prints_the_transition(
     instance, product_env, alert_env, slack, smtp, monkeypatch
 ) -> None:
     monkeypatch.setenv("ADINSIGHTS_ALERTS_RUN_MIN_INTERVAL_SECONDS", "0")
-    add_tenants(instance, product_env, "acme")
-    set_snapshot(product_env, "acme", datetime.now(UTC) - timedelta(minutes=130))
+    with_snapshot_aged(instance, product_env, "acme", 130)
     run_sensor(instance, None)
     set_snapshot(product_env, "acme", datetime.now(UTC))
 
@@ -147,8 +147,7 @@ def test_the_cli_run_delivers_at_once_and_prints_the_transition(
 def test_concurrent_on_demand_runs_deliver_one_transition_once(
     instance, product_env, slack, smtp
 ) -> None:
-    add_tenants(instance, product_env, "acme")
-    set_snapshot(product_env, "acme", datetime.now(UTC) - timedelta(minutes=70))
+    with_snapshot_aged(instance, product_env, "acme", 70)
     eng = engine(product_env)
     now = datetime.now(UTC)
     results = []
@@ -186,19 +185,15 @@ def test_on_demand_runs_are_throttled(instance, product_env, slack, smtp) -> Non
     add_tenants(instance, product_env, "acme")
     eng = engine(product_env)
     now = datetime.now(UTC)
-    run_alerts_now(
-        instance, eng, GRAPH, channels(slack, smtp), now, actor="t", min_interval_seconds=15
-    )
-    try:
-        run_alerts_now(
-            instance,
-            eng,
-            GRAPH,
-            channels(slack, smtp),
-            now + timedelta(seconds=5),
-            actor="t",
-            min_interval_seconds=15,
+
+    def run_at(at: datetime) -> AlertsRun:
+        return run_alerts_now(
+            instance, eng, GRAPH, channels(slack, smtp), at, actor="t", min_interval_seconds=15
         )
+
+    run_at(now)
+    try:
+        run_at(now + timedelta(seconds=5))
     except AlertsThrottled as exc:
         assert exc.retry_after == 10
         assert str(exc) == (
@@ -208,23 +203,14 @@ def test_on_demand_runs_are_throttled(instance, product_env, slack, smtp) -> Non
         raise AssertionError("a second run 5 s later was not throttled")
     # a sensor tick in between does not count; 15 s later runs again
     run_sensor(instance, None)
-    later = run_alerts_now(
-        instance,
-        eng,
-        GRAPH,
-        channels(slack, smtp),
-        now + timedelta(seconds=15),
-        actor="t",
-        min_interval_seconds=15,
-    )
+    later = run_at(now + timedelta(seconds=15))
     assert later.evaluated_at == now + timedelta(seconds=15)
 
 
 def test_api_runs_the_evaluation_for_operator_keys_only(
     instance, product_env, alert_env, slack, smtp
 ) -> None:
-    add_tenants(instance, product_env, "acme")
-    set_snapshot(product_env, "acme", datetime.now(UTC) - timedelta(minutes=130))
+    with_snapshot_aged(instance, product_env, "acme", 130)
     with engine(product_env).begin() as conn:
         operator_key = create_api_key(conn, tenant_id=None, operator=True, label="oncall")
         tenant_key = create_api_key(conn, tenant_id="acme", label="acme")

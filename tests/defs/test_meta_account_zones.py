@@ -14,11 +14,10 @@ import sqlalchemy as sa
 from dagster import AssetKey, DagsterInstance
 
 from adinsights_pipelines.definitions import defs
-from adinsights_pipelines.encryption import LocalKeyring
 from adinsights_pipelines.simulators.meta_graph import MetaSimulator
 from adinsights_pipelines.warehouse.database import Database, engine
+from tests.defs.conftest import MetaTenants
 from tests.sql import query
-from tests.tenants import meta_window, onboard
 
 LOOKBACK_DAYS = 3
 TENANT = "zoned"
@@ -31,27 +30,18 @@ def accounts(
     instance: DagsterInstance,
     product_env: Database,
     meta_sim: MetaSimulator,
-    keyring: LocalKeyring,
-    monkeypatch: pytest.MonkeyPatch,
+    meta_tenants: MetaTenants,
 ) -> Iterator[list[str]]:
-    meta_window(monkeypatch, LOOKBACK_DAYS)
-    onboard(product_env, instance, keyring, {TENANT: {"meta": "sim_zones_zoned"}})
+    meta_tenants(LOOKBACK_DAYS, {TENANT: "sim_zones_zoned"})
     job = defs.resolve_job_def("meta_sync")
     done = job.execute_in_process(
         instance=instance, partition_key=TENANT, asset_selection=[AssetKey("meta_ad_accounts")]
     )
     assert done.success
+    sql = "select account_id from raw.meta_ad_accounts where tenant_id = :t order by account_id"
+    ids = [row.account_id for row in query(product_env, sql, t=TENANT)]
+    assert len(ids) == 2
     with engine(product_env).begin() as conn:
-        ids = list(
-            conn.execute(
-                sa.text(
-                    "select account_id from raw.meta_ad_accounts where tenant_id = :t "
-                    "order by account_id"
-                ),
-                {"t": TENANT},
-            ).scalars()
-        )
-        assert len(ids) == 2
         for account_id, zone in zip(ids, (EAST, WEST), strict=True):
             conn.execute(
                 sa.text(

@@ -13,23 +13,15 @@ from adinsights_pipelines.encryption import LocalKeyring
 from adinsights_pipelines.simulators.meta_graph import MetaSimulator
 from adinsights_pipelines.tenant_store import set_credential
 from adinsights_pipelines.warehouse.database import Database, engine
+from tests.defs.conftest import MetaTenants
 from tests.sql import one, query, scalar
-from tests.tenants import meta_window, onboard
 
 LOOKBACK_DAYS = 5
 
 
 @pytest.fixture
-def tenants(
-    instance: DagsterInstance,
-    product_env: Database,
-    meta_sim: MetaSimulator,
-    keyring: LocalKeyring,
-    monkeypatch,
-) -> Iterator[list[str]]:
-    meta_window(monkeypatch, LOOKBACK_DAYS)
-    tokens = {t: {"meta": f"sim_test_{t}"} for t in ("acme", "globex")}
-    yield onboard(product_env, instance, keyring, tokens)
+def tenants(meta_tenants: MetaTenants, meta_sim: MetaSimulator) -> Iterator[list[str]]:
+    yield meta_tenants(LOOKBACK_DAYS, {t: f"sim_test_{t}" for t in ("acme", "globex")})
     meta_sim.state.clear_faults()
 
 

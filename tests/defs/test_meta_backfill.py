@@ -24,10 +24,10 @@ from adinsights_pipelines.defs.meta.client import MetaApiError, MetaGraphClient
 from adinsights_pipelines.encryption import LocalKeyring
 from adinsights_pipelines.outside_apis.error_log import api_error_logger
 from adinsights_pipelines.simulators.meta_graph import MetaSimulator
-from adinsights_pipelines.tenant_store import add_tenant, set_credential
 from adinsights_pipelines.warehouse.database import Database, engine
 from tests.cli import adinsights
 from tests.sql import query
+from tests.tenants import onboard
 
 TOKEN = "sim_backfill_t"
 TODAY = datetime.now(JAMAICA).date()
@@ -91,10 +91,7 @@ def acme(
     monkeypatch.setenv("ADINSIGHTS_META_INITIAL_SYNC_DAYS", str(INITIAL_DAYS))
     monkeypatch.setenv("ADINSIGHTS_META_BACKFILL_CHUNK_DAYS", str(CHUNK_DAYS))
     monkeypatch.setenv("ADINSIGHTS_META_REPORT_CONCURRENCY", "2")
-    with engine(product_env).begin() as conn:
-        add_tenant(conn, "acme", "Acme")
-        set_credential(conn, keyring, "acme", "meta", TOKEN)
-    instance.add_dynamic_partitions("tenant", ["acme"])
+    onboard(product_env, instance, keyring, {"acme": {"meta": TOKEN}})
     meta_sim.state.clear_requests()
     yield "acme"
     meta_sim.state.clear_faults()
@@ -169,6 +166,14 @@ def sync(instance: DagsterInstance) -> Any:
     return defs.resolve_job_def("meta_sync").execute_in_process(
         instance=instance, partition_key="acme", raise_on_error=False
     )
+
+
+@pytest.fixture
+def synced(instance: DagsterInstance, acme: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """acme after a first sync that read its accounts and the 3-day lookback window only."""
+    monkeypatch.setenv("ADINSIGHTS_META_INITIAL_SYNC_DAYS", str(LOOKBACK_DAYS))
+    assert sync(instance).success
+    return acme
 
 
 def test_first_sync_loads_history_through_report_runs_polled_in_batches(
@@ -354,14 +359,8 @@ def test_a_report_run_that_never_finishes_fails_its_chunk_after_the_timeout(
 
 
 def test_meta_backfill_command_loads_the_range_and_audits_it(
-    instance: DagsterInstance,
-    product_env: Database,
-    acme: str,
-    meta_sim: MetaSimulator,
-    monkeypatch: pytest.MonkeyPatch,
+    product_env: Database, synced: str
 ) -> None:
-    monkeypatch.setenv("ADINSIGHTS_META_INITIAL_SYNC_DAYS", str(LOOKBACK_DAYS))
-    assert sync(instance).success  # accounts, and the 3-day lookback window
     since, until = SINCE, TODAY - timedelta(days=LOOKBACK_DAYS)
 
     bad = adinsights("meta-backfill", "--tenant-id", "acme", "--since", "2026-02-01", "--until",
@@ -384,10 +383,8 @@ def test_meta_backfill_command_loads_the_range_and_audits_it(
 
 
 def test_backfill_job_records_a_meta_insights_materialization(
-    instance: DagsterInstance, product_env: Database, acme: str, monkeypatch: pytest.MonkeyPatch
+    instance: DagsterInstance, product_env: Database, synced: str
 ) -> None:
-    monkeypatch.setenv("ADINSIGHTS_META_INITIAL_SYNC_DAYS", str(LOOKBACK_DAYS))
-    assert sync(instance).success
     before = instance.get_latest_materialization_event(AssetKey("meta_insights"))
     result = defs.resolve_job_def("meta_insights_backfill").execute_in_process(
         instance=instance,
@@ -408,14 +405,8 @@ def test_backfill_job_records_a_meta_insights_materialization(
 
 
 def test_changing_the_attribution_setting_re_reads_history_and_rows_carry_it(
-    instance: DagsterInstance,
-    product_env: Database,
-    acme: str,
-    meta_sim: MetaSimulator,
-    monkeypatch: pytest.MonkeyPatch,
+    instance: DagsterInstance, product_env: Database, synced: str, meta_sim: MetaSimulator
 ) -> None:
-    monkeypatch.setenv("ADINSIGHTS_META_INITIAL_SYNC_DAYS", str(LOOKBACK_DAYS))
-    assert sync(instance).success
     sent = [r.query for r in meta_sim.state.requests if r.path.endswith("/insights")]
     assert sent and all(p.get("use_unified_attribution_setting") == "true" for p in sent)
     assert all(p.get("action_report_time") == "impression" for p in sent)

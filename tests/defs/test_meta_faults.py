@@ -17,8 +17,8 @@ from adinsights_pipelines.encryption import LocalKeyring
 from adinsights_pipelines.simulators.meta_graph import MetaSimulator
 from adinsights_pipelines.tenant_store import set_credential
 from adinsights_pipelines.warehouse.database import Database, engine
+from tests.defs.conftest import MetaTenants
 from tests.sql import query
-from tests.tenants import meta_window, onboard
 
 LOOKBACK_DAYS = 4
 TOKEN = "sim_faults_t"
@@ -30,17 +30,9 @@ ROW = (
 
 
 @pytest.fixture
-def tenants(
-    instance: DagsterInstance,
-    product_env: Database,
-    meta_sim: MetaSimulator,
-    keyring: LocalKeyring,
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[list[str]]:
-    meta_window(monkeypatch, LOOKBACK_DAYS)
+def tenants(meta_tenants: MetaTenants, meta_sim: MetaSimulator) -> Iterator[list[str]]:
     # "acme" and "twin" see the same Graph data (same token): twin is the clean reference.
-    tokens = {"acme": TOKEN, "twin": TOKEN, "globex": "sim_faults_other"}
-    ids = onboard(product_env, instance, keyring, {t: {"meta": v} for t, v in tokens.items()})
+    ids = meta_tenants(LOOKBACK_DAYS, {"acme": TOKEN, "twin": TOKEN, "globex": "sim_faults_other"})
     meta_sim.state.clear_requests()
     yield ids
     meta_sim.state.clear_faults()

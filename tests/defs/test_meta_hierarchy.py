@@ -2,13 +2,13 @@
 
 from datetime import datetime
 
-import sqlalchemy as sa
 from dagster import DagsterInstance
 
 from adinsights_pipelines.definitions import defs
 from adinsights_pipelines.defs.meta.hierarchy import graph_time
-from adinsights_pipelines.tenant_store import add_tenant, set_credential
-from adinsights_pipelines.warehouse.database import Database, engine
+from adinsights_pipelines.warehouse.database import Database
+from tests.sql import one, scalar
+from tests.tenants import onboard
 
 
 def test_graph_time_parses_metas_offset_format() -> None:
@@ -20,10 +20,7 @@ def test_graph_time_parses_metas_offset_format() -> None:
 def test_hierarchy_lands_consistent_campaigns_adsets_and_ads(
     instance: DagsterInstance, product_env: Database, keyring
 ) -> None:
-    with engine(product_env).begin() as conn:
-        add_tenant(conn, "acme", "Acme")
-        set_credential(conn, keyring, "acme", "meta", "sim_hierarchy_acme")
-    instance.add_dynamic_partitions("tenant", ["acme"])
+    onboard(product_env, instance, keyring, {"acme": {"meta": "sim_hierarchy_acme"}})
     accounts = defs.resolve_job_def("meta_sync").execute_in_process(
         instance=instance, partition_key="acme", asset_selection=None
     )
@@ -34,32 +31,27 @@ def test_hierarchy_lands_consistent_campaigns_adsets_and_ads(
         )
         assert result.success
 
-    with engine(product_env).connect() as conn:
-        counts = conn.execute(
-            sa.text(
-                "select (select count(*) from raw.meta_campaigns), "
-                "(select count(*) from raw.meta_adsets), (select count(*) from raw.meta_ads)"
-            )
-        ).one()
-        orphans = conn.execute(
-            sa.text(
-                "select count(*) from raw.meta_ads a left join raw.meta_adsets s "
-                "on s.tenant_id = a.tenant_id and s.adset_id = a.adset_id where s.adset_id is null"
-            )
-        ).scalar_one()
-        campaign = conn.execute(
-            sa.text(
-                "select status, effective_status, objective, daily_budget, created_time "
-                "from raw.meta_campaigns limit 1"
-            )
-        ).one()
-        # every ad seen in insights has its ad row
-        missing = conn.execute(
-            sa.text(
-                "select count(distinct i.ad_id) from raw.meta_insights i left join raw.meta_ads a "
-                "on a.tenant_id = i.tenant_id and a.ad_id = i.ad_id where a.ad_id is null"
-            )
-        ).scalar_one()
+    counts = one(
+        product_env,
+        "select (select count(*) from raw.meta_campaigns), "
+        "(select count(*) from raw.meta_adsets), (select count(*) from raw.meta_ads)",
+    )
+    orphans = scalar(
+        product_env,
+        "select count(*) from raw.meta_ads a left join raw.meta_adsets s "
+        "on s.tenant_id = a.tenant_id and s.adset_id = a.adset_id where s.adset_id is null",
+    )
+    campaign = one(
+        product_env,
+        "select status, effective_status, objective, daily_budget, created_time "
+        "from raw.meta_campaigns limit 1",
+    )
+    # every ad seen in insights has its ad row
+    missing = scalar(
+        product_env,
+        "select count(distinct i.ad_id) from raw.meta_insights i left join raw.meta_ads a "
+        "on a.tenant_id = i.tenant_id and a.ad_id = i.ad_id where a.ad_id is null",
+    )
     assert all(c > 0 for c in counts) and counts[0] <= counts[1] <= counts[2]
     assert orphans == 0 and missing == 0
     assert campaign.status and campaign.effective_status and campaign.objective

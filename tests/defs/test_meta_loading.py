@@ -18,11 +18,10 @@ from adinsights_pipelines.defs.meta import loading
 from adinsights_pipelines.defs.meta.assets import JAMAICA
 from adinsights_pipelines.defs.meta.client import ApiCallFailure, MetaApiError, MetaGraphClient
 from adinsights_pipelines.defs.meta.loading import REGION_READ, load_insights
-from adinsights_pipelines.encryption import LocalKeyring
 from adinsights_pipelines.simulators.meta_graph import MetaSimulator
 from adinsights_pipelines.warehouse.database import Database, engine
+from tests.defs.conftest import MetaTenants
 from tests.sql import one
-from tests.tenants import meta_window, onboard
 
 # 200 ads in each of the two ad accounts: 3-6 regions x 5 days -> 3,000-6,000 region rows per
 # account, 6-12 pages of 500 (the loading mechanics are exercised on the region read, the
@@ -138,15 +137,10 @@ def test_consumer_failure_stops_the_read_ahead(database: Database, meta_sim: Met
 
 @pytest.fixture
 def tenants(
-    instance: DagsterInstance,
-    product_env: Database,
-    meta_sim: MetaSimulator,
-    keyring: LocalKeyring,
-    monkeypatch: pytest.MonkeyPatch,
+    meta_tenants: MetaTenants, meta_sim: MetaSimulator, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[list[str]]:
-    meta_window(monkeypatch, LOOKBACK_DAYS)
     monkeypatch.setattr(loading, "BATCH_ROWS", 300)
-    yield onboard(product_env, instance, keyring, {t: {"meta": TOKEN} for t in ("acme", "globex")})
+    yield meta_tenants(LOOKBACK_DAYS, {t: TOKEN for t in ("acme", "globex")})
     meta_sim.state.clear_faults()
     meta_sim.state.latency_s = 0.0
 

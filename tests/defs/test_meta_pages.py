@@ -6,18 +6,21 @@ import sqlalchemy as sa
 from dagster import DagsterInstance
 
 from adinsights_pipelines.definitions import defs
-from adinsights_pipelines.tenant_store import add_tenant, set_credential
 from adinsights_pipelines.warehouse.database import Database, engine
+from tests.sql import query
+from tests.tenants import onboard
 from tests.test_encryption import dump_database
+
+
+def stored_metrics(db: Database, table: str) -> list[str]:
+    """The metrics in ``raw.<table>``, in order."""
+    return [row.metric for row in query(db, f"select distinct metric from raw.{table} order by 1")]
 
 
 def test_pages_land_daily_metrics_and_post_metrics_without_page_tokens(
     instance: DagsterInstance, product_env: Database, keyring
 ) -> None:
-    with engine(product_env).begin() as conn:
-        add_tenant(conn, "acme", "Acme")
-        set_credential(conn, keyring, "acme", "meta", "sim_pages_acme")
-    instance.add_dynamic_partitions("tenant", ["acme"])
+    onboard(product_env, instance, keyring, {"acme": {"meta": "sim_pages_acme"}})
     for _ in range(2):  # re-runs upsert, never duplicate
         result = defs.resolve_job_def("meta_pages").execute_in_process(
             instance=instance, partition_key="acme"
@@ -67,10 +70,7 @@ def test_a_metric_meta_retires_is_dropped_and_recorded_while_the_rest_loads(
     still materializes with the other metrics, and each dropped metric is in app.api_error_log
     (once per run: later pages and posts no longer ask for it), in the materialization metadata
     and in a warning of the run's event log."""
-    with engine(product_env).begin() as conn:
-        add_tenant(conn, "acme", "Acme")
-        set_credential(conn, keyring, "acme", "meta", "sim_pages_acme")
-    instance.add_dynamic_partitions("tenant", ["acme"])
+    onboard(product_env, instance, keyring, {"acme": {"meta": "sim_pages_acme"}})
     meta_sim.state.configure(retired_metrics=["page_follows", "post_clicks"])
     try:
         result = defs.resolve_job_def("meta_pages").execute_in_process(
@@ -80,29 +80,21 @@ def test_a_metric_meta_retires_is_dropped_and_recorded_while_the_rest_loads(
         meta_sim.state.configure(retired_metrics=[])
     assert result.success
 
-    with engine(product_env).connect() as conn:
-        metrics = conn.execute(
-            sa.text("select distinct metric from raw.meta_page_insights order by 1")
-        ).scalars()
-        assert list(metrics) == [
-            "page_media_view",
-            "page_post_engagements",
-            "page_total_media_view_unique",
-        ]
-        post_metrics = conn.execute(
-            sa.text("select distinct metric from raw.meta_post_insights order by 1")
-        ).scalars()
-        assert list(post_metrics) == [
-            "post_media_view",
-            "post_reactions_by_type_total",
-            "post_total_media_view_unique",
-        ]
-        logged = conn.execute(
-            sa.text(
-                "select tenant_id, error_code, message from app.api_error_log "
-                "where message like '%dropped%'"
-            )
-        ).all()
+    assert stored_metrics(product_env, "meta_page_insights") == [
+        "page_media_view",
+        "page_post_engagements",
+        "page_total_media_view_unique",
+    ]
+    assert stored_metrics(product_env, "meta_post_insights") == [
+        "post_media_view",
+        "post_reactions_by_type_total",
+        "post_total_media_view_unique",
+    ]
+    logged = query(
+        product_env,
+        "select tenant_id, error_code, message from app.api_error_log "
+        "where message like '%dropped%'",
+    )
     assert sorted(logged) == [
         (
             "acme",

@@ -1,13 +1,11 @@
 """The GA4 and Search Console clients against the Google simulator: paging, retries, errors."""
 
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from adinsights_pipelines.defs.google.client import (
-    ApiCallFailure,
     Ga4Client,
     GoogleApiError,
     GoogleOAuth,
@@ -16,23 +14,11 @@ from adinsights_pipelines.defs.google.client import (
     SearchConsoleClient,
 )
 from adinsights_pipelines.simulators.google import GoogleSimulator
+from tests.google.clients import Recorder
 
 REFRESH = "sim_client_test_refresh_7d1c"
 SITE = "https://www.island-grill.com/"
 PROPERTY = "420000001"
-
-
-@pytest.fixture
-def sim(google_sim: GoogleSimulator) -> Iterator[GoogleSimulator]:
-    google_sim.state.reset()
-    yield google_sim
-    google_sim.state.reset()
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.failures: list[ApiCallFailure] = []
-        self.sleeps: list[float] = []
 
 
 @pytest.fixture
@@ -44,26 +30,12 @@ def ga4(sim: GoogleSimulator, rec: Recorder, token: str = REFRESH, **kw) -> Ga4C
     oauth = GoogleOAuth(
         sim.token_url, "client", "client-secret", provider="ga4", sleep=rec.sleeps.append
     )
-    return Ga4Client(
-        sim.url,
-        oauth=oauth,
-        refresh_token=token,
-        on_error=rec.failures.append,
-        sleep=rec.sleeps.append,
-        **kw,
-    )
+    return rec.client(Ga4Client, sim.url, oauth, token, **kw)
 
 
 def search_console(sim: GoogleSimulator, rec: Recorder, **kw) -> SearchConsoleClient:
     oauth = GoogleOAuth(sim.token_url, "client", "client-secret", provider="search_console")
-    return SearchConsoleClient(
-        sim.url,
-        oauth=oauth,
-        refresh_token=REFRESH,
-        on_error=rec.failures.append,
-        sleep=rec.sleeps.append,
-        **kw,
-    )
+    return rec.client(SearchConsoleClient, sim.url, oauth, REFRESH, **kw)
 
 
 def jamaica_today() -> date:

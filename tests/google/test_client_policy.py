@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,7 +22,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from adinsights_pipelines.defs.google.client import (
-    ApiCallFailure,
     Ga4Client,
     GoogleApiError,
     GoogleOAuth,
@@ -34,6 +33,8 @@ from adinsights_pipelines.defs.google.client import (
     mark_data_state,
 )
 from adinsights_pipelines.simulators.google import GoogleSimulator
+from tests.google import clients
+from tests.scripted import Scripted
 
 REFRESH = "sim_policy_test_refresh_91aa"
 PROPERTY = "420000001"
@@ -41,48 +42,12 @@ SITE = "https://www.island-grill.com/"
 DAY = date(2026, 5, 1)
 
 
-@pytest.fixture
-def sim(google_sim: GoogleSimulator) -> Iterator[GoogleSimulator]:
-    google_sim.state.reset()
-    yield google_sim
-    google_sim.state.reset()
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.failures: list[ApiCallFailure] = []
-        self.sleeps: list[float] = []
-
-    def oauth(self, sim: GoogleSimulator, **kw: Any) -> GoogleOAuth:
-        return GoogleOAuth(
-            sim.token_url,
-            "client",
-            "client-secret",
-            provider="ga4",
-            on_error=self.failures.append,
-            sleep=self.sleeps.append,
-            **kw,
-        )
-
+class Recorder(clients.Recorder):
     def ga4(self, sim: GoogleSimulator, **kw: Any) -> Ga4Client:
-        return Ga4Client(
-            sim.url,
-            oauth=self.oauth(sim),
-            refresh_token=REFRESH,
-            on_error=self.failures.append,
-            sleep=self.sleeps.append,
-            **kw,
-        )
+        return self.client(Ga4Client, sim.url, self.oauth(sim.token_url), REFRESH, **kw)
 
     def search_console(self, sim: GoogleSimulator, **kw: Any) -> SearchConsoleClient:
-        return SearchConsoleClient(
-            sim.url,
-            oauth=self.oauth(sim),
-            refresh_token=REFRESH,
-            on_error=self.failures.append,
-            sleep=self.sleeps.append,
-            **kw,
-        )
+        return self.client(SearchConsoleClient, sim.url, self.oauth(sim.token_url), REFRESH, **kw)
 
 
 # --- the retryable set -----------------------------------------------------------------------
@@ -248,17 +213,17 @@ def test_search_console_legacy_reasons(sim: GoogleSimulator) -> None:
 def test_the_token_endpoint(sim: GoogleSimulator) -> None:
     rec = Recorder()
     sim.state.inject("/token", count=2, http_status=500)
-    token = rec.oauth(sim).refresh(REFRESH)
+    token = rec.oauth(sim.token_url).refresh(REFRESH)
     assert [(f.http_status, f.is_retryable) for f in rec.failures] == [(500, True)] * 2
     assert rec.failures[0].message.startswith("internal_failure: ")
     assert len(rec.sleeps) == 2 and token.token
     sim.state.inject("/token", count=1, http_status=400)
     with pytest.raises(InvalidGrantError) as raised:
-        rec.oauth(sim).refresh(REFRESH)
+        rec.oauth(sim.token_url).refresh(REFRESH)
     assert (raised.value.reason, raised.value.http_status) == ("invalid_grant", 400)
     sim.state.inject("/token", count=1, http_status=400, oauth_error="invalid_client")
     with pytest.raises(GoogleApiError) as other:
-        rec.oauth(sim).refresh(REFRESH)
+        rec.oauth(sim.token_url).refresh(REFRESH)
     assert type(other.value) is GoogleApiError and other.value.reason == "invalid_client"
 
 
@@ -266,7 +231,7 @@ def test_an_access_token_is_renewed_60_seconds_before_it_expires(sim: GoogleSimu
     t0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
     now = [t0]
     rec = Recorder()
-    oauth = rec.oauth(sim, clock=lambda: now[0])
+    oauth = rec.oauth(sim.token_url, clock=lambda: now[0])
     client = Ga4Client(sim.url, oauth=oauth, refresh_token=REFRESH, clock=lambda: now[0])
     first = client.access_token()
     assert first.expires_at == t0 + timedelta(seconds=3599)
@@ -301,7 +266,7 @@ def test_at_most_five_attempts_and_never_below_one(sim: GoogleSimulator) -> None
     with pytest.raises(ValueError, match="max_attempts must be at least 1"):
         Recorder().ga4(sim, max_attempts=0)
     with pytest.raises(ValueError, match="max_attempts must be at least 1"):
-        Recorder().oauth(sim, max_attempts=0)
+        Recorder().oauth(sim.token_url, max_attempts=0)
 
 
 def test_backoff_is_base_2_exponential_with_full_jitter(sim: GoogleSimulator) -> None:
@@ -486,34 +451,16 @@ def test_ga4_rows_carry_every_metric_and_the_answer_s_quota(sim: GoogleSimulator
     assert client.last_property_quota and client.last_metadata
     assert client.base_url == sim.url.rstrip("/")
     assert Ga4Client(
-        "http://x.example/", oauth=Recorder().oauth(sim), refresh_token="r"
+        "http://x.example/", oauth=Recorder().oauth(sim.token_url), refresh_token="r"
     ).base_url == ("http://x.example")
 
 
 # --- answers that are not Google's envelope (a proxy, an outage page) -------------------------
 
 
-@pytest.fixture
-def scripted() -> Iterator[Any]:
-    from tests.meta.test_client_policy import Scripted
-
-    server = Scripted()
-    yield server
-    server.server.shutdown()
-    server.server.server_close()
-
-
-def test_answers_without_a_google_body(scripted: Any) -> None:
+def test_answers_without_a_google_body(scripted: Scripted) -> None:
     rec = Recorder()
-    oauth = GoogleOAuth(
-        f"{scripted.url}/token",
-        "c",
-        "s",
-        provider="ga4",
-        on_error=rec.failures.append,
-        sleep=rec.sleeps.append,
-        max_attempts=2,
-    )
+    oauth = rec.oauth(f"{scripted.url}/token", max_attempts=2)
     scripted.answers = [(502, "Bad Gateway", b"<html/>"), (200, "OK", b"[1]")]
     with pytest.raises(GoogleApiError) as raised:
         oauth.refresh("r")
@@ -527,7 +474,7 @@ def test_answers_without_a_google_body(scripted: Any) -> None:
     assert rec.failures[0].endpoint == "/token"
 
 
-def test_token_answers(scripted: Any) -> None:
+def test_token_answers(scripted: Scripted) -> None:
     t0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
     oauth = GoogleOAuth(f"{scripted.url}/token", "c", "s", provider="ga4", clock=lambda: t0)
     scripted.answers = [
@@ -572,15 +519,7 @@ def test_network_errors_are_unavailable_and_other_request_errors_are_not() -> No
         ("http:///token", None, "InvalidURL talking to ga4"),
     ]:
         rec = Recorder()
-        oauth = GoogleOAuth(
-            url,
-            "c",
-            "s",
-            provider="ga4",
-            on_error=rec.failures.append,
-            sleep=rec.sleeps.append,
-            max_attempts=2,
-        )
+        oauth = rec.oauth(url, max_attempts=2)
         with pytest.raises(GoogleApiError) as raised:
             oauth.refresh("r")
         assert (raised.value.status, raised.value.message, raised.value.http_status) == (
@@ -616,21 +555,15 @@ def test_search_console_rows_carry_the_four_metrics(sim: GoogleSimulator) -> Non
         assert row["position"] >= 1.0
 
 
-def _scripted_search_console(scripted: Any, rec: Recorder) -> SearchConsoleClient:
+def _scripted_search_console(scripted: Scripted, rec: Recorder) -> SearchConsoleClient:
     oauth = GoogleOAuth(f"{scripted.url}/token", "c", "s", provider="search_console")
-    return SearchConsoleClient(
-        scripted.url,
-        oauth=oauth,
-        refresh_token="r",
-        on_error=rec.failures.append,
-        sleep=rec.sleeps.append,
-    )
+    return rec.client(SearchConsoleClient, scripted.url, oauth, "r")
 
 
 TOKEN_ANSWER = (200, "OK", b'{"access_token": "at-scripted", "expires_in": 3599}')
 
 
-def test_search_console_rows_as_google_renders_them(scripted: Any) -> None:
+def test_search_console_rows_as_google_renders_them(scripted: Scripted) -> None:
     """Rows keyed by the requested dimensions, metrics as sent; a metric Google leaves out
     (proto3 JSON omits zeros) reads 0, and a row without ``keys`` (no dimension requested)
     has the metrics only. Without ``firstIncompleteDate`` every row is ``final``."""
@@ -678,16 +611,10 @@ def test_search_console_rows_as_google_renders_them(scripted: Any) -> None:
     assert [orjson.loads(b)["startRow"] for b in scripted.bodies[1:]] == [0, 2, 0]
 
 
-def test_google_error_bodies_without_a_message_or_a_string_status(scripted: Any) -> None:
+def test_google_error_bodies_without_a_message_or_a_string_status(scripted: Scripted) -> None:
     rec = Recorder()
-    client = Ga4Client(
-        scripted.url,
-        oauth=GoogleOAuth(f"{scripted.url}/token", "c", "s", provider="ga4"),
-        refresh_token="r",
-        on_error=rec.failures.append,
-        sleep=rec.sleeps.append,
-        max_attempts=2,
-    )
+    oauth = GoogleOAuth(f"{scripted.url}/token", "c", "s", provider="ga4")
+    client = rec.client(Ga4Client, scripted.url, oauth, "r", max_attempts=2)
     path = f"/v1beta/properties/{PROPERTY}:runReport"
     scripted.answers = [
         TOKEN_ANSWER,
@@ -708,7 +635,7 @@ def test_google_error_bodies_without_a_message_or_a_string_status(scripted: Any)
     ]
 
 
-def test_every_error_names_its_provider_and_endpoint(scripted: Any) -> None:
+def test_every_error_names_its_provider_and_endpoint(scripted: Scripted) -> None:
     def refused(answer: tuple[int, str, bytes]) -> GoogleApiError:
         scripted.answers = [answer]
         oauth = GoogleOAuth(f"{scripted.url}/token", "c", "s", provider="ga4", max_attempts=1)
@@ -760,7 +687,7 @@ def test_constructor_checks_and_base_urls(sim: GoogleSimulator) -> None:
     with pytest.raises(ValueError) as raised:
         Recorder().ga4(sim, max_attempts=0)
     assert str(raised.value) == "max_attempts must be at least 1"
-    oauth = Recorder().oauth(sim)
+    oauth = Recorder().oauth(sim.token_url)
     # only trailing slashes go: a base URL may end in any other character
     assert Ga4Client("http://proxy.example/GX/", oauth=oauth, refresh_token="r").base_url == (
         "http://proxy.example/GX"
@@ -770,7 +697,7 @@ def test_constructor_checks_and_base_urls(sim: GoogleSimulator) -> None:
     ).base_url == ("http://proxy.example/X")
 
 
-def _scripted_ga4(scripted: Any, rec: Recorder, **kw: Any) -> Ga4Client:
+def _scripted_ga4(scripted: Scripted, rec: Recorder, **kw: Any) -> Ga4Client:
     oauth = GoogleOAuth(f"{scripted.url}/token", "c", "s", provider="ga4")
     return Ga4Client(
         scripted.url,
@@ -782,7 +709,7 @@ def _scripted_ga4(scripted: Any, rec: Recorder, **kw: Any) -> Ga4Client:
     )
 
 
-def test_ga4_rows_as_google_renders_them(scripted: Any) -> None:
+def test_ga4_rows_as_google_renders_them(scripted: Scripted) -> None:
     """proto3 JSON leaves out empty lists: a report without dimensions has rows without
     ``dimensionValues``, one without metrics rows without ``metricValues``; a value left out
     reads as the empty string. A property id is one path segment."""
@@ -814,7 +741,7 @@ def test_ga4_rows_as_google_renders_them(scripted: Any) -> None:
     ]
 
 
-def test_a_report_without_a_requested_column_is_an_error(scripted: Any) -> None:
+def test_a_report_without_a_requested_column_is_an_error(scripted: Scripted) -> None:
     scripted.answers = [
         TOKEN_ANSWER,
         (
@@ -846,7 +773,7 @@ def test_a_report_without_a_requested_column_is_an_error(scripted: Any) -> None:
     assert raised.value.status is None and not rec.failures  # the call itself succeeded
 
 
-def test_the_reason_is_the_first_error_info_among_the_details(scripted: Any) -> None:
+def test_the_reason_is_the_first_error_info_among_the_details(scripted: Scripted) -> None:
     # Google puts Help and other detail types next to ErrorInfo, in any order
     scripted.answers = [
         TOKEN_ANSWER,
@@ -870,13 +797,13 @@ def test_the_token_endpoint_is_tried_five_times(sim: GoogleSimulator) -> None:
     rec = Recorder()
     sim.state.inject("/token", count=10, http_status=503)
     with pytest.raises(GoogleApiError) as raised:
-        rec.oauth(sim).refresh(REFRESH)
+        rec.oauth(sim.token_url).refresh(REFRESH)
     assert raised.value.http_status == 503
     assert len(rec.failures) == 5 and len(rec.sleeps) == 4
 
 
 @pytest.mark.parametrize("answer", [b'{"access_token": ""}', b'{"access_token": 12345678}'])
-def test_a_token_answer_without_a_usable_access_token(scripted: Any, answer: bytes) -> None:
+def test_a_token_answer_without_a_usable_access_token(scripted: Scripted, answer: bytes) -> None:
     scripted.answers = [(200, "OK", answer)]
     oauth = GoogleOAuth(f"{scripted.url}/token", "c", "s", provider="search_console")
     with pytest.raises(GoogleApiError) as raised:
@@ -888,7 +815,7 @@ def test_a_token_answer_without_a_usable_access_token(scripted: Any, answer: byt
     assert raised.value.provider == "search_console"
 
 
-def test_the_client_secret_and_access_tokens_are_masked_in_logs(scripted: Any) -> None:
+def test_the_client_secret_and_access_tokens_are_masked_in_logs(scripted: Scripted) -> None:
     from adinsights_pipelines.logs import redact
 
     # fresh values each run: the set of known secrets lives as long as the process

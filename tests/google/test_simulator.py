@@ -1,23 +1,14 @@
 """The Google simulator answers with Google's documented shapes, errors and knobs (over HTTP)."""
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-import pytest
 import requests
 
 from adinsights_pipelines.simulators.google import GA4_REGIONS, GoogleSimulator
 
 SITE = "https://www.blue-mountain.jm/"
-
-
-@pytest.fixture
-def sim(google_sim: GoogleSimulator) -> Iterator[GoogleSimulator]:
-    google_sim.state.reset()
-    yield google_sim
-    google_sim.state.reset()
 
 
 def exchange(sim: GoogleSimulator, refresh_token: str = "sim_fidelity") -> requests.Response:

@@ -7,7 +7,6 @@ authenticate with ``google-auth`` credentials refreshed against the simulator's 
 Errors must reach the clients' own exception types with Google's JSON error body.
 """
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -67,11 +66,10 @@ Operation = Filter.NumericFilter.Operation
 
 
 @pytest.fixture
-def sim(google_sim: GoogleSimulator) -> Iterator[GoogleSimulator]:
-    google_sim.state.reset()
-    google_sim.state.set_now(NOW)
-    yield google_sim
-    google_sim.state.reset()
+def sim(sim: GoogleSimulator) -> GoogleSimulator:
+    """The package's reset simulator, its clock at ``NOW``."""
+    sim.state.set_now(NOW)
+    return sim
 
 
 def credentials(sim: GoogleSimulator, refresh_token: str = "sim_conformance") -> Credentials:
@@ -133,6 +131,11 @@ def string_filter(field: str, value: str, match: Any = None, **kw: Any) -> Filte
     if match is not None:
         spec.match_type = match
     return FilterExpression(filter=Filter(field_name=field, string_filter=spec))
+
+
+def numeric_filter(field: str, operation: Any, value: int) -> FilterExpression:
+    spec = Filter.NumericFilter(operation=operation, value=NumericValue(int64_value=value))
+    return FilterExpression(filter=Filter(field_name=field, numeric_filter=spec))
 
 
 def in_list(field: str, *values: str) -> FilterExpression:
@@ -238,15 +241,7 @@ def test_in_list_and_numeric_filters_and_filters_on_unrequested_dimensions(ga4: 
     late = report(
         ga4,
         dimensions=dims("date"),
-        dimension_filter=FilterExpression(
-            filter=Filter(
-                field_name="date",
-                numeric_filter=Filter.NumericFilter(
-                    operation=Operation.GREATER_THAN_OR_EQUAL,
-                    value=NumericValue(int64_value=20261112),
-                ),
-            )
-        ),
+        dimension_filter=numeric_filter("date", Operation.GREATER_THAN_OR_EQUAL, 20261112),
     )
     assert column(late) == {"20261112", "20261113", "20261114"}
     between = report(
@@ -335,14 +330,7 @@ def test_metric_filter_applies_to_the_aggregated_rows(ga4: Any) -> None:
     busy = report(
         ga4,
         dimensions=dims("region", "date"),
-        metric_filter=FilterExpression(
-            filter=Filter(
-                field_name="sessions",
-                numeric_filter=Filter.NumericFilter(
-                    operation=Operation.GREATER_THAN, value=NumericValue(int64_value=150)
-                ),
-            )
-        ),
+        metric_filter=numeric_filter("sessions", Operation.GREATER_THAN, 150),
     )
     expected = [(k, m) for k, m in everything if m[0] > 150]
     assert 0 < len(expected) < len(everything)

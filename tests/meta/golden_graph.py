@@ -242,6 +242,76 @@ _FORM = {
     "ad_name": "LA Leads - Form",
 }
 
+# The figures of rows that stand again at the campaign or account level: a campaign (and an
+# account) with one ad reports that ad's figures.
+_DELETED_D1: dict[str, Any] = {
+    "spend": "10",
+    "impressions": "900",
+    "clicks": "0",
+    "reach": "800",
+    # a view-through purchase: no clicks
+    "actions": [
+        {"action_type": "page_engagement", "value": "12"},
+        {"action_type": "omni_purchase", "value": "1"},
+        {"action_type": "purchase", "value": "1"},
+        {"action_type": "offsite_conversion.fb_pixel_purchase", "value": "1"},
+    ],
+    "action_values": [
+        {"action_type": "omni_purchase", "value": "25"},
+        {"action_type": "purchase", "value": "25"},
+        {"action_type": "offsite_conversion.fb_pixel_purchase", "value": "25"},
+    ],
+    "attribution_setting": "7d_click_1d_view",
+    "date_start": "D1",
+    "date_stop": "D1",
+}
+_FORM_D1: dict[str, Any] = {
+    "spend": "35",
+    "impressions": "3000",
+    "clicks": "72",
+    "reach": "2500",
+    # 5 leads (the aggregate "lead" = 2 instant-form + 3 website) and 2 registrations
+    "actions": [
+        {"action_type": "link_click", "value": "60"},
+        {"action_type": "page_engagement", "value": "90"},
+        {"action_type": "lead", "value": "5"},
+        {"action_type": "onsite_conversion.lead_grouped", "value": "2"},
+        {"action_type": "offsite_conversion.fb_pixel_lead", "value": "3"},
+        {"action_type": "leadgen_grouped", "value": "2"},
+        {"action_type": "omni_complete_registration", "value": "2"},
+        {"action_type": "complete_registration", "value": "2"},
+        {"action_type": "offsite_conversion.fb_pixel_complete_registration", "value": "2"},
+    ],
+    "action_values": [
+        {"action_type": "omni_complete_registration", "value": "14"},
+        {"action_type": "complete_registration", "value": "14"},
+        {"action_type": "offsite_conversion.fb_pixel_complete_registration", "value": "14"},
+    ],
+    "attribution_setting": "7d_click_1d_view",
+    "date_start": "D1",
+    "date_stop": "D1",
+}
+_FORM_D2: dict[str, Any] = {
+    "spend": "26.4",
+    "impressions": "2200",
+    "clicks": "44",
+    "reach": "1900",
+    # 2 website leads listed only under the pixel's type; a custom conversion (not in the
+    # definition) with a value, which is not conversion value either
+    "actions": [
+        {"action_type": "link_click", "value": "37"},
+        {"action_type": "page_engagement", "value": "55"},
+        {"action_type": "offsite_conversion.custom.771234567890", "value": "5"},
+        {"action_type": "offsite_conversion.fb_pixel_lead", "value": "2"},
+    ],
+    "action_values": [
+        {"action_type": "offsite_conversion.custom.771234567890", "value": "99"},
+    ],
+    "attribution_setting": "7d_click_1d_view",
+    "date_start": "D2",
+    "date_stop": "D2",
+}
+
 AD_ROWS: list[dict[str, Any]] = [
     {
         **_VIDEO,
@@ -300,28 +370,7 @@ AD_ROWS: list[dict[str, Any]] = [
         "date_start": "D1",
         "date_stop": "D1",
     },
-    {
-        **_DELETED,
-        "spend": "10",
-        "impressions": "900",
-        "clicks": "0",
-        "reach": "800",
-        # a view-through purchase: no clicks
-        "actions": [
-            {"action_type": "page_engagement", "value": "12"},
-            {"action_type": "omni_purchase", "value": "1"},
-            {"action_type": "purchase", "value": "1"},
-            {"action_type": "offsite_conversion.fb_pixel_purchase", "value": "1"},
-        ],
-        "action_values": [
-            {"action_type": "omni_purchase", "value": "25"},
-            {"action_type": "purchase", "value": "25"},
-            {"action_type": "offsite_conversion.fb_pixel_purchase", "value": "25"},
-        ],
-        "attribution_setting": "7d_click_1d_view",
-        "date_start": "D1",
-        "date_stop": "D1",
-    },
+    {**_DELETED, **_DELETED_D1},
     {
         **_VIDEO,
         "spend": "50",
@@ -371,54 +420,8 @@ AD_ROWS: list[dict[str, Any]] = [
         "date_start": "D2",
         "date_stop": "D2",
     },
-    {
-        **_FORM,
-        "spend": "35",
-        "impressions": "3000",
-        "clicks": "72",
-        "reach": "2500",
-        # 5 leads (the aggregate "lead" = 2 instant-form + 3 website) and 2 registrations
-        "actions": [
-            {"action_type": "link_click", "value": "60"},
-            {"action_type": "page_engagement", "value": "90"},
-            {"action_type": "lead", "value": "5"},
-            {"action_type": "onsite_conversion.lead_grouped", "value": "2"},
-            {"action_type": "offsite_conversion.fb_pixel_lead", "value": "3"},
-            {"action_type": "leadgen_grouped", "value": "2"},
-            {"action_type": "omni_complete_registration", "value": "2"},
-            {"action_type": "complete_registration", "value": "2"},
-            {"action_type": "offsite_conversion.fb_pixel_complete_registration", "value": "2"},
-        ],
-        "action_values": [
-            {"action_type": "omni_complete_registration", "value": "14"},
-            {"action_type": "complete_registration", "value": "14"},
-            {"action_type": "offsite_conversion.fb_pixel_complete_registration", "value": "14"},
-        ],
-        "attribution_setting": "7d_click_1d_view",
-        "date_start": "D1",
-        "date_stop": "D1",
-    },
-    {
-        **_FORM,
-        "spend": "26.4",
-        "impressions": "2200",
-        "clicks": "44",
-        "reach": "1900",
-        # 2 website leads listed only under the pixel's type; a custom conversion (not in the
-        # definition) with a value, which is not conversion value either
-        "actions": [
-            {"action_type": "link_click", "value": "37"},
-            {"action_type": "page_engagement", "value": "55"},
-            {"action_type": "offsite_conversion.custom.771234567890", "value": "5"},
-            {"action_type": "offsite_conversion.fb_pixel_lead", "value": "2"},
-        ],
-        "action_values": [
-            {"action_type": "offsite_conversion.custom.771234567890", "value": "99"},
-        ],
-        "attribution_setting": "7d_click_1d_view",
-        "date_start": "D2",
-        "date_stop": "D2",
-    },
+    {**_FORM, **_FORM_D1},
+    {**_FORM, **_FORM_D2},
 ]
 
 # --- the region read: level=ad, breakdowns=region ------------------------------------------------
@@ -495,6 +498,35 @@ _ISLAND = {**_JM_IDS, "campaign_id": ISLAND_SALE, "campaign_name": "Island Sale"
 _SPRING = {**_JM_IDS, "campaign_id": SPRING_SALE, "campaign_name": "Spring Sale"}
 _LA_CAMPAIGN = {**_LA_IDS, "campaign_id": LA_LEADS, "campaign_name": "LA Leads"}
 
+# Island Sale on D2, which is also all of Kingston Retail's D2 (Spring Sale spent on D1 only)
+_ISLAND_D2: dict[str, Any] = {
+    "spend": "80",
+    "impressions": "7500",
+    "clicks": "165",
+    "reach": "4800",
+    "actions": [
+        {"action_type": "link_click", "value": "135"},
+        {"action_type": "page_engagement", "value": "202"},
+        {"action_type": "lead", "value": "1"},
+        {"action_type": "onsite_conversion.lead_grouped", "value": "1"},
+        {"action_type": "omni_purchase", "value": "3"},
+        {"action_type": "purchase", "value": "3"},
+        {"action_type": "offsite_conversion.fb_pixel_purchase", "value": "1"},
+        {"action_type": "onsite_web_purchase", "value": "2"},
+        {"action_type": "onsite_web_app_purchase", "value": "2"},
+    ],
+    "action_values": [
+        {"action_type": "omni_purchase", "value": "140.25"},
+        {"action_type": "purchase", "value": "140.25"},
+        {"action_type": "offsite_conversion.fb_pixel_purchase", "value": "60.25"},
+        {"action_type": "onsite_web_purchase", "value": "80"},
+        {"action_type": "onsite_web_app_purchase", "value": "80"},
+    ],
+    "attribution_setting": "7d_click_1d_view",
+    "date_start": "D2",
+    "date_stop": "D2",
+}
+
 CAMPAIGN_ROWS: list[dict[str, Any]] = [
     {
         **_ISLAND,
@@ -528,100 +560,10 @@ CAMPAIGN_ROWS: list[dict[str, Any]] = [
         "date_start": "D1",
         "date_stop": "D1",
     },
-    {
-        **_SPRING,
-        "spend": "10",
-        "impressions": "900",
-        "clicks": "0",
-        "reach": "800",
-        "actions": [
-            {"action_type": "page_engagement", "value": "12"},
-            {"action_type": "omni_purchase", "value": "1"},
-            {"action_type": "purchase", "value": "1"},
-            {"action_type": "offsite_conversion.fb_pixel_purchase", "value": "1"},
-        ],
-        "action_values": [
-            {"action_type": "omni_purchase", "value": "25"},
-            {"action_type": "purchase", "value": "25"},
-            {"action_type": "offsite_conversion.fb_pixel_purchase", "value": "25"},
-        ],
-        "attribution_setting": "7d_click_1d_view",
-        "date_start": "D1",
-        "date_stop": "D1",
-    },
-    {
-        **_ISLAND,
-        "spend": "80",
-        "impressions": "7500",
-        "clicks": "165",
-        "reach": "4800",
-        "actions": [
-            {"action_type": "link_click", "value": "135"},
-            {"action_type": "page_engagement", "value": "202"},
-            {"action_type": "lead", "value": "1"},
-            {"action_type": "onsite_conversion.lead_grouped", "value": "1"},
-            {"action_type": "omni_purchase", "value": "3"},
-            {"action_type": "purchase", "value": "3"},
-            {"action_type": "offsite_conversion.fb_pixel_purchase", "value": "1"},
-            {"action_type": "onsite_web_purchase", "value": "2"},
-            {"action_type": "onsite_web_app_purchase", "value": "2"},
-        ],
-        "action_values": [
-            {"action_type": "omni_purchase", "value": "140.25"},
-            {"action_type": "purchase", "value": "140.25"},
-            {"action_type": "offsite_conversion.fb_pixel_purchase", "value": "60.25"},
-            {"action_type": "onsite_web_purchase", "value": "80"},
-            {"action_type": "onsite_web_app_purchase", "value": "80"},
-        ],
-        "attribution_setting": "7d_click_1d_view",
-        "date_start": "D2",
-        "date_stop": "D2",
-    },
-    {
-        **_LA_CAMPAIGN,
-        "spend": "35",
-        "impressions": "3000",
-        "clicks": "72",
-        "reach": "2500",
-        "actions": [
-            {"action_type": "link_click", "value": "60"},
-            {"action_type": "page_engagement", "value": "90"},
-            {"action_type": "lead", "value": "5"},
-            {"action_type": "onsite_conversion.lead_grouped", "value": "2"},
-            {"action_type": "offsite_conversion.fb_pixel_lead", "value": "3"},
-            {"action_type": "leadgen_grouped", "value": "2"},
-            {"action_type": "omni_complete_registration", "value": "2"},
-            {"action_type": "complete_registration", "value": "2"},
-            {"action_type": "offsite_conversion.fb_pixel_complete_registration", "value": "2"},
-        ],
-        "action_values": [
-            {"action_type": "omni_complete_registration", "value": "14"},
-            {"action_type": "complete_registration", "value": "14"},
-            {"action_type": "offsite_conversion.fb_pixel_complete_registration", "value": "14"},
-        ],
-        "attribution_setting": "7d_click_1d_view",
-        "date_start": "D1",
-        "date_stop": "D1",
-    },
-    {
-        **_LA_CAMPAIGN,
-        "spend": "26.4",
-        "impressions": "2200",
-        "clicks": "44",
-        "reach": "1900",
-        "actions": [
-            {"action_type": "link_click", "value": "37"},
-            {"action_type": "page_engagement", "value": "55"},
-            {"action_type": "offsite_conversion.custom.771234567890", "value": "5"},
-            {"action_type": "offsite_conversion.fb_pixel_lead", "value": "2"},
-        ],
-        "action_values": [
-            {"action_type": "offsite_conversion.custom.771234567890", "value": "99"},
-        ],
-        "attribution_setting": "7d_click_1d_view",
-        "date_start": "D2",
-        "date_stop": "D2",
-    },
+    {**_SPRING, **_DELETED_D1},  # its one ad
+    {**_ISLAND, **_ISLAND_D2},
+    {**_LA_CAMPAIGN, **_FORM_D1},  # its one ad
+    {**_LA_CAMPAIGN, **_FORM_D2},
 ]
 
 ACCOUNT_ROWS: list[dict[str, Any]] = [
@@ -658,82 +600,9 @@ ACCOUNT_ROWS: list[dict[str, Any]] = [
         "date_start": "D1",
         "date_stop": "D1",
     },
-    {
-        **_JM_IDS,
-        "account_name": "Kingston Retail",
-        "spend": "80",
-        "impressions": "7500",
-        "clicks": "165",
-        "reach": "4800",
-        "actions": [
-            {"action_type": "link_click", "value": "135"},
-            {"action_type": "page_engagement", "value": "202"},
-            {"action_type": "lead", "value": "1"},
-            {"action_type": "onsite_conversion.lead_grouped", "value": "1"},
-            {"action_type": "omni_purchase", "value": "3"},
-            {"action_type": "purchase", "value": "3"},
-            {"action_type": "offsite_conversion.fb_pixel_purchase", "value": "1"},
-            {"action_type": "onsite_web_purchase", "value": "2"},
-            {"action_type": "onsite_web_app_purchase", "value": "2"},
-        ],
-        "action_values": [
-            {"action_type": "omni_purchase", "value": "140.25"},
-            {"action_type": "purchase", "value": "140.25"},
-            {"action_type": "offsite_conversion.fb_pixel_purchase", "value": "60.25"},
-            {"action_type": "onsite_web_purchase", "value": "80"},
-            {"action_type": "onsite_web_app_purchase", "value": "80"},
-        ],
-        "attribution_setting": "7d_click_1d_view",
-        "date_start": "D2",
-        "date_stop": "D2",
-    },
-    {
-        **_LA_IDS,
-        "account_name": "Coast Travel",
-        "spend": "35",
-        "impressions": "3000",
-        "clicks": "72",
-        "reach": "2500",
-        "actions": [
-            {"action_type": "link_click", "value": "60"},
-            {"action_type": "page_engagement", "value": "90"},
-            {"action_type": "lead", "value": "5"},
-            {"action_type": "onsite_conversion.lead_grouped", "value": "2"},
-            {"action_type": "offsite_conversion.fb_pixel_lead", "value": "3"},
-            {"action_type": "leadgen_grouped", "value": "2"},
-            {"action_type": "omni_complete_registration", "value": "2"},
-            {"action_type": "complete_registration", "value": "2"},
-            {"action_type": "offsite_conversion.fb_pixel_complete_registration", "value": "2"},
-        ],
-        "action_values": [
-            {"action_type": "omni_complete_registration", "value": "14"},
-            {"action_type": "complete_registration", "value": "14"},
-            {"action_type": "offsite_conversion.fb_pixel_complete_registration", "value": "14"},
-        ],
-        "attribution_setting": "7d_click_1d_view",
-        "date_start": "D1",
-        "date_stop": "D1",
-    },
-    {
-        **_LA_IDS,
-        "account_name": "Coast Travel",
-        "spend": "26.4",
-        "impressions": "2200",
-        "clicks": "44",
-        "reach": "1900",
-        "actions": [
-            {"action_type": "link_click", "value": "37"},
-            {"action_type": "page_engagement", "value": "55"},
-            {"action_type": "offsite_conversion.custom.771234567890", "value": "5"},
-            {"action_type": "offsite_conversion.fb_pixel_lead", "value": "2"},
-        ],
-        "action_values": [
-            {"action_type": "offsite_conversion.custom.771234567890", "value": "99"},
-        ],
-        "attribution_setting": "7d_click_1d_view",
-        "date_start": "D2",
-        "date_stop": "D2",
-    },
+    {**_JM_IDS, "account_name": "Kingston Retail", **_ISLAND_D2},
+    {**_LA_IDS, "account_name": "Coast Travel", **_FORM_D1},  # its one ad
+    {**_LA_IDS, "account_name": "Coast Travel", **_FORM_D2},
 ]
 
 # --- the fake Graph -----------------------------------------------------------------------------

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import traceback
-from collections.abc import Iterator
 from dataclasses import FrozenInstanceError, asdict
 from datetime import UTC, date, timedelta
 from typing import Any
@@ -26,10 +25,9 @@ from adinsights_pipelines.defs.meta.client import (
     throttle_delay,
 )
 from adinsights_pipelines.ports import free_port
-from adinsights_pipelines.simulators.meta_graph import MetaSimState, MetaSimulator
+from adinsights_pipelines.simulators.meta_graph import MetaSimulator
 
 TOKEN = "sim_client_tests_SECRET"
-TODAY = date(2025, 6, 30)
 SINCE, UNTIL = date(2025, 6, 1), date(2025, 6, 5)
 
 
@@ -44,12 +42,6 @@ class Recorder:
         return MetaGraphClient(
             token, base_url=url, on_error=self.failures.append, sleep=self.sleeps.append, **kwargs
         )
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[MetaSimulator]:
-    with MetaSimulator(MetaSimState(today=TODAY)) as running:
-        yield running
 
 
 @pytest.fixture(autouse=True)

@@ -16,10 +16,7 @@ from __future__ import annotations
 
 import json
 import random
-import threading
-from collections.abc import Iterator
 from datetime import date
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -41,16 +38,11 @@ from adinsights_pipelines.defs.meta.client import (
     parse_usage,
     throttle_delay,
 )
-from adinsights_pipelines.simulators.meta_graph import MetaSimState, MetaSimulator
+from adinsights_pipelines.simulators.meta_graph import MetaSimulator
+from tests.scripted import Scripted
 
 TOKEN = "sim_policy_tests_SECRET"
 DAY = date(2025, 6, 2)
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[MetaSimulator]:
-    with MetaSimulator(MetaSimState(today=date(2025, 6, 30))) as running:
-        yield running
 
 
 @pytest.fixture(autouse=True)
@@ -577,45 +569,6 @@ def test_report_run_status_from_graph_defaults() -> None:
 
 
 # --- answers that are not Graph's envelope (a proxy, an outage page) ---------------------------
-
-
-class Scripted:
-    """A loopback HTTP server answering from a script: what a proxy in front of Graph may say."""
-
-    def __init__(self) -> None:
-        self.answers: list[tuple[int, str, bytes]] = []
-        self.paths: list[str] = []
-        self.bodies: list[str] = []
-        scripted = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                scripted.bodies.append(self.rfile.read(length).decode())
-                self.do_GET()
-
-            def do_GET(self) -> None:
-                scripted.paths.append(self.path)
-                status, reason, body = scripted.answers.pop(0)
-                self.send_response(status, reason)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
-@pytest.fixture
-def scripted() -> Iterator[Scripted]:
-    server = Scripted()
-    yield server
-    server.server.shutdown()
-    server.server.server_close()
 
 
 def test_an_error_without_a_graph_body(scripted: Scripted) -> None:

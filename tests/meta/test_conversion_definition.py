@@ -17,6 +17,7 @@ from adinsights_pipelines.tenant_store import add_tenant
 from adinsights_pipelines.warehouse.database import Database, engine
 from tests.cli import adinsights
 from tests.meta.test_conversions import ACTIONS, VALUES
+from tests.sql import query
 
 TENANT = "conv-def"
 
@@ -38,17 +39,13 @@ def _api_row(ad_id: str, day: str) -> dict[str, Any]:
 
 
 def _stored(db: Database) -> list[Any]:
-    with engine(db).connect() as conn:
-        return list(
-            conn.execute(
-                sa.text(
-                    "select ad_id, conversions, conversion_value, conversions_by_event, "
-                    "conversion_events, _loaded_at from raw.meta_insights_ad "
-                    "where tenant_id = :t order by ad_id"
-                ),
-                {"t": TENANT},
-            ).all()
-        )
+    return query(
+        db,
+        "select ad_id, conversions, conversion_value, conversions_by_event, "
+        "conversion_events, _loaded_at from raw.meta_insights_ad "
+        "where tenant_id = :t order by ad_id",
+        t=TENANT,
+    )
 
 
 def test_changing_the_definition_counts_stored_rows_again_and_is_audited(

@@ -73,6 +73,7 @@ from tests.meta.golden_graph import (
     VIDEO_AD,
     GoldenGraph,
 )
+from tests.sql import query
 
 TENANT = "golden"
 JM = f"act_{JM_ACCOUNT}"
@@ -666,20 +667,18 @@ def test_golden_meta_figures_from_graph_answers_to_the_api(
             [("DELETED", "Spring Sale", "DELETED")],
         )
     try:
-        with engine(db).connect() as conn:
-            truth = conn.execute(
-                sa.text(
-                    """
-                    select ad_id, date_start, campaign_name, trim_scale(spend)::text,
-                           impressions, clicks,
-                           trim_scale(conversions)::text, trim_scale(conversion_value)::text
-                      from raw.meta_insights_ad
-                     where tenant_id = :t
-                     order by ad_id, date_start
-                    """
-                ),
-                {"t": TENANT},
-            ).all()
+        truth = query(
+            db,
+            """
+            select ad_id, date_start, campaign_name, trim_scale(spend)::text,
+                   impressions, clicks,
+                   trim_scale(conversions)::text, trim_scale(conversion_value)::text
+              from raw.meta_insights_ad
+             where tenant_id = :t
+             order by ad_id, date_start
+            """,
+            t=TENANT,
+        )
         check.equal(
             "raw.meta_insights_ad rows",
             [tuple(r) for r in truth],

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
-from datetime import date
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -14,22 +12,14 @@ import requests
 
 from adinsights_pipelines.simulators.meta_graph import (
     JAMAICA_REGIONS,
-    MetaSimState,
     MetaSimulator,
 )
 
 TOKEN = "sim_simulator_tests"
-TODAY = date(2025, 6, 30)
 INSIGHT_FIELDS = (
     "account_id,campaign_id,campaign_name,adset_id,adset_name,ad_id,ad_name,spend,impressions,"
     "clicks,reach,account_currency,actions"
 )
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[MetaSimulator]:
-    with MetaSimulator(MetaSimState(today=TODAY)) as running:
-        yield running
 
 
 @pytest.fixture(autouse=True)

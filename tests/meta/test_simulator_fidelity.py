@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -20,20 +19,14 @@ from adinsights_pipelines.defs.meta.client import (
     RateLimitedError,
     TokenInvalidError,
 )
-from adinsights_pipelines.simulators.meta_graph import KNOB_NAMES, MetaSimState, MetaSimulator
+from adinsights_pipelines.simulators.meta_graph import KNOB_NAMES, MetaSimulator
+from tests.meta.conftest import TODAY
 
 TOKEN = "sim_fidelity_tests"
-TODAY = date(2025, 6, 30)
 NOW = datetime(2025, 6, 30, 15, 0, tzinfo=UTC)
 V = "v26.0"
 INSIGHT_FIELDS = "account_id,campaign_id,adset_id,ad_id,ad_name,spend,impressions,clicks,reach"
 GRAPH_TIME_RE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4}")
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[MetaSimulator]:
-    with MetaSimulator(MetaSimState(today=TODAY), port=0) as running:
-        yield running
 
 
 @pytest.fixture(autouse=True)

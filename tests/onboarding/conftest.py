@@ -55,6 +55,11 @@ class OnboardWorld:
     def operator(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.operator_key}"}
 
+    def operator_get(self, path: str, **params: str) -> Any:
+        """The JSON answer to the operator's ``GET path`` on the API."""
+        url = f"{self.api_url}{path}"
+        return requests.get(url, params=params, headers=self.operator(), timeout=30).json()
+
     def link(self, tenant_id: str) -> str:
         """An onboarding link as `adinsights meta connect` prints it (its token)."""
         from adinsights_pipelines.defs.meta.connect import LoginConfig, Signer, onboarding_link

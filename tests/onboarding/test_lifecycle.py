@@ -3,9 +3,6 @@ browser and an operator reach them (``onboard_world``)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import timedelta
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -17,6 +14,7 @@ from adinsights_pipelines.defs.meta import connect
 from adinsights_pipelines.defs.meta.graph_versions import DEFAULT_VERSION
 from adinsights_pipelines.encryption import LocalKeyring, generate_master_key, parse_master_key
 from api.app import create_app
+from tests.cli import adinsights
 from tests.onboarding.conftest import EAST, NORTH, SOUTH, WEST, OnboardWorld
 
 REQUIRED = ["ads_read", "business_management", "pages_read_engagement", "pages_show_list"]
@@ -52,12 +50,7 @@ def test_start_gives_the_login_dialog_url_with_a_signed_state(onboard_world: Onb
 
 def test_setup_before_and_after_connecting(onboard_world: OnboardWorld) -> None:
     w = onboard_world
-    before = requests.get(
-        f"{w.api_url}/api/integrations/meta/setup/",
-        params={"tenant_id": SOUTH},
-        headers=w.operator(),
-        timeout=30,
-    ).json()
+    before = w.operator_get("/api/integrations/meta/setup/", tenant_id=SOUTH)
     assert before["status"] == "not_connected"
     assert before["connected"] is False and before["ad_accounts"] == []
     outcome = w.connect(SOUTH)
@@ -310,21 +303,11 @@ def test_provision_sync_then_logout_keeps_the_data(onboard_world: OnboardWorld) 
     )
     # data kept
     assert w.scalar("select count(*) from raw.meta_insights where tenant_id = :t", t=SOUTH) == rows
-    combined = requests.get(
-        f"{w.api_url}/api/metrics/combined/",
-        params={"tenant_id": SOUTH, "source": "warehouse"},
-        headers=w.operator(),
-        timeout=30,
-    ).json()
+    combined = w.operator_get("/api/metrics/combined/", tenant_id=SOUTH, source="warehouse")
     assert combined["materialization"]["run_id"] == body["run_ids"][3]  # the chain's snapshot
     assert [p["platform"] for p in combined["payload"]["by_platform"]] == ["meta"]
     assert float(combined["payload"]["totals"][0]["spend"]) > 0
-    status = requests.get(
-        f"{w.api_url}/api/integrations/social/status/",
-        params={"tenant_id": SOUTH},
-        headers=w.operator(),
-        timeout=30,
-    ).json()
+    status = w.operator_get("/api/integrations/social/status/", tenant_id=SOUTH)
     meta = next(p for p in status["platforms"] if p["platform"] == "meta")
     assert meta["status"] == "not_connected"
     # logging out twice: nothing left to disconnect
@@ -363,20 +346,12 @@ def test_a_missing_setting_is_a_503_naming_it(onboard_world: OnboardWorld) -> No
     assert _query(answer.json()["authorize_url"])["config_id"] == ["987654321"]
 
 
-def _cli(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "adinsights_pipelines.cli", *args],
-        env={**os.environ, **extra},
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-
-
 def test_cli_connect_prints_a_link_and_disconnect_logs_out(onboard_world: OnboardWorld) -> None:
     w = onboard_world
     w.connect(WEST)
-    printed = _cli("meta", "connect", "--tenant", WEST, ADINSIGHTS_FRONTEND_BASE_URL=w.api_url)
+    printed = adinsights(
+        "meta", "connect", "--tenant", WEST, ADINSIGHTS_FRONTEND_BASE_URL=w.api_url
+    )
     assert printed.returncode == 0, printed.stderr
     link = printed.stdout.strip()
     assert link.startswith(f"{w.api_url}/onboarding/meta/?link=")
@@ -386,18 +361,18 @@ def test_cli_connect_prints_a_link_and_disconnect_logs_out(onboard_world: Onboar
     assert _api(w, "GET", "setup/", params={"link": token}).json()["tenant_id"] == WEST
     assert _audits(w, WEST, "meta_onboarding_link_created") == 1
 
-    out = _cli("meta", "disconnect", "--tenant", WEST)
+    out = adinsights("meta", "disconnect", "--tenant", WEST)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == (
         f"meta disconnected for {WEST}: grant revoked at Meta; token deleted; synced data kept"
     )
     assert "west_client" in w.sim.state.login.revocations
     assert _credentials(w, WEST) == 0
-    again = _cli("meta", "disconnect", "--tenant", WEST)
+    again = adinsights("meta", "disconnect", "--tenant", WEST)
     assert again.returncode == 2
     assert again.stderr.strip().splitlines()[-1] == (
         f"adinsights: error: tenant {WEST} has no Meta connection"
     )
-    missing = _cli("meta", "connect", "--tenant", WEST)  # no FRONTEND_BASE_URL in the env
+    missing = adinsights("meta", "connect", "--tenant", WEST)  # no FRONTEND_BASE_URL in the env
     assert missing.returncode == 2
     assert "adinsights: error: META_OAUTH_REDIRECT_URI is not set" in missing.stderr

@@ -17,7 +17,7 @@ from adinsights_pipelines.services.credentials import (
     store_credential,
     unchecked,
 )
-from adinsights_pipelines.services.tenant_onboarding import add_tenant, deactivate_tenant
+from adinsights_pipelines.services.tenant_onboarding import deactivate_tenant
 from adinsights_pipelines.settings import Settings
 from adinsights_pipelines.tenant_store import TenantNotFound, get_credential
 from adinsights_pipelines.warehouse.database import Database, engine
@@ -25,13 +25,6 @@ from tests.services.audit_log import audit_rows
 from tests.sql import query, scalar
 
 EXPIRES = datetime(2027, 2, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def tenant(product_env: Database) -> str:
-    with engine(product_env).begin() as conn:
-        add_tenant(conn, "island-grill", "Island Grill", actor="cli")
-    return "island-grill"
 
 
 def credential_rows(db: Database) -> list[tuple[object, ...]]:

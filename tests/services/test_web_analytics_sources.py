@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 
 from adinsights_pipelines.errors import AdinsightsError
-from adinsights_pipelines.services.tenant_onboarding import add_tenant
 from adinsights_pipelines.services.web_analytics_sources import (
     add_web_analytics_source,
     remove_web_analytics_source,
@@ -15,13 +14,6 @@ from adinsights_pipelines.tenant_store import TenantNotFound
 from adinsights_pipelines.warehouse.database import Database, engine
 from tests.services.audit_log import audit_rows
 from tests.sql import query
-
-
-@pytest.fixture
-def tenant(database: Database) -> str:
-    with engine(database).begin() as conn:
-        add_tenant(conn, "island-grill", "Island Grill", actor="cli")
-    return "island-grill"
 
 
 def source_rows(db: Database) -> list[tuple[object, ...]]:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
 
-from adinsights_pipelines.defs.airbyte.store import ConnectionNotFound, add_connection
+from adinsights_pipelines.defs.airbyte.store import ConnectionNotFound
 from adinsights_pipelines.defs.airbyte.webhook import WebhookJob
 from adinsights_pipelines.services.webhooks import (
     CONFLICT,
@@ -17,10 +17,10 @@ from adinsights_pipelines.services.webhooks import (
     SUPERSEDED,
     record_webhook_job,
 )
-from adinsights_pipelines.tenant_store import add_tenant
 from adinsights_pipelines.warehouse.database import Database, engine
 from tests.api.test_airbyte_webhook import audits
 from tests.sql import query
+from tests.tenants import add_google_ads_tenant
 
 TENANT = "hooked"
 ASSET = AssetKey("google_ads_campaign_performance")
@@ -31,13 +31,8 @@ STARTED = datetime(2025, 6, 2, 14, 0, tzinfo=UTC)
 def connection_id(database: Database) -> str:
     connection_id = str(uuid.uuid4())
     with engine(database).begin() as conn:
-        add_tenant(conn, TENANT, "Hooked")
-        add_connection(
-            conn,
-            tenant_id=TENANT,
-            provider="google_ads",
-            connection_id=connection_id,
-            source_account_id="123-456-7890",
+        add_google_ads_tenant(
+            conn, TENANT, "Hooked", connection_id=connection_id, customer_id="123-456-7890"
         )
     return connection_id
 
