@@ -27,6 +27,7 @@ from adinsights_pipelines.defs.alerts.rules import (
     error_rate_observation,
     escalation,
     hold_during_grace,
+    meta_api_version_observation,
     pending_alerts,
     record_silent_states,
     should_alert,
@@ -465,3 +466,64 @@ def test_the_summary_names_the_measured_minutes() -> None:
 def test_escalation_marks_more_than_20_names_as_cut() -> None:
     result = escalation(snapshots([FAIL] * 21))
     assert result.detail == "stale: " + ", ".join(f"t{i:02d}" for i in range(20)) + " …"
+
+
+# The Graph API version card (graph_versions.toml: v25.0's Marketing API sunset is 2027-02-23,
+# v27.0 is the newest version released by November 2026): one subject per version, WARN from
+# 90 days before the sunset, FAIL from the sunset on.
+MOVE = "; move to v27.0 (docs/operations.md, 'Moving to the next Graph API version')"
+
+
+@pytest.mark.parametrize(
+    ("day", "state", "detail"),
+    [
+        (
+            datetime(2026, 11, 24, 23, tzinfo=UTC),
+            PASS,
+            "v25.0 is served until 2027-02-23 (91 days)",
+        ),
+        (
+            datetime(2026, 11, 25, tzinfo=UTC),
+            WARN,
+            "v25.0 is retired on 2027-02-23, in 90 days" + MOVE,
+        ),
+        (
+            datetime(2027, 2, 22, 23, 59, tzinfo=UTC),
+            WARN,
+            "v25.0 is retired on 2027-02-23, in 1 days" + MOVE,
+        ),
+        (
+            datetime(2027, 2, 23, tzinfo=UTC),
+            FAIL,
+            "v25.0 was retired on 2027-02-23: ads calls fail (#2635)" + MOVE,
+        ),
+    ],
+)
+def test_the_graph_api_version_warns_90_days_before_its_sunset_and_fails_from_it(
+    day: datetime, state: State, detail: str
+) -> None:
+    observation = meta_api_version_observation("v25.0", day)
+    assert observation == Observation(
+        subject="meta-api-version:v25.0",
+        kind="meta_api_version",
+        state=state,
+        summary=f"Meta Graph API version: {detail}",
+        target="ADINSIGHTS_META_API_VERSION",
+        threshold="warning 90 days before the Marketing API sunset, error from the sunset on",
+    )
+
+
+def test_a_graph_api_version_of_unannounced_sunset_passes_and_an_unknown_one_warns() -> None:
+    day = datetime(2026, 12, 4, tzinfo=UTC)
+    newest = meta_api_version_observation("v27.0", day)
+    assert (newest.state, newest.summary) == (
+        PASS,
+        "Meta Graph API version: v27.0: Meta has not announced its sunset yet (newest: v27.0)",
+    )
+    unknown = meta_api_version_observation("v99.0", day)
+    assert (unknown.subject, unknown.state, unknown.summary) == (
+        "meta-api-version:v99.0",
+        WARN,
+        "Meta Graph API version: v99.0 is not in the known-versions table "
+        "(graph_versions.toml); Meta's newest is v27.0",
+    )
