@@ -74,8 +74,8 @@ def test_a_cursor_whose_padding_was_dropped_decodes() -> None:
     [
         "",  # empty
         "%%%",  # not base64 at all
-        "eyJhIjox fQ",  # a space inside
-        "eyJh....IjoxLCJiIjoieCJ9",  # {"a":1,"b":"x"} with dots, which lenient base64 skips
+        "eyJhZnRl ciI6WyJhIl19",  # an issued cursor ({"after":["a"]}) with a space inside
+        "eyJh....ZnRlciI6WyJhIl19",  # the same with dots, which lenient base64 would skip
         "WzEsMl0",  # [1,2]: JSON, but not an object
         "Im9rIg",  # "ok": a JSON string
         "bnVsbA",  # null
