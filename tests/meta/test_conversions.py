@@ -112,6 +112,13 @@ def test_a_definition_keeps_order_and_drops_repeats() -> None:
     assert ConversionDefinition.parse("lead, purchase,lead").text == "lead,purchase"
 
 
+def test_a_definition_skips_empty_names_anywhere_and_an_empty_one_is_refused_in_words() -> None:
+    assert ConversionDefinition.parse("lead,, ,purchase,").events == ("lead", "purchase")
+    with pytest.raises(ValueError) as refused:
+        ConversionDefinition.parse(" , ")
+    assert str(refused.value) == "a conversion definition names at least one event"
+
+
 def test_a_value_that_is_not_a_number_is_an_error_not_a_zero() -> None:
     with pytest.raises(ValueError, match="'omni_purchase' has a value that is not a number"):
         count(DEFAULT_DEFINITION, _acts(omni_purchase="n/a"))
@@ -211,6 +218,12 @@ def test_the_value_is_read_from_the_same_action_type_as_the_count_when_listed() 
     values = _acts(omni_purchase="150.00", purchase="140.00")
     found = count(DEFAULT_DEFINITION, actions, values)
     assert found.value_by_event == {"purchase": Decimal("150.00")}
+    # the aggregate valued but not counted: the value still follows the counted type
+    found = count(DEFAULT_DEFINITION, _acts(purchase="3"), values)
+    assert (found.action_types, found.value_by_event) == (
+        {"purchase": "purchase"},
+        {"purchase": Decimal("140.00")},
+    )
 
 
 def test_entries_without_an_action_type_or_a_value_are_skipped_or_zero() -> None:
