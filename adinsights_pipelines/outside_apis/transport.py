@@ -132,7 +132,7 @@ class JsonApiTransport:
         headers: Mapping[str, str] | None,
     ) -> Any:
         self.before_call(endpoint)
-        error: OutsideApiError | None = None
+        error: OutsideApiError | None
         try:
             response = self.session.request(
                 method, url, params=params, data=data, headers=headers, timeout=self.timeout
@@ -160,7 +160,7 @@ class JsonApiTransport:
             self.on_error(error.failure())
 
     def _log_retry(self, state: RetryCallState) -> None:
-        wait = state.next_action.sleep if state.next_action else 0.0
+        wait = state.upcoming_sleep
         self.log.info(
             "retrying %s call (attempt %d) in %.2fs",
             self.retry_label,
