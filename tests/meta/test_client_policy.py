@@ -460,6 +460,23 @@ def test_meta_api_error_text() -> None:
         ({"x-business-use-case-usage": "{}"}, {"x-business-use-case-usage": 0.0}),
         ({"x-app-usage": "not json", "x-ad-account-usage": "[1, 2]"}, {}),
         ({"x-app-usage": ""}, {}),
+        # Insights' own header: the higher of the app's and the account's share; an empty or
+        # unreadable header before it does not stop the reading
+        (
+            {
+                "x-app-usage": "",
+                "x-fb-ads-insights-throttle": '{"app_id_util_pct": 12, "acc_id_util_pct": 64.5, '
+                '"ads_api_access_tier": "standard_access"}',
+            },
+            {"x-fb-ads-insights-throttle": 64.5},
+        ),
+        (
+            {
+                "x-app-usage": "not json",
+                "x-fb-ads-insights-throttle": '{"app_id_util_pct": 70, "acc_id_util_pct": 3}',
+            },
+            {"x-fb-ads-insights-throttle": 70.0},
+        ),
         (
             {"x-app-usage": '{"call_count": 1, "total_cputime": 2, "total_time": 30}'},
             {"x-app-usage": 30.0},
@@ -688,6 +705,35 @@ def test_report_run_status_requests_and_batch_answers(scripted: Scripted) -> Non
     assert failure.message == "try later"
 
 
+def completed(run_id: str) -> dict[str, object]:
+    body = {"id": run_id, "async_status": "Job Completed", "async_percent_completion": 100}
+    return {"code": 200, "body": json.dumps(body)}
+
+
+def test_runs_graph_had_no_time_for_are_left_to_the_next_poll_wherever_they_stand(
+    scripted: Scripted,
+) -> None:
+    client = MetaGraphClient(TOKEN, base_url=scripted.url)
+    scripted.answers = [
+        (200, "OK", json.dumps([None, completed("32")]).encode()),
+        # fewer answers than runs asked for
+        (200, "OK", json.dumps([completed("33")]).encode()),
+    ]
+    assert client.report_runs(["31", "32"]) == {"32": ReportRun("32", "Job Completed", 100)}
+    assert client.report_runs(["33", "34"]) == {"33": ReportRun("33", "Job Completed", 100)}
+
+
+def test_a_run_status_without_its_id_is_the_run_asked_for(scripted: Scripted) -> None:
+    client = MetaGraphClient(TOKEN, base_url=scripted.url)
+    running = {"async_status": "Job Running", "async_percent_completion": 5}
+    scripted.answers = [
+        (200, "OK", json.dumps(running).encode()),
+        (200, "OK", json.dumps([{"code": 200, "body": json.dumps(running)}, None]).encode()),
+    ]
+    assert client.report_runs(["41"]) == {"41": ReportRun("41", "Job Running", 5)}
+    assert client.report_runs(["42", "43"]) == {"42": ReportRun("42", "Job Running", 5)}
+
+
 def test_a_batch_error_that_is_not_retryable_is_raised(scripted: Scripted) -> None:
     denied = {"code": 403, "body": '{"error": {"message": "no", "code": 200}}'}
     scripted.answers = [(200, "OK", json.dumps([denied, None]).encode())]
@@ -760,6 +806,14 @@ def test_a_report_run_started_without_an_id(scripted: Scripted) -> None:
     scripted.answers = [(200, "OK", b"[]")]
     with pytest.raises(MetaApiError, match="without report_run_id"):
         rec.client(scripted.url, max_attempts=1).start_insights_report("5", DAY, DAY)
+    # account totals: no filtering (they always include every ad)
+    scripted.answers = [(200, "OK", b'{"report_run_id": "77"}')]
+    rec.client(scripted.url, max_attempts=1).start_insights_report(
+        "act_5", DAY, DAY, level="account"
+    )
+    account_form = parse_form(scripted.bodies[-1])
+    assert account_form["level"] == "account"
+    assert "filtering" not in account_form
 
 
 def test_page_limits_the_client_asks_for(sim: MetaSimulator, account: str) -> None:
@@ -822,3 +876,12 @@ def test_an_empty_token_redacts_nothing(scripted: Scripted) -> None:
     with pytest.raises(MetaApiError) as raised:
         MetaGraphClient("", base_url=scripted.url).get(f"{scripted.url}/x")
     assert raised.value.message == "bad request"
+
+
+def test_delete_is_a_delete_with_the_token_and_answers_graphs_json(
+    sim: MetaSimulator,
+) -> None:
+    client = MetaGraphClient(TOKEN, base_url=sim.url)
+    assert client.delete(f"{sim.url}/v26.0/me/permissions") == {"success": True}
+    last = sim.state.requests[-1]
+    assert (last.method, last.path) == ("DELETE", "/v26.0/me/permissions")
