@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from adinsights_pipelines.defs.alerts.rules import webhook_silence
+from adinsights_pipelines.defs.alerts.rules import Observation, webhook_silence
 from adinsights_pipelines.defs.freshness_policies import State
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
@@ -36,3 +36,35 @@ def test_hours_without_jobs_are_not_silence_and_the_window_is_a_setting() -> Non
     )
     assert short.state is State.FAIL
     assert short.threshold == "a webhook within 10 min of every finished Airbyte job"
+
+
+def test_each_state_is_the_whole_observation_the_alert_and_the_ops_card_read() -> None:
+    common = {
+        "subject": "webhook:airbyte",
+        "kind": "webhook",
+        "target": "airbyte_job_webhook audit events",
+        "threshold": "a webhook within 90 min of every finished Airbyte job",
+        "action_key": "webhook",
+    }
+    window = timedelta(minutes=90)
+    assert webhook_silence(None, NOW, 3, NOW, window) == Observation(
+        state=State.UNKNOWN,
+        summary="no Airbyte webhook received yet (webhooks not in use)",
+        **common,
+    )
+    last = NOW - timedelta(minutes=100, seconds=30)  # 100.5 min ago
+    assert webhook_silence(last, NOW - timedelta(minutes=60), 1, NOW, window) == Observation(
+        state=State.PASS,
+        summary="Airbyte webhooks arrive again",
+        age_minutes=100.5,
+        detail="last webhook 2026-12-04 10:19 UTC (100 min ago)",
+        **common,
+    )
+    assert webhook_silence(last, NOW - timedelta(minutes=91), 4, NOW, window) == Observation(
+        state=State.FAIL,
+        summary="Airbyte webhooks silent for 100 min while 4 job(s) finished",
+        age_minutes=100.5,
+        detail="last webhook 2026-12-04 10:19 UTC (100 min ago); first job without a webhook "
+        "finished 2026-12-04 10:29 UTC",
+        **common,
+    )

@@ -226,7 +226,7 @@ class _Transport(JsonApiTransport):
             body = None
         err = body.get("error") if isinstance(body, dict) else None
         if isinstance(err, str):  # the OAuth token endpoint: {"error", "error_description"}
-            description = body.get("error_description") if isinstance(body, dict) else None
+            description = body.get("error_description")  # err is a str: body is a dict
             cls = InvalidGrantError if err == "invalid_grant" else GoogleApiError
             return cls(
                 str(description or err),
