@@ -288,6 +288,27 @@ def test_a_missing_exchange_rate_is_a_409(world: World) -> None:
     assert world.stored() == stored  # nothing was touched
 
 
+def test_a_recompute_without_the_exchange_rates_is_a_409_and_keeps_the_stored_one(
+    world: World,
+) -> None:
+    stored = world.stored()
+    world.execute("update app.tenants set reporting_currency = 'TTD' where id = :t", t=TENANT)
+    try:
+        response = world.client.get(URL, params={"cache": "false"}, headers=world.headers)
+    finally:
+        world.execute("update app.tenants set reporting_currency = 'JMD' where id = :t", t=TENANT)
+    assert response.status_code == 409
+    problem = response.json()
+    assert (problem["status"], problem["type"].rsplit("/", 1)[-1]) == (
+        409,
+        "exchange-rate-missing",
+    )
+    assert problem["detail"].startswith(
+        "no exchange rate into TTD for days with spend: 2026-05-01 (JMD), 2026-05-02 (JMD)"
+    )
+    assert world.stored() == stored  # the stored snapshot is kept
+
+
 def test_a_snapshot_from_a_recorded_run_carries_its_materialization(world: World) -> None:
     from dagster import DagsterInstance, StaticPartitionsDefinition, asset, materialize
 
