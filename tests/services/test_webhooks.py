@@ -6,9 +6,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
 
-from adinsights_pipelines.defs.airbyte.store import ConnectionNotFound
+from adinsights_pipelines.defs.airbyte.store import ConnectionNotFound, record_job
 from adinsights_pipelines.defs.airbyte.webhook import WebhookJob
 from adinsights_pipelines.services.webhooks import (
     CONFLICT,
@@ -19,7 +20,7 @@ from adinsights_pipelines.services.webhooks import (
 )
 from adinsights_pipelines.warehouse.database import Database, engine
 from tests.api.test_airbyte_webhook import audits
-from tests.sql import query
+from tests.sql import one, query, scalar
 from tests.tenants import add_google_ads_tenant
 
 TENANT = "hooked"
@@ -47,6 +48,7 @@ def deliver(database: Database, instance: DagsterInstance) -> Deliver:
     def deliver(job: WebhookJob) -> tuple[str, str]:
         with engine(database).begin() as conn:
             receipt = record_webhook_job(conn, instance, job)
+        assert receipt.connection.connection_id == job.connection_id  # whatever the outcome
         return receipt.outcome, receipt.status
 
     return deliver
@@ -151,7 +153,61 @@ def test_running_then_terminal_moves_forward(
 def test_an_unknown_connection_stores_nothing(
     database: Database, instance: DagsterInstance, connection_id: str, deliver: Deliver
 ) -> None:
-    with pytest.raises(ConnectionNotFound):
+    with pytest.raises(ConnectionNotFound, match=r"^connection not found$"):
         deliver(job(str(uuid.uuid4()), "succeeded"))
     assert stored_jobs(database) == []
     assert audits(database, TENANT, "airbyte_job_webhook") == []
+
+
+def test_a_stored_delivery_is_audited_and_reported_in_full(
+    database: Database, instance: DagsterInstance, connection_id: str, deliver: Deliver
+) -> None:
+    deliver(job(connection_id, "failed"))
+    audit = one(
+        database,
+        "select actor, resource_type, resource_id, metadata from app.audit_log "
+        "where tenant_id = :t and action = 'airbyte_job_webhook'",
+        t=TENANT,
+    )
+    assert (audit.actor, audit.resource_type, audit.resource_id) == (
+        "airbyte-webhook",
+        "airbyte_connection",
+        connection_id,
+    )
+    assert audit.metadata == {
+        "job_id": 700,
+        "status": "failed",
+        "records_synced": 840,
+        "bytes_synced": 65_536,
+        "duration_seconds": 95.0,
+        "error": "The refresh token was revoked",
+    }
+    [record] = instance.fetch_observations(WHERE, limit=10).records
+    assert record.asset_observation is not None
+    metadata = {k: v.value for k, v in record.asset_observation.metadata.items()}
+    assert {k: metadata.get(k) for k in ("source", "tenant_id", "provider", "job_id")} == {
+        "source": "airbyte_webhook",
+        "tenant_id": TENANT,
+        "provider": "google_ads",
+        "job_id": 700,
+    }
+    assert (metadata["connection_id"], metadata["job_status"]) == (connection_id, "failed")
+
+
+def webhook_heard(database: Database) -> bool:
+    sql = "select webhook_received_at is not null from app.airbyte_jobs where tenant_id = :t"
+    return bool(scalar(database, sql, t=TENANT))
+
+
+def test_the_webhook_is_noted_as_heard_for_a_new_job_and_for_one_our_sync_stored(
+    database: Database, instance: DagsterInstance, connection_id: str, deliver: Deliver
+) -> None:
+    deliver(job(connection_id, "running"))
+    assert webhook_heard(database)
+    # a job our own sync stored first: its webhook, a duplicate, is still heard
+    with engine(database).begin() as conn:
+        conn.execute(sa.text("delete from app.airbyte_jobs where tenant_id = :t"), {"t": TENANT})
+        record_job(conn, TENANT, job(connection_id, "succeeded").outcome())
+    assert not webhook_heard(database)
+    assert deliver(job(connection_id, "succeeded")) == (DUPLICATE, "succeeded")
+    assert webhook_heard(database)
