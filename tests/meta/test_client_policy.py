@@ -478,6 +478,13 @@ def test_meta_api_error_text() -> None:
             {"x-fb-ads-insights-throttle": 70.0},
         ),
         (
+            {
+                "x-app-usage": "[1, 2]",
+                "x-fb-ads-insights-throttle": '{"app_id_util_pct": 70, "acc_id_util_pct": 3}',
+            },
+            {"x-fb-ads-insights-throttle": 70.0},
+        ),
+        (
             {"x-app-usage": '{"call_count": 1, "total_cputime": 2, "total_time": 30}'},
             {"x-app-usage": 30.0},
         ),
