@@ -52,18 +52,18 @@ def test_each_state_is_the_whole_observation_the_alert_and_the_ops_card_read() -
         summary="no Airbyte webhook received yet (webhooks not in use)",
         **common,
     )
-    last = NOW - timedelta(minutes=100, seconds=30)  # 100.5 min ago
+    last = NOW - timedelta(minutes=100, seconds=15)  # 100.25 min ago: 100.2 to a tenth
     assert webhook_silence(last, NOW - timedelta(minutes=60), 1, NOW, window) == Observation(
         state=State.PASS,
         summary="Airbyte webhooks arrive again",
-        age_minutes=100.5,
+        age_minutes=100.2,
         detail="last webhook 2026-12-04 10:19 UTC (100 min ago)",
         **common,
     )
     assert webhook_silence(last, NOW - timedelta(minutes=91), 4, NOW, window) == Observation(
         state=State.FAIL,
         summary="Airbyte webhooks silent for 100 min while 4 job(s) finished",
-        age_minutes=100.5,
+        age_minutes=100.2,
         detail="last webhook 2026-12-04 10:19 UTC (100 min ago); first job without a webhook "
         "finished 2026-12-04 10:29 UTC",
         **common,
