@@ -173,9 +173,10 @@ def run_module(
     work = WORK / module.slug
     names: list[str] = []
     if retest and (work / "mutants").is_dir():
-        # Only the survivors of the last run, against the tests as they are now.
+        # Only the survivors of the last run, and the mutants no test reached then, against the
+        # tests as they are now.
         previous = _statuses(mutmut, work, env)
-        names = [n for n, s in previous.items() if s not in KILLED and s != "no tests"]
+        names = [n for n, s in previous.items() if s not in KILLED]
         if not names:
             return Score(module, previous, mine, 0.0)
     else:
@@ -235,7 +236,7 @@ def main() -> None:
     parser.add_argument(
         "--retest-survivors",
         action="store_true",
-        help="reuse the last run's work directory and run only its survivors again",
+        help="reuse the last run's work directory and run only its survivors and unreached mutants again",
     )
     parser.add_argument("--modules-file", type=Path, default=MODULES_FILE)
     parser.add_argument("--verbose", action="store_true", help="show mutmut's own output")
