@@ -236,7 +236,7 @@ def main() -> None:
     parser.add_argument(
         "--retest-survivors",
         action="store_true",
-        help="reuse the last run's work directory and run only its survivors and unreached mutants again",
+        help="reuse the last run's work directory; run its survivors and unreached mutants again",
     )
     parser.add_argument("--modules-file", type=Path, default=MODULES_FILE)
     parser.add_argument("--verbose", action="store_true", help="show mutmut's own output")
