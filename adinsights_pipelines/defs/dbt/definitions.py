@@ -36,6 +36,7 @@ from adinsights_pipelines.defs.dbt.assets import (
     dbt_models,
 )
 from adinsights_pipelines.defs.dbt.project import dbt_project
+from adinsights_pipelines.defs.tenants.partitions import JAMAICA_TZ
 
 # The dbt assets and every check on them: dbt tests, and the data contracts of defs/contracts/.
 dbt_build_job = define_asset_job(
@@ -84,7 +85,7 @@ def incremental_selection(
     name="dbt_build_every_15_minutes",
     job=dbt_build_job,
     cron_schedule="*/15 * * * *",
-    execution_timezone="America/Jamaica",
+    execution_timezone=JAMAICA_TZ,
     default_status=DefaultScheduleStatus.RUNNING,
     description=(
         "Every 15 minutes: the incremental and table models with their tests and contract "
