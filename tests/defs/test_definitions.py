@@ -43,6 +43,12 @@ def test_schedules_run_in_jamaica_time() -> None:
     assert schedules["meta_sync_hourly"].cron_schedule == "0 6-22 * * *"
     assert schedules["metrics_snapshots_every_30_minutes"].cron_schedule == "*/30 * * * *"
     assert {s.execution_timezone for s in schedules.values()} == {"America/Jamaica"}
+    # on from the start: an operator never has to switch a schedule on after a deploy
+    assert {s.default_status.value for s in schedules.values()} == {"RUNNING"}
+    assert schedules["dbt_build_every_15_minutes"].cron_schedule == "*/15 * * * *"
+    assert (schedules["dbt_build_every_15_minutes"].description or "").startswith(
+        "Every 15 minutes: the incremental and table models"
+    )
 
 
 def test_code_location_loads_as_dagster_loads_it(tmp_path) -> None:

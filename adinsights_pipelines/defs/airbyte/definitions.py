@@ -7,12 +7,10 @@ from datetime import UTC, datetime
 
 from dagster import (
     AssetKey,
-    DefaultScheduleStatus,
     Definitions,
     RunRequest,
     ScheduleEvaluationContext,
     SkipReason,
-    schedule,
 )
 
 from adinsights_pipelines.defs.airbyte.assets import airbyte_assets
@@ -21,9 +19,9 @@ from adinsights_pipelines.defs.airbyte.status import is_due
 from adinsights_pipelines.defs.airbyte.store import ScheduledConnection, schedulable_connections
 from adinsights_pipelines.defs.resources import WarehouseResource
 from adinsights_pipelines.defs.tenants.partitions import (
-    JAMAICA_TZ,
     TENANT_PARTITIONS,
     partition_run_request,
+    scheduled_in_jamaica,
     tenant_job,
 )
 
@@ -63,12 +61,10 @@ def due_run_requests(
     return requests
 
 
-@schedule(
-    name="airbyte_sync_hourly",
-    job=airbyte_sync_job,
-    cron_schedule="0 6-22 * * *",
-    execution_timezone=JAMAICA_TZ,
-    default_status=DefaultScheduleStatus.RUNNING,
+@scheduled_in_jamaica(
+    "airbyte_sync_hourly",
+    airbyte_sync_job,
+    "0 6-22 * * *",
     description="Every hour 06:00-22:00 Jamaica time: sync each connection that is due "
     "(sync_interval_minutes since its last job).",
 )

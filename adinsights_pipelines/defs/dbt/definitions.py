@@ -16,14 +16,12 @@ from dagster import (
     AssetKey,
     AssetSelection,
     DagsterInstance,
-    DefaultScheduleStatus,
     Definitions,
     RepositoryDefinition,
     RunRequest,
     RunsFilter,
     ScheduleEvaluationContext,
     define_asset_job,
-    schedule,
 )
 from dagster_dbt import DbtCliResource
 
@@ -36,7 +34,7 @@ from adinsights_pipelines.defs.dbt.assets import (
     dbt_models,
 )
 from adinsights_pipelines.defs.dbt.project import dbt_project
-from adinsights_pipelines.defs.tenants.partitions import JAMAICA_TZ
+from adinsights_pipelines.defs.tenants.partitions import scheduled_in_jamaica
 
 # The dbt assets and every check on them: dbt tests, and the data contracts of defs/contracts/.
 dbt_build_job = define_asset_job(
@@ -81,12 +79,10 @@ def incremental_selection(
     return assets, checks
 
 
-@schedule(
-    name="dbt_build_every_15_minutes",
-    job=dbt_build_job,
-    cron_schedule="*/15 * * * *",
-    execution_timezone=JAMAICA_TZ,
-    default_status=DefaultScheduleStatus.RUNNING,
+@scheduled_in_jamaica(
+    "dbt_build_every_15_minutes",
+    dbt_build_job,
+    "*/15 * * * *",
     description=(
         "Every 15 minutes: the incremental and table models with their tests and contract "
         "checks (views and seeds as they are); every node when the views or seeds changed."

@@ -1,13 +1,11 @@
 """GA4 and Search Console: assets, one job and one hourly schedule each, and the resource."""
 
 from dagster import (
-    DefaultScheduleStatus,
     Definitions,
     RunRequest,
     ScheduleDefinition,
     ScheduleEvaluationContext,
     SkipReason,
-    schedule,
 )
 
 from adinsights_pipelines.dagster_internals import AssetJob
@@ -16,7 +14,7 @@ from adinsights_pipelines.defs.google.resources import GoogleApiResource
 from adinsights_pipelines.defs.google.sources import tenants_with_sources
 from adinsights_pipelines.defs.resources import WarehouseResource
 from adinsights_pipelines.defs.tenants.partitions import (
-    JAMAICA_TZ,
+    scheduled_in_jamaica,
     tenant_job,
     tenant_run_requests,
 )
@@ -50,13 +48,7 @@ def configured_tenant_schedule(name: str, job: AssetJob, provider: str) -> Sched
     Tenants without a property or site of ``provider`` get no run, rather than a failed one.
     """
 
-    @schedule(
-        name=name,
-        job=job,
-        cron_schedule=HOURLY_DAYTIME,
-        execution_timezone=JAMAICA_TZ,
-        default_status=DefaultScheduleStatus.RUNNING,
-    )
+    @scheduled_in_jamaica(name, job, HOURLY_DAYTIME)
     def _configured_tenants(
         context: ScheduleEvaluationContext, warehouse: WarehouseResource
     ) -> list[RunRequest] | SkipReason:

@@ -1,5 +1,6 @@
 """Tenants as Dagster's dynamic partition dimension ``tenant``, and how jobs fan out over it."""
 
+from collections.abc import Callable
 from typing import Any
 
 from dagster import (
@@ -93,16 +94,26 @@ def jamaica_schedule(name: str, job: JobDefinition | AssetJob, cron: str) -> Sch
     )
 
 
-def every_tenant_schedule(name: str, job: AssetJob, cron: str) -> ScheduleDefinition:
-    """A schedule (America/Jamaica, running by default) that starts ``job`` for every tenant."""
-
-    @schedule(
+def scheduled_in_jamaica(
+    name: str, job: JobDefinition | AssetJob, cron: str, description: str | None = None
+) -> Callable[[Callable[..., Any]], ScheduleDefinition]:
+    """``dagster.schedule`` as every schedule of the product is: America/Jamaica time, running
+    by default. For a schedule that decides its run requests; :func:`jamaica_schedule` for one
+    that only starts ``job``."""
+    return schedule(
         name=name,
         job=job,
         cron_schedule=cron,
         execution_timezone=JAMAICA_TZ,
         default_status=DefaultScheduleStatus.RUNNING,
+        description=description,
     )
+
+
+def every_tenant_schedule(name: str, job: AssetJob, cron: str) -> ScheduleDefinition:
+    """A schedule (America/Jamaica, running by default) that starts ``job`` for every tenant."""
+
+    @scheduled_in_jamaica(name, job, cron)
     def _every_tenant(context: ScheduleEvaluationContext) -> list[RunRequest]:
         return tenant_run_requests(context.instance)
 
