@@ -23,6 +23,12 @@ from adinsights_pipelines.dagster_internals import PARTITION_NAME_TAG, AssetJob
 TENANT_PARTITIONS = "tenant"
 tenant_partitions = DynamicPartitionsDefinition(name=TENANT_PARTITIONS)
 JAMAICA_TZ = "America/Jamaica"
+#: How every schedule of the product runs: in Jamaica time, and on from the start (an operator
+#: never has to switch one on after a deploy).
+_IN_JAMAICA: dict[str, Any] = {
+    "execution_timezone": JAMAICA_TZ,
+    "default_status": DefaultScheduleStatus.RUNNING,
+}
 
 
 def partition_changes(
@@ -85,13 +91,7 @@ def tenant_job(
 
 def jamaica_schedule(name: str, job: JobDefinition | AssetJob, cron: str) -> ScheduleDefinition:
     """A schedule (America/Jamaica, running by default) that starts ``job`` once."""
-    return ScheduleDefinition(
-        name=name,
-        job=job,
-        cron_schedule=cron,
-        execution_timezone=JAMAICA_TZ,
-        default_status=DefaultScheduleStatus.RUNNING,
-    )
+    return ScheduleDefinition(name=name, job=job, cron_schedule=cron, **_IN_JAMAICA)
 
 
 def scheduled_in_jamaica(
@@ -100,14 +100,7 @@ def scheduled_in_jamaica(
     """``dagster.schedule`` as every schedule of the product is: America/Jamaica time, running
     by default. For a schedule that decides its run requests; :func:`jamaica_schedule` for one
     that only starts ``job``."""
-    return schedule(
-        name=name,
-        job=job,
-        cron_schedule=cron,
-        execution_timezone=JAMAICA_TZ,
-        default_status=DefaultScheduleStatus.RUNNING,
-        description=description,
-    )
+    return schedule(name=name, job=job, cron_schedule=cron, description=description, **_IN_JAMAICA)
 
 
 def every_tenant_schedule(name: str, job: AssetJob, cron: str) -> ScheduleDefinition:
