@@ -30,6 +30,12 @@ SNAPSHOTS = sa.table(
     ),
     schema="app",
 )
+# Built once: the cached path reads the timestamp on every request, and building the select
+# costs more than executing it (about 120 us a call against 170 us for the read on loopback).
+_GENERATED_AT = sa.select(SNAPSHOTS.c.snapshot_generated_at).where(
+    SNAPSHOTS.c.tenant_id == sa.bindparam("tenant_id")
+)
+_STORED = sa.select(SNAPSHOTS).where(SNAPSHOTS.c.tenant_id == sa.bindparam("tenant_id"))
 
 
 @dataclass(frozen=True)
@@ -45,14 +51,14 @@ class StoredSnapshot:
 def stored_generated_at(conn: Connection, tenant_id: str) -> datetime | None:
     """When the tenant's stored snapshot was built (one indexed read); ``None`` without one."""
     found: datetime | None = conn.execute(
-        sa.select(SNAPSHOTS.c.snapshot_generated_at).where(SNAPSHOTS.c.tenant_id == tenant_id)
+        _GENERATED_AT, {"tenant_id": tenant_id}
     ).scalar_one_or_none()
     return found
 
 
 def stored_snapshot(conn: Connection, tenant_id: str) -> StoredSnapshot | None:
     """The tenant's stored snapshot, payload included; ``None`` without one."""
-    row = conn.execute(sa.select(SNAPSHOTS).where(SNAPSHOTS.c.tenant_id == tenant_id)).one_or_none()
+    row = conn.execute(_STORED, {"tenant_id": tenant_id}).one_or_none()
     return StoredSnapshot(**row._mapping) if row else None
 
 
