@@ -143,11 +143,14 @@ def _first_requests(url: str, accounts: list[dict[str, Any]]) -> dict[str, tuple
     first: dict[str, tuple[str, Any]] = {}
     for account in accounts:
         suffix = f"/{account['id']}/insights"
-        first[account["id"]] = next(
-            (r["path"], r["query"])
-            for r in logged
-            if r["method"] == "GET" and r["path"].endswith(suffix)
-        )
+        found = next(
+            ((r["path"], r["query"]) for r in logged
+             if r["method"] == "GET" and r["path"].endswith(suffix)),
+            None,
+        )  # fmt: skip
+        if found is None:
+            raise SystemExit(f"the simulator logged no insights request for {account['id']}")
+        first[account["id"]] = found
     return first
 
 
@@ -223,7 +226,11 @@ def main() -> None:
             with eng.connect() as conn:
                 landed = conn.execute(sa.text("select count(*) from raw.meta_insights")).scalar()
             if written != landed or (expected is not None and landed != expected):
-                wanted = f"{expected:,} rows (as end to end)" if expected else "every row written"
+                wanted = (
+                    "every row written"
+                    if expected is None
+                    else f"{expected:,} rows (as end to end)"
+                )
                 raise SystemExit(f"the {n:,}-row window: expected {wanted}, wrote {written:,}, "
                                  f"found {landed:,}")  # fmt: skip
             return written / seconds, peak, seconds, written
