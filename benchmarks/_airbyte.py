@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,11 +16,12 @@ def add_job_history(
     *,
     first_job: int = 1,
     newest_failed: Callable[[str], bool] = lambda tenant_id: False,
+    never_succeeded: Collection[str] = (),
 ) -> None:
     """For every row of ``app.airbyte_connections``, ``jobs_per_connection`` finished jobs (ids
     from ``first_job``), the last finished 15 minutes ago and each 15 minutes before the next,
-    two minutes long; all succeeded but the newest of the tenants ``newest_failed`` picks.
-    Analyzes ``app.airbyte_jobs`` afterwards."""
+    two minutes long; all succeeded but the newest of the tenants ``newest_failed`` picks, and
+    every job of the tenants in ``never_succeeded``. Analyzes ``app.airbyte_jobs`` afterwards."""
     now = datetime.now(UTC)
     connections = conn.execute(
         sa.text("select connection_id, tenant_id from app.airbyte_connections")
@@ -30,12 +31,13 @@ def add_job_history(
         for k in range(jobs_per_connection):
             finished = now - timedelta(minutes=15 * (jobs_per_connection - k))
             newest = k == jobs_per_connection - 1
+            failed = tenant_id in never_succeeded or (newest and newest_failed(tenant_id))
             rows.append(
                 {
                     "c": connection_id,
                     "j": first_job + k,
                     "t": tenant_id,
-                    "s": "failed" if newest and newest_failed(tenant_id) else "succeeded",
+                    "s": "failed" if failed else "succeeded",
                     "r": 1000 + k,
                     "b": 64_000 + k,
                     "st": finished - timedelta(minutes=2),

@@ -115,14 +115,11 @@ def main() -> None:
         for history in HISTORIES:
             with engine(rt.db).begin() as conn:
                 add_job_history(
-                    conn, history - filled, first_job=next_job, newest_failed=_fails_last
-                )
-                conn.execute(
-                    sa.text(
-                        "update app.airbyte_jobs set status = 'failed', error = 'bad credentials' "
-                        "where tenant_id = any(cast(:t as text[]))"
-                    ),
-                    {"t": list(NEVER_SUCCEEDED)},
+                    conn,
+                    history - filled,
+                    first_job=next_job,
+                    newest_failed=_fails_last,
+                    never_succeeded=NEVER_SUCCEEDED,
                 )
             next_job += history - filled
             filled = history
